@@ -1,0 +1,1 @@
+"""Command-line client: argument parsing, rendering, offline ``regex`` and ``check``."""

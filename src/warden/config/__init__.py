@@ -1,0 +1,1 @@
+"""fail2ban-compatible configuration reader producing a frozen, typed model."""

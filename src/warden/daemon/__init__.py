@@ -1,0 +1,1 @@
+"""Composition root: task supervision, clock, control server, reload."""

@@ -1,0 +1,1 @@
+"""Typed control protocol shared by client and daemon."""

@@ -1,0 +1,1 @@
+"""Log readers (adapters)."""

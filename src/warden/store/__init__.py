@@ -1,0 +1,1 @@
+"""Ban persistence (adapters)."""
