@@ -1,0 +1,135 @@
+"""The ``warden`` command: argument parsing and dispatch.
+
+Exit codes (DESIGN.md): 0 ok, 1 operation failed, 2 usage or configuration error,
+3 daemon not reachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from warden import __version__
+from warden.errors import WardenError
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_UNREACHABLE", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+# Where warden looks for its configuration when -c is not given: its own tree first, then an
+# existing fail2ban tree so that a fail2ban host works before `warden init` has been run.
+DEFAULT_CONFIG_DIRS = (Path("/etc/warden"), Path("/usr/local/etc/warden"), Path("/etc/fail2ban"))
+
+
+def default_config_dir() -> Path:
+    """The first default configuration directory that exists (or ``/etc/warden``)."""
+    for candidate in DEFAULT_CONFIG_DIRS:
+        if (candidate / "filter.d").is_dir() or (candidate / "jail.conf").is_file():
+            return candidate
+    return DEFAULT_CONFIG_DIRS[0]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors exit with warden's usage code and one clear line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # Accepted before and after the subcommand; the subcommand's copy must not reset a value
+    # given before it, hence SUPPRESS as default below the top level.
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument(
+        "-c", "--config-dir", "--conf", dest="config_dir", type=Path, default=default,
+        metavar="DIR", help="configuration directory (default: /etc/warden, else /etc/fail2ban)",
+    )
+    parser.add_argument(
+        "--socket", dest="socket", type=Path, default=default, metavar="PATH",
+        help="control socket of the daemon",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The complete command-line grammar."""
+    parser = _Parser(prog="warden", description="Ban hosts that cause repeated failures.")
+    _add_common(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    regex = sub.add_parser(
+        "regex", help="test a filter against a log (fail2ban-regex equivalent)",
+        description="Run a filter over a log file, a single line or standard input (-).",
+    )
+    _add_common(regex, top=False)
+    regex.add_argument("log", metavar="LOG", help="log file, a single log line, or - for stdin")
+    regex.add_argument(
+        "filter", metavar="FILTER",
+        help="filter name with parameters (sshd[mode=aggressive]), filter file, or a regex",
+    )
+    regex.add_argument(
+        "ignoreregex", metavar="IGNOREREGEX", nargs="?", default=None,
+        help="an extra ignoreregex (or an ignore filter file)",
+    )
+    regex.add_argument("--json", action="store_true", help="one JSON object per input line")
+    regex.add_argument(
+        "--now", type=float, default=None, metavar="EPOCH",
+        help="the current time used to complete dates (default: the clock)",
+    )
+    regex.add_argument(
+        "--journal", action="store_true",
+        help="lines are journal messages: no date detection, every line's time is --now",
+    )
+    regex.add_argument(
+        "--datepattern", default=None, metavar="PATTERN", help="override the filter's datepattern",
+    )
+    regex.add_argument(
+        "--max-line-length", type=int, default=None, metavar="N",
+        help="cut longer lines before matching",
+    )
+    regex.add_argument(
+        "--print-missed", action="store_true", help="list the lines no failregex matched",
+    )
+    regex.add_argument("--print-matched", action="store_true", help="list the matched lines")
+
+    check = sub.add_parser(
+        "check", help="validate the whole configuration",
+        description="Load the configuration and print every problem with file:line.",
+    )
+    _add_common(check, top=False)
+
+    version = sub.add_parser("version", help="print warden's version")
+    _add_common(version, top=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``warden`` command; return its exit code."""
+    args = build_parser().parse_args(argv)
+    if args.config_dir is None:
+        args.config_dir = default_config_dir()
+    try:
+        if args.command == "version":
+            print(f"warden {__version__}")
+            return EXIT_OK
+        if args.command == "regex":
+            from warden.cli.regex import run_regex
+
+            return run_regex(args, sys.stdout, sys.stderr)
+        if args.command == "check":
+            from warden.cli.check import run_check
+
+            return run_check(args.config_dir, sys.stdout, sys.stderr)
+    except WardenError as exc:
+        print(f"warden: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+    except BrokenPipeError:
+        return EXIT_OK
+    raise AssertionError(f"unhandled command {args.command!r}")  # pragma: no cover
