@@ -1,0 +1,397 @@
+"""The per-line filter state machine: fail2ban's ``processLine``/``findFailure``, sans I/O.
+
+Feed every line of a log, in order, to one :class:`Filter` with :meth:`Filter.process`; it
+returns a :class:`LineResult` with the failures found on that line.  State carried from line to
+line, as in fail2ban: the last known date (reused by lines without one), the ``maxlines``
+buffer, and the ``<F-MLFID>`` sessions that join the lines of one connection into one failure.
+
+Per line, in fail2ban's order:
+
+1. cut the line to ``max_line_length``; find its date and cut the date text out of it;
+2. append it to the multi-line buffer, the text searched is the buffer joined with ``\\n``;
+3. with fewer ignoreregexes than failregexes − 2, an ignoreregex match drops the line now;
+4. ``prefregex`` must match; its ``<F-CONTENT>`` replaces the text the failregexes see;
+5. the first failregex that matches wins, unless an ignoreregex matches its lines;
+6. the match is merged into its ``<F-MLFID>`` session, if any, and its failure id derived.
+
+Literal screens (:mod:`warden.core.prefilter`) let a benign line skip the regex searches.
+Results follow fail2ban's daemon (the first match wins, pending and ``<F-NOFAIL>`` states
+report nothing); the time of a failure is ``None`` when no date was known, the caller decides.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Protocol
+
+from warden.core.failregex import ID_GROUPS, FilterRegex, compile_regex, normalise_address
+from warden.core.filterdef import FilterDefinition
+from warden.errors import RegexError
+
+__all__ = ["DateSource", "Failure", "Filter", "LineResult"]
+
+# How long a reused "last date" stays valid for a line without one (fail2ban: 60 s).
+_LAST_DATE_WINDOW = 60.0
+
+
+class _DateMatch(Protocol):
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def time(self) -> float | None: ...
+
+
+class DateSource(Protocol):
+    """What the filter needs of a date detector (``warden.core.datedetect.DateDetector``)."""
+
+    def match(self, line: str, now: float) -> _DateMatch | None:
+        """The date found in ``line``, or ``None``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One failure, as fail2ban reports it.
+
+    ``fid`` is the failure id (the ``<HOST>`` address, canonical if valid, else raw; or the
+    ``<F-ID>``); ``time`` the epoch of the line (``None`` if unknown); ``fields`` every named
+    capture, lower-case (for ``<F-MLFID>`` sessions the merged values, ``users`` a sorted
+    tuple); ``matches`` the log lines making up the failure; ``regex`` the failregex index.
+    """
+
+    fid: str
+    time: float | None
+    fields: Mapping[str, object]
+    matches: tuple[str, ...]
+    regex: int
+
+
+@dataclass(frozen=True, slots=True)
+class LineResult:
+    """What one line did: its failures, which failregex matched it, which ignoreregex."""
+
+    failures: tuple[Failure, ...] = ()
+    failregex: int | None = None
+    ignoreregex: int | None = None
+
+    @property
+    def matched(self) -> bool:
+        """True if a failregex matched the line (even if ignored or not yet a failure)."""
+        return self.failregex is not None
+
+
+_NOTHING = LineResult()
+
+
+class _Line:
+    """A buffered line: the text regexes see (date cut out) and the original."""
+
+    __slots__ = ("original", "text")
+
+    def __init__(self, text: str, original: str) -> None:
+        self.text = text
+        self.original = original
+
+
+def _joined(lines: list[_Line]) -> str:
+    if len(lines) == 1:
+        return lines[0].text + "\n"
+    return "\n".join([ln.text for ln in lines]) + "\n"
+
+
+class Filter:
+    """One filter instance: compiled regexes plus the state carried between lines."""
+
+    def __init__(self, definition: FilterDefinition, *, dates: DateSource | None = None,
+                 journal: bool = False, max_line_length: int = 8192) -> None:
+        """Compile ``definition``; raise :class:`RegexError` for the first bad regex.
+
+        ``dates`` finds dates in lines (not needed with ``journal=True``, where every line's
+        time is ``now``); lines are cut to ``max_line_length`` characters before matching.
+        """
+        if definition.maxlines < 1:
+            raise RegexError("maxlines must be at least 1", option="maxlines")
+        self.definition = definition
+        self.journal = journal
+        self.max_line_length = max_line_length
+        self._dates = dates
+        self._maxlines = definition.maxlines
+        multiline = self._maxlines > 1
+        self._pref = (compile_regex(definition.prefregex, option="prefregex")
+                      if definition.prefregex else None)
+        self._fail = tuple(
+            compile_regex(rx, option="failregex", index=i, multiline=multiline)
+            for i, rx in enumerate(definition.failregex)
+        )
+        self._ignore = tuple(
+            compile_regex(rx, option="ignoreregex", index=i)
+            for i, rx in enumerate(definition.ignoreregex)
+        )
+        pref_has_id = self._pref is not None and self._pref.has_group(*ID_GROUPS)
+        for rx in self._fail:
+            if not rx.has_group(*ID_GROUPS) and not pref_has_id:
+                raise RegexError(
+                    f"failregex #{rx.index + 1} has no <HOST>, <ADDR>, <F-ID> or <F-MLFID>: "
+                    f"{rx.source!r}", option="failregex", index=rx.index)
+        self._ignore_first = 0 < len(self._ignore) < len(self._fail) - 2
+        self._fail_screens = tuple((rx, rx.screen.key, rx.screen) for rx in self._fail)
+        self._buffer: list[_Line] = []
+        self._last_text = ""
+        self._last_date: float | None = None
+        self._sessions = _Sessions()
+        if dates is None and not journal:
+            raise ValueError("a date source is required unless journal=True")
+
+    @property
+    def failregexes(self) -> tuple[FilterRegex, ...]:
+        """The compiled failregexes, in order."""
+        return self._fail
+
+    @property
+    def ignoreregexes(self) -> tuple[FilterRegex, ...]:
+        """The compiled ignoreregexes, in order."""
+        return self._ignore
+
+    def process(self, line: str, now: float) -> LineResult:
+        """Process the next log line (its line end may still be attached)."""
+        if line.endswith(("\n", "\r")):
+            line = line.rstrip("\r\n")
+        if len(line) > self.max_line_length:
+            line = line[: self.max_line_length]
+        last = self._last_date
+        if self.journal:
+            self._last_text, self._last_date = "", now
+            return self._find(_Line(line, line), now, now)
+        assert self._dates is not None
+        found = self._dates.match(line, now)
+        date: float | None = None
+        if found is None:
+            entry = _Line(line, line)
+        elif found.start != found.end:
+            entry = _Line(line[: found.start] + line[found.end:], line)
+            date = found.time
+            if date is not None:
+                self._last_text, self._last_date = line[found.start: found.end], date
+        else:
+            # An optional date matched nothing: reuse a recent one, else assume "now".
+            entry = _Line(line[: found.start] + line[found.end:], line)
+            if last and last > now - _LAST_DATE_WINDOW:
+                entry, date = _Line(line, line), last
+            else:
+                date = now
+        if date is None:
+            last = self._last_date
+            if last and last > now - _LAST_DATE_WINDOW:
+                entry, date = _Line(line, line), last
+        return self._find(entry, date, now)
+
+    def _find(self, entry: _Line, date: float | None, now: float) -> LineResult:
+        if self._maxlines > 1:
+            self._buffer.append(entry)
+            del self._buffer[: -self._maxlines]
+            original = list(self._buffer)
+        else:
+            original = self._buffer = [entry]
+        text: str | None = _joined(original)
+        if self._ignore_first:
+            for ig in self._ignore:
+                if ig.screen.admits(text) and ig.search(text) is not None:
+                    return LineResult(ignoreregex=ig.index)
+        pre: dict[str, object] | None = None
+        if self._pref is not None:
+            if not self._pref.screen.admits(text):
+                return _NOTHING
+            m = self._pref.search(text)
+            if m is None:
+                return _NOTHING
+            pre = self._pref.groups(m)
+            content = pre.pop("content", None)
+            if content:
+                assert isinstance(content, str)
+                self._buffer = [_Line(content, content)]
+                text = content + "\n"
+        assert text is not None
+        for rx, key, screen in self._fail_screens:
+            if key is not None and key not in text:
+                continue
+            if screen.clauses and not screen.admits(text):
+                continue
+            m = rx.search(text)
+            if m is None:
+                continue
+            result = self._failure(rx, m, pre, original, date, now)
+            if result is not None:
+                return result
+            text = _joined(self._buffer)
+        return _NOTHING
+
+    def _failure(self, rx: FilterRegex, m: re.Match[str], pre: dict[str, object] | None,
+                 original: list[_Line], date: float | None, now: float) -> LineResult | None:
+        """The result of failregex ``rx`` matching, or None to try the next failregex."""
+        matched_ix, unmatched_ix = rx.split_lines(m, [ln.text for ln in original])
+        matched = [original[i] for i in matched_ix]
+        if self._ignore:
+            text = _joined(matched) if self._maxlines > 1 else m.string
+            for ig in self._ignore:
+                if ig.screen.admits(text) and ig.search(text) is not None:
+                    self._buffer = [original[i] for i in unmatched_ix]
+                    return LineResult(failregex=rx.index, ignoreregex=ig.index)
+        self._buffer = [original[i] for i in unmatched_ix]
+        fail = rx.groups(m)
+        if pre:
+            fail = {**pre, **fail}
+        lines = [ln.original for ln in matched]
+        mlfid = fail.get("mlfid")
+        if mlfid is not None:
+            fail = self._sessions.merge(mlfid, fail, lines, now)
+            if fail.get("nofail"):
+                return LineResult(failregex=rx.index)
+        else:
+            fail["matches"] = lines
+        fid = self._failure_id(fail)
+        if fid is None:
+            if mlfid is None:
+                return None  # the id group did not take part: fail2ban moves on
+            # A session line that names no host yet: the failure is pending on the session.
+            fail["mlfpending"] = 1
+            return LineResult(failregex=rx.index)
+        return LineResult((self._freeze(rx, fail, fid, date),), rx.index)
+
+    @staticmethod
+    def _failure_id(fail: dict[str, object]) -> str | None:
+        fid = fail.get("fid")
+        cidr = fail.get("cidr")
+        prefix = int(str(cidr)) if cidr else None
+        ip = fail.get("ip4")
+        family = 4
+        if ip is None:
+            ip = fail.get("ip6")
+            family = 6
+        if ip is not None:
+            host = normalise_address(str(ip), family, prefix)
+            if fid is None or fid == ip:
+                return host
+            fail["ip"] = host
+            return str(fid)
+        ip = fail.get("dns")
+        if ip is not None:
+            return str(ip)
+        return None if fid is None else str(fid)
+
+    @staticmethod
+    def _freeze(rx: FilterRegex, fail: dict[str, object], fid: str,
+                date: float | None) -> Failure:
+        fields: dict[str, object] = {}
+        matches: list[str] = []
+        for k, v in fail.items():
+            if k == "matches":
+                assert isinstance(v, list)
+                matches = v
+            elif k.startswith("nofail-"):
+                continue
+            elif isinstance(v, set):
+                fields[k] = tuple(sorted(v))
+            else:
+                fields[k] = v
+        return Failure(fid, date, MappingProxyType(fields), tuple(matches), rx.index)
+
+
+# fail2ban keeps at most 100 sessions, each for 5 minutes after it was opened.
+_SESSION_COUNT = 100
+_SESSION_TTL = 300.0
+
+_NOFAIL, _FORGET, _WAS_NOFAIL, _GAINED = 1, 2, 4, 8
+
+
+class _Sessions:
+    """``<F-MLFID>`` sessions: the merged captures of one connection, by session id."""
+
+    __slots__ = ("_cache",)
+
+    def __init__(self) -> None:
+        self._cache: OrderedDict[object, tuple[dict[str, object], float]] = OrderedDict()
+
+    def _get(self, key: object, now: float) -> dict[str, object] | None:
+        entry = self._cache.get(key)
+        if entry is None:
+            return None
+        if entry[1] > now:
+            return entry[0]
+        del self._cache[key]
+        return None
+
+    def _set(self, key: object, value: dict[str, object], now: float) -> None:
+        cache = self._cache
+        if len(cache) >= _SESSION_COUNT:
+            # Drop oldest entries until one that is still alive has been dropped to make room.
+            while cache:
+                _k, (_v, expires) = cache.popitem(last=False)
+                if expires > now and len(cache) < _SESSION_COUNT:
+                    break
+        cache[key] = (value, now + _SESSION_TTL)
+
+    @staticmethod
+    def _add_user(fail: dict[str, object], user: object) -> set[object] | None:
+        users = fail.get("users")
+        if user:
+            if not users:
+                users = fail["users"] = set()
+            assert isinstance(users, set)
+            users.add(user)
+        return users if isinstance(users, set) else None
+
+    def merge(self, key: object, fail: dict[str, object], lines: list[str],
+              now: float) -> dict[str, object]:
+        """Merge a match into its session; return the session's (possibly shared) captures."""
+        flags = 0
+        if fail.get("mlfgained"):
+            flags |= _GAINED | _NOFAIL
+            if not fail.get("nofail"):
+                fail["nofail"] = fail["mlfgained"]
+        elif fail.get("nofail"):
+            flags |= _NOFAIL
+        if fail.pop("mlfforget", None):
+            flags |= _FORGET
+        users: set[object] | None = None
+        session = self._get(key, now)
+        if session is not None:
+            users = self._add_user(session, fail.get("user"))
+            # Only the latest line's nofail/gained state counts.
+            if session.pop("nofail", None):
+                flags |= _WAS_NOFAIL
+            if session.pop("mlfgained", None):
+                flags |= _WAS_NOFAIL
+            if flags & _GAINED:
+                session.pop("mlfpending", None)
+            if not flags & _WAS_NOFAIL and not session.get("mlfpending", 0):
+                session.pop("matches", None)  # already reported with an earlier failure
+            session.update((k, v) for k, v in fail.items() if v is not None)
+            fail = session
+            if flags & _FORGET:
+                self._cache.pop(key, None)
+        elif not flags & _FORGET:
+            users = self._add_user(fail, fail.get("user"))
+            self._set(key, fail, now)
+        if fail.pop("mlfpending", 0) or (users and len(users) > 1):
+            # Pending failures or several users tried: this is a failure after all.
+            fail.pop("nofail", None)
+            fail.pop("mlfgained", None)
+            flags &= ~(_GAINED | _NOFAIL)
+        if not flags & _NOFAIL:
+            held = fail.pop("nofail-matches", None)
+            merged = list(held) if isinstance(held, list) else []
+            earlier = fail.get("matches")
+            if isinstance(earlier, list):
+                merged += earlier
+            if not flags & _GAINED:
+                merged += lines
+            fail["matches"] = merged
+        elif flags & (_NOFAIL | _FORGET) == _NOFAIL:
+            held = fail.get("nofail-matches")
+            fail["nofail-matches"] = (held if isinstance(held, list) else []) + lines
+        return fail

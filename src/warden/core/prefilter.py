@@ -1,0 +1,163 @@
+"""Literal screens: substrings that any text a regex matches must contain.
+
+Most log lines match none of a filter's regexes, and ``str.__contains__`` is an order of magnitude
+cheaper than a regex search.  At load time we walk the parse tree ``re`` builds for a pattern and
+collect *clauses*: tuples of literals of which at least one must occur in every match.  A line
+that fails a clause cannot match, so the search is skipped; a line that passes is searched as
+usual.  The screen is therefore exact by construction: it never changes a result, only the cost.
+
+Soundness rules, applied while walking the tree:
+
+* consecutive literal characters form one required run (groups are transparent; zero-width
+  anchors do not break a run because they consume nothing);
+* a repeat contributes its body's clauses only if its minimum count is at least one;
+* an alternation (or a ``(?(id)yes|no)`` conditional) contributes one clause: the union of one
+  clause taken from each branch, and nothing if any branch has none;
+* a positive lookaround contributes its body's clauses; a negative one contributes nothing;
+* under ``(?i)`` only ASCII characters without case count as literals, so case folding can never
+  make a screened-out line match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from re import _constants as sre  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+from typing import Any
+
+__all__ = ["Screen", "required_clauses", "screen_for"]
+
+Clause = tuple[str, ...]
+
+_IGNORECASE = sre.SRE_FLAG_IGNORECASE
+_REPEATS = {sre.MAX_REPEAT, sre.MIN_REPEAT, getattr(sre, "POSSESSIVE_REPEAT", sre.MAX_REPEAT)}
+_GROUPS = {sre.SUBPATTERN, getattr(sre, "ATOMIC_GROUP", sre.SUBPATTERN)}
+
+
+def _plain(code: int, icase: bool) -> str | None:
+    """The character a LITERAL stands for, or None if case folding could change it."""
+    ch = chr(code)
+    if icase and (code > 127 or ch.isalpha()):
+        return None
+    return ch
+
+
+def _flatten(items: Any, icase: bool) -> Iterator[tuple[Any, Any, bool]]:
+    """Yield ``(op, arg, icase)`` with groups opened in place (a group is contiguous text)."""
+    for op, arg in items:
+        if op is sre.SUBPATTERN:
+            _gid, add, delete, sub = arg
+            inner = (icase or bool(add & _IGNORECASE)) and not delete & _IGNORECASE
+            yield from _flatten(sub, inner)
+        elif op is getattr(sre, "ATOMIC_GROUP", None):
+            yield from _flatten(arg, icase)
+        else:
+            yield op, arg, icase
+
+
+def _rank(clause: Clause) -> tuple[int, int]:
+    # Prefer clauses whose shortest literal is long (rare) and that have few alternatives.
+    return (min(len(s) for s in clause), -len(clause))
+
+
+def _any_of(branches: list[list[Clause]]) -> Clause | None:
+    chosen: set[str] = set()
+    for clauses in branches:
+        if not clauses:
+            return None
+        chosen.update(max(clauses, key=_rank))
+    return tuple(sorted(chosen))
+
+
+def _walk(items: Any, icase: bool) -> list[Clause]:
+    clauses: list[Clause] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            clauses.append(("".join(run),))
+            run.clear()
+
+    for op, arg, ic in _flatten(items, icase):
+        if op is sre.LITERAL:
+            ch = _plain(arg, ic)
+            if ch is None:
+                flush()
+            else:
+                run.append(ch)
+        elif op is sre.AT:
+            continue  # zero-width: the characters around it are still adjacent
+        elif op in _REPEATS:
+            flush()
+            low, _high, body = arg
+            if low >= 1:
+                clauses.extend(_walk(body, ic))
+        elif op is sre.BRANCH:
+            flush()
+            clause = _any_of([_walk(alt, ic) for alt in arg[1]])
+            if clause is not None:
+                clauses.append(clause)
+        elif op is sre.GROUPREF_EXISTS:
+            flush()
+            _gid, yes, no = arg
+            clause = _any_of([_walk(yes, ic), _walk(no, ic) if no is not None else []])
+            if clause is not None:
+                clauses.append(clause)
+        elif op is sre.ASSERT:
+            flush()
+            clauses.extend(_walk(arg[1], ic))
+        else:
+            flush()  # any other node matches variable text
+    flush()
+    return clauses
+
+
+def required_clauses(pattern: re.Pattern[str]) -> list[Clause]:
+    """Every clause (tuple of literals, at least one of which occurs in any match) of ``pattern``."""
+    tree = sre_parse.parse(pattern.pattern, pattern.flags & ~re.UNICODE)
+    icase = bool(tree.state.flags & _IGNORECASE)
+    # Deduplicate, keep order.
+    return list(dict.fromkeys(_walk(tree, icase)))
+
+
+class Screen:
+    """The best few clauses of one regex, as a cheap ``admits(text)`` test."""
+
+    __slots__ = ("clauses", "key")
+
+    def __init__(self, clauses: list[Clause], limit: int = 2) -> None:
+        useful = sorted((c for c in clauses if _rank(c)[0] >= 2), key=_rank, reverse=True)
+        picked = useful[:limit]
+        #: A single required literal, tested first (the common case), or None.
+        self.key: str | None = None
+        if picked and len(picked[0]) == 1:
+            self.key = picked[0][0]
+            picked = picked[1:]
+        #: Further clauses to test after ``key``.
+        self.clauses: tuple[Clause, ...] = tuple(picked)
+
+    @property
+    def trivial(self) -> bool:
+        """True if the screen admits every text (no useful literal was found)."""
+        return self.key is None and not self.clauses
+
+    def admits(self, text: str) -> bool:
+        """False only if no match of the regex can exist in ``text``."""
+        if self.key is not None and self.key not in text:
+            return False
+        for clause in self.clauses:
+            for literal in clause:
+                if literal in text:
+                    break
+            else:
+                return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"Screen(key={self.key!r}, clauses={self.clauses!r})"
+
+
+def screen_for(pattern: re.Pattern[str]) -> Screen:
+    """Build the :class:`Screen` of a compiled pattern."""
+    return Screen(required_clauses(pattern))
