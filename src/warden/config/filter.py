@@ -1,0 +1,125 @@
+"""Loading a filter (``filter.d/NAME.conf`` and its layers) into a :class:`FilterDefinition`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from warden.config.confset import ConfigSet, FileCache, read_layered
+from warden.config.definition import ResolvedDefinition, resolve_definition
+from warden.config.ini import RawValue
+from warden.config.reference import Reference, parse_reference
+from warden.core.filterdef import FilterDefinition, Origin
+from warden.errors import ConfigError
+
+__all__ = ["FILTER_OPTIONS", "load_filter", "read_filter_files", "resolve_filter"]
+
+#: the ``[Definition]`` options a filter is asked for, in fail2ban's order
+FILTER_OPTIONS = (
+    "usedns",
+    "prefregex",
+    "ignoreregex",
+    "failregex",
+    "maxlines",
+    "datepattern",
+    "journalmatch",
+)
+
+
+def read_filter_files(
+    config_dir: str | os.PathLike[str], name: str, cache: FileCache | None = None
+) -> ConfigSet:
+    """Read filter ``name`` from ``config_dir/filter.d`` (or ``name`` itself if it is a path
+    to a ``.conf``/``.local`` file). Raises ConfigError when no file exists."""
+    directory = os.fspath(config_dir)
+    if name.endswith((".conf", ".local")) and os.sep in name:
+        base, stem = os.path.split(os.path.splitext(name)[0])
+        found = read_layered(base, stem, cache)
+    else:
+        found = read_layered(os.path.join(directory, "filter.d"), name, cache)
+    if found is None:
+        raise ConfigError(
+            f"filter {name!r} not found: no {name}.conf or {name}.local "
+            f"in {os.path.join(directory, 'filter.d')}"
+        )
+    return found
+
+
+def _lines(text: str | None) -> tuple[str, ...]:
+    return tuple(line for line in (text or "").split("\n") if line != "")
+
+
+def _definition(name: str, resolved: ResolvedDefinition, spec_origin: Origin) -> FilterDefinition:
+    options = resolved.options
+    origins = {key: resolved.origins.get(key, spec_origin) for key in options}
+    maxlines = 1
+    if options.get("maxlines") is not None:
+        try:
+            maxlines = int(options["maxlines"])
+        except ValueError:
+            where = origins["maxlines"]
+            raise ConfigError(
+                f"maxlines must be an integer, not {options['maxlines']!r}",
+                file=where.file,
+                line=where.line,
+            ) from None
+    return FilterDefinition(
+        name=name,
+        failregex=_lines(options.get("failregex")),
+        ignoreregex=_lines(options.get("ignoreregex")),
+        prefregex=options.get("prefregex") or None,
+        datepattern=options.get("datepattern"),
+        maxlines=maxlines,
+        journalmatch=_lines(options.get("journalmatch")),
+        logtimezone=options.get("logtimezone") or None,
+        origins=origins,
+    )
+
+
+def resolve_filter(
+    confset: ConfigSet,
+    reference: Reference,
+    *,
+    spec_origin: Origin,
+    jail_options: Mapping[str, RawValue] | None = None,
+    backend: str | None = None,
+) -> FilterDefinition:
+    """Resolve a read filter for ``reference``'s parameters.
+
+    With ``backend`` (the jail's), ``logtype`` defaults to ``journal`` for ``systemd*`` backends
+    and ``file`` otherwise, unless a parameter or the filter's ``[Definition]`` sets it.
+    """
+    params = {key: RawValue(value, spec_origin) for key, value in reference.params.items()}
+    if (
+        backend is not None
+        and not params.get("logtype", RawValue("", spec_origin)).text
+        and "logtype" not in confset.own_options("Definition")
+    ):
+        logtype = "journal" if backend.startswith("systemd") else "file"
+        params["logtype"] = RawValue(logtype, spec_origin)
+    resolved = resolve_definition(
+        confset, (*FILTER_OPTIONS, "logtimezone"), params, jail_options=jail_options
+    )
+    return _definition(reference.name, resolved, spec_origin)
+
+
+def load_filter(
+    config_dir: str | os.PathLike[str],
+    spec: str,
+    *,
+    cache: FileCache | None = None,
+    spec_origin: Origin | None = None,
+) -> FilterDefinition:
+    """Load the filter named by ``spec`` (``name``, ``name[k=v, ...]`` or a path to a filter
+    file), exactly as ``fail2ban-regex -c config_dir LOG spec`` would.
+
+    Raises ConfigError (with file and line where known) for a missing filter, a malformed
+    spec, or an option that cannot be interpolated.
+    """
+    origin = spec_origin or Origin("<filter spec>")
+    try:
+        reference = parse_reference(spec)
+    except ValueError as exc:
+        raise ConfigError(str(exc), file=origin.file, line=origin.line) from None
+    confset = read_filter_files(config_dir, reference.name, cache)
+    return resolve_filter(confset, reference, spec_origin=origin)
