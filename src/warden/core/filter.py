@@ -253,6 +253,9 @@ class Filter:
                 return LineResult(failregex=rx.index)
         else:
             fail["matches"] = lines
+        if fail.get("nofail"):
+            # <F-NOFAIL> without a session: fail2ban-regex and its tests do not count it.
+            return LineResult(failregex=rx.index)
         fid = self._failure_id(fail)
         if fid is None:
             if mlfid is None:

@@ -1,0 +1,181 @@
+"""Dev-only oracle: run fail2ban's annotated corpus through warden's Filter and score it.
+
+Until the configuration reader and the date engine land, fail2ban itself (run under
+``/usr/bin/python3``) supplies each stream's filter options and each line's date span/time;
+warden's :class:`~warden.core.filter.Filter` does all the matching.  Verdicts use the harness'
+own comparison (``/work/shared/compat/compat_common.py``).
+
+    python3 bench/dev_filter_oracle.py [-k REGEX] [--show N] [--own-dates]
+
+``--own-dates`` uses ``warden.core.datedetect`` instead of fail2ban's date spans.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+COMPAT = "/work/shared/compat"
+CACHE = os.environ.get("WARDEN_COMPAT_CACHE", "/tmp/warden-compat")
+DUMP = os.path.join(CACHE, "dev-filter-oracle.json")
+NOW = 1124013600
+
+# Runs under /usr/bin/python3: fail2ban's reader gives the raw options, fail2ban's detector the
+# date spans, stream by stream (the detector reorders its templates, so order matters).
+_DUMPER = r"""
+import json, sys
+sys.path.insert(0, %(compat)r)
+import f2b_engine
+f2b_engine.setup()
+from fail2ban.client.filterreader import FilterReader
+import compat_common as cc
+cases = cc.load_cases(%(expected)r)
+out = {}
+for sid, cs in cc.group_streams(cases).items():
+    c0 = cs[0]
+    conf = FilterReader(c0["filter"], "jail", dict(c0["filter_opts"] or {}),
+                        basedir=c0["config_dir"], share_config={})
+    assert conf.read()
+    conf.getOptions({})
+    opts = {"failregex": [], "ignoreregex": [], "prefregex": None, "maxlines": 1,
+            "datepattern": None}
+    for opt in conf.convert():
+        vals = opt[3] if opt[0] == "multi-set" else [opt[3]]
+        for v in vals:
+            if opt[2] == "addfailregex": opts["failregex"].append(v)
+            elif opt[2] == "addignoreregex": opts["ignoreregex"].append(v)
+            elif opt[2] == "prefregex": opts["prefregex"] = v
+            elif opt[2] == "maxlines": opts["maxlines"] = int(v)
+            elif opt[2] == "datepattern": opts["datepattern"] = v
+    flt = f2b_engine.make_filter(c0["filter"], c0["filter_opts"], c0["config_dir"])
+    dates = []
+    for c in cs:
+        if c["journal"]:
+            dates.append(None); continue
+        line = c["line"]
+        tm = flt.dateDetector.matchTime(line)
+        m = tm[0]
+        if not m:
+            dates.append(None); continue
+        s, e = m.start(1), m.end(1)
+        t = None
+        if e > s:
+            d = flt.dateDetector.getTime(line[s:e], tm)
+            t = None if d is None else d[0]
+        dates.append([s, e, t])
+    out[sid] = {"opts": opts, "dates": dates}
+json.dump(out, sys.stdout)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start: int
+    end: int
+    time: float | None
+    template: str = "fail2ban"
+
+
+class _ReplayDates:
+    """A date source that replays fail2ban's spans for the stream's lines, in order."""
+
+    def __init__(self, spans: list[Any]) -> None:
+        self._spans = iter(spans)
+
+    def match(self, line: str, now: float) -> _Span | None:
+        span = next(self._spans)
+        return None if span is None else _Span(span[0], span[1], span[2])
+
+
+def _dump(expected: str) -> dict[str, Any]:
+    if os.path.exists(DUMP) and os.path.getmtime(DUMP) > os.path.getmtime(expected):
+        with open(DUMP, encoding="utf-8") as f:
+            data: dict[str, Any] = json.load(f)
+            return data
+    env = dict(os.environ, TZ="CET-01CEST-02,M3.5.0,M10.5.0")
+    env.pop("PYTHONHOME", None)
+    code = _DUMPER % {"compat": COMPAT, "expected": expected}
+    out = subprocess.run(["/usr/bin/python3", "-c", code], check=True, capture_output=True,
+                         env=env).stdout
+    with open(DUMP, "wb") as f:
+        f.write(out)
+    data = json.loads(out)
+    return data
+
+
+def _as_output(result: Any, seq: int) -> dict[str, Any]:
+    if not result.failures:
+        return {"line": seq, "match": False}
+    f = result.failures[0]
+    fields = {k: (list(v) if isinstance(v, tuple) else v) for k, v in f.fields.items()}
+    return {"line": seq, "match": True, "host": f.fid, "time": f.time, "fields": fields,
+            "matches": list(f.matches), "failures": len(result.failures)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("-k", help="only filters matching this regex")
+    ap.add_argument("--show", type=int, default=30)
+    ap.add_argument("--own-dates", action="store_true")
+    ap.add_argument("--no-time", action="store_true", help="do not compare times")
+    args = ap.parse_args()
+    os.environ["TZ"] = "CET-01CEST-02,M3.5.0,M10.5.0"
+    time.tzset()
+    sys.path.insert(0, COMPAT)
+    import compat_common as cc  # type: ignore[import-not-found]
+
+    from warden.core.filter import Filter
+    from warden.core.filterdef import FilterDefinition
+
+    expected = os.path.join(CACHE, "expected.jsonl")
+    cases = cc.load_cases(expected)
+    dump = _dump(expected)
+    agree = total = 0
+    shown = 0
+    per: dict[str, list[int]] = {}
+    for sid, cs in cc.group_streams(cases).items():
+        c0 = cs[0]
+        if args.k and not re.search(args.k, c0["filter"]):
+            continue
+        o = dump[sid]["opts"]
+        definition = FilterDefinition(
+            name=c0["filter"], failregex=tuple(o["failregex"]),
+            ignoreregex=tuple(o["ignoreregex"]), prefregex=o["prefregex"],
+            datepattern=o["datepattern"], maxlines=o["maxlines"])
+        dates: Any
+        if args.own_dates:
+            from warden.core.datedetect import DateDetector  # type: ignore[import-not-found]
+            dates = DateDetector(o["datepattern"])
+        else:
+            dates = _ReplayDates(dump[sid]["dates"])
+        flt = Filter(definition, dates=dates, journal=c0["journal"])
+        for c in cs:
+            got = _as_output(flt.process(c["line"], NOW), c["seq"])
+            exp = dict(c["expect"])
+            if args.no_time:
+                exp["time"] = None
+            diffs = cc.compare(exp, got)
+            total += 1
+            p = per.setdefault(c0["filter"], [0, 0])
+            p[1] += 1
+            if not diffs:
+                agree += 1
+                p[0] += 1
+            elif shown < args.show or args.show < 0:
+                shown += 1
+                print(f"{sid}:{c['seq']}: {'; '.join(diffs)}\n    {c['line'][:200]}")
+    bad = {k: v for k, v in per.items() if v[0] != v[1]}
+    print("filters with disagreements:", bad)
+    print(f"dev oracle: {agree}/{total} annotated lines agree")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
