@@ -92,7 +92,7 @@ class FilterRegex:
         if self.skiplines:
             skipped = "".join(
                 part for i in range(self.skiplines)
-                if (part := match.group("skiplines%d" % i)) is not None
+                if (part := match.group(f"skiplines{i}")) is not None
             )
             # Remove each skipped line from the matched ones, scanning forward (as fail2ban).
             pos = 0
@@ -158,7 +158,7 @@ def _ntop6(value: int) -> str:
             out.append("::" if i == 0 else ":")
             i += best_len
             continue
-        out.append("%x" % words[i] + (":" if i < 7 else ""))
+        out.append(f"{words[i]:x}" + (":" if i < 7 else ""))
         i += 1
     return "".join(out)
 
@@ -186,7 +186,7 @@ def normalise_address(text: str, family: int, prefix: int | None = None) -> str:
         if prefix is not None:
             # Same arithmetic as fail2ban: a prefix beyond the width keeps every bit.
             value &= ~(((1 << bits) - 1) >> prefix)
-            suffix = "/%d" % prefix if prefix and prefix < bits else ""
+            suffix = f"/{prefix}" if prefix and prefix < bits else ""
         elif fam == 6 and (value >> 32) == 0xFFFF:
             return str(ipaddress.IPv4Address(value & 0xFFFFFFFF))
         else:

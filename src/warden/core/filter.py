@@ -9,7 +9,7 @@ Per line, in fail2ban's order:
 
 1. cut the line to ``max_line_length``; find its date and cut the date text out of it;
 2. append it to the multi-line buffer, the text searched is the buffer joined with ``\\n``;
-3. with fewer ignoreregexes than failregexes − 2, an ignoreregex match drops the line now;
+3. with fewer ignoreregexes than failregexes - 2, an ignoreregex match drops the line now;
 4. ``prefregex`` must match; its ``<F-CONTENT>`` replaces the text the failregexes see;
 5. the first failregex that matches wins, unless an ignoreregex matches its lines;
 6. the match is merged into its ``<F-MLFID>`` session, if any, and its failure id derived.
@@ -197,7 +197,7 @@ class Filter:
             original = list(self._buffer)
         else:
             original = self._buffer = [entry]
-        text: str | None = _joined(original)
+        text = _joined(original)
         if self._ignore_first:
             for ig in self._ignore:
                 if ig.screen.admits(text) and ig.search(text) is not None:
@@ -215,7 +215,6 @@ class Filter:
                 assert isinstance(content, str)
                 self._buffer = [_Line(content, content)]
                 text = content + "\n"
-        assert text is not None
         for rx, key, screen in self._fail_screens:
             if key is not None and key not in text:
                 continue
@@ -224,15 +223,19 @@ class Filter:
             m = rx.search(text)
             if m is None:
                 continue
-            result = self._failure(rx, m, pre, original, date, now)
+            result = self._failure(rx, m, pre, original, (date, now))
             if result is not None:
                 return result
             text = _joined(self._buffer)
         return _NOTHING
 
     def _failure(self, rx: FilterRegex, m: re.Match[str], pre: dict[str, object] | None,
-                 original: list[_Line], date: float | None, now: float) -> LineResult | None:
-        """The result of failregex ``rx`` matching, or None to try the next failregex."""
+                 original: list[_Line], when: tuple[float | None, float]) -> LineResult | None:
+        """The result of failregex ``rx`` matching, or None to try the next failregex.
+
+        ``when`` is ``(time of the line, now)``.
+        """
+        date, now = when
         matched_ix, unmatched_ix = rx.split_lines(m, [ln.text for ln in original])
         matched = [original[i] for i in matched_ix]
         if self._ignore:

@@ -66,7 +66,8 @@ def _any_of(branches: list[list[Clause]]) -> Clause | None:
     for clauses in branches:
         if not clauses:
             return None
-        chosen.update(max(clauses, key=_rank))
+        best: Clause = max(clauses, key=_rank)
+        chosen.update(best)
     return tuple(sorted(chosen))
 
 
@@ -114,7 +115,7 @@ def _walk(items: Any, icase: bool) -> list[Clause]:
 
 
 def required_clauses(pattern: re.Pattern[str]) -> list[Clause]:
-    """Every clause (tuple of literals, at least one of which occurs in any match) of ``pattern``."""
+    """All clauses of ``pattern``: tuples of literals, one of which occurs in any match."""
     tree = sre_parse.parse(pattern.pattern, pattern.flags & ~re.UNICODE)
     icase = bool(tree.state.flags & _IGNORECASE)
     # Deduplicate, keep order.

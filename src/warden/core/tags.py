@@ -1,4 +1,4 @@
-"""fail2ban's regex tags (``<HOST>``, ``<F-USER>…</F-USER>``, ``<SKIPLINES>``, …) expanded to ``re``.
+"""fail2ban's regex tags (``<HOST>``, ``<F-USER>…</F-USER>``, ``<SKIPLINES>``, …) as ``re``.
 
 A filter regex is written in fail2ban's dialect; :func:`expand_tags` turns it into a plain Python
 regex that accepts exactly the texts fail2ban's expansion accepts and yields the same named groups:
@@ -105,7 +105,7 @@ def expand_tags(regex: str) -> str:
             return fixed
         if name == "SKIPLINES":
             skips += 1
-            return r"\n(?P<skiplines%d>(?:(?:.*\n)*?))" % (skips - 1)
+            return r"\n(?P<skiplines" + str(skips - 1) + r">(?:(?:.*\n)*?))"
         custom = _CUSTOM.match(name)
         if custom is None:
             return m.group(0)
@@ -114,7 +114,7 @@ def expand_tags(regex: str) -> str:
             # A closing tag only closes a group we opened; otherwise it is literal text.
             return ")" if tag in opened else m.group(0)
         opened.add(tag)
-        return "(?P<%s>" % _group_name(tag)
+        return f"(?P<{_group_name(tag)}>"
 
     return _TAG.sub(replace, regex)
 
