@@ -36,11 +36,13 @@ class ResolvedDefinition:
     """Options of a filter or action after interpolation and tag substitution.
 
     ``options`` keeps fail2ban's order (definition options, then parameters and ``[Init]``);
-    ``origins`` says where each option came from.
+    ``origins`` says where each option came from; ``init`` holds the parameters and ``[Init]``
+    values before tag substitution (fail2ban substitutes those in actions only at run time).
     """
 
     options: dict[str, str]
     origins: dict[str, Origin] = field(default_factory=dict)
+    init: dict[str, str] = field(default_factory=dict)
 
 
 def _init_options(confset: ConfigSet, params: Mapping[str, RawValue]) -> dict[str, Value]:
@@ -69,6 +71,7 @@ def resolve_definition(
     params: Mapping[str, RawValue],
     *,
     jail_options: Mapping[str, RawValue] | None = None,
+    ignore: Iterable[str] = (),
     condition: str = "",
 ) -> ResolvedDefinition:
     """Resolve the ``wanted`` ``[Definition]`` options of ``confset`` for ``params``.
@@ -76,7 +79,7 @@ def resolve_definition(
     ``jail_options`` are the options of the jail using the file; as in fail2ban, they (with the
     parameters and ``[Init]`` values over them) are the interpolation variables, and an option
     the jail sets is not read from ``[Definition]``. Raises ConfigError naming the file and
-    line of the faulty option.
+    line of the faulty option. Tags named in ``ignore`` are left in place.
     """
     init = _init_options(confset, params)
     scope: dict[str, RawValue] = dict(params)
@@ -95,11 +98,11 @@ def resolve_definition(
                 options[name] = found
 
     combined = {**options, **init}
-    ignore = set()
+    skip = set(ignore)
     for name in combined:
         conditional = _CONDITIONAL.match(name)
         if conditional:
-            ignore.add(conditional.group(1))
+            skip.add(conditional.group(1))
 
     cache: dict[str, str | None] = {}
 
@@ -111,8 +114,12 @@ def resolve_definition(
 
     texts = {name: value.text for name, value in combined.items()}
     try:
-        resolved = substitute_tags(texts, ignore=ignore, fallback=fallback, condition=condition)
+        resolved = substitute_tags(texts, ignore=skip, fallback=fallback, condition=condition)
     except TagLoopError as exc:
         origin = combined[exc.option].origin
         raise ConfigError(str(exc), file=origin.file, line=origin.line) from None
-    return ResolvedDefinition(resolved, {name: value.origin for name, value in combined.items()})
+    return ResolvedDefinition(
+        resolved,
+        {name: value.origin for name, value in combined.items()},
+        {name: value.text for name, value in init.items()},
+    )

@@ -1,0 +1,362 @@
+"""Jails: ``jail.conf``, ``jail.d/*.conf``, ``jail.local``, ``jail.d/*.local`` (and ``paths-*.conf``
+includes) resolved into frozen :class:`JailConfig` values, as fail2ban's jail reader does.
+
+Only enabled jails are fully resolved: their filter and actions must exist and load, their
+numbers and durations must parse. A jail with problems is left out of ``JailsConfig.jails``
+and every problem is listed in ``JailsConfig.errors`` (each naming file and line), so one
+broken jail does not stop the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from warden import __version__
+from warden.config.action import ActionConfig, load_action
+from warden.config.confset import ConfigSet, FileCache, Value, read_layered
+from warden.config.filter import FILTER_OPTIONS, read_filter_files, resolve_filter
+from warden.config.ini import RawValue
+from warden.config.reference import parse_reference, split_references
+from warden.core.duration import parse_duration
+from warden.core.filterdef import FilterDefinition, Origin
+from warden.errors import ConfigError
+
+__all__ = [
+    "JAIL_OPTIONS",
+    "BanTimeIncrement",
+    "JailConfig",
+    "JailsConfig",
+    "LogPath",
+    "load_jails",
+]
+
+#: options a jail reads (fail2ban's list plus the filter options a jail may override)
+JAIL_OPTIONS = (
+    "enabled",
+    "backend",
+    "maxretry",
+    "maxmatches",
+    "findtime",
+    "bantime",
+    "bantime.increment",
+    "bantime.factor",
+    "bantime.formula",
+    "bantime.multipliers",
+    "bantime.maxtime",
+    "bantime.rndtime",
+    "bantime.overalljails",
+    "ignorecommand",
+    "ignoreself",
+    "ignoreip",
+    "ignorecache",
+    "filter",
+    "logtimezone",
+    "logencoding",
+    "logpath",
+    "action",
+    *FILTER_OPTIONS,
+)
+_EXPOSED = (*JAIL_OPTIONS, "port", "protocol")
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class LogPath:
+    """A ``logpath`` line: a glob pattern and where to start reading (``head`` or ``tail``)."""
+
+    pattern: str
+    start: str = "head"
+
+
+@dataclass(frozen=True, slots=True)
+class BanTimeIncrement:
+    """The ``bantime.*`` options (growing ban times for repeat offenders)."""
+
+    enabled: bool = False
+    factor: float = 1.0
+    formula: str | None = None
+    multipliers: tuple[float, ...] = ()
+    maxtime: float | None = None
+    rndtime: float | None = None
+    overalljails: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JailConfig:
+    """One enabled jail, fully resolved. Durations are seconds (``-1``: forever)."""
+
+    name: str
+    filter: FilterDefinition | None
+    actions: tuple[ActionConfig, ...]
+    logpath: tuple[LogPath, ...] = ()
+    backend: str = "auto"
+    maxretry: int = 3
+    maxmatches: int | None = None
+    findtime: float = 600.0
+    bantime: float = 600.0
+    bantime_increment: BanTimeIncrement = BanTimeIncrement()
+    ignoreip: tuple[str, ...] = ()
+    ignoreself: bool = True
+    ignorecommand: str | None = None
+    ignorecache: str | None = None
+    usedns: str = "warn"
+    logencoding: str = "auto"
+    logtimezone: str | None = None
+    journalmatch: tuple[str, ...] = ()
+    port: str | None = None
+    protocol: str | None = None
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+    origins: dict[str, Origin] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class JailsConfig:
+    """Everything ``load_jails`` found: global settings, enabled jails, problems."""
+
+    config_dir: str
+    settings: dict[str, Value]
+    jails: tuple[JailConfig, ...]
+    disabled: tuple[str, ...]
+    errors: tuple[ConfigError, ...]
+    files: tuple[str, ...] = ()
+
+
+def as_bool(text: str) -> bool:
+    """fail2ban's truth values: ``1``, ``on``, ``true``, ``yes`` (any case); anything else false."""
+    return text.strip().lower() in ("1", "on", "true", "yes")
+
+
+def _split_words(text: str) -> tuple[str, ...]:
+    words = text.replace(",", " ").split()
+    return tuple(word for word in words if word)
+
+
+class _Jail:
+    """Resolves one jail section, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, confset: ConfigSet, name: str, config_dir: str, cache: FileCache) -> None:
+        self.confset = confset
+        self.name = name
+        self.config_dir = config_dir
+        self.cache = cache
+        self.errors: list[ConfigError] = []
+        self.values: dict[str, Value] = {}
+
+    def fail(self, message: str, origin: Origin | None) -> None:
+        where = origin or Origin(self.confset.files[0] if self.confset.files else "<jail>")
+        self.errors.append(ConfigError(f"[{self.name}] {message}", file=where.file, line=where.line))
+
+    def read(self, option: str) -> Value | None:
+        try:
+            found = self.confset.get(self.name, option)
+        except ConfigError as exc:
+            self.errors.append(exc)
+            return None
+        if found is not None:
+            self.values[option] = found
+        return found
+
+    def convert(self, option: str, parse: Callable[[str], _T], default: _T, what: str) -> _T:
+        found = self.values.get(option)
+        if found is None:
+            return default
+        try:
+            return parse(found.text)
+        except ValueError as exc:
+            self.fail(f"{option} = {found.text!r}: {what} ({exc})", found.origin)
+            return default
+
+    def duration(self, option: str, default: float | None) -> float | None:
+        found = self.values.get(option)
+        if found is None or not found.text.strip():
+            return default
+        return self.convert(option, parse_duration, default, "not a valid time value")
+
+    def text(self, option: str, default: str | None = None) -> str | None:
+        found = self.values.get(option)
+        return found.text if found is not None else default
+
+    def load_filter(self, backend: str) -> FilterDefinition | None:
+        spec = self.values.get("filter")
+        if spec is None or not spec.text.strip():
+            return None
+        try:
+            reference = parse_reference(spec.text)
+            confset = read_filter_files(self.config_dir, reference.name, self.cache)
+            variables = {key: RawValue(v.text, v.origin) for key, v in self.values.items()}
+            found = resolve_filter(
+                confset, reference, spec_origin=spec.origin, jail_options=variables,
+                backend=backend,
+            )
+        except ValueError as exc:
+            self.fail(f"invalid filter reference {spec.text!r}: {exc}", spec.origin)
+            return None
+        except ConfigError as exc:
+            self.errors.append(exc.located(spec.origin.file, spec.origin.line))
+            return None
+        return self.jail_overrides(found)
+
+    def jail_overrides(self, found: FilterDefinition) -> FilterDefinition:
+        """Filter options set in the jail itself replace the filter's (fail2ban semantics)."""
+        changes: dict[str, object] = {}
+        for option in ("failregex", "ignoreregex", "journalmatch"):
+            if option in self.values:
+                lines = tuple(x for x in self.values[option].text.split("\n") if x)
+                changes[option] = lines
+        for option in ("prefregex", "datepattern"):
+            if option in self.values:
+                changes[option] = self.values[option].text or None
+        if "maxlines" in self.values:
+            changes["maxlines"] = self.convert("maxlines", int, found.maxlines, "not an integer")
+        if "logtimezone" in self.values:
+            changes["logtimezone"] = self.values["logtimezone"].text or None
+        if not changes:
+            return found
+        origins = dict(found.origins)
+        origins.update({key: self.values[key].origin for key in changes})
+        return dataclasses.replace(found, origins=origins, **changes)  # type: ignore[arg-type]
+
+    def load_actions(self) -> tuple[ActionConfig, ...]:
+        spec = self.values.get("action")
+        if spec is None:
+            return ()
+        variables = {key: RawValue(v.text, v.origin) for key, v in self.values.items()}
+        actions: list[ActionConfig] = []
+        for item in split_references(spec.text):
+            try:
+                reference = parse_reference(item.strip())
+                actions.append(
+                    load_action(
+                        self.config_dir, reference, jail=self.name, jail_options=variables,
+                        origin=spec.origin, cache=self.cache,
+                    )
+                )
+            except ValueError as exc:
+                self.fail(f"invalid action reference {item!r}: {exc}", spec.origin)
+            except ConfigError as exc:
+                self.errors.append(exc.located(spec.origin.file, spec.origin.line))
+        return tuple(actions)
+
+    def logpaths(self) -> tuple[LogPath, ...]:
+        paths: list[LogPath] = []
+        for line in (self.text("logpath") or "").split("\n"):
+            line = line.strip()
+            if not line:
+                continue
+            pattern, _, start = line.rpartition(" ")
+            if pattern and start in ("head", "tail"):
+                paths.append(LogPath(pattern.strip(), start))
+            else:
+                paths.append(LogPath(line))
+        return tuple(paths)
+
+    def increment(self) -> BanTimeIncrement:
+        multipliers = self.text("bantime.multipliers") or ""
+        return BanTimeIncrement(
+            enabled=as_bool(self.text("bantime.increment") or "false"),
+            factor=self.convert("bantime.factor", float, 1.0, "not a number"),
+            formula=self.text("bantime.formula") or None,
+            multipliers=self.convert(
+                "bantime.multipliers",
+                lambda text: tuple(float(x) for x in text.split()),
+                (),
+                "expected numbers separated by spaces",
+            )
+            if multipliers.strip()
+            else (),
+            maxtime=self.duration("bantime.maxtime", None),
+            rndtime=self.duration("bantime.rndtime", None),
+            overalljails=as_bool(self.text("bantime.overalljails") or "false"),
+        )
+
+    def build(self) -> JailConfig:
+        for option in _EXPOSED:
+            self.read(option)
+        backend = self.text("backend") or "auto"
+        flt = self.load_filter(backend)
+        actions = self.load_actions()
+        known = set(_EXPOSED)
+        extra = {
+            key: raw.text
+            for key, raw in self.confset.sections.get(self.name, {}).items()
+            if key not in known
+        }
+        return JailConfig(
+            name=self.name,
+            filter=flt,
+            actions=actions,
+            logpath=self.logpaths(),
+            backend=backend,
+            maxretry=self.convert("maxretry", int, 3, "not an integer"),
+            maxmatches=self.convert("maxmatches", int, None, "not an integer"),
+            findtime=self.duration("findtime", 600.0) or 600.0,
+            bantime=self.duration("bantime", 600.0) or 600.0,
+            bantime_increment=self.increment(),
+            ignoreip=_split_words(self.text("ignoreip") or ""),
+            ignoreself=as_bool(self.text("ignoreself") or "true"),
+            ignorecommand=self.text("ignorecommand") or None,
+            ignorecache=self.text("ignorecache") or None,
+            usedns=self.text("usedns") or "warn",
+            logencoding=self.text("logencoding") or "auto",
+            logtimezone=self.text("logtimezone") or None,
+            journalmatch=flt.journalmatch if flt is not None else (),
+            port=self.text("port"),
+            protocol=self.text("protocol"),
+            extra=extra,
+            origins={key: value.origin for key, value in self.values.items()},
+        )
+
+
+def _settings(config_dir: str, cache: FileCache) -> dict[str, Value]:
+    confset = read_layered(config_dir, "warden", cache) or read_layered(
+        config_dir, "fail2ban", cache
+    )
+    if confset is None:
+        return {}
+    settings: dict[str, Value] = {}
+    for section in ("Definition", "Thread", "DEFAULT"):
+        for option in confset.own_options(section):
+            found = confset.get(section, option)
+            if found is not None:
+                settings.setdefault(option, found)
+    return settings
+
+
+def load_jails(config_dir: str | os.PathLike[str], cache: FileCache | None = None) -> JailsConfig:
+    """Read every jail of ``config_dir`` and fully resolve the enabled ones.
+
+    Raises ConfigError only when the jail files themselves cannot be read or parsed; problems
+    inside a jail are collected in ``errors`` and that jail is left out.
+    """
+    directory = os.fspath(config_dir)
+    cache = cache or FileCache()
+    settings = _settings(directory, cache)
+    confset = read_layered(directory, "jail", cache)
+    if confset is None:
+        raise ConfigError(f"no jail.conf or jail.local in {directory}", file=directory)
+    builtin = Origin("<built-in>")
+    confset.defaults["fail2ban_version"] = RawValue(__version__, builtin)
+    confset.defaults["fail2ban_confpath"] = RawValue(directory.rstrip("/"), builtin)
+    jails: list[JailConfig] = []
+    disabled: list[str] = []
+    errors: list[ConfigError] = []
+    for name in confset.section_names():
+        if name == "INCLUDES":
+            continue
+        builder = _Jail(confset, name, directory, cache)
+        enabled = builder.read("enabled")
+        if enabled is None or not as_bool(enabled.text):
+            disabled.append(name)
+            continue
+        jail = builder.build()
+        if builder.errors:
+            errors += builder.errors
+        else:
+            jails.append(jail)
+    return JailsConfig(
+        directory, settings, tuple(jails), tuple(disabled), tuple(errors), confset.files
+    )
