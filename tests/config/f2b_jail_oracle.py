@@ -15,8 +15,16 @@ def describe(jail):
     opts = jail.options
     if opts.get("config-error"):
         return {"error": opts["config-error"]}
-    out = {"failregex": [], "ignoreregex": [], "prefregex": None, "datepattern": None,
-           "maxlines": 1, "actions": {}, "logpath": [], "ignoreip": []}
+    out = {
+        "failregex": [],
+        "ignoreregex": [],
+        "prefregex": None,
+        "datepattern": None,
+        "maxlines": 1,
+        "actions": {},
+        "logpath": [],
+        "ignoreip": [],
+    }
     for key in ("maxretry", "backend", "usedns", "logencoding", "ignorecommand"):
         out[key] = opts.get(key)
     for key in ("bantime", "findtime"):

@@ -17,8 +17,14 @@ def describe(config_dir, spec, share):
     if not reader.read():
         return {"error": "cannot read"}
     reader.getOptions({})
-    out = {"failregex": [], "ignoreregex": [], "prefregex": None, "datepattern": None,
-           "maxlines": 1, "journalmatch": []}
+    out = {
+        "failregex": [],
+        "ignoreregex": [],
+        "prefregex": None,
+        "datepattern": None,
+        "maxlines": 1,
+        "journalmatch": [],
+    }
     for cmd in reader.convert():
         values = cmd[3] if cmd[0] == "multi-set" else cmd[3:]
         option = cmd[2]

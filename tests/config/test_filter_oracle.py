@@ -29,7 +29,9 @@ def _fail2ban_available() -> bool:
     if not (os.path.exists(SYSTEM_PYTHON) and (STOCK / "filter.d").is_dir()):
         return False
     probe = subprocess.run(
-        [SYSTEM_PYTHON, "-c", "import fail2ban.client.filterreader"], capture_output=True
+        [SYSTEM_PYTHON, "-c", "import fail2ban.client.filterreader"],
+        capture_output=True,
+        check=False,
     )
     return probe.returncode == 0
 

@@ -1,4 +1,4 @@
-"""Files with ``[Definition]`` and ``[Init]`` sections (filters and actions), resolved as fail2ban does.
+"""Files with ``[Definition]`` and ``[Init]`` sections (filters, actions), fail2ban-style.
 
 Resolution of one such file for a reference ``name[k=v, ...]``:
 

@@ -111,9 +111,7 @@ class _Builder:
             )
         self.seen.add((self.section_name, key))
         self.lines = [option.group("value").strip()]
-        self.pending.append(
-            (self.current, key, self.lines, Origin(self.result.path, lineno))
-        )
+        self.pending.append((self.current, key, self.lines, Origin(self.result.path, lineno)))
 
     def open_section(self, lineno: int, name: str) -> None:
         self.lines = None

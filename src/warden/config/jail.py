@@ -148,7 +148,8 @@ class _Jail:
 
     def fail(self, message: str, origin: Origin | None) -> None:
         where = origin or Origin(self.confset.files[0] if self.confset.files else "<jail>")
-        self.errors.append(ConfigError(f"[{self.name}] {message}", file=where.file, line=where.line))
+        error = ConfigError(f"[{self.name}] {message}", file=where.file, line=where.line)
+        self.errors.append(error)
 
     def read(self, option: str) -> Value | None:
         try:
@@ -189,7 +190,10 @@ class _Jail:
             confset = read_filter_files(self.config_dir, reference.name, self.cache)
             variables = {key: RawValue(v.text, v.origin) for key, v in self.values.items()}
             found = resolve_filter(
-                confset, reference, spec_origin=spec.origin, jail_options=variables,
+                confset,
+                reference,
+                spec_origin=spec.origin,
+                jail_options=variables,
                 backend=backend,
             )
         except ValueError as exc:
@@ -231,8 +235,12 @@ class _Jail:
                 reference = parse_reference(item.strip())
                 actions.append(
                     load_action(
-                        self.config_dir, reference, jail=self.name, jail_options=variables,
-                        origin=spec.origin, cache=self.cache,
+                        self.config_dir,
+                        reference,
+                        jail=self.name,
+                        jail_options=variables,
+                        origin=spec.origin,
+                        cache=self.cache,
                     )
                 )
             except ValueError as exc:

@@ -55,8 +55,10 @@ class _Scanner:
 
     def take_letters(self) -> str:
         start = self.pos
-        while self.pos < len(self.text) and self.text[self.pos].isascii() and (
-            self.text[self.pos].isalpha()
+        while (
+            self.pos < len(self.text)
+            and self.text[self.pos].isascii()
+            and (self.text[self.pos].isalpha())
         ):
             self.pos += 1
         return self.text[start : self.pos]
