@@ -1,0 +1,384 @@
+"""Find and convert the date of a log line, with fail2ban 1.0.2's results.
+
+:class:`DateDetector` holds an ordered list of templates (:mod:`warden.core.datetemplates`).
+Like fail2ban it first retries the template that won last time, at the same place in the line,
+and otherwise searches the list in order, preferring a date near the line start; a template
+that keeps winning is moved towards the front. This adaptation changes results (a line can
+hold two dates), so it is reproduced step by step.
+
+Speed: a match is one regex search plus a dictionary lookup; the epoch of everything but the
+seconds is cached per distinct text (date, hour and minute), so :func:`time.mktime` runs about
+once per minute of log.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from warden.core import datetemplates as dt
+from warden.core.strptime import NowContext, parse_timezone, resolve, year_window_regex
+from warden.errors import ConfigError, RegexError
+
+__all__ = ["DateDetector", "DateMatch"]
+
+# fail2ban reads the clock once at start-up to size the %ExY year window (2000 up to the end of
+# the decade of that year + 3). warden never shrinks it below the window of this release so
+# that old logs replayed with an old `now` still find their dates.
+_RELEASE_YEAR = 2026
+_BIG = 0x7FFFFFFF
+_UNUSED_AFTER = 300.0  # seconds after which a template counts as unused when reordering
+_DATE_SLOT = re.compile(r"(?<![\\])\{DATE\}", re.IGNORECASE)
+_CACHE_LIMIT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class DateMatch:
+    """Where the date is in the line and what time it says."""
+
+    start: int  # line[start:end] is the date text, cut out before failregex runs
+    end: int
+    time: float | None  # epoch seconds; None: empty match, or text that is no valid date
+    template: str  # name of the template that matched
+
+
+class _Entry:
+    """A template in one detector's list, with that detector's statistics for it."""
+
+    __slots__ = ("cache", "distance", "hits", "key_groups", "last_used", "sec_group", "template")
+
+    def __init__(self, template: dt.Template) -> None:
+        self.template = template
+        self.hits = 0
+        self.last_used = 0.0
+        self.distance = _BIG  # where its last date started in the line
+        # Conversion cache: text of every group but the seconds -> (epoch at :00, valid from
+        # now-wall); see DateDetector._convert.
+        self.cache: dict[object, tuple[float, float]] = {}
+        names = template.group_names if template.kind is dt.Kind.PATTERN else ()
+        index = template.regex.groupindex
+        self.sec_group = index.get("S", 0)
+        self.key_groups = tuple(index[n] for n in names if n not in ("S", "f"))
+
+    @property
+    def weight(self) -> float:
+        return self.hits * self.template.weight / max(1, self.distance)
+
+
+_defaults_by_window: dict[str, tuple[list[dt.Template], list[dt.Template]]] = {}
+
+
+def _default_lists(year_regex: str) -> tuple[list[dt.Template], list[dt.Template]]:
+    """(all default templates incl. line-start anchored copies, the plain list) - shared."""
+    lists = _defaults_by_window.get(year_regex)
+    if lists is None:
+        plain = [dt.build_template(p, year_regex) for p in dt.DEFAULT_PATTERNS]
+        anchored: list[dt.Template] = []
+        for t in plain:
+            if t.name.startswith(("{^LN-BEG}", "^")):
+                continue
+            # A line-start copy of each floating format, tried first: faster and safer.
+            a = dt.build_template("{^LN-BEG}" + (t.pattern or t.name), year_regex)
+            if a.name != t.name:
+                a.weight = 100.0
+                anchored.append(a)
+        lists = _defaults_by_window[year_regex] = (anchored + plain, plain)
+    return lists
+
+
+class DateDetector:
+    """Finds dates in log lines with a filter's ``datepattern`` (or the default templates)."""
+
+    def __init__(
+        self, pattern: str | None = None, *, default_tz: str | None = None, now: float | None = None
+    ) -> None:
+        """Build the template list.
+
+        ``pattern``: the filter's ``datepattern`` (one template per line; ``{^LN-BEG}``,
+        ``{DEFAULT}``, ``{DATE}``, ``{NONE}``, ``EPOCH``... as in fail2ban); None or blank for the
+        default list. ``default_tz``: ``logtimezone`` (``UTC``, ``UTC+0200``, ``CEST``...), the
+        zone of dates written without one. ``now``: the clock at load time, only used to size
+        the ``%ExY`` year window. Raises RegexError for an invalid pattern or zone.
+        """
+        try:
+            self._default_tz = parse_timezone(default_tz)
+        except ValueError as exc:
+            raise ConfigError(f"logtimezone: {exc}") from None
+        year = time.localtime(now).tm_year if now is not None else _RELEASE_YEAR
+        self._year_regex = year_window_regex(max(year, _RELEASE_YEAR) + 3)
+        self._entries: list[_Entry] = []
+        self._names: set[str] = set()
+        lines = [s for s in (x.strip() for x in re.split("\n+", pattern or "")) if s]
+        for index, text in enumerate(lines):
+            try:
+                self._append_pattern(text)
+            except ValueError as exc:
+                raise RegexError(str(exc), option="datepattern", index=index) from None
+        if not self._entries:
+            self._add_defaults()
+        # Matching state (see _find): last winner, where its date was, first never-won slot.
+        self._last_idx = _BIG
+        self._last_line = ""
+        self._last_dist = 1
+        self._last_end = _BIG
+        self._first_unused = 0
+        # Now-context cache: for now in [lo, hi), wall clock = now + off and the date is `day`.
+        self._ctx_lo = self._ctx_hi = 0.0
+        self._ctx_off = 0.0
+        self._ctx_day: tuple[int, int, int] = (0, 0, 0)
+
+    # --- building ---------------------------------------------------------------------------
+    def _append(self, template: dt.Template, ignore_dup: bool = False) -> None:
+        if template.name in self._names:
+            if ignore_dup:
+                return
+            raise ValueError(f"date pattern {template.name!r} is given twice")
+        self._names.add(template.name)
+        self._entries.append(_Entry(template))
+
+    def _append_pattern(self, text: str) -> None:
+        key = text if "%" in text else text.upper()
+        if key in ("{^LN-BEG}", "{DEFAULT}"):
+            self._add_defaults(line_start_only=key == "{^LN-BEG}")
+        elif "{DATE}" in key:
+            self._add_defaults(embed_in=text)
+        elif key == "{NONE}":
+            # Matches empty text at the line start: the caller uses the last date or now.
+            self._append(dt.build_template("{UNB}^", self._year_regex))
+        else:
+            self._append(dt.build_template(text, self._year_regex))
+
+    def _add_defaults(self, line_start_only: bool = False, embed_in: str | None = None) -> None:
+        every, plain = _default_lists(self._year_regex)
+        ignore_dup = bool(self._entries)
+        for t in plain if embed_in is not None else every:
+            if line_start_only and not t.flags & dt.LINE_BEGIN:
+                continue
+            if embed_in is not None:
+                text = _DATE_SLOT.sub(_literal(dt.unbound(t.pattern or t.name)), embed_in)
+                t = dt.build_template(text, self._year_regex)
+            self._append(t, ignore_dup)
+
+    # --- public -----------------------------------------------------------------------------
+    def hits(self) -> list[tuple[str, int]]:
+        """(template name, number of lines it matched), in the current try order."""
+        return [(e.template.name, e.hits) for e in self._entries]
+
+    @property
+    def templates(self) -> list[str]:
+        """Template names in the current try order."""
+        return [e.template.name for e in self._entries]
+
+    def match(self, line: str, now: float) -> DateMatch | None:
+        """Find the date in ``line``; ``now`` (epoch seconds) completes partial dates.
+
+        None: no template matched. A template that matches empty text gives start == end and
+        time None; text that is no valid date (Feb 30) gives time None.
+        """
+        found = self._find(line, now)
+        if found is None:
+            return None
+        m, entry = found
+        start, end = m.span(1)
+        if start == end:
+            return DateMatch(start, end, None, entry.template.name)
+        return DateMatch(start, end, self._convert(m, entry, now), entry.template.name)
+
+    # --- finding ----------------------------------------------------------------------------
+    def _find(self, line: str, now: float) -> tuple[re.Match[str], _Entry] | None:
+        entries = self._entries
+        count = len(entries)
+        found: tuple[re.Match[str], int, int, int] | None = None
+        skip = _BIG
+        m = None
+        d, e = self._last_dist, self._last_end
+        i = self._last_idx
+        if i < count:
+            entry = entries[i]
+            t = entry.template
+            if t.flags & 12:  # anchored at line start/end: its place cannot move
+                m = t.regex.search(line)
+                skip = i
+            else:
+                # Same surroundings as last time: search only there (cheap, and keeps a date
+                # in the message body from winning); otherwise search the whole line.
+                ll = self._last_line
+                before, at = ll[d - 1 : d], ll[d : d + 1]
+                end_before, end_at = (ll[e - 1] if ll else ""), ll[e : e + 1]
+                if (line[d - 1 : d] == before or (line[d : d + 1] == at and not at.isalnum())) and (
+                    line[e : e + 1] == end_at
+                    or (line[e - 1 : e] == end_before and not end_before.isalnum())
+                ):
+                    m = t.regex.search(line, d, e)
+                else:
+                    m = t.regex.search(line)
+                    skip = i
+            if m is not None:
+                dist, end = m.span()
+                if not (count == 1 or t.flags & 12 or (dist == d and end == e)):
+                    found = (m, dist, end, i)  # moved: keep as fallback, look for better
+                    m = None
+        if m is None:
+            i = 0
+            while i < count:
+                if i == skip:
+                    i += 1
+                    continue
+                entry = entries[i]
+                t = entry.template
+                m = t.regex.search(line)
+                if m is not None:
+                    dist, end = m.span()
+                    if i + 1 >= count or t.flags & 12:
+                        break
+                    # A date further into the line than usual may be part of the message:
+                    # remember the nearest such and keep looking.
+                    if dist > entry.distance or dist > self._last_dist:
+                        if found is None or dist < found[1]:
+                            found = (m, dist, end, i)
+                        m = None
+                        i += 1
+                        continue
+                    break
+                i += 1
+            if m is None:
+                if found is None:
+                    return None
+                m, dist, end, i = found
+                entry = entries[i]
+        else:
+            dist, end = m.span()
+        entry.hits += 1
+        entry.last_used = now
+        entry.distance = dist
+        if self._first_unused == i:
+            self._first_unused += 1
+        self._last_line, self._last_dist, self._last_end = line, dist, end
+        if i and i != self._last_idx:
+            i = self._reorder(i)
+        self._last_idx = i
+        return m, entry
+
+    def _reorder(self, num: int) -> int:
+        """Move a winning template forward when it has earned it; return its new index."""
+        entries = self._entries
+        entry = entries[num]
+        stale = entry.last_used - _UNUSED_AFTER
+        weight = entry.weight
+        pos = self._first_unused if self._first_unused < num else num // 2
+
+        def movable(p: int) -> bool:
+            return weight > entries[p].weight or stale > entries[p].last_used
+
+        if not movable(pos):
+            if pos == num - 1:
+                return num
+            pos = num - 1
+            if not movable(pos):
+                return num
+        del entries[num]
+        entries.insert(pos, entry)
+        while self._first_unused < len(entries) and entries[self._first_unused].hits:
+            self._first_unused += 1
+        return pos
+
+    # --- converting -------------------------------------------------------------------------
+    def _wall(self, now: float) -> float:
+        """``now`` as local wall-clock seconds; refreshes the cached hour when now leaves it."""
+        if not self._ctx_lo <= now < self._ctx_hi:
+            lo = now // 3600 * 3600
+            first, last = time.localtime(lo), time.localtime(lo + 3599)
+            day = (first.tm_year, first.tm_mon, first.tm_mday)
+            if first.tm_gmtoff == last.tm_gmtoff and day == (
+                last.tm_year,
+                last.tm_mon,
+                last.tm_mday,
+            ):
+                self._ctx_lo, self._ctx_hi = lo, lo + 3600
+            else:  # offset or date changes inside this hour: do not cache
+                self._ctx_lo = self._ctx_hi = 0.0
+                lt = time.localtime(now)
+                day = (lt.tm_year, lt.tm_mon, lt.tm_mday)
+                first = lt
+            self._ctx_off = float(first.tm_gmtoff)
+            if day != self._ctx_day:
+                self._ctx_day = day
+                for e in self._entries:  # cached conversions assumed the old date
+                    e.cache.clear()
+        return now + self._ctx_off
+
+    def _convert(self, m: re.Match[str], entry: _Entry, now: float) -> float | None:
+        t = entry.template
+        if t.kind is not dt.Kind.PATTERN:
+            return _number(m, t)
+        wall = self._wall(now)
+        sec_text = m.group(entry.sec_group) if entry.sec_group else "0"
+        key = m.group(*entry.key_groups) if entry.key_groups else None
+        cached = entry.cache.get(key)
+        if cached is not None and sec_text is not None and wall >= cached[1]:
+            sec = int(sec_text)
+            if sec < 60:
+                return cached[0] + sec
+        fields = m.groupdict()
+        ctx = NowContext(wall, *self._ctx_day) if self._ctx_hi else NowContext.at(now)
+        try:
+            value = resolve(fields, ctx, self._default_tz)
+        except (ValueError, KeyError, TypeError, OverflowError):
+            return None
+        if entry.sec_group and sec_text is not None:
+            self._remember(entry, key, fields, ctx)
+        return value
+
+    def _remember(
+        self, entry: _Entry, key: object, fields: dict[str, str | None], ctx: NowContext
+    ) -> None:
+        """Cache the epoch of second 0 of this minute, if second 59 is exactly 59 s later and
+        neither needed a "yesterday"/"last year" correction (those depend on now)."""
+        fields = dict(fields)
+        try:
+            fields["S"] = "0"
+            first = resolve(fields, ctx, self._default_tz)
+            fields["S"] = "59"
+            last = resolve(fields, ctx, self._default_tz)
+        except (ValueError, KeyError, TypeError, OverflowError):
+            return
+        if last - first != 59:
+            return
+        # Corrections apply when the date is after now (+1 day without a year); a minute that
+        # needed none keeps needing none as now grows, until the date changes (cache cleared).
+        year = fields.get("Y") or fields.get("y")
+        day_given = fields.get("d") or fields.get("j")
+        if year and day_given:
+            valid_from = float("-inf")
+        else:
+            probe = NowContext(float("inf"), ctx.year, ctx.month, ctx.day)
+            try:
+                ahead = resolve(fields, probe, self._default_tz)
+            except (ValueError, KeyError, TypeError, OverflowError):
+                return
+            if ahead != last:
+                return  # a correction was applied at ctx: not cacheable
+            # Wall-clock now from which no correction applies to any second of the minute.
+            valid_from = ctx.wall
+        if len(entry.cache) >= _CACHE_LIMIT:
+            entry.cache.clear()
+        entry.cache[key] = (first, valid_from)
+
+
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A re.sub replacement inserting ``text`` verbatim (no backslash processing)."""
+    return lambda _m: text
+
+
+def _number(m: re.Match[str], t: dt.Template) -> float | None:
+    """Epoch seconds of an EPOCH/LEPOCH/TAI64N match."""
+    text = m.group(t.value_group)
+    if t.kind is dt.Kind.TAI64N:
+        # "@4000000" + seconds: skip the marker and the TAI label digit, take 15 hex digits.
+        return float(int(text[2:17], 16))
+    value = float(text)
+    if t.kind is dt.Kind.LONG_EPOCH and len(text) >= 13:
+        value /= 1_000_000 if len(text) >= 16 and "." not in text else 1000
+    return value
