@@ -166,6 +166,11 @@ def _ntop6(value: int) -> str:
 _V4_MAPPED = 0xFFFF << 32
 
 
+# Attackers repeat themselves: canonical forms are cached (bounded, cleared when full).
+_CANONICAL: dict[tuple[str, int, int | None], str] = {}
+_CANONICAL_MAX = 8192
+
+
 def normalise_address(text: str, family: int, prefix: int | None = None) -> str:
     """fail2ban's failure id for a captured address (``family`` 4 or 6, group ``ip4``/``ip6``).
 
@@ -173,6 +178,16 @@ def normalise_address(text: str, family: int, prefix: int | None = None) -> str:
     IPv4); with a ``<CIDR>`` ``prefix`` the host bits are cleared and ``/prefix`` appended when
     shorter than the address.  Text that is not a valid address (``192.030.0.6``) is kept raw.
     """
+    key = (text, family, prefix)
+    found = _CANONICAL.get(key)
+    if found is None:
+        if len(_CANONICAL) >= _CANONICAL_MAX:
+            _CANONICAL.clear()
+        found = _CANONICAL[key] = _canonical(text, family, prefix)
+    return found
+
+
+def _canonical(text: str, family: int, prefix: int | None) -> str:
     families = (4, 6) if prefix is not None else (family,)
     for fam in families:
         try:

@@ -24,9 +24,8 @@ from __future__ import annotations
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from warden.core.failregex import ID_GROUPS, FilterRegex, compile_regex, normalise_address
 from warden.core.filterdef import FilterDefinition
@@ -54,9 +53,8 @@ class DateSource(Protocol):
         """The date found in ``line``, or ``None``."""
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """One failure, as fail2ban reports it.
+class Failure(NamedTuple):
+    """One failure, as fail2ban reports it (an immutable value).
 
     ``fid`` is the failure id (the ``<HOST>`` address, canonical if valid, else raw; or the
     ``<F-ID>``); ``time`` the epoch of the line (``None`` if unknown); ``fields`` every named
@@ -71,9 +69,12 @@ class Failure:
     regex: int
 
 
-@dataclass(frozen=True, slots=True)
-class LineResult:
-    """What one line did: its failures, which failregex matched it, which ignoreregex."""
+class LineResult(NamedTuple):
+    """What one line did: its failures, which failregex matched it, which ignoreregex.
+
+    ``failregex`` is set whenever a failregex matched, even if the match was then ignored or
+    is not (yet) a failure (``<F-NOFAIL>``, a session still waiting for its host).
+    """
 
     failures: tuple[Failure, ...] = ()
     failregex: int | None = None
@@ -86,22 +87,14 @@ class LineResult:
 
 
 _NOTHING = LineResult()
+_EOL = ("\n", "\r")
 
-
-class _Line:
-    """A buffered line: the text regexes see (date cut out) and the original."""
-
-    __slots__ = ("original", "text")
-
-    def __init__(self, text: str, original: str) -> None:
-        self.text = text
-        self.original = original
+# A buffered line: (text the regexes see, i.e. with the date cut out; the line as logged).
+_Line = tuple[str, str]
 
 
 def _joined(lines: list[_Line]) -> str:
-    if len(lines) == 1:
-        return lines[0].text + "\n"
-    return "\n".join([ln.text for ln in lines]) + "\n"
+    return "\n".join([ln[0] for ln in lines]) + "\n"
 
 
 class Filter:
@@ -116,16 +109,18 @@ class Filter:
         """
         if definition.maxlines < 1:
             raise RegexError("maxlines must be at least 1", option="maxlines")
+        if dates is None and not journal:
+            raise ValueError("a date source is required unless journal=True")
         self.definition = definition
         self.journal = journal
         self.max_line_length = max_line_length
         self._dates = dates
         self._maxlines = definition.maxlines
-        multiline = self._maxlines > 1
+        self._multi = self._maxlines > 1
         self._pref = (compile_regex(definition.prefregex, option="prefregex")
                       if definition.prefregex else None)
         self._fail = tuple(
-            compile_regex(rx, option="failregex", index=i, multiline=multiline)
+            compile_regex(rx, option="failregex", index=i, multiline=self._multi)
             for i, rx in enumerate(definition.failregex)
         )
         self._ignore = tuple(
@@ -139,13 +134,26 @@ class Filter:
                     f"failregex #{rx.index + 1} has no <HOST>, <ADDR>, <F-ID> or <F-MLFID>: "
                     f"{rx.source!r}", option="failregex", index=rx.index)
         self._ignore_first = 0 < len(self._ignore) < len(self._fail) - 2
-        self._fail_screens = tuple((rx, rx.screen.key, rx.screen) for rx in self._fail)
+        # Per failregex, what the hot loop needs, looked up once: the cheapest screen test
+        # first (one required literal), then the rest of the screen, then the search.
+        plan = [(rx.screen.key, rx.screen if rx.screen.clauses else None, rx.search, rx)
+                for rx in self._fail]
+        # Anchored failregexes can only match text starting with certain characters: index
+        # the plan by the first character so a line meets only the failregexes it could match.
+        firsts = [rx.screen.first for rx in self._fail]
+        self._plan_any = tuple(p for p, f in zip(plan, firsts, strict=True) if f is None)
+        self._plan_by_first = {
+            ch: tuple(p for p, f in zip(plan, firsts, strict=True) if f is None or ch in f)
+            for ch in set().union(*(f for f in firsts if f is not None))
+        }
+        self._pref_screen = (None if self._pref is None or self._pref.screen.trivial
+                             else self._pref.screen)
+        # Results without failures are shared values, allocated once.
+        self._only = tuple(LineResult(failregex=i) for i in range(len(self._fail)))
         self._buffer: list[_Line] = []
         self._last_text = ""
         self._last_date: float | None = None
         self._sessions = _Sessions()
-        if dates is None and not journal:
-            raise ValueError("a date source is required unless journal=True")
 
     @property
     def failregexes(self) -> tuple[FilterRegex, ...]:
@@ -159,152 +167,151 @@ class Filter:
 
     def process(self, line: str, now: float) -> LineResult:
         """Process the next log line (its line end may still be attached)."""
-        if line.endswith(("\n", "\r")):
+        if line.endswith(_EOL):
             line = line.rstrip("\r\n")
         if len(line) > self.max_line_length:
             line = line[: self.max_line_length]
-        last = self._last_date
         if self.journal:
             self._last_text, self._last_date = "", now
-            return self._find(_Line(line, line), now, now)
+            return self._find(line, line, now, now)
         assert self._dates is not None
         found = self._dates.match(line, now)
-        date: float | None = None
         if found is None:
-            entry = _Line(line, line)
-        elif found.start != found.end:
-            entry = _Line(line[: found.start] + line[found.end:], line)
-            date = found.time
-            if date is not None:
-                self._last_text, self._last_date = line[found.start: found.end], date
+            text, date = line, None
         else:
-            # An optional date matched nothing: reuse a recent one, else assume "now".
-            entry = _Line(line[: found.start] + line[found.end:], line)
-            if last and last > now - _LAST_DATE_WINDOW:
-                entry, date = _Line(line, line), last
+            start, end = found.start, found.end
+            text = line[:start] + line[end:]
+            if start != end:
+                date = found.time
+                if date is not None:
+                    self._last_text, self._last_date = line[start:end], date
+                    return self._find(text, line, date, now)
             else:
-                date = now
-        if date is None:
-            last = self._last_date
-            if last and last > now - _LAST_DATE_WINDOW:
-                entry, date = _Line(line, line), last
-        return self._find(entry, date, now)
+                # An optional date matched nothing: reuse a recent one, else assume "now".
+                last = self._last_date
+                if last and last > now - _LAST_DATE_WINDOW:
+                    return self._find(line, line, last, now)
+                return self._find(text, line, now, now)
+        # No usable date: reuse a recent one (the line is then searched whole).
+        last = self._last_date
+        if last and last > now - _LAST_DATE_WINDOW:
+            return self._find(line, line, last, now)
+        return self._find(text, line, None, now)
 
-    def _find(self, entry: _Line, date: float | None, now: float) -> LineResult:
-        if self._maxlines > 1:
-            self._buffer.append(entry)
-            del self._buffer[: -self._maxlines]
-            original = list(self._buffer)
+    def _find(self, text: str, line: str, date: float | None, now: float) -> LineResult:
+        if self._multi:
+            buffer = self._buffer
+            buffer.append((text, line))
+            del buffer[: -self._maxlines]
+            original = list(buffer)
+            buf = _joined(original)
         else:
-            original = self._buffer = [entry]
-        text = _joined(original)
+            # Single-line filters carry no buffer from line to line.
+            original = None
+            buf = text + "\n"
         if self._ignore_first:
             for ig in self._ignore:
-                if ig.screen.admits(text) and ig.search(text) is not None:
+                if ig.screen.admits(buf) and ig.search(buf) is not None:
                     return LineResult(ignoreregex=ig.index)
         pre: dict[str, object] | None = None
         if self._pref is not None:
-            if not self._pref.screen.admits(text):
+            if self._pref_screen is not None and not self._pref_screen.admits(buf):
                 return _NOTHING
-            m = self._pref.search(text)
+            m = self._pref.search(buf)
             if m is None:
                 return _NOTHING
             pre = self._pref.groups(m)
             content = pre.pop("content", None)
             if content:
                 assert isinstance(content, str)
-                self._buffer = [_Line(content, content)]
-                text = content + "\n"
-        for rx, key, screen in self._fail_screens:
-            if key is not None and key not in text:
+                if self._multi:
+                    self._buffer = [(content, content)]
+                buf = content + "\n"
+        for key, screen, search, rx in self._plan_by_first.get(buf[0], self._plan_any):
+            if key is not None and key not in buf:
                 continue
-            if screen.clauses and not screen.admits(text):
+            if screen is not None and not screen.admits(buf):
                 continue
-            m = rx.search(text)
+            m = search(buf)
             if m is None:
                 continue
-            result = self._failure(rx, m, pre, original, (date, now))
+            result = self._failure(rx, m, pre, original or [(text, line)], (date, now))
             if result is not None:
                 return result
-            text = _joined(self._buffer)
+            buf = _joined(self._buffer) if self._multi else "\n"
         return _NOTHING
 
     def _failure(self, rx: FilterRegex, m: re.Match[str], pre: dict[str, object] | None,
                  original: list[_Line], when: tuple[float | None, float]) -> LineResult | None:
         """The result of failregex ``rx`` matching, or None to try the next failregex.
 
-        ``when`` is ``(time of the line, now)``.
+        ``original`` is the line buffer before the match; ``when`` is ``(line time, now)``.
         """
-        date, now = when
-        matched_ix, unmatched_ix = rx.split_lines(m, [ln.text for ln in original])
-        matched = [original[i] for i in matched_ix]
+        if self._multi:
+            matched_ix, unmatched_ix = rx.split_lines(m, [ln[0] for ln in original])
+            matched = [original[i] for i in matched_ix]
+            self._buffer = [original[i] for i in unmatched_ix]
+        else:
+            matched = original
         if self._ignore:
-            text = _joined(matched) if self._maxlines > 1 else m.string
+            text = _joined(matched) if self._multi else m.string
             for ig in self._ignore:
                 if ig.screen.admits(text) and ig.search(text) is not None:
-                    self._buffer = [original[i] for i in unmatched_ix]
                     return LineResult(failregex=rx.index, ignoreregex=ig.index)
-        self._buffer = [original[i] for i in unmatched_ix]
         fail = rx.groups(m)
         if pre:
             fail = {**pre, **fail}
-        lines = [ln.original for ln in matched]
+        lines = [ln[1] for ln in matched]
         mlfid = fail.get("mlfid")
         if mlfid is not None:
-            fail = self._sessions.merge(mlfid, fail, lines, now)
-            if fail.get("nofail"):
-                return LineResult(failregex=rx.index)
+            fail = self._sessions.merge(mlfid, fail, lines, when[1])
         else:
             fail["matches"] = lines
         if fail.get("nofail"):
-            # <F-NOFAIL> without a session: fail2ban-regex and its tests do not count it.
-            return LineResult(failregex=rx.index)
-        fid = self._failure_id(fail)
+            # Not a failure (yet).  Without a session fail2ban's own daemon would still count
+            # it, but fail2ban-regex and its tests do not, and neither do we.
+            return self._only[rx.index]
+        fid = _failure_id(fail)
         if fid is None:
             if mlfid is None:
                 return None  # the id group did not take part: fail2ban moves on
             # A session line that names no host yet: the failure is pending on the session.
             fail["mlfpending"] = 1
-            return LineResult(failregex=rx.index)
-        return LineResult((self._freeze(rx, fail, fid, date),), rx.index)
+            return self._only[rx.index]
+        if mlfid is None:
+            fields = fail  # a fresh dict, ours alone
+            matches = fields.pop("matches")
+        else:
+            fields = dict(fail)  # the session's dict lives on: copy
+            matches = fields.pop("matches")
+            fields.pop("nofail-matches", None)
+            users = fields.get("users")
+            if isinstance(users, set):
+                fields["users"] = tuple(sorted(users, key=str))
+        assert isinstance(matches, list)
+        failure = Failure(fid, when[0], MappingProxyType(fields), tuple(matches), rx.index)
+        return LineResult((failure,), rx.index)
 
-    @staticmethod
-    def _failure_id(fail: dict[str, object]) -> str | None:
-        fid = fail.get("fid")
+
+def _failure_id(fail: dict[str, object]) -> str | None:
+    """fail2ban's failure id: the address (canonical if valid), else the name or ``<F-ID>``."""
+    fid = fail.get("fid")
+    ip = fail.get("ip4")
+    family = 4
+    if ip is None:
+        ip = fail.get("ip6")
+        family = 6
+    if ip is not None:
         cidr = fail.get("cidr")
-        prefix = int(str(cidr)) if cidr else None
-        ip = fail.get("ip4")
-        family = 4
-        if ip is None:
-            ip = fail.get("ip6")
-            family = 6
-        if ip is not None:
-            host = normalise_address(str(ip), family, prefix)
-            if fid is None or fid == ip:
-                return host
-            fail["ip"] = host
-            return str(fid)
-        ip = fail.get("dns")
-        if ip is not None:
-            return str(ip)
-        return None if fid is None else str(fid)
-
-    @staticmethod
-    def _freeze(rx: FilterRegex, fail: dict[str, object], fid: str,
-                date: float | None) -> Failure:
-        fields: dict[str, object] = {}
-        matches: list[str] = []
-        for k, v in fail.items():
-            if k == "matches":
-                assert isinstance(v, list)
-                matches = v
-            elif k.startswith("nofail-"):
-                continue
-            elif isinstance(v, set):
-                fields[k] = tuple(sorted(v))
-            else:
-                fields[k] = v
-        return Failure(fid, date, MappingProxyType(fields), tuple(matches), rx.index)
+        host = normalise_address(str(ip), family, int(str(cidr)) if cidr else None)
+        if fid is None or fid == ip:
+            return host
+        fail["ip"] = host
+        return str(fid)
+    ip = fail.get("dns")
+    if ip is not None:
+        return str(ip)
+    return None if fid is None else str(fid)
 
 
 # fail2ban keeps at most 100 sessions, each for 5 minutes after it was opened.

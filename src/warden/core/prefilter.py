@@ -26,7 +26,7 @@ from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
-__all__ = ["Screen", "required_clauses", "screen_for"]
+__all__ = ["Screen", "first_chars", "required_clauses", "screen_for"]
 
 Clause = tuple[str, ...]
 
@@ -122,12 +122,81 @@ def required_clauses(pattern: re.Pattern[str]) -> list[Clause]:
     return list(dict.fromkeys(_walk(tree, icase)))
 
 
+_BEGIN = {sre.AT_BEGINNING, sre.AT_BEGINNING_STRING}
+_ZERO_WIDTH = {sre.ASSERT, sre.ASSERT_NOT}
+_MAX_SET = 256
+
+
+def _char_set(items: Any, icase: bool) -> frozenset[str] | None:
+    """The characters an ``IN`` node accepts, if it is a small plain set."""
+    chars: set[str] = set()
+    for op, arg in items:
+        if op is sre.LITERAL:
+            chars.add(chr(arg))
+        elif op is sre.RANGE and arg[1] - arg[0] < _MAX_SET:
+            chars.update(chr(c) for c in range(arg[0], arg[1] + 1))
+        else:
+            return None  # negation, categories, big ranges: not worth it
+    if icase and any(ord(c) > 127 or c.isalpha() for c in chars):
+        return None
+    return frozenset(chars)
+
+
+def _first(items: Any, icase: bool, anchor: bool) -> frozenset[str] | None:
+    """Characters the first consumed character must be one of, or None if unknown.
+
+    With ``anchor`` the sequence must begin with ``^``/``\\A`` (else None).
+    """
+    for op, arg, ic in _flatten(items, icase):
+        if anchor:
+            if op is sre.AT and arg in _BEGIN:
+                anchor = False
+                continue
+            if op is sre.BRANCH:
+                return _union([_first(alt, ic, True) for alt in arg[1]])
+            return None
+        if op in _ZERO_WIDTH or (op is sre.AT and arg in _BEGIN):
+            continue  # consumes nothing: the next node decides
+        if op is sre.LITERAL:
+            ch = _plain(arg, ic)
+            return None if ch is None else frozenset(ch)
+        if op is sre.IN:
+            return _char_set(arg, ic)
+        if op is sre.BRANCH:
+            return _union([_first(alt, ic, False) for alt in arg[1]])
+        if op in _REPEATS and arg[0] >= 1:
+            return _first(arg[2], ic, False)
+        return None
+    return None  # may match without consuming anything
+
+
+def _union(sets: list[frozenset[str] | None]) -> frozenset[str] | None:
+    out: set[str] = set()
+    for one in sets:
+        if one is None:
+            return None
+        out |= one
+    return frozenset(out)
+
+
+def first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """For a pattern anchored at the start of the text (``^`` without MULTILINE, or ``\\A``):
+    the characters the text must start with for a match; ``None`` if not determined."""
+    tree = sre_parse.parse(pattern.pattern, pattern.flags & ~re.UNICODE)
+    if tree.state.flags & re.MULTILINE:
+        return None  # ``^`` may match after any newline
+    return _first(tree, bool(tree.state.flags & _IGNORECASE), True)
+
+
 class Screen:
     """The best few clauses of one regex, as a cheap ``admits(text)`` test."""
 
-    __slots__ = ("clauses", "key")
+    __slots__ = ("clauses", "first", "key")
 
-    def __init__(self, clauses: list[Clause], limit: int = 2) -> None:
+    def __init__(self, clauses: list[Clause], limit: int = 2,
+                 first: frozenset[str] | None = None) -> None:
+        #: Characters the text must start with (anchored patterns), or None.
+        self.first = first
         useful = sorted((c for c in clauses if _rank(c)[0] >= 2), key=_rank, reverse=True)
         picked = useful[:limit]
         #: A single required literal, tested first (the common case), or None.
@@ -145,6 +214,8 @@ class Screen:
 
     def admits(self, text: str) -> bool:
         """False only if no match of the regex can exist in ``text``."""
+        if self.first is not None and text[:1] not in self.first:
+            return False
         if self.key is not None and self.key not in text:
             return False
         for clause in self.clauses:
@@ -156,9 +227,9 @@ class Screen:
         return True
 
     def __repr__(self) -> str:
-        return f"Screen(key={self.key!r}, clauses={self.clauses!r})"
+        return f"Screen(key={self.key!r}, clauses={self.clauses!r}, first={self.first!r})"
 
 
 def screen_for(pattern: re.Pattern[str]) -> Screen:
     """Build the :class:`Screen` of a compiled pattern."""
-    return Screen(required_clauses(pattern))
+    return Screen(required_clauses(pattern), first=first_chars(pattern))
