@@ -1,4 +1,4 @@
-"""Layered reading, includes and %(...)s interpolation (fail2ban semantics), with error locations."""
+"""Layered reading, includes and %(...)s interpolation (fail2ban semantics), error locations."""
 
 from __future__ import annotations
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+
 import pytest
 
 from warden.core.duration import parse_duration
@@ -77,10 +81,6 @@ def test_returns_float() -> None:
 
 def test_agrees_with_fail2ban() -> None:
     """Every valid case gives what fail2ban's str2seconds gives (when fail2ban is installed)."""
-    import json
-    import os
-    import subprocess
-
     if not os.path.exists("/usr/bin/python3"):
         pytest.skip("no system python")
     script = (
