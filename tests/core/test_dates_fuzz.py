@@ -22,16 +22,15 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_dates_oracle import (  # noqa: E402
+sys.path.insert(0, str(Path(__file__).parents[2]))  # when run as a script
+from tests.core.test_dates_oracle import (
     COMPAT,
     CORPUS_NOW,
     SYSTEM_PYTHON,
     fail2ban_available,
     local_tz,
 )
-
-from warden.core.datedetect import DateDetector  # noqa: E402
+from warden.core.datedetect import DateDetector
 
 _ORACLE = r"""
 import json, sys, os, time
