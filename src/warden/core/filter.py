@@ -235,33 +235,36 @@ class Filter:
             m = search(buf)
             if m is None:
                 continue
-            result = self._failure(rx, m, pre, original or [(text, line)], (date, now))
+            result = self._failure(rx, m, pre, line if original is None else original,
+                                   (date, now))
             if result is not None:
                 return result
             buf = _joined(self._buffer) if self._multi else "\n"
         return _NOTHING
 
     def _failure(self, rx: FilterRegex, m: re.Match[str], pre: dict[str, object] | None,
-                 original: list[_Line], when: tuple[float | None, float]) -> LineResult | None:
+                 original: list[_Line] | str, when: tuple[float | None, float]
+                 ) -> LineResult | None:
         """The result of failregex ``rx`` matching, or None to try the next failregex.
 
-        ``original`` is the line buffer before the match; ``when`` is ``(line time, now)``.
+        ``original`` is the line buffer before the match (just the line for single-line
+        filters); ``when`` is ``(line time, now)``.
         """
-        if self._multi:
+        if isinstance(original, str):
+            lines = [original]
+            text = m.string
+        else:
             matched_ix, unmatched_ix = rx.split_lines(m, [ln[0] for ln in original])
             matched = [original[i] for i in matched_ix]
             self._buffer = [original[i] for i in unmatched_ix]
-        else:
-            matched = original
-        if self._ignore:
-            text = _joined(matched) if self._multi else m.string
-            for ig in self._ignore:
-                if ig.screen.admits(text) and ig.search(text) is not None:
-                    return LineResult(failregex=rx.index, ignoreregex=ig.index)
+            lines = [ln[1] for ln in matched]
+            text = _joined(matched)
+        for ig in self._ignore:
+            if ig.screen.admits(text) and ig.search(text) is not None:
+                return LineResult(failregex=rx.index, ignoreregex=ig.index)
         fail = rx.groups(m)
         if pre:
             fail = {**pre, **fail}
-        lines = [ln[1] for ln in matched]
         mlfid = fail.get("mlfid")
         if mlfid is not None:
             fail = self._sessions.merge(mlfid, fail, lines, when[1])
@@ -406,5 +409,8 @@ class _Sessions:
             fail["matches"] = merged
         elif flags & (_NOFAIL | _FORGET) == _NOFAIL:
             held = fail.get("nofail-matches")
-            fail["nofail-matches"] = (held if isinstance(held, list) else []) + lines
+            if isinstance(held, list):
+                held.extend(lines)  # in place: long sessions must not cost quadratic time
+            else:
+                fail["nofail-matches"] = list(lines)
         return fail
