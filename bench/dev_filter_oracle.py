@@ -23,6 +23,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from warden.core.datedetect import DateDetector
+from warden.core.filter import Filter
+from warden.core.filterdef import FilterDefinition
+
 COMPAT = "/work/shared/compat"
 CACHE = os.environ.get("WARDEN_COMPAT_CACHE", "/tmp/warden-compat")
 DUMP = os.path.join(CACHE, "dev-filter-oracle.json")
@@ -120,54 +124,29 @@ def _as_output(result: Any, seq: int) -> dict[str, Any]:
             "matches": list(f.matches), "failures": len(result.failures)}
 
 
-class _SyslogDates:
-    """Stand-in date source for the benchmark until ``warden.core.datedetect`` lands.
+class _Precomputed:
+    """Replays date matches computed beforehand (to time the filter alone)."""
 
-    Finds a BSD syslog stamp at the start of the line (``Jan  1 00:00:01``) and converts it with
-    a per-day cache, which is the cost model of the real engine.
-    """
+    def __init__(self, spans: list[Any]) -> None:
+        self._next = iter(spans).__next__
 
-    _RX = re.compile(r"([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d)")
-
-    def __init__(self) -> None:
-        self._days: dict[str, float] = {}
-
-    def match(self, line: str, now: float) -> _Span | None:
-        m = self._RX.match(line)
-        if m is None:
-            return None
-        day = line[:6]
-        base = self._days.get(day)
-        if base is None:
-            base = time.mktime(time.strptime(day + " 2026", "%b %d %Y"))
-            self._days[day] = base
-        t = base + int(m.group(3)) * 3600 + int(m.group(4)) * 60 + int(m.group(5))
-        return _Span(0, m.end(), float(t), "syslog")
+    def match(self, line: str, now: float) -> Any:
+        return self._next()
 
 
 def _bench(log: str, stream: str, expected: str) -> int:
-    from warden.core.filter import Filter
-    from warden.core.filterdef import FilterDefinition
-
     o = _dump(expected)[stream]["opts"]
     definition = FilterDefinition(
         name=stream, failregex=tuple(o["failregex"]), ignoreregex=tuple(o["ignoreregex"]),
         prefregex=o["prefregex"], datepattern=o["datepattern"], maxlines=o["maxlines"])
     with open(log, encoding="utf-8", errors="replace") as f:
         lines = f.read().splitlines()
-    try:
-        from warden.core.datedetect import DateDetector
-        dates: Any = DateDetector(o["datepattern"])
-        which = "warden.core.datedetect"
-    except ImportError:
-        dates = _SyslogDates()
-        which = "stand-in syslog date source"
+    dates: Any = DateDetector(o["datepattern"])
+    which = "warden.core.datedetect"
     now = time.time()
     for label, source in (("filter only (dates precomputed)", None), ("date + filter", dates)):
         if source is None:
-            spans = [dates.match(ln, now) for ln in lines]
-            source = _ReplayDates(spans)
-            source.match = lambda line, now, _it=iter(spans): next(_it)  # type: ignore[method-assign]
+            source = _Precomputed([dates.match(ln, now) for ln in lines])
         flt = Filter(definition, dates=source)
         process = flt.process
         matched = failures = ignored = 0
@@ -199,10 +178,7 @@ def main() -> int:
     os.environ["TZ"] = "CET-01CEST-02,M3.5.0,M10.5.0"
     time.tzset()
     sys.path.insert(0, COMPAT)
-    import compat_common as cc  # type: ignore[import-not-found]
-
-    from warden.core.filter import Filter
-    from warden.core.filterdef import FilterDefinition
+    import compat_common as cc  # type: ignore[import-not-found]  # noqa: PLC0415
 
     expected = os.path.join(CACHE, "expected.jsonl")
     cases = cc.load_cases(expected)
@@ -221,7 +197,6 @@ def main() -> int:
             datepattern=o["datepattern"], maxlines=o["maxlines"])
         dates: Any
         if args.own_dates:
-            from warden.core.datedetect import DateDetector  # type: ignore[import-not-found]
             dates = DateDetector(o["datepattern"])
         else:
             dates = _ReplayDates(dump[sid]["dates"])
