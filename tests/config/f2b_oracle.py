@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (run by /usr/bin/python3 against the untyped fail2ban package, not by the project interpreter)
 """Run by /usr/bin/python3 (Debian's fail2ban): print what fail2ban's FilterReader gives.
 
 Input (stdin): JSON list of [config_dir, filter_spec]. Output: JSON list of objects with

@@ -86,7 +86,7 @@ def test_corpus_specs_present() -> None:
 
 def test_every_filter_matches_fail2ban(oracle: dict[tuple[str, str], dict[str, object]]) -> None:
     cache = FileCache()
-    mismatches = []
+    mismatches: list[tuple[str, object, object]] = []
     for (config_dir, spec), expected in oracle.items():
         got = _warden(config_dir, spec, cache)
         if "error" in expected:

@@ -151,11 +151,19 @@ class _Jail:
         error = ConfigError(f"[{self.name}] {message}", file=where.file, line=where.line)
         self.errors.append(error)
 
+    def add(self, error: ConfigError, origin: Origin) -> None:
+        """Record ``error`` with the jail's name, located at ``origin`` unless it has a file."""
+        file, line = (error.file, error.line) if error.file else (origin.file, origin.line)
+        message = error.message
+        if not message.startswith(f"[{self.name}]"):
+            message = f"[{self.name}] {message}"
+        self.errors.append(type(error)(message, file=file, line=line))
+
     def read(self, option: str) -> Value | None:
         try:
             found = self.confset.get(self.name, option)
         except ConfigError as exc:
-            self.errors.append(exc)
+            self.add(exc, Origin("<jail>"))
             return None
         if found is not None:
             self.values[option] = found
@@ -200,7 +208,7 @@ class _Jail:
             self.fail(f"invalid filter reference {spec.text!r}: {exc}", spec.origin)
             return None
         except ConfigError as exc:
-            self.errors.append(exc.located(spec.origin.file, spec.origin.line))
+            self.add(exc, spec.origin)
             return None
         return self.jail_overrides(found)
 
@@ -246,7 +254,7 @@ class _Jail:
             except ValueError as exc:
                 self.fail(f"invalid action reference {item!r}: {exc}", spec.origin)
             except ConfigError as exc:
-                self.errors.append(exc.located(spec.origin.file, spec.origin.line))
+                self.add(exc, spec.origin)
         return tuple(actions)
 
     def logpaths(self) -> tuple[LogPath, ...]:
@@ -362,7 +370,7 @@ def load_jails(config_dir: str | os.PathLike[str], cache: FileCache | None = Non
             continue
         jail = builder.build()
         if builder.errors:
-            errors += builder.errors
+            errors += sorted(builder.errors, key=lambda e: (e.file or "", e.line or 0))
         else:
             jails.append(jail)
     return JailsConfig(

@@ -113,6 +113,7 @@ def split_references(text: str) -> list[str]:
         elif char.isspace() and not depth:
             rest = text[pos:].lstrip()
             if current and rest.startswith("["):
+                current.append(text[pos : len(text) - len(rest)])
                 pos = len(text) - len(rest)
                 continue  # 'name [k=v]' keeps its parameters
             if current:
