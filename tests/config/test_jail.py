@@ -187,3 +187,21 @@ def test_stock_tree_all_jails_enabled_matches_fail2ban(tmp_path: pathlib.Path) -
     shutil.copytree(STOCK, copy)
     (copy / "jail.local").write_text("[DEFAULT]\nenabled = true\n")
     assert _compare(copy) == []
+
+
+def test_jail_overrides_of_filter_options_match_fail2ban(tmp_path: pathlib.Path) -> None:
+    """known/ filter options in a jail, jail-level regex options, systemd logtype default."""
+    if not STOCK.is_dir():
+        pytest.skip("no /etc/fail2ban")
+    copy = tmp_path / "fail2ban"
+    shutil.copytree(STOCK, copy)
+    (copy / "jail.local").write_text(
+        "[sshd]\nfailregex = %(known/failregex)s\n            ^extra <HOST>$\nmaxlines = 3\n"
+        "[postfix]\nenabled = true\nbackend = systemd\nignoreregex = ^x$\n"
+        "[recidive]\nenabled = true\ndatepattern = {^LN-BEG}\n"
+    )
+    assert _compare(copy) == []
+    sshd = next(jail for jail in load_jails(copy).jails if jail.name == "sshd")
+    assert sshd.filter is not None
+    assert sshd.filter.failregex[-1] == "^extra <HOST>$"
+    assert sshd.filter.maxlines == 3

@@ -65,6 +65,19 @@ def _init_options(confset: ConfigSet, params: Mapping[str, RawValue]) -> dict[st
     return init
 
 
+def _add_remaining(confset: ConfigSet, options: dict[str, Value]) -> None:
+    names = [*confset.own_options(DEFINITION), *confset.defaults]
+    for name in dict.fromkeys(names):
+        if name in options or name == "__name__":
+            continue
+        try:
+            found = confset.get(DEFINITION, name)
+        except ConfigError:
+            continue  # fragments never used by this filter need not resolve
+        if found is not None:
+            options[name] = found
+
+
 def resolve_definition(
     confset: ConfigSet,
     wanted: Iterable[str],
@@ -73,13 +86,16 @@ def resolve_definition(
     jail_options: Mapping[str, RawValue] | None = None,
     ignore: Iterable[str] = (),
     condition: str = "",
+    all_options: bool = False,
 ) -> ResolvedDefinition:
     """Resolve the ``wanted`` ``[Definition]`` options of ``confset`` for ``params``.
 
     ``jail_options`` are the options of the jail using the file; as in fail2ban, they (with the
     parameters and ``[Init]`` values over them) are the interpolation variables, and an option
     the jail sets is not read from ``[Definition]``. Raises ConfigError naming the file and
-    line of the faulty option. Tags named in ``ignore`` are left in place.
+    line of the faulty option. Tags named in ``ignore`` are left in place. With
+    ``all_options`` every other ``[Definition]`` (and ``[DEFAULT]``) option is resolved too,
+    without variables, skipping those that cannot be interpolated.
     """
     init = _init_options(confset, params)
     scope: dict[str, RawValue] = dict(params)
@@ -96,6 +112,8 @@ def resolve_definition(
             found = confset.get(DEFINITION, name, scope)
             if found is not None:
                 options[name] = found
+        if all_options:
+            _add_remaining(confset, options)
 
     combined = {**options, **init}
     skip = set(ignore)

@@ -12,7 +12,13 @@ from warden.config.reference import Reference, parse_reference
 from warden.core.filterdef import FilterDefinition, Origin
 from warden.errors import ConfigError
 
-__all__ = ["FILTER_OPTIONS", "load_filter", "read_filter_files", "resolve_filter"]
+__all__ = [
+    "FILTER_OPTIONS",
+    "filter_options_for_jail",
+    "load_filter",
+    "read_filter_files",
+    "resolve_filter",
+]
 
 #: the ``[Definition]`` options a filter is asked for, in fail2ban's order
 FILTER_OPTIONS = (
@@ -76,6 +82,41 @@ def _definition(name: str, resolved: ResolvedDefinition, spec_origin: Origin) ->
     )
 
 
+def _params(
+    confset: ConfigSet, reference: Reference, spec_origin: Origin, backend: str | None
+) -> dict[str, RawValue]:
+    params = {key: RawValue(value, spec_origin) for key, value in reference.params.items()}
+    if (
+        backend is not None
+        and not params.get("logtype", RawValue("", spec_origin)).text
+        and "logtype" not in confset.own_options("Definition")
+    ):
+        logtype = "journal" if backend.startswith("systemd") else "file"
+        params["logtype"] = RawValue(logtype, spec_origin)
+    return params
+
+
+def filter_options_for_jail(
+    confset: ConfigSet,
+    reference: Reference,
+    *,
+    spec_origin: Origin,
+    jail_options: Mapping[str, RawValue],
+    backend: str,
+) -> dict[str, RawValue]:
+    """Every resolved option of the filter, as a jail sees them under ``known/NAME``
+    (``failregex = %(known/failregex)s`` in a jail extends the filter's list)."""
+    params = _params(confset, reference, spec_origin, backend)
+    resolved = resolve_definition(
+        confset, FILTER_OPTIONS, params, jail_options=jail_options, all_options=True
+    )
+    return {
+        "known/" + name: RawValue(text, resolved.origins.get(name, spec_origin))
+        for name, text in resolved.options.items()
+        if not name.startswith("known/") and name != "__name__"
+    }
+
+
 def resolve_filter(
     confset: ConfigSet,
     reference: Reference,
@@ -89,14 +130,7 @@ def resolve_filter(
     With ``backend`` (the jail's), ``logtype`` defaults to ``journal`` for ``systemd*`` backends
     and ``file`` otherwise, unless a parameter or the filter's ``[Definition]`` sets it.
     """
-    params = {key: RawValue(value, spec_origin) for key, value in reference.params.items()}
-    if (
-        backend is not None
-        and not params.get("logtype", RawValue("", spec_origin)).text
-        and "logtype" not in confset.own_options("Definition")
-    ):
-        logtype = "journal" if backend.startswith("systemd") else "file"
-        params["logtype"] = RawValue(logtype, spec_origin)
+    params = _params(confset, reference, spec_origin, backend)
     resolved = resolve_definition(
         confset, (*FILTER_OPTIONS, "logtimezone"), params, jail_options=jail_options
     )

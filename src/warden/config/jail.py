@@ -12,27 +12,25 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 from warden import __version__
 from warden.config.action import ActionConfig, load_action
 from warden.config.confset import ConfigSet, FileCache, Value, read_layered
-from warden.config.filter import FILTER_OPTIONS, read_filter_files, resolve_filter
+from warden.config.filter import (
+    FILTER_OPTIONS,
+    filter_options_for_jail,
+    read_filter_files,
+    resolve_filter,
+)
 from warden.config.ini import RawValue
-from warden.config.reference import parse_reference, split_references
+from warden.config.model import BanTimeIncrement, JailConfig, JailsConfig, LogPath
+from warden.config.reference import Reference, parse_reference, split_references
 from warden.core.duration import parse_duration
 from warden.core.filterdef import FilterDefinition, Origin
 from warden.errors import ConfigError
 
-__all__ = [
-    "JAIL_OPTIONS",
-    "BanTimeIncrement",
-    "JailConfig",
-    "JailsConfig",
-    "LogPath",
-    "load_jails",
-]
+__all__ = ["JAIL_OPTIONS", "as_bool", "load_jails"]
 
 #: options a jail reads (fail2ban's list plus the filter options a jail may override)
 JAIL_OPTIONS = (
@@ -62,67 +60,6 @@ JAIL_OPTIONS = (
 )
 _EXPOSED = (*JAIL_OPTIONS, "port", "protocol")
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class LogPath:
-    """A ``logpath`` line: a glob pattern and where to start reading (``head`` or ``tail``)."""
-
-    pattern: str
-    start: str = "head"
-
-
-@dataclass(frozen=True, slots=True)
-class BanTimeIncrement:
-    """The ``bantime.*`` options (growing ban times for repeat offenders)."""
-
-    enabled: bool = False
-    factor: float = 1.0
-    formula: str | None = None
-    multipliers: tuple[float, ...] = ()
-    maxtime: float | None = None
-    rndtime: float | None = None
-    overalljails: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class JailConfig:
-    """One enabled jail, fully resolved. Durations are seconds (``-1``: forever)."""
-
-    name: str
-    filter: FilterDefinition | None
-    actions: tuple[ActionConfig, ...]
-    logpath: tuple[LogPath, ...] = ()
-    backend: str = "auto"
-    maxretry: int = 3
-    maxmatches: int | None = None
-    findtime: float = 600.0
-    bantime: float = 600.0
-    bantime_increment: BanTimeIncrement = BanTimeIncrement()
-    ignoreip: tuple[str, ...] = ()
-    ignoreself: bool = True
-    ignorecommand: str | None = None
-    ignorecache: str | None = None
-    usedns: str = "warn"
-    logencoding: str = "auto"
-    logtimezone: str | None = None
-    journalmatch: tuple[str, ...] = ()
-    port: str | None = None
-    protocol: str | None = None
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
-    origins: dict[str, Origin] = field(default_factory=dict, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class JailsConfig:
-    """Everything ``load_jails`` found: global settings, enabled jails, problems."""
-
-    config_dir: str
-    settings: dict[str, Value]
-    jails: tuple[JailConfig, ...]
-    disabled: tuple[str, ...]
-    errors: tuple[ConfigError, ...]
-    files: tuple[str, ...] = ()
 
 
 def as_bool(text: str) -> bool:
@@ -189,24 +126,48 @@ class _Jail:
         found = self.values.get(option)
         return found.text if found is not None else default
 
-    def load_filter(self, backend: str) -> FilterDefinition | None:
+    def prepare_filter(self, backend: str) -> tuple[Reference, ConfigSet] | None:
+        """Read the jail's filter and expose its options to the jail as ``known/NAME``."""
         spec = self.values.get("filter")
         if spec is None or not spec.text.strip():
             return None
         try:
             reference = parse_reference(spec.text)
             confset = read_filter_files(self.config_dir, reference.name, self.cache)
-            variables = {key: RawValue(v.text, v.origin) for key, v in self.values.items()}
-            found = resolve_filter(
+            known = filter_options_for_jail(
                 confset,
                 reference,
                 spec_origin=spec.origin,
-                jail_options=variables,
+                jail_options=self.variables(),
                 backend=backend,
             )
         except ValueError as exc:
             self.fail(f"invalid filter reference {spec.text!r}: {exc}", spec.origin)
             return None
+        except ConfigError as exc:
+            self.add(exc, spec.origin)
+            return None
+        self.confset.sections.setdefault(self.name, {}).update(known)
+        return reference, confset
+
+    def variables(self) -> dict[str, RawValue]:
+        return {key: RawValue(v.text, v.origin) for key, v in self.values.items()}
+
+    def load_filter(
+        self, prepared: tuple[Reference, ConfigSet] | None, backend: str
+    ) -> FilterDefinition | None:
+        spec = self.values.get("filter")
+        if prepared is None or spec is None:
+            return None
+        reference, confset = prepared
+        try:
+            found = resolve_filter(
+                confset,
+                reference,
+                spec_origin=spec.origin,
+                jail_options=self.variables(),
+                backend=backend,
+            )
         except ConfigError as exc:
             self.add(exc, spec.origin)
             return None
@@ -236,7 +197,7 @@ class _Jail:
         spec = self.values.get("action")
         if spec is None:
             return ()
-        variables = {key: RawValue(v.text, v.origin) for key, v in self.values.items()}
+        variables = self.variables()
         actions: list[ActionConfig] = []
         for item in split_references(spec.text):
             try:
@@ -290,16 +251,20 @@ class _Jail:
         )
 
     def build(self) -> JailConfig:
+        for option in ("enabled", "backend", "filter"):
+            self.read(option)
+        backend = self.text("backend") or "auto"
+        prepared = self.prepare_filter(backend)
         for option in _EXPOSED:
             self.read(option)
         backend = self.text("backend") or "auto"
-        flt = self.load_filter(backend)
+        flt = self.load_filter(prepared, backend)
         actions = self.load_actions()
         known = set(_EXPOSED)
         extra = {
             key: raw.text
             for key, raw in self.confset.sections.get(self.name, {}).items()
-            if key not in known
+            if key not in known and not key.startswith("known/")
         }
         return JailConfig(
             name=self.name,
