@@ -30,7 +30,15 @@ from warden.core.duration import parse_duration
 from warden.core.filterdef import FilterDefinition, Origin
 from warden.errors import ConfigError
 
-__all__ = ["JAIL_OPTIONS", "as_bool", "load_jails"]
+__all__ = [  # the model types are re-exported for convenience
+    "JAIL_OPTIONS",
+    "BanTimeIncrement",
+    "JailConfig",
+    "JailsConfig",
+    "LogPath",
+    "as_bool",
+    "load_jails",
+]
 
 #: options a jail reads (fail2ban's list plus the filter options a jail may override)
 JAIL_OPTIONS = (
