@@ -7,6 +7,7 @@ own comparison (``/work/shared/compat/compat_common.py``).
 
     python3 bench/dev_filter_oracle.py [-k REGEX] [--show N] [--own-dates]
     python3 bench/dev_filter_oracle.py --bench /tmp/auth-200k.log [--stream sshd]
+    python3 bench/dev_filter_oracle.py --table tests/core/data/filter_cases.txt
 
 ``--own-dates`` uses ``warden.core.datedetect`` instead of fail2ban's date spans.
 """
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from warden.core.datedetect import DateDetector
@@ -164,6 +166,79 @@ def _bench(log: str, stream: str, expected: str) -> int:
     return 0
 
 
+# Runs under /usr/bin/python3: fail2ban's Filter set up like its daemon (first match wins,
+# pending and nofail-session lines report nothing), journal style (no date detection).
+_TABLE_RUNNER = r"""
+import json, sys
+sys.path.insert(0, %(compat)r)
+import f2b_engine
+f2b_engine.setup(now=1000000)
+from fail2ban.server.filter import Filter
+blocks = json.load(sys.stdin)
+out = []
+for b in blocks:
+    flt = Filter(None)
+    flt.returnRawHost = True
+    flt.checkFindTime = False
+    flt.active = True
+    if b["prefregex"]:
+        flt.prefRegex = b["prefregex"]
+    flt.setMaxLines(b["maxlines"])
+    for r in b["failregex"]: flt.addFailRegex(r)
+    for r in b["ignoreregex"]: flt.addIgnoreRegex(r)
+    res = []
+    for line in b["lines"]:
+        got = []
+        for idx, fid, t, fail in flt.processLine(("", "TIME", line), 1000000):
+            if fail.get("nofail"):
+                continue
+            fields = {}
+            for k, v in fail.items():
+                if k in ("matches", "nofail-matches"):
+                    continue
+                if isinstance(v, set):
+                    v = sorted(v)
+                elif v is not None and not isinstance(v, (str, int, float, list)):
+                    v = str(v)
+                fields[k] = v
+            got.append([idx, str(fid), len(fail.get("matches", [])), fields])
+        res.append(got)
+    out.append(res)
+json.dump(out, sys.stdout)
+"""
+
+
+def _table(path: str) -> int:
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "core"))
+    import test_filter_table as tt  # type: ignore[import-not-found]  # noqa: PLC0415
+
+    blocks = [b for b in tt.load_blocks(Path(path)) if b.options.get("dates") != ["fake"]]
+    spec = [{"prefregex": b.options.get("prefregex", [None])[0],
+             "maxlines": int(b.options.get("maxlines", ["1"])[0]),
+             "failregex": b.options.get("failregex", []),
+             "ignoreregex": b.options.get("ignoreregex", []),
+             "lines": [s[0] for s in b.steps]} for b in blocks]
+    env = dict(os.environ)
+    env.pop("PYTHONHOME", None)
+    ref = json.loads(subprocess.run(
+        ["/usr/bin/python3", "-c", _TABLE_RUNNER % {"compat": COMPAT}], input=json.dumps(spec),
+        capture_output=True, check=True, env=env, text=True).stdout)
+    bad = 0
+    for b, expect in zip(blocks, ref, strict=True):
+        flt = b.make()
+        for (line, _e, n), want in zip(b.steps, expect, strict=True):
+            r = flt.process(line, tt.NOW)
+            got = [[f.regex, f.fid, len(f.matches),
+                    {k: (sorted(v) if isinstance(v, tuple) and k == "users" else
+                         (str(v) if isinstance(v, tuple) else v))
+                     for k, v in f.fields.items()}] for f in r.failures]
+            if got != want:
+                bad += 1
+                print(f"{path}:{n}: {line!r}\n  fail2ban: {want}\n  warden:   {got}")
+    print(f"table cross-check: {bad} lines differ from fail2ban")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-k", help="only filters matching this regex")
@@ -172,7 +247,10 @@ def main() -> int:
     ap.add_argument("--no-time", action="store_true", help="do not compare times")
     ap.add_argument("--bench", metavar="LOG", help="time the filter on LOG instead")
     ap.add_argument("--stream", default="sshd", help="filter variant for --bench")
+    ap.add_argument("--table", metavar="FILE", help="cross-check a test table with fail2ban")
     args = ap.parse_args()
+    if args.table:
+        return _table(args.table)
     if args.bench:
         return _bench(args.bench, args.stream, os.path.join(CACHE, "expected.jsonl"))
     os.environ["TZ"] = "CET-01CEST-02,M3.5.0,M10.5.0"
