@@ -137,3 +137,16 @@ def test_syntax_error_in_included_file(tree: pathlib.Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_filter(tree, "demo")
     assert (info.value.file, info.value.line) == (str(tree / "filter.d" / "common.conf"), 2)
+
+
+@pytest.mark.parametrize(
+    "spec", ["demo.conf", "demo[mode=normal]", "{tree}/filter.d/demo", "{tree}/filter.d/demo.conf"]
+)
+def test_filter_name_forms(tree: pathlib.Path, spec: str) -> None:
+    assert load_filter(tree, spec.format(tree=tree)).maxlines == 2
+
+
+def test_foreign_filter_file(tree: pathlib.Path) -> None:
+    foreign = tree / "my.filter"
+    foreign.write_text("[Definition]\nfailregex = ^x <HOST>$\n")
+    assert load_filter(tree, str(foreign)).failregex == ("^x <HOST>$",)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from warden.config.confset import ConfigSet, FileCache, read_layered
+from warden.config.confset import ConfigSet, FileCache, read_layered, read_set
 from warden.config.definition import ResolvedDefinition, resolve_definition
 from warden.config.ini import RawValue
 from warden.config.reference import Reference, parse_reference
@@ -35,14 +35,18 @@ FILTER_OPTIONS = (
 def read_filter_files(
     config_dir: str | os.PathLike[str], name: str, cache: FileCache | None = None
 ) -> ConfigSet:
-    """Read filter ``name`` from ``config_dir/filter.d`` (or ``name`` itself if it is a path
-    to a ``.conf``/``.local`` file). Raises ConfigError when no file exists."""
+    """Read filter ``name`` from ``config_dir/filter.d`` (``name`` may end in ``.conf``), or
+    from the path ``name`` if it contains a ``/`` (``x/f.conf`` is read with ``x/f.local``
+    and ``x/f.d/``). Raises ConfigError when no file exists."""
     directory = os.fspath(config_dir)
-    if name.endswith((".conf", ".local")) and os.sep in name:
-        base, stem = os.path.split(os.path.splitext(name)[0])
-        found = read_layered(base, stem, cache)
-    else:
-        found = read_layered(os.path.join(directory, "filter.d"), name, cache)
+    stem = name[: -len(os.path.splitext(name)[1])] if name.endswith((".conf", ".local")) else name
+    found: ConfigSet | None
+    if "/" not in name:
+        found = read_layered(os.path.join(directory, "filter.d"), stem, cache)
+    elif stem != name or not os.path.isfile(name):
+        found = read_layered(os.path.dirname(stem), os.path.basename(stem), cache)
+    else:  # a foreign file with another extension: it and its includes
+        found = read_set([name], cache)
     if found is None:
         raise ConfigError(
             f"filter {name!r} not found: no {name}.conf or {name}.local "
