@@ -6,6 +6,7 @@ import pathlib
 from typing import TextIO
 
 from warden.config.jail import JailConfig, JailsConfig, load_jails
+from warden.core.datedetect import DateDetector
 from warden.core.duration import parse_duration
 from warden.core.failregex import compile_regex
 from warden.core.filterdef import Origin
@@ -47,6 +48,21 @@ def _regex_problems(jail: JailConfig) -> list[ConfigError]:
     return problems
 
 
+def _date_problems(jail: JailConfig) -> list[ConfigError]:
+    """The jail's ``datepattern`` and ``logtimezone`` must be usable by the date detector."""
+    flt = jail.filter
+    pattern = flt.datepattern if flt is not None else None
+    zone = jail.logtimezone or (flt.logtimezone if flt is not None else None)
+    try:
+        DateDetector(pattern, default_tz=zone)
+    except ConfigError as exc:
+        option = "logtimezone" if exc.message.startswith("logtimezone") else "datepattern"
+        where = jail.origins.get(option) or (flt.origins.get(option) if flt is not None else None)
+        where = where or Origin("<jail>")
+        return [ConfigError(f"[{jail.name}] {exc.message}", file=where.file, line=where.line)]
+    return []
+
+
 def _setting_problems(config: JailsConfig) -> list[ConfigError]:
     problems: list[ConfigError] = []
     for name in _DURATION_SETTINGS:
@@ -74,6 +90,7 @@ def check_config(config_dir: pathlib.Path) -> tuple[JailsConfig | None, list[Con
     problems += _setting_problems(config)
     for jail in config.jails:
         problems += _regex_problems(jail)
+        problems += _date_problems(jail)
     return config, problems
 
 
