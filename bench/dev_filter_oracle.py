@@ -8,6 +8,7 @@ own comparison (``/work/shared/compat/compat_common.py``).
     python3 bench/dev_filter_oracle.py [-k REGEX] [--show N] [--own-dates]
     python3 bench/dev_filter_oracle.py --bench /tmp/auth-200k.log [--stream sshd]
     python3 bench/dev_filter_oracle.py --table tests/core/data/filter_cases.txt
+    python3 bench/dev_filter_oracle.py --tags-fuzz 200000
 
 ``--own-dates`` uses ``warden.core.datedetect`` instead of fail2ban's date spans.
 """
@@ -239,6 +240,54 @@ def _table(path: str) -> int:
     return 0
 
 
+_TAG_SAMPLES = [
+    "<HOST>", "<ADDR>", "<IP4>", "<IP6>", "<DNS>", "<CIDR>", "<SUBNET>", "<ADDR>/<CIDR>",
+    "<F-ID/>", "<F-PORT/>", "<F-IP4/>", "<F-IP6/>", "<F-ADDR/>", "<F-DNS/>", "<F-SUBNET/>",
+    "<F-CIDR/>", "^x <HOST> y$", "from <HOST> port <F-PORT/>", "<F-USER>.+</F-USER> <HOST>",
+    "<F-ALT_USER_1>\\w+</F-ALT_USER_1>|<F-USER>\\d+</F-USER>", "</F-USER><F-X>a</F-X>",
+    "<F-ID>\\S+</F-ID>", "a<SKIPLINES>b<SKIPLINES>c", "((?i)ab)<HOST>",
+    "(?:(?i)x)<F-TUPLE_ID>\\w</F-TUPLE_ID>",
+]
+
+
+def _tags_fuzz(count: int) -> int:
+    """Compare tag expansions with fail2ban's on random texts: same matches, same groups."""
+    import random  # noqa: PLC0415
+
+    from warden.core.tags import expand_tags, localise_flags  # noqa: PLC0415
+
+    code = ("import json,sys\nfrom fail2ban.server.failregex import Regex\n"
+            "print(json.dumps([Regex(r)._regex for r in json.load(sys.stdin)]))")
+    env = dict(os.environ)
+    env.pop("PYTHONHOME", None)
+    theirs = json.loads(subprocess.run(["/usr/bin/python3", "-c", code], env=env, text=True,
+                                       input=json.dumps(_TAG_SAMPLES), capture_output=True,
+                                       check=True).stdout)
+    pieces = ["1", "2", "25", "255", "256", "999", "0", "01", ".", ":", "::", "f", "ffff", "::ffff:",
+              "a", "B", "g", "-", "_", "^", "[", "]", "/", "24", " ", "x", "y", "\n", "é", "٣",
+              "192.0.2.1", "2001:db8::1", "host.example", "port", "from ", "%", "F"]
+    rng = random.Random(42)
+    bad = 0
+    for src, ref in zip(_TAG_SAMPLES, theirs, strict=True):
+        mine = re.compile(localise_flags(expand_tags(src)))
+        other = re.compile(ref)
+        if mine.groupindex.keys() != other.groupindex.keys():
+            print(f"{src!r}: groups differ: {sorted(mine.groupindex)} vs {sorted(other.groupindex)}")
+            bad += 1
+            continue
+        for _ in range(count // len(_TAG_SAMPLES)):
+            text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+            a, b = mine.search(text), other.search(text)
+            sa = None if a is None else (a.span(), a.groupdict())
+            sb = None if b is None else (b.span(), b.groupdict())
+            if sa != sb:
+                bad += 1
+                if bad < 20:
+                    print(f"{src!r} on {text!r}: warden {sa} fail2ban {sb}")
+    print(f"tags fuzz: {bad} disagreements over {len(_TAG_SAMPLES)} tag regexes")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-k", help="only filters matching this regex")
@@ -248,7 +297,10 @@ def main() -> int:
     ap.add_argument("--bench", metavar="LOG", help="time the filter on LOG instead")
     ap.add_argument("--stream", default="sshd", help="filter variant for --bench")
     ap.add_argument("--table", metavar="FILE", help="cross-check a test table with fail2ban")
+    ap.add_argument("--tags-fuzz", type=int, metavar="N", help="fuzz tag expansions (N texts)")
     args = ap.parse_args()
+    if args.tags_fuzz:
+        return _tags_fuzz(args.tags_fuzz)
     if args.table:
         return _table(args.table)
     if args.bench:
