@@ -97,3 +97,69 @@ def test_every_filter_matches_fail2ban(oracle: dict[tuple[str, str], dict[str, o
             differing = sorted(k for k in expected if got.get(k) != expected.get(k))
             mismatches.append((spec, differing, got.get("error")))
     assert not mismatches, f"{len(mismatches)}/{len(oracle)} differ: {mismatches[:5]}"
+
+
+SYNTHETIC = {
+    "filter.d/base.conf": (
+        "[INCLUDES]\nafter = base-after.conf\n"
+        "[DEFAULT]\n_daemon = base\n__pfx = <lt_<logtype>/p>\nlogtype = file\n"
+        "[lt_file]\np = F:\n[lt_journal]\np = J:%(lt_file/p)s\n"
+    ),
+    "filter.d/base-after.conf": "[DEFAULT]\n__sfx = \\s*$ ; trailing comment\n",
+    "filter.d/x.conf": (
+        "[INCLUDES]\nbefore = base.conf\n"
+        "[Definition]\n"
+        "mode = normal\n"
+        "_a = 100%% <_daemon>;not-a-comment\n"
+        "re-normal = ^<__pfx> normal <HOST>%(__sfx)s\n"
+        "re-more = <re-normal>\n          ^<__pfx> more <HOST> <F-USER>.+</F-USER>$\n"
+        "failregex = <re-<mode>>\n\n    # comment line inside\n    ^%(_a)s <HOST>$\n"
+        "ignoreregex =\n"
+        "datepattern = ^%%Y-%%m-%%d\n"
+        "[Init]\nuser = nobody\nmaxlines = 1\n"
+    ),
+    "filter.d/x.d/10-a.conf": "[Definition]\n_a = from-d <user>\n",
+    "filter.d/x.local": (
+        "[Definition]\nfailregex = %(known/failregex)s\n            ^local <HOST>$\n"
+        "[Init]\nuser = root\n"
+    ),
+    "filter.d/x.d/20-b.local": "[Init]\nmaxlines = 2\n",
+    "filter.d/y.conf": (
+        "[INCLUDES]\nbefore = base.conf\n"
+        "[Definition]\nfailregex = ^<__pfx> <known/_daemon> <_daemon> <HOST>$\n"
+        "journalmatch = _SYSTEMD_UNIT=y.service\n               _COMM=y\n"
+        "[DEFAULT]\n_daemon = y-%(__name__)s\n"
+    ),
+}
+
+
+def test_synthetic_tree_matches_fail2ban(tmp_path: pathlib.Path) -> None:
+    for name, text in SYNTHETIC.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    specs = [
+        (str(tmp_path), spec)
+        for spec in (
+            "x",
+            "x[mode=more]",
+            "x[mode=more, logtype=journal]",
+            "x[user=admin]",
+            "x[maxlines=5]",
+            "y",
+            "y[logtype=journal]",
+            "y[_daemon=other]",
+        )
+    ]
+    done = subprocess.run(
+        [SYSTEM_PYTHON, str(ORACLE)],
+        input=json.dumps(specs),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    expected = json.loads(done.stdout)
+    cache = FileCache()
+    for spec, want in zip(specs, expected, strict=True):
+        assert "error" not in want, (spec, want)
+        assert _warden(*spec, cache) == want, spec
