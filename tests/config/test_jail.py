@@ -205,3 +205,18 @@ def test_jail_overrides_of_filter_options_match_fail2ban(tmp_path: pathlib.Path)
     assert sshd.filter is not None
     assert sshd.filter.failregex[-1] == "^extra <HOST>$"
     assert sshd.filter.maxlines == 3
+
+
+def test_every_stock_action_matches_fail2ban(tmp_path: pathlib.Path) -> None:
+    """Each action.d/*.conf, used with parameters by a jail, resolves as in fail2ban."""
+    if not STOCK.is_dir():
+        pytest.skip("no /etc/fail2ban")
+    copy = tmp_path / "fail2ban"
+    shutil.copytree(STOCK, copy)
+    jails = [
+        f"[act-{path.stem}]\nenabled = true\nfilter = sshd\nlogpath = /dev/null\n"
+        f'action = {path.stem}[name=test, port="22,80"]\n'
+        for path in sorted((copy / "action.d").glob("*.conf"))
+    ]
+    (copy / "jail.local").write_text("\n".join(jails))
+    assert _compare(copy) == []
