@@ -62,8 +62,8 @@ BROKEN = [
     ),
     (
         "jail.local",
-        "[demo]\nport = %(protocol)s\nprotocol = %(port)s\n",
-        "jail.local:2: [demo] port: %(...)s references nest deeper than 10 levels",
+        "[demo]\nlogpath = %(x)s\nx = %(logpath)s\n",
+        "jail.local:2: [demo] logpath: %(...)s references nest deeper than 10 levels",
     ),
     (
         "jail.local",
@@ -79,6 +79,12 @@ BROKEN = [
         "filter.d/demo.local",
         "[Definition]\nfailregex = ^(unclosed <HOST>$\n",
         "filter.d/demo.local:2: [demo] filter demo: failregex #1 does not compile",
+    ),
+    ("jail.local", "[demo]\nlogtimezone = Mars/Olympus\n", "jail.local:2: [demo] logtimezone"),
+    (
+        "filter.d/demo.local",
+        "[Definition]\ndatepattern = ^(broken %%Y\n",
+        "filter.d/demo.local:2: [demo] date pattern '^(broken %Y' does not compile",
     ),
     (
         "jail.local",

@@ -9,6 +9,7 @@ broken jail does not stop the others.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable
@@ -263,8 +264,14 @@ class _Jail:
             self.read(option)
         backend = self.text("backend") or "auto"
         prepared = self.prepare_filter(backend)
-        for option in _EXPOSED:
+        for option in JAIL_OPTIONS:
             self.read(option)
+        for option in ("port", "protocol"):
+            # informational only: fail2ban never interpolates them unless an action uses them
+            with contextlib.suppress(ConfigError):
+                found = self.confset.get(self.name, option)
+                if found is not None:
+                    self.values[option] = found
         backend = self.text("backend") or "auto"
         flt = self.load_filter(prepared, backend)
         actions = self.load_actions()
