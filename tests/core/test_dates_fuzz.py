@@ -118,6 +118,15 @@ PATTERNS: list[str | None] = [
     "%x %X",
     "%ExY-%m-%d %k:%M:%S.%f",
     "%%%Y-%m-%d %H:%M:%S",
+    "%%%b %d %H:%M:%S",
+    "%b %d %H:%M:%S %Z",
+    "%b %d %H:%M:%S %ExZ",
+    "%b %d %H:%M:%S %Exz",
+    "%b %d %H:%M:%S %z",
+    "%b %d %H:%M:%S UTC",
+    "[%b %d %H:%M:%S]",
+    "%b %d %H:%M:%S\\x20",
+    "(?i)%b %d %H:%M:%S",
 ]
 LOG_TZS = [None, "UTC", "UTC+0200", "CEST", "EST-0030", "-0330"]
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -148,7 +157,9 @@ def _render(rng: random.Random, now: float) -> str:
     if rng.random() < 0.03:
         s = 60
     frac = f".{rng.randint(0, 999999):06d}"[: rng.choice([4, 7])]
-    zone = rng.choice(["", " +0200", " -05:00", " Z", " UTC", " CEST", " PST", " +01", " XYZ"])
+    zone = rng.choice(
+        ["", " +0200", " -05:00", " Z", " UTC", " CEST", " PST", " +01", " XYZ", " utc", " cest"]
+    )
     b, a = MONS[mo - 1], DAYS[wd]
     i12 = h % 12 or 12
     ampm = "AM" if h < 12 else "PM"
@@ -174,6 +185,9 @@ def _render(rng: random.Random, now: float) -> str:
         f"{mo:02d}/{d:02d}/{y % 100:02d} {h:02d}:{mi:02d}:{s:02d}",
     ]
     date = rng.choice(formats)
+    if rng.random() < 0.15:  # case games: IGNORECASE also folds K (Kelvin), long s, dotted I
+        swap = {"s": "\u017f", "k": "\u212a", "i": "\u0131", "I": "\u0130", "S": "s", "a": "A"}
+        date = "".join(swap.get(c, c) if rng.random() < 0.5 else c for c in date)
     prefix = rng.choice(["", "", "host ", "[", "x 12:00:00 ", "audit(", "ts=", "%"])
     suffix = rng.choice(
         ["", " sshd[123]: Failed password", "] GET /", ":123): avc", " 10:11:12 late"]
@@ -258,6 +272,10 @@ def compare(seed: int = 2026, per_group: int = 12) -> tuple[int, int, list[str]]
     diffs = []
     for g, ref in zip(groups, expected, strict=True):
         got = run_warden(g)
+        if "error" in got and "error" not in ref:
+            # warden rejects a pattern that fail2ban accepts and then fails on at every line.
+            if all(r is not None and r[0] == "error" for r in ref["results"]):
+                ref = {"error": "at match time"}
         if "error" in ref or "error" in got:
             total += 1
             if ("error" in ref) == ("error" in got):

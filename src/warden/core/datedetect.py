@@ -32,6 +32,17 @@ _BIG = 0x7FFFFFFF
 _UNUSED_AFTER = 300.0  # seconds after which a template counts as unused when reordering
 _DATE_SLOT = re.compile(r"(?<![\\])\{DATE\}", re.IGNORECASE)
 _CACHE_LIMIT = 4096
+# The default syslog template, line-start anchored. For it, a line whose first 13 characters
+# ("Nov 27 21:31:") equal those of an earlier line that the regex matched as exactly
+# month-space-day-space-hour:minute: (no weekday), followed by two digits 00-59 and then a space
+# not followed by "2" (no year, no fraction) or the end of the line, is matched by the regex
+# again with the same fields and span (0, 15): the month, day, hour and minute alternatives
+# are decided by those 13 characters, the seconds by the next two, and the optional
+# fraction/year by the next two. The prefix cache maps such 13-character keys to the minute.
+_SYSLOG_TEMPLATE = "{^LN-BEG}(?:%a )?%b %d %k:%M:%S(?:\\.%f)?(?: %ExY)?"
+_SYSLOG_PREFIX = 13
+_SECONDS = {f"{n:02d}": n for n in range(60)}
+_KEY_FIELDS = ("y", "Y", "m", "b", "B", "d", "H", "I", "p", "M", "j", "U", "W", "z", "Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,20 +58,44 @@ class DateMatch:
 class _Entry:
     """A template in one detector's list, with that detector's statistics for it."""
 
-    __slots__ = ("cache", "distance", "hits", "key_groups", "last_used", "sec_group", "template")
+    __slots__ = (
+        "cache",
+        "distance",
+        "fast",
+        "hits",
+        "key_groups",
+        "last_used",
+        "name",
+        "prefix_cache",
+        "search",
+        "sec_group",
+        "template",
+    )
 
     def __init__(self, template: dt.Template) -> None:
         self.template = template
+        self.name = template.name
+        self.search = template.regex.search
         self.hits = 0
         self.last_used = 0.0
         self.distance = _BIG  # where its last date started in the line
         # Conversion cache: text of every group but the seconds -> (epoch at :00, valid from
         # now-wall); see DateDetector._convert.
         self.cache: dict[object, tuple[float, float]] = {}
-        names = template.group_names if template.kind is dt.Kind.PATTERN else ()
         index = template.regex.groupindex
         self.sec_group = index.get("S", 0)
-        self.key_groups = tuple(index[n] for n in names if n not in ("S", "f"))
+        # The fields the time depends on, seconds aside (weekday names only count with a week
+        # number; fractions and separators never).
+        used = set(_KEY_FIELDS)
+        if "U" in index or "W" in index:
+            used |= {"a", "A", "w"}
+        self.key_groups = tuple(i for n, i in index.items() if n in used) or (0,)
+        # Fast path in match(): an anchored strptime-like template with seconds.
+        self.fast = bool(template.anchored and template.kind is dt.Kind.PATTERN and self.sec_group)
+        # Classic syslog stamps ("Nov 27 21:31:57 ") skip even the regex: see _SYSLOG_PREFIX.
+        self.prefix_cache: dict[str, tuple[float, float]] | None = (
+            {} if template.pattern == _SYSLOG_TEMPLATE else None
+        )
 
     @property
     def weight(self) -> float:
@@ -124,6 +159,7 @@ class DateDetector:
         self._last_dist = 1
         self._last_end = _BIG
         self._first_unused = 0
+        self._last_match: DateMatch | None = None
         # Now-context cache: for now in [lo, hi), wall clock = now + off and the date is `day`.
         self._ctx_lo = self._ctx_hi = 0.0
         self._ctx_off = 0.0
@@ -177,14 +213,69 @@ class DateDetector:
         None: no template matched. A template that matches empty text gives start == end and
         time None; text that is no valid date (Feb 30) gives time None.
         """
+        i = self._last_idx
+        if i < len(self._entries) and (entry := self._entries[i]).fast:
+            pc = entry.prefix_cache
+            if pc is not None and self._ctx_lo <= now < self._ctx_hi:
+                hit = pc.get(line[:_SYSLOG_PREFIX])
+                tail = line[15:17]
+                if (
+                    hit is not None
+                    and (tail[:1] == " " and tail[1:] != "2" or len(line) == 15)
+                    and (sec_value := _SECONDS.get(line[13:15])) is not None
+                    and now + self._ctx_off >= hit[1]
+                ):
+                    entry.hits += 1
+                    entry.last_used = now
+                    entry.distance = 0
+                    if self._first_unused == i:
+                        self._first_unused += 1
+                    self._last_line, self._last_dist, self._last_end = line, 0, 15
+                    return self._result(0, 15, hit[0] + sec_value, entry.name)
+            # Hot path: the last winner is anchored, so if it matches it wins again (as in
+            # _find, minus the generic steps that cannot apply); the minute is usually cached.
+            m = entry.search(line)
+            if m is not None:
+                dist, end = m.span()
+                entry.hits += 1
+                entry.last_used = now
+                entry.distance = dist
+                if self._first_unused == i:
+                    self._first_unused += 1
+                self._last_line, self._last_dist, self._last_end = line, dist, end
+                start, stop = m.span(1)
+                if start != stop and self._ctx_lo <= now < self._ctx_hi:
+                    hit = entry.cache.get(m.group(*entry.key_groups))
+                    sec = m.group(entry.sec_group)
+                    if hit is not None and sec is not None and now + self._ctx_off >= hit[1]:
+                        seconds = int(sec)
+                        if seconds < 60:
+                            return self._result(start, stop, hit[0] + seconds, entry.name)
+                return self._finish(m, entry, now)
         found = self._find(line, now)
         if found is None:
             return None
-        m, entry = found
+        return self._finish(*found, now)
+
+    def _finish(self, m: re.Match[str], entry: _Entry, now: float) -> DateMatch:
         start, end = m.span(1)
         if start == end:
-            return DateMatch(start, end, None, entry.template.name)
-        return DateMatch(start, end, self._convert(m, entry, now), entry.template.name)
+            return self._result(start, end, None, entry.name)
+        return self._result(start, end, self._convert(m, entry, now), entry.name)
+
+    def _result(self, start: int, end: int, value: float | None, name: str) -> DateMatch:
+        # Lines often share their second: hand out the previous (immutable) result again.
+        last = self._last_match
+        if (
+            last is not None
+            and last.time == value
+            and last.start == start
+            and last.end == end
+            and last.template is name
+        ):
+            return last
+        last = self._last_match = DateMatch(start, end, value, name)
+        return last
 
     # --- finding ----------------------------------------------------------------------------
     def _find(self, line: str, now: float) -> tuple[re.Match[str], _Entry] | None:
@@ -307,6 +398,8 @@ class DateDetector:
                 self._ctx_day = day
                 for e in self._entries:  # cached conversions assumed the old date
                     e.cache.clear()
+                    if e.prefix_cache is not None:
+                        e.prefix_cache.clear()
         return now + self._ctx_off
 
     def _convert(self, m: re.Match[str], entry: _Entry, now: float) -> float | None:
@@ -315,7 +408,7 @@ class DateDetector:
             return _number(m, t)
         wall = self._wall(now)
         sec_text = m.group(entry.sec_group) if entry.sec_group else "0"
-        key = m.group(*entry.key_groups) if entry.key_groups else None
+        key = m.group(*entry.key_groups)
         cached = entry.cache.get(key)
         if cached is not None and sec_text is not None and wall >= cached[1]:
             sec = int(sec_text)
@@ -328,11 +421,16 @@ class DateDetector:
         except (ValueError, KeyError, TypeError, OverflowError):
             return None
         if entry.sec_group and sec_text is not None:
-            self._remember(entry, key, fields, ctx)
+            self._remember(entry, key, fields, ctx, m)
         return value
 
     def _remember(
-        self, entry: _Entry, key: object, fields: dict[str, str | None], ctx: NowContext
+        self,
+        entry: _Entry,
+        key: object,
+        fields: dict[str, str | None],
+        ctx: NowContext,
+        m: re.Match[str],
     ) -> None:
         """Cache the epoch of second 0 of this minute, if second 59 is exactly 59 s later and
         neither needed a "yesterday"/"last year" correction (those depend on now)."""
@@ -365,6 +463,16 @@ class DateDetector:
         if len(entry.cache) >= _CACHE_LIMIT:
             entry.cache.clear()
         entry.cache[key] = (first, valid_from)
+        pc = entry.prefix_cache
+        if (
+            pc is not None
+            and m.span(1) == (0, 15)
+            and m.start("S") == _SYSLOG_PREFIX
+            and m.start("b") == 0
+            and fields.get("a") is None
+            and len(pc) < _CACHE_LIMIT
+        ):
+            pc[m.string[:_SYSLOG_PREFIX]] = (first, valid_from)
 
 
 def _literal(text: str) -> Callable[[re.Match[str]], str]:

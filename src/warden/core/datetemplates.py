@@ -92,6 +92,9 @@ _EPOCH_RX = r"\d{10,11}\b(?:\.\d{3,6})?"
 _LONG_EPOCH_RX = r"\d{10,11}(?:\d{3}(?:\.\d{1,6}|\d{3})?)?"
 _TAI64N_RX = "@[0-9a-f]{24}"
 _CASELESS_DIRECTIVE = re.compile(r"(?<![%])%[aAbBpc]")
+_DIRECTIVE_TEXT = re.compile(r"%(?:Ex[A-Za-z]|.)", re.DOTALL)
+_GROUP_NAMES = re.compile(r"\(\?P[<=]\w+[>)]")
+_PLAIN_ESCAPES = re.compile(r"\\[dDsSwWbB]|\\[^0-9A-Za-z]")
 
 
 def _bound(regex: str, name: str, word_begin: bool | str, word_end: bool) -> tuple[str, str, int]:
@@ -135,11 +138,17 @@ def _compile(regex: str, source: str) -> re.Pattern[str]:
         raise ValueError(f"date pattern {source!r} does not compile: {exc}") from None
 
 
-def _translate(pattern: str, year_regex: str) -> tuple[str, str]:
-    """Replace %-directives: returns (regex, template name). ValueError on a stray ``%``."""
+def _translate(pattern: str, year_regex: str, caseless: bool) -> tuple[str, str]:
+    """Replace %-directives: returns (regex, template name). ValueError on a stray ``%``.
+
+    ``caseless``: the pattern has name directives and must match ignoring case. When its own
+    text has nothing case can change, the directives are spelled out caseless instead of
+    prefixing ``(?iu)`` (same matches, regex twice as fast); otherwise ``(?iu)`` leads.
+    """
     regex: list[str] = []
     name: list[str] = []
     pos = i = 0
+    spell = caseless and not _has_cased_text(_DIRECTIVE_TEXT.sub("", pattern))
     while True:
         i = pattern.find("%", i)
         if i < 0:
@@ -151,12 +160,22 @@ def _translate(pattern: str, year_regex: str) -> tuple[str, str]:
                 raise ValueError(
                     f"date pattern {pattern!r}: invalid %-directive or unescaped percent sign"
                 )
-        regex += (pattern[pos:i], strptime.directive_regex(key, year_regex))
+        regex += (pattern[pos:i], strptime.directive_regex(key, year_regex, spell))
         name += (pattern[pos:i], strptime.DIRECTIVE_NAMES[key])
         i = pos = i + 1 + len(key)
     regex.append(pattern[pos:])
     name.append(pattern[pos:])
-    return "".join(regex), "".join(name)
+    text = "".join(regex)
+    if caseless and not spell:
+        text = "(?iu)" + text
+    return text, "".join(name)
+
+
+def _has_cased_text(text: str) -> bool:
+    """Whether regex ``text`` could match differently under IGNORECASE (conservatively)."""
+    text = _GROUP_NAMES.sub("", text)
+    text = _PLAIN_ESCAPES.sub("", text)
+    return "\\" in text or any(c.lower() != c or c.upper() != c for c in text)
 
 
 def _pattern_template(pattern: str, year_regex: str, word_begin: bool | str = True) -> Template:
@@ -168,9 +187,7 @@ def _pattern_template(pattern: str, year_regex: str, word_begin: bool | str = Tr
     if word_begin and pattern.startswith(_LN_BEG):
         pattern = pattern[len(_LN_BEG) :]
         word_begin = "start"
-    regex, name = _translate(pattern, year_regex)
-    if _CASELESS_DIRECTIVE.search(pattern):
-        regex = "(?iu)" + regex
+    regex, name = _translate(pattern, year_regex, bool(_CASELESS_DIRECTIVE.search(pattern)))
     regex, name, flags = _bound(regex, name, word_begin, word_end)
     compiled = _compile(regex, source)
     return Template(

@@ -130,13 +130,62 @@ def year_window_regex(last_year: int) -> str:
     return rf"(?P<Y>{body}\d)"
 
 
-def directive_regex(key: str, year_regex: str) -> str:
-    """The regex text for directive ``key`` (``%ExY`` takes the current year window)."""
+def directive_regex(key: str, year_regex: str, caseless: bool = False) -> str:
+    """The regex text for directive ``key`` (``%ExY`` takes the current year window).
+
+    ``caseless``: spelled out to match as the directive would under ``(?iu)``.
+    """
     if key == "ExY":
         return year_regex
     if key == "%":
         return "%"
-    return _DIRECTIVES[key]
+    return _CASELESS[key] if caseless else _DIRECTIVES[key]
+
+
+# Under re.IGNORECASE|UNICODE an ASCII letter also matches its other case and, for i, k and s,
+# these code points (found by testing every code point against the re module).
+_FOLD_EXTRA = {"i": "\u0130\u0131", "k": "\u212a", "s": "\u017f"}
+_UPPER_CLASS = "[A-Z]"
+
+
+def _letter_class(c: str) -> str:
+    return f"[{c.lower()}{c.upper()}{_FOLD_EXTRA.get(c.lower(), '')}]"
+
+
+def _spell_caseless(regex: str) -> str:
+    """Rewrite a directive regex so it matches without the IGNORECASE flag as it does with it.
+
+    Case-insensitive matching is about twice as slow in Python's engine, and most lines go
+    through the date regex. Only the constructs used in the directive table are handled.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(regex):
+        c = regex[i]
+        if regex.startswith("(?P<", i):
+            j = regex.index(">", i) + 1
+            out.append(regex[i:j])
+            i = j
+        elif c == "\\":
+            out.append(regex[i : i + 2])
+            i += 2
+        elif regex.startswith(_UPPER_CLASS, i):
+            extra = "".join(_FOLD_EXTRA.values())
+            out.append(f"[A-Za-z{extra}]")
+            i += len(_UPPER_CLASS)
+        elif c == "[":
+            j = regex.index("]", i) + 1
+            if any(ch.isalpha() for ch in regex[i:j]):
+                raise AssertionError(f"cannot spell {regex[i:j]} caseless")
+            out.append(regex[i:j])
+            i = j
+        else:
+            out.append(_letter_class(c) if c.isalpha() else c)
+            i += 1
+    return "".join(out)
+
+
+_CASELESS = {key: _spell_caseless(rx) for key, rx in _DIRECTIVES.items()}
 
 
 def is_directive(key: str) -> bool:
