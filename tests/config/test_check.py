@@ -80,6 +80,16 @@ BROKEN = [
         "[Definition]\nfailregex = ^(unclosed <HOST>$\n",
         "filter.d/demo.local:2: [demo] filter demo: failregex #1 does not compile",
     ),
+    (
+        "filter.d/demo.local",
+        "[Definition]\nfailregex = ^ok <HOST>$\n  # note\n\n  ^(bad <HOST>$\n",
+        "filter.d/demo.local:5: [demo] filter demo: failregex #2 does not compile",
+    ),
+    (
+        "jail.local",
+        "[demo]\nfailregex = %(known/failregex)s\n            ^[bad <HOST>$\n",
+        "jail.local:3: [demo] filter demo: failregex #2 does not compile",
+    ),
     ("jail.local", "[demo]\nlogtimezone = Mars/Olympus\n", "jail.local:2: [demo] logtimezone"),
     (
         "filter.d/demo.local",

@@ -36,13 +36,14 @@ def _regex_problems(jail: JailConfig) -> list[ConfigError]:
             try:
                 compile_regex(regex, option=option, index=index, multiline=multiline)
             except RegexError as exc:
+                exact = flt.origins.get(f"{option}[{index}]", where)
                 problems.append(
                     RegexError(
                         f"[{jail.name}] filter {flt.name}: {exc.message}",
                         option=option,
                         index=index,
-                        file=where.file,
-                        line=where.line,
+                        file=exact.file,
+                        line=exact.line,
                     )
                 )
     return problems

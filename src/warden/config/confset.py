@@ -14,14 +14,22 @@ import glob
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from warden.config.ini import DEFAULT_SECTION, IniFile, RawValue, read_ini
 from warden.config.interpolation import InterpolationError, interpolate
 from warden.core.filterdef import Origin
 from warden.errors import ConfigError
 
-__all__ = ["ConfigSet", "FileCache", "Value", "layered_files", "read_layered", "read_set"]
+__all__ = [
+    "ConfigSet",
+    "FileCache",
+    "Value",
+    "layered_files",
+    "read_layered",
+    "read_set",
+    "same_lines",
+]
 
 INCLUDES_SECTION = "INCLUDES"
 KNOWN_PREFIX = "KNOWN/"
@@ -35,6 +43,8 @@ class Value:
 
     text: str
     origin: Origin
+    #: the file line of each line of ``text``, when interpolation kept them apart (else empty)
+    lines: tuple[int, ...] = field(default=(), compare=False)
 
 
 class FileCache:
@@ -116,7 +126,8 @@ class ConfigSet:
         raw = self.raw(section, option, variables)
         if raw is None:
             return None
-        return Value(self.interpolate(section, option, raw, variables), raw.origin)
+        text = self.interpolate(section, option, raw, variables)
+        return Value(text, raw.origin, same_lines(text, raw.lines))
 
     def interpolate(
         self,
@@ -181,6 +192,15 @@ class ConfigSet:
                 if found is not None:
                     return found
         return self.get(section, name, variables)
+
+
+def same_lines(text: str, lines: tuple[int, ...]) -> tuple[int, ...]:
+    """``lines`` if ``text`` still has one line per entry, else ``()``.
+
+    Substitution only ever adds line breaks, so an unchanged line count means every line of
+    the result comes from the line of the same rank.
+    """
+    return lines if text.count("\n") + 1 == len(lines) else ()
 
 
 def _include_targets(ini: IniFile, option: str) -> list[tuple[str, Origin]]:

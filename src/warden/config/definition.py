@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from warden.config.confset import ConfigSet, Value
+from warden.config.confset import ConfigSet, Value, same_lines
 from warden.config.ini import RawValue
 from warden.config.tags import TagLoopError, substitute_tags
 from warden.core.filterdef import Origin
@@ -37,12 +37,14 @@ class ResolvedDefinition:
 
     ``options`` keeps fail2ban's order (definition options, then parameters and ``[Init]``);
     ``origins`` says where each option came from; ``init`` holds the parameters and ``[Init]``
-    values before tag substitution (fail2ban substitutes those in actions only at run time).
+    values before tag substitution (fail2ban substitutes those in actions only at run time);
+    ``lines`` the file line of each line of an option, where known.
     """
 
     options: dict[str, str]
     origins: dict[str, Origin] = field(default_factory=dict)
     init: dict[str, str] = field(default_factory=dict)
+    lines: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 def _init_options(confset: ConfigSet, params: Mapping[str, RawValue]) -> dict[str, Value]:
@@ -140,4 +142,9 @@ def resolve_definition(
         resolved,
         {name: value.origin for name, value in combined.items()},
         {name: value.text for name, value in init.items()},
+        {
+            name: same_lines(resolved[name], value.lines)
+            for name, value in combined.items()
+            if same_lines(resolved[name], value.lines)
+        },
     )

@@ -1,4 +1,10 @@
-"""Loading a filter (``filter.d/NAME.conf`` and its layers) into a :class:`FilterDefinition`."""
+"""Loading a filter (``filter.d/NAME.conf`` and its layers) into a :class:`FilterDefinition`.
+
+Besides the option names, ``FilterDefinition.origins`` has ``failregex[i]`` and
+``ignoreregex[i]`` entries giving the file line of the i-th regex, when each regex still sits
+on its own line of the file (not when it came from a ``<tag>`` or ``%(...)s`` holding several
+lines).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ __all__ = [
     "filter_options_for_jail",
     "load_filter",
     "read_filter_files",
+    "regex_origins",
     "resolve_filter",
 ]
 
@@ -59,9 +66,29 @@ def _lines(text: str | None) -> tuple[str, ...]:
     return tuple(line for line in (text or "").split("\n") if line != "")
 
 
+def regex_origins(
+    option: str, text: str, origin: Origin, lines: tuple[int, ...]
+) -> dict[str, Origin]:
+    """``option[i]`` -> the file line of the i-th regex of a multi-line option, where known."""
+    if not lines:
+        return {}
+    found: dict[str, Origin] = {}
+    index = 0
+    for line, number in zip(text.split("\n"), lines, strict=True):
+        if line != "":
+            found[f"{option}[{index}]"] = Origin(origin.file, number)
+            index += 1
+    return found
+
+
 def _definition(name: str, resolved: ResolvedDefinition, spec_origin: Origin) -> FilterDefinition:
     options = resolved.options
     origins = {key: resolved.origins.get(key, spec_origin) for key in options}
+    for option in ("failregex", "ignoreregex"):
+        if option in options and option in resolved.lines:
+            origins.update(
+                regex_origins(option, options[option], origins[option], resolved.lines[option])
+            )
     maxlines = 1
     if options.get("maxlines") is not None:
         try:

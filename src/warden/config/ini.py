@@ -37,6 +37,8 @@ class RawValue:
 
     text: str
     origin: Origin
+    #: the file line of each line of ``text`` (empty when unknown)
+    lines: tuple[int, ...] = field(default=(), compare=False)
 
 
 @dataclass(slots=True)
@@ -72,10 +74,11 @@ class _Builder:
 
     def __init__(self, path: str) -> None:
         self.result = IniFile(path)
-        self.pending: list[tuple[dict[str, RawValue], str, list[str], Origin]] = []
+        self.pending: list[tuple[dict[str, RawValue], str, list[str], list[int], Origin]] = []
         self.current: dict[str, RawValue] | None = None
         self.section_name = ""
         self.lines: list[str] | None = None
+        self.numbers: list[int] = []
         self.indent = 0
         self.seen: set[tuple[str, str]] = set()
         self.seen_sections: set[str] = set()
@@ -89,10 +92,12 @@ class _Builder:
         if not value:
             if comment is None and self.lines is not None:
                 self.lines.append("")
+                self.numbers.append(lineno)
             return
         indent = _indent(line)
         if self.current is not None and self.lines is not None and indent > self.indent:
             self.lines.append(value)
+            self.numbers.append(lineno)
             return
         self.indent = indent
         header = _SECTION.match(value)
@@ -111,7 +116,9 @@ class _Builder:
             )
         self.seen.add((self.section_name, key))
         self.lines = [option.group("value").strip()]
-        self.pending.append((self.current, key, self.lines, Origin(self.result.path, lineno)))
+        self.numbers = [lineno]
+        origin = Origin(self.result.path, lineno)
+        self.pending.append((self.current, key, self.lines, self.numbers, origin))
 
     def open_section(self, lineno: int, name: str) -> None:
         self.lines = None
@@ -125,8 +132,9 @@ class _Builder:
         self.current = self.result.sections.setdefault(name, {})
 
     def finish(self) -> IniFile:
-        for target, key, lines, origin in self.pending:
-            target[key] = RawValue("\n".join(lines).rstrip(), origin)
+        for target, key, lines, numbers, origin in self.pending:
+            text = "\n".join(lines).rstrip()
+            target[key] = RawValue(text, origin, tuple(numbers[: text.count("\n") + 1]))
         return self.result
 
 

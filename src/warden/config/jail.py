@@ -22,6 +22,7 @@ from warden.config.filter import (
     FILTER_OPTIONS,
     filter_options_for_jail,
     read_filter_files,
+    regex_origins,
     resolve_filter,
 )
 from warden.config.ini import RawValue
@@ -198,8 +199,14 @@ class _Jail:
             changes["logtimezone"] = self.values["logtimezone"].text or None
         if not changes:
             return found
-        origins = dict(found.origins)
+        origins = {
+            key: origin for key, origin in found.origins.items() if key.split("[")[0] not in changes
+        }
         origins.update({key: self.values[key].origin for key in changes})
+        for option in ("failregex", "ignoreregex"):
+            if option in changes:
+                value = self.values[option]
+                origins.update(regex_origins(option, value.text, value.origin, value.lines))
         return dataclasses.replace(found, origins=origins, **changes)  # type: ignore[arg-type]
 
     def load_actions(self) -> tuple[ActionConfig, ...]:
