@@ -110,3 +110,10 @@ def test_agrees_with_configparser(lines: list[str]) -> None:
     for name, options in got.items():
         assert {**defaults, **options} == expected[name], text
     assert defaults == expected["DEFAULT"], text
+
+
+def test_line_numbers_of_each_value_line() -> None:
+    text = "[s]\nk = first\n  # comment\n\n  third\n\n\n[t]\n"
+    raw = parse_ini(text.splitlines(keepends=True), "f").sections["s"]["k"]
+    assert raw.text == "first\n\nthird"
+    assert raw.lines == (2, 4, 5)

@@ -220,3 +220,48 @@ def test_every_stock_action_matches_fail2ban(tmp_path: pathlib.Path) -> None:
     ]
     (copy / "jail.local").write_text("\n".join(jails))
     assert _compare(copy) == []
+
+
+def test_conditional_init_sections_are_kept_for_actions(tmp_path: pathlib.Path) -> None:
+    make_tree(tmp_path)
+    (tmp_path / "action.d" / "demo.local").write_text("[Init?family=inet6]\nchain = INPUT6\n")
+    (jail,) = load_jails(tmp_path).jails
+    (action,) = jail.actions
+    assert action.options["chain"] == "INPUT"
+    assert action.options["chain?family=inet6"] == "INPUT6"
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"fail2ban.conf": "[Definition]\nloglevel = INFO\n"}, "INFO"),
+        (
+            {
+                "fail2ban.conf": "[Definition]\nloglevel = INFO\n",
+                "warden.conf": "[Definition]\nloglevel = DEBUG\n",
+            },
+            "DEBUG",
+        ),
+        (
+            {
+                "fail2ban.conf": "[Definition]\nloglevel = INFO\n",
+                "fail2ban.local": "[Definition]\nloglevel = NOTICE\n",
+            },
+            "NOTICE",
+        ),
+    ],
+)
+def test_settings_prefer_warden_conf(
+    tmp_path: pathlib.Path, files: dict[str, str], expected: str
+) -> None:
+    make_tree(tmp_path)
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert load_jails(tmp_path).settings["loglevel"].text == expected
+
+
+def test_jail_without_filter_has_none(tmp_path: pathlib.Path) -> None:
+    make_tree(tmp_path)
+    (tmp_path / "jail.local").write_text("[demo]\nfilter =\n")
+    (jail,) = load_jails(tmp_path).jails
+    assert jail.filter is None
