@@ -29,23 +29,31 @@ MONS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "N
 FORMATS: dict[str, tuple[str | None, Callable[[time.struct_time, int], str]]] = {
     "syslog {^LN-BEG}": (
         "{^LN-BEG}",
-        lambda t, i: f"{MONS[t.tm_mon - 1]} {t.tm_mday:2d} {t.tm_hour:02d}:{t.tm_min:02d}:"
-        f"{t.tm_sec:02d} host sshd[{i}]: Failed password for root from 10.0.0.1 port 22 ssh2",
+        lambda t, i: (
+            f"{MONS[t.tm_mon - 1]} {t.tm_mday:2d} {t.tm_hour:02d}:{t.tm_min:02d}:"
+            f"{t.tm_sec:02d} host sshd[{i}]: Failed password for root from 10.0.0.1 port 22 ssh2"
+        ),
     ),
     "syslog defaults": (
         None,
-        lambda t, i: f"{MONS[t.tm_mon - 1]} {t.tm_mday:2d} {t.tm_hour:02d}:{t.tm_min:02d}:"
-        f"{t.tm_sec:02d} host sshd[{i}]: Failed password for root from 10.0.0.1 port 22 ssh2",
+        lambda t, i: (
+            f"{MONS[t.tm_mon - 1]} {t.tm_mday:2d} {t.tm_hour:02d}:{t.tm_min:02d}:"
+            f"{t.tm_sec:02d} host sshd[{i}]: Failed password for root from 10.0.0.1 port 22 ssh2"
+        ),
     ),
     "rfc3339 defaults": (
         None,
-        lambda t, i: f"{t.tm_year}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:"
-        f"{t.tm_sec:02d}.{i % 1000:03d}+01:00 host app: login failed from 10.0.0.1",
+        lambda t, i: (
+            f"{t.tm_year}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:"
+            f"{t.tm_sec:02d}.{i % 1000:03d}+01:00 host app: login failed from 10.0.0.1"
+        ),
     ),
     "apache defaults": (
         None,
-        lambda t, i: f'10.0.0.1 - - [{t.tm_mday:02d}/{MONS[t.tm_mon - 1]}/{t.tm_year}:'
-        f'{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000] "GET /x HTTP/1.1" 404 {i}',
+        lambda t, i: (
+            f"10.0.0.1 - - [{t.tm_mday:02d}/{MONS[t.tm_mon - 1]}/{t.tm_year}:"
+            f'{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000] "GET /x HTTP/1.1" 404 {i}'
+        ),
     ),
     "epoch EPOCH": ("EPOCH", lambda t, i: f"{int(time.mktime(t))}.{i % 1000:03d} denied {i}"),
 }
