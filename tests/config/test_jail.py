@@ -265,3 +265,11 @@ def test_jail_without_filter_has_none(tmp_path: pathlib.Path) -> None:
     (tmp_path / "jail.local").write_text("[demo]\nfilter =\n")
     (jail,) = load_jails(tmp_path).jails
     assert jail.filter is None
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("0", 0.0), ("-1", -1.0), ("1d 12h", 129600.0)])
+def test_bantime_values(tmp_path: pathlib.Path, text: str, seconds: float) -> None:
+    make_tree(tmp_path)
+    (tmp_path / "jail.local").write_text(f"[demo]\nbantime = {text}\n")
+    (jail,) = load_jails(tmp_path).jails
+    assert jail.bantime == seconds

@@ -132,6 +132,10 @@ class _Jail:
             return default
         return self.convert(option, parse_duration, default, "not a valid time value")
 
+    def seconds(self, option: str, default: float) -> float:
+        found = self.duration(option, default)
+        return default if found is None else found
+
     def text(self, option: str, default: str | None = None) -> str | None:
         found = self.values.get(option)
         return found.text if found is not None else default
@@ -296,8 +300,8 @@ class _Jail:
             backend=backend,
             maxretry=self.convert("maxretry", int, 3, "not an integer"),
             maxmatches=self.convert("maxmatches", int, None, "not an integer"),
-            findtime=self.duration("findtime", 600.0) or 600.0,
-            bantime=self.duration("bantime", 600.0) or 600.0,
+            findtime=self.seconds("findtime", 600.0),
+            bantime=self.seconds("bantime", 600.0),
             bantime_increment=self.increment(),
             ignoreip=_split_words(self.text("ignoreip") or ""),
             ignoreself=as_bool(self.text("ignoreself") or "true"),
