@@ -223,7 +223,7 @@ class DateDetector:
                 tail = line[15:17]
                 if (
                     hit is not None
-                    and (tail[:1] == " " and tail[1:] != "2" or len(line) == 15)
+                    and ((tail[:1] == " " and tail[1:] != "2") or len(line) == 15)
                     and (sec_value := _SECONDS.get(line[13:15])) is not None
                     and now + self._ctx_off >= hit[1]
                 ):
