@@ -273,3 +273,10 @@ def test_bantime_values(tmp_path: pathlib.Path, text: str, seconds: float) -> No
     (tmp_path / "jail.local").write_text(f"[demo]\nbantime = {text}\n")
     (jail,) = load_jails(tmp_path).jails
     assert jail.bantime == seconds
+
+
+def test_each_problem_reported_once(tmp_path: pathlib.Path) -> None:
+    make_tree(tmp_path)
+    (tmp_path / "jail.local").write_text("[demo]\nfilter = %(undefined)s\n")
+    errors = load_jails(tmp_path).errors
+    assert [(e.line, "%(undefined)s is not defined" in str(e)) for e in errors] == [(2, True)]

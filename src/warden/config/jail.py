@@ -92,6 +92,7 @@ class _Jail:
         self.cache = cache
         self.errors: list[ConfigError] = []
         self.values: dict[str, Value] = {}
+        self.attempted: set[str] = set()
 
     def fail(self, message: str, origin: Origin | None) -> None:
         where = origin or Origin(self.confset.files[0] if self.confset.files else "<jail>")
@@ -107,6 +108,9 @@ class _Jail:
         self.errors.append(type(error)(message, file=file, line=line))
 
     def read(self, option: str) -> Value | None:
+        if option in self.attempted:
+            return self.values.get(option)
+        self.attempted.add(option)
         try:
             found = self.confset.get(self.name, option)
         except ConfigError as exc:
