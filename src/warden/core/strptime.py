@@ -361,4 +361,26 @@ def resolve(fields: Mapping[str, str | None], ctx: NowContext, default_tz: int |
         value = value.replace(year=year - 1, month=month, day=day)
     if offset is not None:
         return float(_wall(value))
-    return time.mktime(value.timetuple())
+    return local_epoch(_wall(value))
+
+
+def local_epoch(wall: int) -> float:
+    """Epoch of local wall-clock time ``wall`` (seconds, as if it were UTC), DST-aware.
+
+    Deterministic where :func:`time.mktime` is not: a wall time that occurs twice (clocks go
+    back) is the first occurrence, one that does not occur (clocks go forward) is read with
+    the offset before the change. glibc's mktime answers both from its previous call, so
+    for a log read in order fail2ban mostly gets these same answers.
+    """
+    before = time.localtime(wall - 43200).tm_gmtoff
+    after = time.localtime(wall + 43200).tm_gmtoff
+    if before == after:  # no change near: the common case, one localtime call would do
+        t = wall - before
+        if calendar.timegm(time.localtime(t)) == wall:
+            return float(t)
+    found = [
+        wall - off
+        for off in {before, after}
+        if calendar.timegm(time.localtime(wall - off)) == wall
+    ]
+    return float(min(found) if found else wall - before)
