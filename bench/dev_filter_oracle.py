@@ -9,6 +9,7 @@ own comparison (``/work/shared/compat/compat_common.py``).
     python3 bench/dev_filter_oracle.py --bench /tmp/auth-200k.log [--stream sshd]
     python3 bench/dev_filter_oracle.py --table tests/core/data/filter_cases.txt
     python3 bench/dev_filter_oracle.py --tags-fuzz 200000
+    python3 bench/dev_filter_oracle.py --screens [LOG]   (screens never reject a match)
 
 ``--own-dates`` uses ``warden.core.datedetect`` instead of fail2ban's date spans.
 """
@@ -263,8 +264,9 @@ def _tags_fuzz(count: int) -> int:
     theirs = json.loads(subprocess.run(["/usr/bin/python3", "-c", code], env=env, text=True,
                                        input=json.dumps(_TAG_SAMPLES), capture_output=True,
                                        check=True).stdout)
-    pieces = ["1", "2", "25", "255", "256", "999", "0", "01", ".", ":", "::", "f", "ffff", "::ffff:",
-              "a", "B", "g", "-", "_", "^", "[", "]", "/", "24", " ", "x", "y", "\n", "é", "٣",
+    pieces = ["1", "2", "25", "255", "256", "999", "0", "01", ".", ":", "::", "f", "ffff",
+              "::ffff:", "a", "B", "g", "-", "_", "^", "[", "]", "/", "24", " ", "x", "y", "\n",
+              "é", "٣",
               "192.0.2.1", "2001:db8::1", "host.example", "port", "from ", "%", "F"]
     rng = random.Random(42)
     bad = 0
@@ -272,7 +274,7 @@ def _tags_fuzz(count: int) -> int:
         mine = re.compile(localise_flags(expand_tags(src)))
         other = re.compile(ref)
         if mine.groupindex.keys() != other.groupindex.keys():
-            print(f"{src!r}: groups differ: {sorted(mine.groupindex)} vs {sorted(other.groupindex)}")
+            print(f"{src!r}: groups differ: {sorted(mine.groupindex)} / {sorted(other.groupindex)}")
             bad += 1
             continue
         for _ in range(count // len(_TAG_SAMPLES)):
@@ -288,6 +290,45 @@ def _tags_fuzz(count: int) -> int:
     return 0
 
 
+def _screens(extra_log: str | None) -> int:
+    """Every corpus regex on every corpus line (and LOG): a match must pass the screen."""
+    from warden.core.failregex import compile_regex  # noqa: PLC0415
+
+    expected = os.path.join(CACHE, "expected.jsonl")
+    dump = _dump(expected)
+    texts: set[str] = set()
+    with open(expected, encoding="utf-8") as f:
+        for ln in f:
+            line = json.loads(ln)["line"]
+            texts.update((line + "\n", line[16:] + "\n", line[20:] + "\n", line[32:] + "\n"))
+    if extra_log:
+        with open(extra_log, encoding="utf-8", errors="replace") as f:
+            for i, line in enumerate(f):
+                if i % 50 == 0:
+                    texts.update((line, line[16:]))
+    regexes: set[tuple[str, bool]] = set()
+    for stream in dump.values():
+        o = stream["opts"]
+        multi = o["maxlines"] > 1
+        regexes.update((r, multi) for r in o["failregex"])
+        regexes.update((r, False) for r in o["ignoreregex"])
+        if o["prefregex"]:
+            regexes.add((o["prefregex"], False))
+    bad = checked = useful = 0
+    for src, multi in sorted(regexes):
+        rx = compile_regex(src, multiline=multi)
+        useful += not rx.screen.trivial
+        for t in texts:
+            if rx.search(t) is not None:
+                checked += 1
+                if not rx.screen.admits(t):
+                    bad += 1
+                    print(f"screen rejects a match: {src!r} on {t!r}")
+    print(f"screens: {len(regexes)} regexes ({useful} with a screen), {len(texts)} texts, "
+          f"{checked} matches, {bad} wrongly rejected")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-k", help="only filters matching this regex")
@@ -298,7 +339,11 @@ def main() -> int:
     ap.add_argument("--stream", default="sshd", help="filter variant for --bench")
     ap.add_argument("--table", metavar="FILE", help="cross-check a test table with fail2ban")
     ap.add_argument("--tags-fuzz", type=int, metavar="N", help="fuzz tag expansions (N texts)")
+    ap.add_argument("--screens", nargs="?", const="", metavar="LOG",
+                    help="check screens on the corpus (and LOG)")
     args = ap.parse_args()
+    if args.screens is not None:
+        return _screens(args.screens or None)
     if args.tags_fuzz:
         return _tags_fuzz(args.tags_fuzz)
     if args.table:
