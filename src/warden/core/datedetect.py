@@ -69,6 +69,7 @@ class _Entry:
         "key_groups",
         "last_used",
         "name",
+        "number",
         "prefix_cache",
         "search",
         "sec_group",
@@ -79,6 +80,7 @@ class _Entry:
         self.template = template
         self.name = template.name
         self.search = template.regex.search
+        self.number = template.kind is not dt.Kind.PATTERN  # epoch or TAI64N
         self.hits = 0
         self.last_used = 0.0
         self.distance = _BIG  # where its last date started in the line
@@ -395,10 +397,9 @@ class DateDetector:
         return now + self._ctx_off
 
     def _convert(self, m: re.Match[str], entry: _Entry, now: float) -> float | None:
-        t = entry.template
-        if t.kind is not dt.Kind.PATTERN:
-            return _number(m, t)
-        wall = self._wall(now)
+        if entry.number:
+            return _number(m, entry.template)
+        wall = now + self._ctx_off if self._ctx_lo <= now < self._ctx_hi else self._wall(now)
         sec_text = m.group(entry.sec_group) if entry.sec_group else "0"
         key = m.group(*entry.key_groups)
         cached = entry.cache.get(key)
