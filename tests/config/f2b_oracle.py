@@ -34,17 +34,19 @@ def describe(config_dir, spec, share):
             out[option[3:]] += list(values)
         elif option == "addjournalmatch":
             out["journalmatch"].append(" ".join(values))
-        elif option in ("prefregex", "datepattern", "maxlines"):
+        elif option == "prefregex":
+            out[option] = values[0] or None  # fail2ban's server ignores an empty prefregex
+        elif option in ("datepattern", "maxlines"):
             out[option] = values[0]
     return out
 
 
 def main():
-    share = {}
+    shares = {}  # fail2ban caches readers by file name only: one cache per directory
     result = []
     for config_dir, spec in json.load(sys.stdin):
         try:
-            result.append(describe(config_dir, spec, share))
+            result.append(describe(config_dir, spec, shares.setdefault(config_dir, {})))
         except Exception as exc:  # report, the test decides
             result.append({"error": f"{type(exc).__name__}: {exc}"})
     json.dump(result, sys.stdout)

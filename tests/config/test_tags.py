@@ -55,3 +55,10 @@ def test_ignore_and_condition() -> None:
 def test_loops_are_errors(options: dict[str, str]) -> None:
     with pytest.raises(TagLoopError, match="refers to itself"):
         substitute_tags(options)
+
+
+def test_exponential_growth_is_an_error() -> None:
+    options = {f"t{i}": f"<t{i + 1}><t{i + 1}>" for i in range(30)}
+    options["t30"] = "x"
+    with pytest.raises(TagLoopError, match="longer than"):
+        substitute_tags(options)

@@ -17,17 +17,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 
-__all__ = ["MAX_REPLACEMENTS", "TagLoopError", "substitute_tags"]
+__all__ = ["MAX_LENGTH", "MAX_REPLACEMENTS", "TagLoopError", "substitute_tags"]
 
 MAX_REPLACEMENTS = 25
+#: a value growing past this many characters is an error (fail2ban has no limit and can
+#: exhaust memory on nested tags that double at each level)
+MAX_LENGTH = 1_000_000
 _TAG = re.compile(r"<([^ <>]+)>")
 
 
 class TagLoopError(ValueError):
-    """Tags that refer to themselves and cannot be resolved."""
+    """Tags that refer to themselves, or expand without bound, and cannot be resolved."""
 
-    def __init__(self, option: str, tag: str) -> None:
-        super().__init__(f"option {option!r}: tag <{tag}> refers to itself (directly or in a loop)")
+    def __init__(self, option: str, tag: str, why: str = "") -> None:
+        why = why or f"tag <{tag}> refers to itself (directly or in a loop)"
+        super().__init__(f"option {option!r}: {why}")
         self.option = option
         self.tag = tag
 
@@ -74,6 +78,10 @@ def substitute_tags(
                     match = _TAG.search(value, match.end())
                     continue
                 value = value.replace(f"<{tag}>", replacement)
+                if len(value) > MAX_LENGTH:
+                    raise TagLoopError(
+                        name, tag, f"expanding <{tag}> makes it longer than {MAX_LENGTH} characters"
+                    )
                 replaced[tag] = replaced.get(tag, 0) + 1
                 match = _TAG.search(value, match.start())
             if value != original:
