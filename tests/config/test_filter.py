@@ -150,3 +150,13 @@ def test_foreign_filter_file(tree: pathlib.Path) -> None:
     foreign = tree / "my.filter"
     foreign.write_text("[Definition]\nfailregex = ^x <HOST>$\n")
     assert load_filter(tree, str(foreign)).failregex == ("^x <HOST>$",)
+
+
+@pytest.mark.parametrize(("backend", "prefix"), [("auto", "FILE:"), ("systemd", "JOURNAL:")])
+def test_backend_sets_default_logtype(tree: pathlib.Path, backend: str, prefix: str) -> None:
+    found = load_filter(tree, "demo", backend=backend)
+    assert found.prefregex == f"^{prefix}<F-CONTENT>.+</F-CONTENT>$"
+    # an explicit parameter wins over the backend's default
+    assert load_filter(tree, "demo[logtype=file]", backend="systemd").prefregex == (
+        "^FILE:<F-CONTENT>.+</F-CONTENT>$"
+    )

@@ -174,9 +174,14 @@ def load_filter(
     *,
     cache: FileCache | None = None,
     spec_origin: Origin | None = None,
+    backend: str | None = None,
 ) -> FilterDefinition:
     """Load the filter named by ``spec`` (``name``, ``name[k=v, ...]`` or a path to a filter
     file), exactly as ``fail2ban-regex -c config_dir LOG spec`` would.
+
+    ``backend`` (``auto``, ``systemd``, ...) makes ``logtype`` default to ``file`` or
+    ``journal`` as fail2ban-regex and jails do; without it ``logtype`` is whatever the filter
+    files say (what fail2ban's FilterReader gives when used directly).
 
     Raises ConfigError (with file and line where known) for a missing filter, a malformed
     spec, or an option that cannot be interpolated.
@@ -187,4 +192,4 @@ def load_filter(
     except ValueError as exc:
         raise ConfigError(str(exc), file=origin.file, line=origin.line) from None
     confset = read_filter_files(config_dir, reference.name, cache)
-    return resolve_filter(confset, reference, spec_origin=origin)
+    return resolve_filter(confset, reference, spec_origin=origin, backend=backend)
