@@ -145,24 +145,27 @@ def _bench(log: str, stream: str, expected: str) -> int:
         prefregex=o["prefregex"], datepattern=o["datepattern"], maxlines=o["maxlines"])
     with open(log, encoding="utf-8", errors="replace") as f:
         lines = f.read().splitlines()
-    dates: Any = DateDetector(o["datepattern"])
+    dates = DateDetector(o["datepattern"])
     which = "warden.core.datedetect"
     now = time.time()
-    for label, source in (("filter only (dates precomputed)", None), ("date + filter", dates)):
-        if source is None:
-            source = _Precomputed([dates.match(ln, now) for ln in lines])
-        flt = Filter(definition, dates=source)
-        process = flt.process
-        matched = failures = ignored = 0
-        t0 = time.perf_counter()
-        for ln in lines:
-            r = process(ln, now)
-            if r.failregex is not None:
-                matched += 1
-            failures += len(r.failures)
-            if r.ignoreregex is not None:
-                ignored += 1
-        dt = time.perf_counter() - t0
+    spans = [dates.match(ln, now) for ln in lines]
+    for label, make in (("filter only (dates precomputed)", lambda: _Precomputed(spans)),
+                        ("date + filter", lambda: DateDetector(o["datepattern"]))):
+        best = float("inf")
+        for _ in range(3):  # best of three: the machine is shared
+            flt = Filter(definition, dates=make())
+            process = flt.process
+            matched = failures = ignored = 0
+            t0 = time.perf_counter()
+            for ln in lines:
+                r = process(ln, now)
+                if r.failregex is not None:
+                    matched += 1
+                failures += len(r.failures)
+                if r.ignoreregex is not None:
+                    ignored += 1
+            best = min(best, time.perf_counter() - t0)
+        dt = best
         print(f"{label}: {len(lines)} lines in {dt:.3f}s = {len(lines) / dt:,.0f} lines/s; "
               f"failregex matched {matched}, failures {failures}, ignored {ignored} ({which})")
     return 0

@@ -146,6 +146,7 @@ class Filter:
             ch: tuple(p for p, f in zip(plan, firsts, strict=True) if f is None or ch in f)
             for ch in set().union(*(f for f in firsts if f is not None))
         }
+        self._pref_content = self._pref is not None and self._pref.has_group("content")
         self._pref_screen = (None if self._pref is None or self._pref.screen.trivial
                              else self._pref.screen)
         # Results without failures are shared values, allocated once.
@@ -213,17 +214,16 @@ class Filter:
             for ig in self._ignore:
                 if ig.screen.admits(buf) and ig.search(buf) is not None:
                     return LineResult(ignoreregex=ig.index)
-        pre: dict[str, object] | None = None
+        pre: re.Match[str] | None = None
         if self._pref is not None:
             if self._pref_screen is not None and not self._pref_screen.admits(buf):
                 return _NOTHING
-            m = self._pref.search(buf)
-            if m is None:
+            pre = self._pref.search(buf)
+            if pre is None:
                 return _NOTHING
-            pre = self._pref.groups(m)
-            content = pre.pop("content", None)
+            # Only the content is needed now; the other captures when a failregex matches.
+            content = pre.group("content") if self._pref_content else None
             if content:
-                assert isinstance(content, str)
                 if self._multi:
                     self._buffer = [(content, content)]
                 buf = content + "\n"
@@ -242,13 +242,13 @@ class Filter:
             buf = _joined(self._buffer) if self._multi else "\n"
         return _NOTHING
 
-    def _failure(self, rx: FilterRegex, m: re.Match[str], pre: dict[str, object] | None,
+    def _failure(self, rx: FilterRegex, m: re.Match[str], pre: re.Match[str] | None,
                  original: list[_Line] | str, when: tuple[float | None, float]
                  ) -> LineResult | None:
         """The result of failregex ``rx`` matching, or None to try the next failregex.
 
-        ``original`` is the line buffer before the match (just the line for single-line
-        filters); ``when`` is ``(line time, now)``.
+        ``pre`` is the prefregex match, if any; ``original`` the line buffer before the match
+        (just the line for single-line filters); ``when`` is ``(line time, now)``.
         """
         if isinstance(original, str):
             lines = [original]
@@ -263,8 +263,13 @@ class Filter:
             if ig.screen.admits(text) and ig.search(text) is not None:
                 return LineResult(failregex=rx.index, ignoreregex=ig.index)
         fail = rx.groups(m)
-        if pre:
-            fail = {**pre, **fail}
+        if pre is not None:
+            assert self._pref is not None
+            groups = self._pref.groups(pre)
+            groups.pop("content", None)
+            if groups:
+                groups.update(fail)
+                fail = groups
         mlfid = fail.get("mlfid")
         if mlfid is not None:
             fail = self._sessions.merge(mlfid, fail, lines, when[1])
@@ -332,15 +337,6 @@ class _Sessions:
     def __init__(self) -> None:
         self._cache: OrderedDict[object, tuple[dict[str, object], float]] = OrderedDict()
 
-    def _get(self, key: object, now: float) -> dict[str, object] | None:
-        entry = self._cache.get(key)
-        if entry is None:
-            return None
-        if entry[1] > now:
-            return entry[0]
-        del self._cache[key]
-        return None
-
     def _set(self, key: object, value: dict[str, object], now: float) -> None:
         cache = self._cache
         if len(cache) >= _SESSION_COUNT:
@@ -374,7 +370,13 @@ class _Sessions:
         if fail.pop("mlfforget", None):
             flags |= _FORGET
         users: set[object] | None = None
-        session = self._get(key, now)
+        entry = self._cache.get(key)
+        session = None
+        if entry is not None:
+            if entry[1] > now:
+                session = entry[0]
+            else:
+                del self._cache[key]  # expired
         if session is not None:
             users = self._add_user(session, fail.get("user"))
             # Only the latest line's nofail/gained state counts.
@@ -386,7 +388,7 @@ class _Sessions:
                 session.pop("mlfpending", None)
             if not flags & _WAS_NOFAIL and not session.get("mlfpending", 0):
                 session.pop("matches", None)  # already reported with an earlier failure
-            session.update((k, v) for k, v in fail.items() if v is not None)
+            session.update({k: v for k, v in fail.items() if v is not None})
             fail = session
             if flags & _FORGET:
                 self._cache.pop(key, None)
