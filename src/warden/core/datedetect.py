@@ -62,9 +62,9 @@ class _Entry:
     """A template in one detector's list, with that detector's statistics for it."""
 
     __slots__ = (
+        "anchored",
         "cache",
         "distance",
-        "fast",
         "hits",
         "key_groups",
         "last_used",
@@ -95,8 +95,7 @@ class _Entry:
         if "U" in index or "W" in index:
             used |= {"a", "A", "w"}
         self.key_groups = tuple(i for n, i in index.items() if n in used) or (0,)
-        # Fast path in match(): an anchored strptime-like template with seconds.
-        self.fast = bool(template.anchored and template.kind is dt.Kind.PATTERN and self.sec_group)
+        self.anchored = template.anchored
         # Classic syslog stamps ("Nov 27 21:31:57 ") skip even the regex: see _SYSLOG_PREFIX.
         self.prefix_cache: dict[str, tuple[float, float]] | None = (
             {} if template.pattern == _SYSLOG_TEMPLATE else None
@@ -218,27 +217,43 @@ class DateDetector:
         time None; text that is no valid date (Feb 30) gives time None.
         """
         i = self._last_idx
-        if i < len(self._entries) and (entry := self._entries[i]).fast:
-            pc = entry.prefix_cache
-            if pc is not None and self._ctx_lo <= now < self._ctx_hi:
-                hit = pc.get(line[:_SYSLOG_PREFIX])
-                tail = line[15:17]
+        entries = self._entries
+        if i < len(entries):
+            # Hot path: the last winner wins again (the first steps of _find, inlined). On a
+            # miss, _find starts over from the same state.
+            entry = entries[i]
+            if entry.anchored:
+                pc = entry.prefix_cache
+                if pc is not None and self._ctx_lo <= now < self._ctx_hi:
+                    hit = pc.get(line[:_SYSLOG_PREFIX])
+                    tail = line[15:17]
+                    if (
+                        hit is not None
+                        and ((tail[:1] == " " and tail[1:] != "2") or len(line) == 15)
+                        and (sec_value := _SECONDS.get(line[13:15])) is not None
+                        and now + self._ctx_off >= hit[1]
+                    ):
+                        entry.hits += 1
+                        entry.last_used = now
+                        entry.distance = 0
+                        if self._first_unused == i:
+                            self._first_unused += 1
+                        self._last_line, self._last_dist, self._last_end = line, 0, 15
+                        return _new_tuple(DateMatch, (0, 15, hit[0] + sec_value, entry.name))
+                m = entry.search(line)
+            else:
+                m = None
+                ll, d, e = self._last_line, self._last_dist, self._last_end
                 if (
-                    hit is not None
-                    and ((tail[:1] == " " and tail[1:] != "2") or len(line) == 15)
-                    and (sec_value := _SECONDS.get(line[13:15])) is not None
-                    and now + self._ctx_off >= hit[1]
+                    line[d - 1 : d] == ll[d - 1 : d]
+                    or (line[d : d + 1] == (c := ll[d : d + 1]) and not c.isalnum())
+                ) and (
+                    line[e : e + 1] == ll[e : e + 1]
+                    or (line[e - 1 : e] == (c := ll[e - 1] if ll else "") and not c.isalnum())
                 ):
-                    entry.hits += 1
-                    entry.last_used = now
-                    entry.distance = 0
-                    if self._first_unused == i:
-                        self._first_unused += 1
-                    self._last_line, self._last_dist, self._last_end = line, 0, 15
-                    return _new_tuple(DateMatch, (0, 15, hit[0] + sec_value, entry.name))
-            # Hot path: the last winner is anchored, so if it matches it wins again (as in
-            # _find, minus the generic steps that cannot apply); the minute is usually cached.
-            m = entry.search(line)
+                    m = entry.search(line, d, e)
+                    if m is not None and len(entries) != 1 and m.span() != (d, e):
+                        m = None
             if m is not None:
                 dist, end = m.span()
                 entry.hits += 1
@@ -248,13 +263,16 @@ class DateDetector:
                     self._first_unused += 1
                 self._last_line, self._last_dist, self._last_end = line, dist, end
                 start, stop = m.span(1)
-                if start != stop and self._ctx_lo <= now < self._ctx_hi:
+                sg = entry.sec_group
+                if sg and start != stop and self._ctx_lo <= now < self._ctx_hi:
                     hit = entry.cache.get(m.group(*entry.key_groups))
-                    sec = m.group(entry.sec_group)
+                    sec = m.group(sg)
                     if hit is not None and sec is not None and now + self._ctx_off >= hit[1]:
                         seconds = int(sec)
                         if seconds < 60:
-                            return self._result(start, stop, hit[0] + seconds, entry.name)
+                            return _new_tuple(
+                                DateMatch, (start, stop, hit[0] + seconds, entry.name)
+                            )
                 return self._finish(m, entry, now)
         found = self._find(line, now)
         if found is None:
