@@ -41,11 +41,22 @@ def test_invalid_regexes_are_reported_with_their_option() -> None:
     assert err.value.option == "prefregex"
 
 
-def test_bad_maxlines_and_missing_dates() -> None:
+def test_bad_maxlines() -> None:
     with pytest.raises(RegexError):
         make("<HOST>", maxlines=0)
-    with pytest.raises(ValueError, match="date source"):
-        make("<HOST>", journal=False)
+
+
+def test_default_date_detector_and_shared_dates() -> None:
+    flt = make(r"^\s*x <HOST>$", journal=False, datepattern="^%Y-%m-%d %H:%M:%S")
+    (failure,) = flt.process("2005-08-14 10:00:00 x 192.0.2.1", 1124013600.0).failures
+    assert failure.time is not None
+    assert failure.matches == ("2005-08-14 10:00:00 x 192.0.2.1",)
+    other = make(r"^\s*x <HOST>$", journal=False, datepattern="^%Y-%m-%d %H:%M:%S")
+    line = other.clean("2005-08-14 10:00:00 x 192.0.2.1\r\n")
+    assert flt._dates is not None
+    found = flt._dates.match(line, 1124013600.0)
+    (shared,) = other.process_dated(line, found, 1124013600.0).failures
+    assert shared.time == failure.time
 
 
 def test_line_ends_are_stripped() -> None:

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
+from warden.core.datedetect import DateDetector
 from warden.core.failregex import ID_GROUPS, FilterRegex, compile_regex, normalise_address
 from warden.core.filterdef import FilterDefinition
 from warden.errors import RegexError
@@ -38,6 +39,8 @@ _LAST_DATE_WINDOW = 60.0
 
 
 class _DateMatch(Protocol):
+    """The parts of ``warden.core.datedetect.DateMatch`` the filter uses."""
+
     @property
     def start(self) -> int: ...
     @property
@@ -104,13 +107,15 @@ class Filter:
                  journal: bool = False, max_line_length: int = 8192) -> None:
         """Compile ``definition``; raise :class:`RegexError` for the first bad regex.
 
-        ``dates`` finds dates in lines (not needed with ``journal=True``, where every line's
-        time is ``now``); lines are cut to ``max_line_length`` characters before matching.
+        ``dates`` finds dates in lines; by default a :class:`DateDetector` for the filter's
+        ``datepattern`` and ``logtimezone``.  With ``journal=True`` there is no date detection
+        and every line's time is ``now``.  Lines are cut to ``max_line_length`` characters
+        before anything else looks at them.
         """
         if definition.maxlines < 1:
             raise RegexError("maxlines must be at least 1", option="maxlines")
         if dates is None and not journal:
-            raise ValueError("a date source is required unless journal=True")
+            dates = DateDetector(definition.datepattern, default_tz=definition.logtimezone)
         self.definition = definition
         self.journal = journal
         self.max_line_length = max_line_length
@@ -166,6 +171,14 @@ class Filter:
         """The compiled ignoreregexes, in order."""
         return self._ignore
 
+    def clean(self, line: str) -> str:
+        """``line`` as the filter sees it: line end stripped, cut to ``max_line_length``."""
+        if line.endswith(_EOL):
+            line = line.rstrip("\r\n")
+        if len(line) > self.max_line_length:
+            line = line[: self.max_line_length]
+        return line
+
     def process(self, line: str, now: float) -> LineResult:
         """Process the next log line (its line end may still be attached)."""
         if line.endswith(_EOL):
@@ -176,7 +189,14 @@ class Filter:
             self._last_text, self._last_date = "", now
             return self._find(line, line, now, now)
         assert self._dates is not None
-        found = self._dates.match(line, now)
+        return self.process_dated(line, self._dates.match(line, now), now)
+
+    def process_dated(self, line: str, found: _DateMatch | None, now: float) -> LineResult:
+        """Process the next line whose date was already looked up (``found``).
+
+        For callers that share one date lookup among the filters of a file: ``line`` must be
+        ``clean(line)`` and ``found`` what this filter's date source says about it.
+        """
         if found is None:
             text, date = line, None
         else:
