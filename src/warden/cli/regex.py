@@ -1,0 +1,210 @@
+"""``warden regex``: run one filter over a log offline, like ``fail2ban-regex``.
+
+LOG is a file, ``-`` for standard input, or a single log line. FILTER is a filter reference
+(``sshd[mode=aggressive]``), a filter file, or a regular expression. The human output is a
+summary (with fail2ban-regex's ``Lines: N lines, I ignored, M matched, K missed`` line); with
+``--json`` every input line gives one JSON object (the contract of ../shared/compat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from warden.cli.logread import iter_lines
+from warden.config import load_filter, parse_reference
+from warden.core.datedetect import DateDetector
+from warden.core.filter import Failure, Filter, LineResult
+from warden.core.filterdef import FilterDefinition
+from warden.errors import ConfigError
+
+__all__ = ["resolve_filter", "run_regex"]
+
+_DEFAULT_MAX_LINE = 8192
+
+
+def _is_filter_name(spec: str, config_dir: Path) -> bool:
+    """True when ``spec`` names a filter of ``config_dir`` or a filter file."""
+    if Path(spec).is_file():
+        return True
+    try:
+        name = parse_reference(spec).name
+    except ValueError:
+        return False
+    if not name or "/" in name:
+        return Path(name).is_file()
+    filter_d = config_dir / "filter.d"
+    return any((filter_d / f"{name}{ext}").is_file() for ext in (".conf", ".local", ""))
+
+
+def resolve_filter(spec: str, config_dir: Path, *, journal: bool = False) -> FilterDefinition:
+    """The filter ``spec`` stands for: a named filter, a filter file, or one failregex."""
+    if _is_filter_name(spec, config_dir):
+        return load_filter(config_dir, spec, backend="systemd" if journal else "auto")
+    return FilterDefinition(name="<command line>", failregex=(spec,))
+
+
+def _with_ignoreregex(definition: FilterDefinition, extra: str, config_dir: Path,
+                      journal: bool) -> FilterDefinition:
+    """``definition`` plus the IGNOREREGEX argument (a regex, or a filter's ignoreregexes)."""
+    if _is_filter_name(extra, config_dir):
+        more = resolve_filter(extra, config_dir, journal=journal).ignoreregex
+    else:
+        more = (extra,)
+    return replace(definition, ignoreregex=definition.ignoreregex + more)
+
+
+@dataclass
+class _Stats:
+    """fail2ban-regex's line statistics."""
+
+    lines: int = 0
+    matched: int = 0
+    ignored: int = 0
+    missed: int = 0
+    fail_hits: list[int] = field(default_factory=list)
+    ignore_hits: list[int] = field(default_factory=list)
+    missed_lines: list[str] = field(default_factory=list)
+    matched_lines: list[str] = field(default_factory=list)
+
+
+def _open_log(log: str) -> tuple[str, Iterator[str]]:
+    """(description, lines) of the LOG argument."""
+    if log == "-":
+        return "standard input", iter_lines(sys.stdin.buffer)
+    path = Path(log)
+    if path.is_file():
+        stream: BinaryIO
+        try:
+            stream = path.open("rb")
+        except OSError as exc:
+            raise ConfigError(f"cannot read log {log}: {exc.strerror}") from None
+        return str(path), iter_lines(stream, close=True)
+    if path.exists():
+        raise ConfigError(f"log {log} is not a regular file")
+    return "a single line", iter(log.splitlines() or [""])
+
+
+def _failure_json(lineno: int, failure: Failure) -> dict[str, object]:
+    fields: dict[str, object] = {}
+    for key, value in failure.fields.items():
+        fields[key] = list(value) if isinstance(value, (tuple, set, frozenset)) else value
+    return {
+        "line": lineno,
+        "match": True,
+        "host": failure.fid,
+        "time": failure.time,
+        "fields": fields,
+        "matches": list(failure.matches),
+        "failures": 1,
+    }
+
+
+def _is_comment(line: str) -> bool:
+    # fail2ban-regex skips blank lines and lines starting with '#'.
+    return not line or line[0] == "#"
+
+
+def _run_json(flt: Filter, lines: Iterator[str], now: float, out: TextIO) -> None:
+    write = out.write
+    for lineno, line in enumerate(lines, 1):
+        result = None if _is_comment(line) else flt.process(line, now)
+        if result is None or not result.failures:
+            write(f'{{"line": {lineno}, "match": false}}\n')
+            continue
+        obj = _failure_json(lineno, result.failures[0])
+        obj["failures"] = len(result.failures)
+        write(json.dumps(obj) + "\n")
+
+
+def _count(stats: _Stats, result: LineResult, line: str, args: argparse.Namespace) -> None:
+    if result.failregex is not None:
+        stats.fail_hits[result.failregex] += 1
+    if result.ignoreregex is not None:
+        stats.ignore_hits[result.ignoreregex] += 1
+    if result.ignoreregex is not None or (result.failregex is not None and not result.failures):
+        stats.ignored += 1
+    elif result.failures:
+        stats.matched += 1
+        if args.print_matched:
+            stats.matched_lines.append(line)
+    else:
+        stats.missed += 1
+        if args.print_missed:
+            stats.missed_lines.append(line)
+
+
+def _run_summary(flt: Filter, lines: Iterator[str], now: float,
+                 args: argparse.Namespace) -> _Stats:
+    stats = _Stats(fail_hits=[0] * len(flt.failregexes),
+                   ignore_hits=[0] * len(flt.ignoreregexes))
+    process = flt.process
+    for line in lines:
+        if _is_comment(line):
+            continue
+        stats.lines += 1
+        result = process(line, now)
+        if result.failregex is None and result.ignoreregex is None:
+            stats.missed += 1
+            if args.print_missed:
+                stats.missed_lines.append(line)
+            continue
+        _count(stats, result, line, args)
+    return stats
+
+
+def _print_summary(out: TextIO, flt: Filter, stats: _Stats, *, dates: DateDetector | None,
+                   source: str, spec: str, elapsed: float) -> None:
+    w = out.write
+    w(f"Log:    {source}\nFilter: {spec}\n\n")
+    w(f"Failregex: {sum(stats.fail_hits)} total\n")
+    for rx, hits in zip(flt.failregexes, stats.fail_hits, strict=True):
+        w(f"  {rx.index + 1:>3}) [{hits}] {rx.source}\n")
+    w(f"\nIgnoreregex: {sum(stats.ignore_hits)} total\n")
+    for rx, hits in zip(flt.ignoreregexes, stats.ignore_hits, strict=True):
+        w(f"  {rx.index + 1:>3}) [{hits}] {rx.source}\n")
+    if dates is not None:
+        w("\nDate template hits:\n")
+        for name, hits in dates.hits():
+            if hits:
+                w(f"  [{hits}] {name}\n")
+    w(f"\nLines: {stats.lines} lines, {stats.ignored} ignored, {stats.matched} matched, "
+      f"{stats.missed} missed\n")
+    rate = stats.lines / elapsed if elapsed > 0 else float("inf")
+    w(f"[processed in {elapsed:.2f} sec, {rate:,.0f} lines/s]\n")
+    for title, listed in (("Matched", stats.matched_lines), ("Missed", stats.missed_lines)):
+        if listed:
+            w(f"\n{title} line(s):\n")
+            for line in listed:
+                w(f"  {line}\n")
+
+
+def run_regex(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run ``warden regex`` with parsed ``args``; return the exit code."""
+    config_dir: Path = args.config_dir
+    definition = resolve_filter(args.filter, config_dir, journal=args.journal)
+    if args.ignoreregex:
+        definition = _with_ignoreregex(definition, args.ignoreregex, config_dir, args.journal)
+    if args.datepattern is not None:
+        definition = replace(definition, datepattern=args.datepattern)
+    now = time.time() if args.now is None else args.now
+    dates = None
+    if not args.journal:
+        dates = DateDetector(definition.datepattern, default_tz=definition.logtimezone, now=now)
+    flt = Filter(definition, dates=dates, journal=args.journal,
+                 max_line_length=args.max_line_length or _DEFAULT_MAX_LINE)
+    source, lines = _open_log(args.log)
+    if args.json:
+        _run_json(flt, lines, now, out)
+        return 0
+    started = time.perf_counter()
+    stats = _run_summary(flt, lines, now, args)
+    _print_summary(out, flt, stats, dates=dates, source=source, spec=args.filter,
+                   elapsed=time.perf_counter() - started)
+    return 0
