@@ -7,15 +7,14 @@ that keeps winning is moved towards the front. This adaptation changes results (
 hold two dates), so it is reproduced step by step.
 
 Speed: a match is one regex search plus a dictionary lookup; the epoch of everything but the
-seconds is cached per distinct text (date, hour and minute), so :func:`time.mktime` runs about
-once per minute of log.
+seconds is cached per distinct text (date, hour and minute), so the full conversion runs about
+once per minute of log. Classic syslog stamps skip even the regex (see ``_SYSLOG_TEMPLATE``).
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
 from typing import NamedTuple
 
 from warden.core import datetemplates as dt
@@ -30,7 +29,6 @@ __all__ = ["DateDetector", "DateMatch"]
 _RELEASE_YEAR = 2026
 _BIG = 0x7FFFFFFF
 _UNUSED_AFTER = 300.0  # seconds after which a template counts as unused when reordering
-_DATE_SLOT = re.compile(r"(?<![\\])\{DATE\}", re.IGNORECASE)
 _CACHE_LIMIT = 4096
 # The default syslog template, line-start anchored. For it, a line whose first 13 characters
 # ("Nov 27 21:31:") equal those of an earlier line that the regex matched as exactly
@@ -106,27 +104,6 @@ class _Entry:
         return self.hits * self.template.weight / max(1, self.distance)
 
 
-_defaults_by_window: dict[str, tuple[list[dt.Template], list[dt.Template]]] = {}
-
-
-def _default_lists(year_regex: str) -> tuple[list[dt.Template], list[dt.Template]]:
-    """(all default templates incl. line-start anchored copies, the plain list) - shared."""
-    lists = _defaults_by_window.get(year_regex)
-    if lists is None:
-        plain = [dt.build_template(p, year_regex) for p in dt.DEFAULT_PATTERNS]
-        anchored: list[dt.Template] = []
-        for t in plain:
-            if t.name.startswith(("{^LN-BEG}", "^")):
-                continue
-            # A line-start copy of each floating format, tried first: faster and safer.
-            a = dt.build_template("{^LN-BEG}" + (t.pattern or t.name), year_regex)
-            if a.name != t.name:
-                a.weight = 100.0
-                anchored.append(a)
-        lists = _defaults_by_window[year_regex] = (anchored + plain, plain)
-    return lists
-
-
 class DateDetector:
     """Finds dates in log lines with a filter's ``datepattern`` (or the default templates)."""
 
@@ -139,7 +116,8 @@ class DateDetector:
         ``{DEFAULT}``, ``{DATE}``, ``{NONE}``, ``EPOCH``... as in fail2ban); None or blank for the
         default list. ``default_tz``: ``logtimezone`` (``UTC``, ``UTC+0200``, ``CEST``...), the
         zone of dates written without one. ``now``: the clock at load time, only used to size
-        the ``%ExY`` year window. Raises RegexError for an invalid pattern or zone.
+        the ``%ExY`` year window. Raises RegexError for an invalid pattern, ConfigError (message
+        starting with ``logtimezone:``) for an unknown zone.
         """
         try:
             self._default_tz = parse_timezone(default_tz)
@@ -147,16 +125,11 @@ class DateDetector:
             raise ConfigError(f"logtimezone: {exc}") from None
         year = time.localtime(now).tm_year if now is not None else _RELEASE_YEAR
         self._year_regex = year_window_regex(max(year, _RELEASE_YEAR) + 3)
-        self._entries: list[_Entry] = []
-        self._names: set[str] = set()
-        lines = [s for s in (x.strip() for x in re.split("\n+", pattern or "")) if s]
-        for index, text in enumerate(lines):
-            try:
-                self._append_pattern(text)
-            except ValueError as exc:
-                raise RegexError(str(exc), option="datepattern", index=index) from None
-        if not self._entries:
-            self._add_defaults()
+        try:
+            templates = dt.build_templates(pattern or "", self._year_regex)
+        except dt.PatternError as exc:
+            raise RegexError(str(exc), option="datepattern", index=exc.index) from None
+        self._entries = [_Entry(t) for t in templates]
         # Matching state (see _find): last winner, where its date was, first never-won slot.
         self._last_idx = _BIG
         self._last_line = ""
@@ -167,38 +140,6 @@ class DateDetector:
         self._ctx_lo = self._ctx_hi = 0.0
         self._ctx_off = 0.0
         self._ctx_day: tuple[int, int, int] = (0, 0, 0)
-
-    # --- building ---------------------------------------------------------------------------
-    def _append(self, template: dt.Template, ignore_dup: bool = False) -> None:
-        if template.name in self._names:
-            if ignore_dup:
-                return
-            raise ValueError(f"date pattern {template.name!r} is given twice")
-        self._names.add(template.name)
-        self._entries.append(_Entry(template))
-
-    def _append_pattern(self, text: str) -> None:
-        key = text if "%" in text else text.upper()
-        if key in ("{^LN-BEG}", "{DEFAULT}"):
-            self._add_defaults(line_start_only=key == "{^LN-BEG}")
-        elif "{DATE}" in key:
-            self._add_defaults(embed_in=text)
-        elif key == "{NONE}":
-            # Matches empty text at the line start: the caller uses the last date or now.
-            self._append(dt.build_template("{UNB}^", self._year_regex))
-        else:
-            self._append(dt.build_template(text, self._year_regex))
-
-    def _add_defaults(self, line_start_only: bool = False, embed_in: str | None = None) -> None:
-        every, plain = _default_lists(self._year_regex)
-        ignore_dup = bool(self._entries)
-        for t in plain if embed_in is not None else every:
-            if line_start_only and not t.flags & dt.LINE_BEGIN:
-                continue
-            if embed_in is not None:
-                text = _DATE_SLOT.sub(_literal(dt.unbound(t.pattern or t.name)), embed_in)
-                t = dt.build_template(text, self._year_regex)
-            self._append(t, ignore_dup)
 
     # --- public -----------------------------------------------------------------------------
     def hits(self) -> list[tuple[str, int]]:
@@ -416,7 +357,7 @@ class DateDetector:
 
     def _convert(self, m: re.Match[str], entry: _Entry, now: float) -> float | None:
         if entry.number:
-            return _number(m, entry.template)
+            return dt.number_value(m, entry.template)
         wall = now + self._ctx_off if self._ctx_lo <= now < self._ctx_hi else self._wall(now)
         sec_text = m.group(entry.sec_group) if entry.sec_group else "0"
         key = m.group(*entry.key_groups)
@@ -487,20 +428,3 @@ class DateDetector:
 
 
 _new_tuple = tuple.__new__  # builds a NamedTuple without its Python-level __new__
-
-
-def _literal(text: str) -> Callable[[re.Match[str]], str]:
-    """A re.sub replacement inserting ``text`` verbatim (no backslash processing)."""
-    return lambda _m: text
-
-
-def _number(m: re.Match[str], t: dt.Template) -> float | None:
-    """Epoch seconds of an EPOCH/LEPOCH/TAI64N match."""
-    text = m.group(t.value_group)
-    if t.kind is dt.Kind.TAI64N:
-        # "@4000000" + seconds: skip the marker and the TAI label digit, take 15 hex digits.
-        return float(int(text[2:17], 16))
-    value = float(text)
-    if t.kind is dt.Kind.LONG_EPOCH and len(text) >= 13:
-        value /= 1_000_000 if len(text) >= 16 and "." not in text else 1000
-    return value

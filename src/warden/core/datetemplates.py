@@ -18,6 +18,7 @@ fail2ban 1.0.2 builds it, so the same text is found at the same place:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -26,8 +27,11 @@ from warden.core import strptime
 __all__ = [
     "DEFAULT_PATTERNS",
     "Kind",
+    "PatternError",
     "Template",
     "build_template",
+    "build_templates",
+    "number_value",
     "unbound",
 ]
 
@@ -283,3 +287,100 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
     r"(?:%z )?(?:%a )?%b %d %k:%M:%S(?:\.%f)?(?: %ExY)?",
     "TAI64N",
 )
+
+
+class PatternError(ValueError):
+    """A ``datepattern`` line that cannot be used; ``index`` is the line (0-based)."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+_DATE_SLOT = re.compile(r"(?<![\\])\{DATE\}", re.IGNORECASE)
+_defaults_by_window: dict[str, tuple[list[Template], list[Template]]] = {}
+
+
+def _default_lists(year_regex: str) -> tuple[list[Template], list[Template]]:
+    """(all default templates incl. line-start anchored copies, the plain list) - shared."""
+    lists = _defaults_by_window.get(year_regex)
+    if lists is None:
+        plain = [build_template(p, year_regex) for p in DEFAULT_PATTERNS]
+        anchored: list[Template] = []
+        for t in plain:
+            if t.name.startswith((_LN_BEG, "^")):
+                continue
+            # A line-start copy of each floating format, tried first: faster and safer; its
+            # weight makes it win reordering contests.
+            a = build_template(_LN_BEG + (t.pattern or t.name), year_regex)
+            if a.name != t.name:
+                a.weight = 100.0
+                anchored.append(a)
+        lists = _defaults_by_window[year_regex] = (anchored + plain, plain)
+    return lists
+
+
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    """A re.sub replacement inserting ``text`` verbatim (no backslash processing)."""
+    return lambda _m: text
+
+
+def build_templates(pattern: str, year_regex: str) -> list[Template]:
+    """The template list of a ``datepattern`` value (blank: the default list).
+
+    One template per non-blank line; ``{^LN-BEG}`` (default templates anchored at the line
+    start), ``{DEFAULT}`` (all defaults) and ``{DATE}`` (each plain default embedded at that
+    place) expand to several, ``{NONE}`` matches empty text at the line start. Raises
+    PatternError for an invalid line or one naming a template already listed.
+    """
+    out: list[Template] = []
+    names: set[str] = set()
+    every, plain = _default_lists(year_regex)
+    lines = [s for s in (x.strip() for x in re.split("\n+", pattern)) if s]
+    for index, text in enumerate(lines):
+        key = text if "%" in text else text.upper()
+        group = key in (_LN_BEG, "{DEFAULT}")
+        embed = not group and "{DATE}" in key
+        try:
+            if group or embed:
+                batch = plain if embed else every
+                if key == _LN_BEG:
+                    batch = [t for t in batch if t.flags & LINE_BEGIN]
+                if embed:
+                    batch = [
+                        build_template(
+                            _DATE_SLOT.sub(_literal(unbound(t.pattern or t.name)), text),
+                            year_regex,
+                        )
+                        for t in batch
+                    ]
+            elif key == "{NONE}":
+                # Empty text at the line start: the caller uses the last date or now.
+                batch = [build_template(_UNB + "^", year_regex)]
+            else:
+                batch = [build_template(text, year_regex)]
+        except ValueError as exc:
+            raise PatternError(str(exc), index) from None
+        # A group after other templates skips the ones already listed; otherwise a
+        # repeated name is an error.
+        skip_dups = (group or embed) and bool(out)
+        for t in batch:
+            if t.name in names:
+                if skip_dups:
+                    continue
+                raise PatternError(f"date pattern {t.name!r} is given twice", index)
+            names.add(t.name)
+            out.append(t)
+    return out or list(every)
+
+
+def number_value(m: re.Match[str], t: Template) -> float:
+    """Epoch seconds of an EPOCH/LEPOCH/TAI64N match."""
+    text = m.group(t.value_group)
+    if t.kind is Kind.TAI64N:
+        # "@4000000" + seconds: skip the marker and the TAI label digit, take 15 hex digits.
+        return float(int(text[2:17], 16))
+    value = float(text)
+    if t.kind is Kind.LONG_EPOCH and len(text) >= 13:
+        value /= 1_000_000 if len(text) >= 16 and "." not in text else 1000
+    return value
