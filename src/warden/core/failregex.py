@@ -15,7 +15,7 @@ from warden.core.prefilter import Screen, screen_for
 from warden.core.tags import compound_groups, expand_tags, localise_flags
 from warden.errors import RegexError
 
-__all__ = ["ID_GROUPS", "FilterRegex", "compile_regex", "normalise_address"]
+__all__ = ["ID_GROUPS", "FilterRegex", "compile_regex", "failure_id", "normalise_address"]
 
 #: Groups that identify a failure (``mlfid`` only through a multi-line session).
 ID_GROUPS = ("fid", "ip4", "ip6", "dns", "mlfid")
@@ -208,3 +208,26 @@ def _canonical(text: str, family: int, prefix: int | None) -> str:
             suffix = ""
         return (str(ipaddress.IPv4Address(value)) if fam == 4 else _ntop6(value)) + suffix
     return text
+
+
+def failure_id(fail: dict[str, object]) -> str | None:
+    """fail2ban's failure id from a match's groups: the address (canonical if valid), else the
+    host name or ``<F-ID>``; ``None`` if none took part.  With both an address and a different
+    ``<F-ID>``, the id wins and the address is stored as ``ip``."""
+    fid = fail.get("fid")
+    ip = fail.get("ip4")
+    family = 4
+    if ip is None:
+        ip = fail.get("ip6")
+        family = 6
+    if ip is not None:
+        cidr = fail.get("cidr")
+        host = normalise_address(str(ip), family, int(str(cidr)) if cidr else None)
+        if fid is None or fid == ip:
+            return host
+        fail["ip"] = host
+        return str(fid)
+    ip = fail.get("dns")
+    if ip is not None:
+        return str(ip)
+    return None if fid is None else str(fid)

@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
 from warden.core.datedetect import DateDetector
-from warden.core.failregex import ID_GROUPS, FilterRegex, compile_regex, normalise_address
+from warden.core.failregex import ID_GROUPS, FilterRegex, compile_regex, failure_id
 from warden.core.filterdef import FilterDefinition
 from warden.errors import RegexError
 
@@ -299,7 +299,7 @@ class Filter:
             # Not a failure (yet).  Without a session fail2ban's own daemon would still count
             # it, but fail2ban-regex and its tests do not, and neither do we.
             return self._only[rx.index]
-        fid = _failure_id(fail)
+        fid = failure_id(fail)
         if fid is None:
             if mlfid is None:
                 return None  # the id group did not take part: fail2ban moves on
@@ -319,27 +319,6 @@ class Filter:
         assert isinstance(matches, list)
         failure = Failure(fid, when[0], MappingProxyType(fields), tuple(matches), rx.index)
         return LineResult((failure,), rx.index)
-
-
-def _failure_id(fail: dict[str, object]) -> str | None:
-    """fail2ban's failure id: the address (canonical if valid), else the name or ``<F-ID>``."""
-    fid = fail.get("fid")
-    ip = fail.get("ip4")
-    family = 4
-    if ip is None:
-        ip = fail.get("ip6")
-        family = 6
-    if ip is not None:
-        cidr = fail.get("cidr")
-        host = normalise_address(str(ip), family, int(str(cidr)) if cidr else None)
-        if fid is None or fid == ip:
-            return host
-        fail["ip"] = host
-        return str(fid)
-    ip = fail.get("dns")
-    if ip is not None:
-        return str(ip)
-    return None if fid is None else str(fid)
 
 
 # fail2ban keeps at most 100 sessions, each for 5 minutes after it was opened.
