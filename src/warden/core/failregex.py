@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from operator import methodcaller
 
 from warden.core.prefilter import Screen, screen_for
 from warden.core.tags import compound_groups, expand_tags, localise_flags
@@ -28,6 +29,7 @@ class FilterRegex:
         "_alts",
         "_tuples",
         "expanded",
+        "groups",
         "index",
         "option",
         "pattern",
@@ -49,14 +51,18 @@ class FilterRegex:
         self.screen: Screen = screen_for(pattern)
         names = pattern.groupindex
         self._alts, self._tuples = compound_groups(names)
+        #: fail2ban's group dictionary of a match (``alt_``/``tuple_`` groups merged).
+        self.groups: Callable[[re.Match[str]], dict[str, object]] = (
+            self._compound_groups if self._alts or self._tuples
+            else methodcaller("groupdict")  # the common case, without a Python frame
+        )
         self.skiplines = sum(1 for n in names if n.startswith("skiplines") and n[9:].isdigit())
 
     def has_group(self, *names: str) -> bool:
         """True if the pattern defines any of the named groups."""
         return any(n in self.pattern.groupindex for n in names)
 
-    def groups(self, match: re.Match[str]) -> dict[str, object]:
-        """fail2ban's group dictionary of ``match`` (``alt_``/``tuple_`` groups merged)."""
+    def _compound_groups(self, match: re.Match[str]) -> dict[str, object]:
         found: dict[str, object] = match.groupdict()
         for name, target in self._alts:
             value = found.get(name)
