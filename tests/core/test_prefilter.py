@@ -46,7 +46,7 @@ def _fragments(pattern: re.Pattern[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("pattern", [p for _, p in GENERATABLE], ids=[r for r, _ in GENERATABLE])
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_screen_admits_generated_matches(pattern: re.Pattern[str], data: st.DataObject) -> None:
     text = data.draw(st.from_regex(pattern))
@@ -55,7 +55,7 @@ def test_screen_admits_generated_matches(pattern: re.Pattern[str], data: st.Data
 
 
 @pytest.mark.parametrize("pattern", PATTERNS, ids=REGEXES)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(data=st.data())
 def test_screen_is_exact_on_mixed_text(pattern: re.Pattern[str], data: st.DataObject) -> None:
     pieces = _fragments(pattern)
