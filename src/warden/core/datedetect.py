@@ -204,6 +204,9 @@ class DateDetector:
                     self._first_unused += 1
                 self._last_line, self._last_dist, self._last_end = line, dist, end
                 start, stop = m.span(1)
+                if entry.number and start != stop:
+                    value = dt.number_value(m, entry.template)
+                    return _new_tuple(DateMatch, (start, stop, value, entry.name))
                 sg = entry.sec_group
                 if sg and start != stop and self._ctx_lo <= now < self._ctx_hi:
                     hit = entry.cache.get(m.group(*entry.key_groups))
