@@ -7,6 +7,7 @@ fail2ban agreement on these shapes is checked in test_dates_oracle / test_dates_
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -163,3 +164,81 @@ def test_unknown_zone() -> None:
     with pytest.raises(ValueError):
         parse_timezone("XYZ")
     assert parse_timezone(None) is None
+
+
+def _run(pattern: str | None, tz: str, lines: list[tuple[str, float]]) -> list[tuple[object, ...]]:
+    with local_tz(tz):
+        dd = DateDetector(pattern)
+        return [tuple(m) if m else () for m in (dd.match(line, now) for line, now in lines)]
+
+
+def test_moved_date_is_searched_again() -> None:
+    """The last template found at another place: the whole list is searched again."""
+    got = _run(
+        None,
+        "UTC",
+        [("x 2026-11-27 21:31:57 y", NOW), ("x 2026-11-27 1:31:57  y", NOW), ("x", NOW)],
+    )
+    assert [g[:3] for g in got] == [(2, 21, 1795815117.0), (2, 20, 1795743117.0), ()]
+
+
+def test_now_in_a_dst_change_hour() -> None:
+    fall_back = 1761440400.0  # 2025-10-26 01:00 UTC: CEST -> CET
+    lines = [(f"Oct 26 02:{m:02d}:00 h x", fall_back + 60 * m) for m in range(0, 60, 20)]
+    got = _run(None, "Europe/Berlin", lines)
+    # 02:00-02:59 happens twice that night: the first time (CEST) is taken.
+    assert [g[2] for g in got] == [1761436800.0, 1761438000.0, 1761439200.0]
+
+
+def test_local_date_changes_inside_the_hour_of_now() -> None:
+    """Kathmandu (+05:45): the local date changes at 18:15 UTC, inside an hour of now."""
+    now = 1795804200.0  # 2026-11-27 18:30 UTC = Nov 28 00:15 local
+    got = _run(None, "Asia/Kathmandu", [("Nov 28 00:10:00 h x", now), ("00:10:30 x", now)])
+    assert [g[2] for g in got] == [1795803900.0, 1795803930.0]
+
+
+def test_minute_straddling_the_year_rule_is_not_cached() -> None:
+    """Feb 29 00:00:59 is more than a day after now, so it would be Feb 29 of 2023: invalid."""
+    now = 1709078430.0  # 2024-02-28 00:00:30 UTC
+    got = _run(None, "UTC", [("Feb 29 00:00:00 h x", now), ("Feb 29 00:00:59 h x", now)])
+    assert [g[2] for g in got] == [1709164800.0, None]
+
+
+def test_time_only_in_the_future_is_yesterday_every_time() -> None:
+    """Corrected (yesterday) minutes are not cached: each line is converted again."""
+    got = _run("{^LN-BEG}", "UTC", [(f"22:00:{s:02d} x", NOW) for s in range(3)])
+    assert [g[2] for g in got] == [1795730400.0, 1795730401.0, 1795730402.0]
+
+
+def test_conversion_cache_is_bounded() -> None:
+    with local_tz("UTC"):
+        dd = DateDetector("%Y-%m-%d %H:%M:%S")
+        for i in range(4200):
+            minute = 1700000000 + 60 * i
+            text = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(minute))
+            assert dd.match(text, NOW) == DateMatch(0, 19, float(minute), dd.templates[0])
+
+
+@pytest.mark.parametrize(
+    ("pattern", "line", "expected"),
+    [
+        ("%Y %U %a %H:%M:%S", "2026 00 Thu 10:00:00", 1767261600.0),  # Jan 1 2026 is a Thursday
+        ("%Y %W %w %H:%M:%S", "2026 01 1 10:00:00", 1767607200.0),  # Monday Jan 5
+        ("%Y %j %H:%M:%S", "2026 032 10:00:00", 1769940000.0),  # Feb 1
+        ("%d %H:%M:%S", "05 10:00:00", None),  # a day without a month
+        ("%Y-%m-%d %H:%M:%S$", "2026-01-01 10:00:00", 1767261600.0),  # line-end anchored
+        ("%Y-%m-%d %H:%M:%S %Z", "2026-01-01 10:00:00 ABCD", None),  # unknown zone name
+    ],
+)
+def test_rare_directives(pattern: str, line: str, expected: float | None) -> None:
+    with local_tz("UTC"):
+        found = DateDetector(pattern).match(line, NOW)
+    assert found is not None and found.time == expected
+
+
+def test_caseless_spelling_guard() -> None:
+    from warden.core.strptime import _spell_caseless
+
+    assert _spell_caseless("(?P<b>jan)") == "(?P<b>[jJ][aA][nN])"
+    with pytest.raises(AssertionError):
+        _spell_caseless("[a-z]")

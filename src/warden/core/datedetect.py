@@ -161,7 +161,9 @@ class DateDetector:
         entries = self._entries
         if i < len(entries):
             # Hot path: the last winner wins again (the first steps of _find, inlined). On a
-            # miss, _find starts over from the same state.
+            # miss, _find starts over from the same state. The winner keeps its index, so no
+            # reordering, and _first_unused needs no update: after _find it never equals the
+            # winner's index (it is moved past it, or past every template that has won).
             entry = entries[i]
             if entry.anchored:
                 pc = entry.prefix_cache
@@ -177,8 +179,6 @@ class DateDetector:
                         entry.hits += 1
                         entry.last_used = now
                         entry.distance = 0
-                        if self._first_unused == i:
-                            self._first_unused += 1
                         self._last_line, self._last_dist, self._last_end = line, 0, 15
                         return _new_tuple(DateMatch, (0, 15, hit[0] + sec_value, entry.name))
                 m = entry.search(line)
@@ -200,8 +200,6 @@ class DateDetector:
                 entry.hits += 1
                 entry.last_used = now
                 entry.distance = dist
-                if self._first_unused == i:
-                    self._first_unused += 1
                 self._last_line, self._last_dist, self._last_end = line, dist, end
                 start, stop = m.span(1)
                 if entry.number and start != stop:
@@ -406,11 +404,10 @@ class DateDetector:
         if year and day_given:
             valid_from = float("-inf")
         else:
-            probe = NowContext(float("inf"), ctx.year, ctx.month, ctx.day)
-            try:
-                ahead = resolve(fields, probe, self._default_tz)
-            except (ValueError, KeyError, TypeError, OverflowError):
-                return
+            # The same fields as `last` with no correction possible (so no error either).
+            ahead = resolve(
+                fields, NowContext(float("inf"), ctx.year, ctx.month, ctx.day), self._default_tz
+            )
             if ahead != last:
                 return  # a correction was applied at ctx: not cacheable
             # Wall-clock now from which no correction applies to any second of the minute.
