@@ -1,1 +1,15 @@
-"""Ban persistence (adapters)."""
+"""Durable daemon state: active bans, ban history, log positions."""
+
+from warden.store.memory import MemoryBanStore
+from warden.store.model import BanKey, BanStore, HistoryEntry, LogPosition, StoredBan
+from warden.store.sqlite import SqliteBanStore
+
+__all__ = [
+    "BanKey",
+    "BanStore",
+    "HistoryEntry",
+    "LogPosition",
+    "MemoryBanStore",
+    "SqliteBanStore",
+    "StoredBan",
+]

@@ -1,0 +1,63 @@
+"""The dry-run twin of the ban store: the same behaviour, kept in memory only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from warden.store.model import BanKey, HistoryEntry, LogPosition, StoredBan
+
+__all__ = ["MemoryBanStore"]
+
+
+class MemoryBanStore:
+    """:class:`~warden.store.model.BanStore` in memory (dry runs and tests); nothing survives."""
+
+    def __init__(self) -> None:
+        """An empty store."""
+        self._bans: dict[BanKey, StoredBan] = {}
+        self._history: list[tuple[str, str, float, float]] = []
+        self._positions: dict[str, LogPosition] = {}
+
+    def add_bans(self, bans: Sequence[StoredBan]) -> None:
+        """Record ``bans`` as active and in the history."""
+        for ban in bans:
+            self._bans[ban.key] = ban
+            self._history.append((ban.jail, ban.addr, ban.start, ban.bantime))
+
+    def remove_bans(self, keys: Iterable[BanKey]) -> None:
+        """Forget the active bans named by ``keys``."""
+        for key in keys:
+            self._bans.pop(key, None)
+
+    def active_bans(self, now: float) -> list[StoredBan]:
+        """Every ban still active at ``now``, oldest first."""
+        live = [b for b in self._bans.values() if b.bantime < 0 or b.start + b.bantime > now]
+        return sorted(live, key=lambda b: b.start)
+
+    def history(self, addr: str, jail: str | None, since: float) -> HistoryEntry | None:
+        """How often ``addr`` was banned since ``since`` (in ``jail``, or anywhere)."""
+        hits = [h for h in self._history
+                if h[1] == addr and h[2] >= since and (jail is None or h[0] == jail)]
+        if not hits:
+            return None
+        last = max(hits, key=lambda h: h[2])
+        return HistoryEntry(addr, len(hits), last[2], last[3])
+
+    def purge_history(self, before: float) -> int:
+        """Drop history entries that started before ``before``."""
+        kept = [h for h in self._history if h[2] >= before]
+        dropped = len(self._history) - len(kept)
+        self._history = kept
+        return dropped
+
+    def save_positions(self, positions: Iterable[LogPosition]) -> None:
+        """Remember each file's read position."""
+        for position in positions:
+            self._positions[position.path] = position
+
+    def positions(self) -> dict[str, LogPosition]:
+        """Every remembered log position."""
+        return dict(self._positions)
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,98 @@
+"""What the store keeps: ban records, history entries, log positions, and the ``BanStore`` seam."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["BanKey", "BanStore", "HistoryEntry", "LogPosition", "StoredBan"]
+
+#: (jail, address) identifies one active ban
+BanKey = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBan:
+    """One ban: ``bantime`` seconds from ``start`` (``bantime < 0``: forever).
+
+    ``count`` is how many times the address was banned in this jail so far, this ban included
+    (the ``bantime.increment`` policies grow with it).
+    """
+
+    jail: str
+    addr: str
+    start: float
+    bantime: float
+    count: int = 1
+
+    @property
+    def key(self) -> BanKey:
+        """The (jail, address) pair this ban is filed under."""
+        return (self.jail, self.addr)
+
+    @property
+    def permanent(self) -> bool:
+        """True if the ban never expires."""
+        return self.bantime < 0
+
+    @property
+    def end(self) -> float | None:
+        """When the ban ends (epoch), ``None`` if never."""
+        return None if self.bantime < 0 else self.start + self.bantime
+
+    def remaining(self, now: float) -> float | None:
+        """Seconds left at ``now`` (never below 0), ``None`` if permanent."""
+        end = self.end
+        return None if end is None else max(0.0, end - now)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """The ban history of one address: how often it was banned and the latest ban."""
+
+    addr: str
+    count: int
+    last_start: float
+    last_bantime: float
+
+
+@dataclass(frozen=True, slots=True)
+class LogPosition:
+    """Where reading of a log file stopped: its identity (inode), offset and a head digest."""
+
+    path: str
+    inode: int
+    offset: int
+    digest: str = ""
+
+
+class BanStore(Protocol):
+    """The durable state of the daemon. Every method is one transaction.
+
+    Bans are recorded before they are enforced; :meth:`add_bans` takes a whole burst at once.
+    """
+
+    def add_bans(self, bans: Sequence[StoredBan]) -> None:
+        """Record ``bans`` as active (replacing a ban of the same key) and in the history."""
+
+    def remove_bans(self, keys: Iterable[BanKey]) -> None:
+        """Forget the active bans named by ``keys`` (the history stays)."""
+
+    def active_bans(self, now: float) -> list[StoredBan]:
+        """Every ban still active at ``now`` (permanent ones included)."""
+
+    def history(self, addr: str, jail: str | None, since: float) -> HistoryEntry | None:
+        """Bans of ``addr`` started at or after ``since``: in ``jail``, or in any jail if None."""
+
+    def purge_history(self, before: float) -> int:
+        """Drop history older than ``before``; return the number of entries dropped."""
+
+    def save_positions(self, positions: Iterable[LogPosition]) -> None:
+        """Remember where each log file was read up to."""
+
+    def positions(self) -> dict[str, LogPosition]:
+        """Every remembered log position, by path."""
+
+    def close(self) -> None:
+        """Flush and release the store."""

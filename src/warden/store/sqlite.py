@@ -1,0 +1,156 @@
+"""The SQLite ban store (WAL mode): active bans, ban history, log positions.
+
+Each public method is one transaction, so a burst of bans costs one commit (one fsync).
+``synchronous=FULL``: a ban reported to the caller survives a crash or power loss.
+A database that SQLite cannot read is moved aside (``NAME.corrupt-N``) and a fresh one
+created; that is logged once and nothing else stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from warden.store.model import BanKey, HistoryEntry, LogPosition, StoredBan
+
+__all__ = ["SCHEMA_VERSION", "SqliteBanStore"]
+
+log = logging.getLogger("warden.store")
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bans (
+    jail TEXT NOT NULL, addr TEXT NOT NULL, start REAL NOT NULL, bantime REAL NOT NULL,
+    count INTEGER NOT NULL, PRIMARY KEY (jail, addr)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (
+    jail TEXT NOT NULL, addr TEXT NOT NULL, start REAL NOT NULL, bantime REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS history_addr ON history (addr, start);
+CREATE INDEX IF NOT EXISTS history_start ON history (start);
+CREATE TABLE IF NOT EXISTS positions (
+    path TEXT PRIMARY KEY, inode INTEGER NOT NULL, pos INTEGER NOT NULL, digest TEXT NOT NULL);
+"""
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    # quick_check reads every page: a damaged file is found now, not in the middle of a ban.
+    (result,) = conn.execute("PRAGMA quick_check").fetchone()
+    if result != "ok":
+        conn.close()
+        raise sqlite3.DatabaseError(f"integrity check failed: {result}")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version not in (0, SCHEMA_VERSION):
+        conn.close()
+        raise sqlite3.DatabaseError(f"unknown schema version {version}")
+    conn.executescript(_SCHEMA)
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    return conn
+
+
+def _move_aside(path: Path) -> Path:
+    n = 1
+    while path.with_name(f"{path.name}.corrupt-{n}").exists():
+        n += 1
+    target = path.with_name(f"{path.name}.corrupt-{n}")
+    os.replace(path, target)
+    for suffix in ("-wal", "-shm"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            os.replace(side, target.with_name(target.name + suffix))
+    return target
+
+
+class SqliteBanStore:
+    """:class:`~warden.store.model.BanStore` on an SQLite file."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        """Open (or create) the database at ``path``; a corrupt one is moved aside."""
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = _connect(self.path)
+        except sqlite3.DatabaseError as exc:
+            aside = _move_aside(self.path)
+            log.error("database %s is unreadable (%s); moved to %s, starting with an empty one",
+                      self.path, exc, aside)
+            self._conn = _connect(self.path)
+        os.chmod(self.path, 0o600)
+
+    def _write(self, sql: str, rows: Iterable[tuple[object, ...]]) -> None:
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(sql, rows)
+
+    def add_bans(self, bans: Sequence[StoredBan]) -> None:
+        """Record ``bans`` as active and in the history, in one transaction."""
+        if not bans:
+            return
+        rows = [(b.jail, b.addr, b.start, b.bantime, b.count) for b in bans]
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO bans (jail, addr, start, bantime, count) "
+                "VALUES (?, ?, ?, ?, ?)", rows)
+            self._conn.executemany(
+                "INSERT INTO history (jail, addr, start, bantime) VALUES (?, ?, ?, ?)",
+                [row[:4] for row in rows])
+
+    def remove_bans(self, keys: Iterable[BanKey]) -> None:
+        """Forget the active bans named by ``keys``."""
+        self._write("DELETE FROM bans WHERE jail = ? AND addr = ?", keys)
+
+    def active_bans(self, now: float) -> list[StoredBan]:
+        """Every ban still active at ``now``."""
+        rows = self._conn.execute(
+            "SELECT jail, addr, start, bantime, count FROM bans "
+            "WHERE bantime < 0 OR start + bantime > ? ORDER BY start", (now,))
+        return [StoredBan(*row) for row in rows]
+
+    def history(self, addr: str, jail: str | None, since: float) -> HistoryEntry | None:
+        """How often ``addr`` was banned since ``since`` (in ``jail``, or anywhere)."""
+        sql = "SELECT count(*), max(start) FROM history WHERE addr = ? AND start >= ?"
+        params: tuple[object, ...] = (addr, since)
+        if jail is not None:
+            sql += " AND jail = ?"
+            params += (jail,)
+        count, last = self._conn.execute(sql, params).fetchone()
+        if not count:
+            return None
+        bantime_sql = "SELECT bantime FROM history WHERE addr = ? AND start = ?"
+        bparams: tuple[object, ...] = (addr, last)
+        if jail is not None:
+            bantime_sql += " AND jail = ?"
+            bparams += (jail,)
+        (bantime,) = self._conn.execute(bantime_sql + " LIMIT 1", bparams).fetchone()
+        return HistoryEntry(addr, int(count), float(last), float(bantime))
+
+    def purge_history(self, before: float) -> int:
+        """Drop history entries that started before ``before``."""
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            cursor = self._conn.execute("DELETE FROM history WHERE start < ?", (before,))
+            return cursor.rowcount
+
+    def save_positions(self, positions: Iterable[LogPosition]) -> None:
+        """Remember each file's read position."""
+        self._write(
+            "INSERT OR REPLACE INTO positions (path, inode, pos, digest) VALUES (?, ?, ?, ?)",
+            ((p.path, p.inode, p.offset, p.digest) for p in positions))
+
+    def positions(self) -> dict[str, LogPosition]:
+        """Every remembered log position."""
+        rows = self._conn.execute("SELECT path, inode, pos, digest FROM positions")
+        return {row[0]: LogPosition(*row) for row in rows}
+
+    def close(self) -> None:
+        """Checkpoint the WAL and close."""
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self._conn.close()

@@ -1,0 +1,156 @@
+"""One contract for every BanStore, plus the SQLite specifics (durability, corruption, WAL)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from warden.store import BanStore, LogPosition, MemoryBanStore, SqliteBanStore, StoredBan
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BanStore]:
+    made: BanStore = (SqliteBanStore(tmp_path / "w.db") if request.param == "sqlite"
+                      else MemoryBanStore())
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def test_active_bans_respect_their_end(store: BanStore) -> None:
+    store.add_bans([
+        StoredBan("sshd", "192.0.2.1", 1000.0, 60.0),
+        StoredBan("sshd", "192.0.2.2", 1000.0, -1.0),
+        StoredBan("nginx", "192.0.2.1", 1010.0, 5.0, count=2),
+    ])
+    assert {b.key for b in store.active_bans(1014.0)} == {
+        ("sshd", "192.0.2.1"), ("sshd", "192.0.2.2"), ("nginx", "192.0.2.1")}
+    assert {b.key for b in store.active_bans(1015.0)} == {
+        ("sshd", "192.0.2.1"), ("sshd", "192.0.2.2")}
+    # the permanent ban outlives everything
+    assert [b.key for b in store.active_bans(1e12)] == [("sshd", "192.0.2.2")]
+    nginx = next(b for b in store.active_bans(1011.0) if b.jail == "nginx")
+    assert nginx == StoredBan("nginx", "192.0.2.1", 1010.0, 5.0, 2)
+    assert nginx.remaining(1012.5) == 2.5
+
+
+def test_rebanning_replaces_the_active_ban_and_grows_history(store: BanStore) -> None:
+    store.add_bans([StoredBan("sshd", "2001:db8::1", 100.0, 10.0)])
+    store.add_bans([StoredBan("sshd", "2001:db8::1", 200.0, 20.0, count=2)])
+    assert store.active_bans(150.0) == [StoredBan("sshd", "2001:db8::1", 200.0, 20.0, 2)]
+    entry = store.history("2001:db8::1", "sshd", since=0.0)
+    assert entry is not None
+    assert (entry.count, entry.last_start, entry.last_bantime) == (2, 200.0, 20.0)
+    recent = store.history("2001:db8::1", "sshd", since=150.0)
+    assert recent is not None and recent.count == 1
+    assert store.history("2001:db8::1", "other", since=0.0) is None
+
+
+def test_history_across_jails_and_purge(store: BanStore) -> None:
+    store.add_bans([StoredBan("a", "192.0.2.9", 10.0, 5.0), StoredBan("b", "192.0.2.9", 20.0, 7.0)])
+    overall = store.history("192.0.2.9", None, since=0.0)
+    assert overall is not None and (overall.count, overall.last_bantime) == (2, 7.0)
+    assert store.purge_history(before=15.0) == 1
+    overall = store.history("192.0.2.9", None, since=0.0)
+    assert overall is not None and overall.count == 1
+
+
+def test_remove_bans_keeps_history(store: BanStore) -> None:
+    store.add_bans([StoredBan("sshd", "192.0.2.3", 0.0, 100.0)])
+    store.remove_bans([("sshd", "192.0.2.3"), ("sshd", "192.0.2.99")])
+    assert store.active_bans(1.0) == []
+    assert store.history("192.0.2.3", "sshd", 0.0) is not None
+
+
+def test_positions_round_trip(store: BanStore) -> None:
+    store.save_positions([LogPosition("/var/log/a", 11, 500, "ab"), LogPosition("/b", 2, 0)])
+    store.save_positions([LogPosition("/var/log/a", 12, 7, "cd")])
+    assert store.positions() == {
+        "/var/log/a": LogPosition("/var/log/a", 12, 7, "cd"), "/b": LogPosition("/b", 2, 0, "")}
+
+
+def test_sqlite_state_survives_reopen_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "w.db"
+    first = SqliteBanStore(path)
+    first.add_bans([StoredBan("sshd", "198.51.100.7", 50.0, -1.0, 3)])
+    first.save_positions([LogPosition("/l", 1, 2)])
+    first.close()
+    assert (path.stat().st_mode & 0o777) == 0o600
+    again = SqliteBanStore(path)
+    try:
+        assert again.active_bans(1e9) == [StoredBan("sshd", "198.51.100.7", 50.0, -1.0, 3)]
+        assert again.positions() == {"/l": LogPosition("/l", 1, 2)}
+        mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+        assert mode == "wal"
+    finally:
+        again.close()
+
+
+def test_committed_bans_survive_kill_9(tmp_path: Path) -> None:
+    # A child process writes a burst and is killed without closing: every reported ban is there.
+    path = tmp_path / "w.db"
+    code = (
+        "import os, sys\n"
+        "from warden.store import SqliteBanStore, StoredBan\n"
+        "s = SqliteBanStore(sys.argv[1])\n"
+        "s.add_bans([StoredBan('j', f'192.0.2.{i}', 1.0, -1.0) for i in range(1, 201)])\n"
+        "print('written', flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert proc.returncode == -9 and proc.stdout == "written\n"
+    store = SqliteBanStore(path)
+    try:
+        assert len(store.active_bans(2.0)) == 200
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_database_is_moved_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: str
+) -> None:
+    path = tmp_path / "w.db"
+    if damage == "garbage":
+        path.write_bytes(b"this is not a database at all" * 200)
+    else:
+        good = SqliteBanStore(path)
+        good.add_bans([StoredBan("j", f"192.0.2.{i}", 1.0, -1.0) for i in range(1, 250)])
+        good.close()
+        data = path.read_bytes()
+        # keep the header, smash the pages: SQLite sees a malformed database
+        path.write_bytes(data[:100] + b"\xff" * (len(data) - 100))
+    with caplog.at_level(logging.ERROR, logger="warden.store"):
+        store = SqliteBanStore(path)
+    try:
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and "moved to" in errors[0].getMessage()
+        assert (tmp_path / "w.db.corrupt-1").exists()
+        store.add_bans([StoredBan("j", "192.0.2.1", 1.0, 10.0)])
+        assert len(store.active_bans(2.0)) == 1
+    finally:
+        store.close()
+
+
+def test_a_burst_of_10000_bans_is_one_fast_transaction(tmp_path: Path) -> None:
+    store = SqliteBanStore(tmp_path / "w.db")
+    try:
+        bans = [StoredBan("sshd", f"2001:db8::{i:x}", 1.0, 600.0) for i in range(10_000)]
+        started = time.perf_counter()
+        store.add_bans(bans)
+        elapsed = time.perf_counter() - started
+        assert len(store.active_bans(2.0)) == 10_000
+        assert elapsed < 1.0, elapsed
+    finally:
+        store.close()
+    assert os.path.exists(tmp_path / "w.db")
