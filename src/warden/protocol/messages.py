@@ -1,0 +1,219 @@
+"""The control messages: frozen requests the client sends and the responses the daemon returns.
+
+Each message class has a ``kind`` (its name on the wire). Fields are plain JSON values:
+``str``, ``int``, ``float``, ``bool``, ``None`` and tuples of those or of nested records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+__all__ = [
+    "REQUEST_TYPES",
+    "RESPONSE_TYPES",
+    "Ban",
+    "BanEntry",
+    "BanResult",
+    "Banned",
+    "BannedList",
+    "Done",
+    "Failed",
+    "JailStatus",
+    "Ping",
+    "Pong",
+    "Reload",
+    "Request",
+    "Response",
+    "ServerStatus",
+    "SourceState",
+    "Status",
+    "Stop",
+    "Unban",
+    "UnbanResult",
+    "Version",
+    "VersionInfo",
+]
+
+
+# ---------------------------------------------------------------------------------- requests
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """Is the daemon alive?"""
+
+    kind: ClassVar[str] = "ping"
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """The daemon's version."""
+
+    kind: ClassVar[str] = "version"
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """The list of jails (``jail`` None) or one jail's counters and bans."""
+
+    kind: ClassVar[str] = "status"
+    jail: str | None = None
+    all: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    """Ban ``addrs`` in ``jail`` now, with the jail's ban time."""
+
+    kind: ClassVar[str] = "ban"
+    jail: str
+    addrs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Unban:
+    """Lift bans of ``addrs`` (in ``jail``, or in every jail); ``all``: every ban."""
+
+    kind: ClassVar[str] = "unban"
+    jail: str | None = None
+    addrs: tuple[str, ...] = ()
+    all: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Banned:
+    """Which jails ban ``addrs`` (every ban if empty), with the time left."""
+
+    kind: ClassVar[str] = "banned"
+    addrs: tuple[str, ...] = ()
+    jail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reload:
+    """Re-read the configuration (one ``jail``, or all); ``restart`` rebuilds the jail(s)."""
+
+    kind: ClassVar[str] = "reload"
+    jail: str | None = None
+    restart: bool = False
+    unban: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Stop the daemon (bans stay in the firewall)."""
+
+    kind: ClassVar[str] = "stop"
+
+
+Request = Ping | Version | Status | Ban | Unban | Banned | Reload | Stop
+REQUEST_TYPES: tuple[type[Request], ...] = (Ping, Version, Status, Ban, Unban, Banned, Reload,
+                                            Stop)
+
+
+# --------------------------------------------------------------------------------- responses
+@dataclass(frozen=True, slots=True)
+class Pong:
+    """The answer to :class:`Ping`."""
+
+    kind: ClassVar[str] = "pong"
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    """The daemon's version."""
+
+    kind: ClassVar[str] = "version-info"
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """One log source of a jail and how it is doing (``ok``, ``restarting``, ``failed``)."""
+
+    path: str
+    state: str = "ok"
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JailStatus:
+    """One jail, as fail2ban-client's ``status JAIL`` shows it."""
+
+    kind: ClassVar[str] = "jail-status"
+    name: str
+    currently_failed: int
+    total_failed: int
+    files: tuple[SourceState, ...]
+    currently_banned: int
+    total_banned: int
+    banned: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    """The jails the daemon runs (with each one's status when ``Status(all=True)``)."""
+
+    kind: ClassVar[str] = "server-status"
+    jails: tuple[str, ...]
+    details: tuple[JailStatus, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BanResult:
+    """Which of the requested addresses were newly banned (the others already were)."""
+
+    kind: ClassVar[str] = "ban-result"
+    jail: str
+    banned: tuple[str, ...]
+    already: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UnbanResult:
+    """How many bans were lifted, and the addresses that were not banned anywhere."""
+
+    kind: ClassVar[str] = "unban-result"
+    count: int
+    not_banned: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BanEntry:
+    """One active ban; ``remaining`` is None for a permanent ban."""
+
+    jail: str
+    addr: str
+    start: float
+    remaining: float | None
+    count: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BannedList:
+    """The active bans asked for."""
+
+    kind: ClassVar[str] = "banned-list"
+    bans: tuple[BanEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The request was carried out; ``message`` says what happened."""
+
+    kind: ClassVar[str] = "done"
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The request was refused or failed: ``usage`` (the request is wrong) or ``failed``."""
+
+    kind: ClassVar[str] = "failed"
+    message: str
+    reason: str = "failed"
+
+
+Response = (Pong | VersionInfo | ServerStatus | JailStatus | BanResult | UnbanResult
+            | BannedList | Done | Failed)
+RESPONSE_TYPES: tuple[type[Response], ...] = (Pong, VersionInfo, ServerStatus, JailStatus,
+                                              BanResult, UnbanResult, BannedList, Done, Failed)

@@ -1,0 +1,115 @@
+"""The control codec: every message round-trips; anything else is a clear ProtocolError."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from warden.errors import ProtocolError
+from warden.protocol import (
+    Ban,
+    BanEntry,
+    Banned,
+    BannedList,
+    BanResult,
+    Done,
+    Failed,
+    JailStatus,
+    Ping,
+    Pong,
+    Reload,
+    Request,
+    Response,
+    ServerStatus,
+    SourceState,
+    Status,
+    Stop,
+    Unban,
+    UnbanResult,
+    Version,
+    VersionInfo,
+    decode_request,
+    decode_response,
+    encode,
+)
+
+STATUS = JailStatus("sshd", 2, 10, (SourceState("/var/log/auth.log"),
+                                    SourceState("/x", "restarting", "gone")),
+                    1, 4, ("192.0.2.1",))
+REQUESTS: list[Request] = [
+    Ping(), Version(), Status(), Status("sshd"), Status(all=True), Ban("sshd", ("192.0.2.1",)),
+    Unban(None, ("2001:db8::1",)), Unban(all=True), Banned(), Banned(("192.0.2.1",), "sshd"),
+    Reload(), Reload("sshd", restart=True, unban=True), Stop(),
+]
+RESPONSES: list[Response] = [
+    Pong(), VersionInfo("0.1.0"), ServerStatus(("a", "b")), ServerStatus(("sshd",), (STATUS,)),
+    STATUS, BanResult("sshd", ("192.0.2.1",), ("192.0.2.2",)), UnbanResult(3, ("192.0.2.9",)),
+    BannedList((BanEntry("sshd", "192.0.2.1", 5.5, 10.0, 2),
+                BanEntry("x", "2001:db8::1", 1.0, None))),
+    Done("reloaded"), Failed("no jail 'x'", "usage"),
+]
+
+
+@pytest.mark.parametrize("message", REQUESTS, ids=repr)
+def test_requests_round_trip(message: Request) -> None:
+    line = encode(message)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert decode_request(line) == message
+
+
+@pytest.mark.parametrize("message", RESPONSES, ids=repr)
+def test_responses_round_trip(message: Response) -> None:
+    assert decode_response(encode(message)) == message
+
+
+def test_wire_form_names_version_and_kind() -> None:
+    assert json.loads(encode(Ban("sshd", ("192.0.2.1",)))) == {
+        "v": 1, "kind": "ban", "jail": "sshd", "addrs": ["192.0.2.1"]}
+
+
+@pytest.mark.parametrize(("line", "needle"), [
+    (b"not json", "malformed"),
+    (b"[1, 2]", "not a JSON object"),
+    (b'{"kind": "ping"}', "version None not supported"),
+    (b'{"v": 2, "kind": "ping"}', "version 2 not supported"),
+    (b'{"v": 1, "kind": "launch"}', "unknown message kind 'launch'"),
+    (b'{"v": 1, "kind": "pong"}', "unknown message kind 'pong'"),  # a response is no request
+    (b'{"v": 1, "kind": "ban", "jail": "sshd"}', "addrs"),
+    (b'{"v": 1, "kind": "ban", "jail": 3, "addrs": []}', "ban.jail"),
+    (b'{"v": 1, "kind": "ban", "jail": "s", "addrs": "192.0.2.1"}', "expected a list"),
+    (b'{"v": 1, "kind": "ban", "jail": "s", "addrs": [1]}', "ban.addrs[0]"),
+    (b'{"v": 1, "kind": "unban", "all": "yes"}', "unban.all"),
+    (b'{"v": 1, "kind": "stop", "now": true}', "unknown field(s) now"),
+    (b'\xff\xfe', "malformed"),
+])
+def test_bad_requests_are_protocol_errors(line: bytes, needle: str) -> None:
+    with pytest.raises(ProtocolError, match=None) as info:
+        decode_request(line)
+    assert needle in str(info.value)
+
+
+def test_nested_records_are_checked() -> None:
+    bad = b'{"v":1,"kind":"banned-list","bans":[{"jail":"j","addr":"a","start":"x","remaining":1}]}'
+    with pytest.raises(ProtocolError, match=r"bans\[0\]"):
+        decode_response(bad)
+    with pytest.raises(ProtocolError):
+        decode_response(b'{"v":1,"kind":"banned-list","bans":[5]}')
+
+
+def test_int_is_accepted_where_float_is_declared_but_bool_is_not() -> None:
+    line = (b'{"v":1,"kind":"banned-list",'
+            b'"bans":[{"jail":"j","addr":"a","start":3,"remaining":null}]}')
+    decoded = decode_response(line)
+    assert decoded == BannedList((BanEntry("j", "a", 3.0, None),))
+    with pytest.raises(ProtocolError):
+        decode_response(b'{"v":1,"kind":"unban-result","count":true}')
+
+
+def test_a_status_of_10000_bans_decodes_fast() -> None:
+    big = JailStatus("sshd", 0, 0, (), 10_000, 10_000,
+                     tuple(f"2001:db8::{i:x}" for i in range(10_000)))
+    started = time.perf_counter()
+    assert decode_response(encode(big)) == big
+    assert time.perf_counter() - started < 0.5
