@@ -13,7 +13,12 @@ import pytest
 
 from tests.core.test_dates_oracle import local_tz
 from warden.core.datedetect import DateDetector, DateMatch
-from warden.core.strptime import parse_timezone, year_window_regex, zone_offset
+from warden.core.strptime import (
+    parse_timezone,
+    spell_caseless,
+    year_window_regex,
+    zone_offset,
+)
 from warden.errors import ConfigError, RegexError
 
 CET = "CET-01CEST-02,M3.5.0,M10.5.0"
@@ -236,9 +241,8 @@ def test_rare_directives(pattern: str, line: str, expected: float | None) -> Non
     assert found is not None and found.time == expected
 
 
-def test_caseless_spelling_guard() -> None:
-    from warden.core.strptime import _spell_caseless
-
-    assert _spell_caseless("(?P<b>jan)") == "(?P<b>[jJ][aA][nN])"
+def test_caseless_spelling() -> None:
+    assert spell_caseless("(?P<b>jan|sep)") == "(?P<b>[jJ][aA][nN]|[sS\\u017f][eE][pP])"
+    assert re.fullmatch(spell_caseless("(?P<Z>[A-Z]{3})"), "\u212aab")  # Kelvin sign folds to k
     with pytest.raises(AssertionError):
-        _spell_caseless("[a-z]")
+        spell_caseless("[a-z]")

@@ -152,7 +152,7 @@ def _render(rng: random.Random, now: float) -> str:
     """A line with a date near ``now`` in one of many formats, with some noise."""
     t = now + rng.choice([0, -1, 1, -59, 3600, -3600, 86400, -86400, 2 * 86400, -200 * 86400])
     t += rng.randint(-7200, 7200) if rng.random() < 0.5 else 0
-    y, mo, d, h, mi, s, wd = __import__("time").gmtime(t)[:7]
+    y, mo, d, h, mi, s, wd = time.gmtime(t)[:7]
     if rng.random() < 0.05:
         d = rng.choice([29, 30, 31])  # possibly invalid
     if rng.random() < 0.03:
@@ -210,7 +210,7 @@ def _streams(rng: random.Random) -> list[dict[str, Any]]:
             t = start - 7200
             lines = []
             while t < start + 3600:
-                y, mo, d, h, mi, s = __import__("time").gmtime(t + shift)[:6]
+                y, mo, d, h, mi, s = time.gmtime(t + shift)[:6]
                 text = f"{MONS[mo - 1]} {d:2d} {h:02d}:{mi:02d}:{s:02d} host sshd[1]: msg"
                 if rng.random() < 0.1:
                     text = f"{y}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d} other format"
@@ -221,18 +221,61 @@ def _streams(rng: random.Random) -> list[dict[str, Any]]:
     return groups
 
 
+_PIECES = [
+    "%Y", "%ExY", "%y", "%Exy", "%m", "%Exm", "%d", "%Exd", "%b", "%B", "%a", "%H", "%ExH",
+    "%k", "%l", "%I", "%M", "%ExM", "%S", "%ExS", "%f", "%p", "%z", "%Z", "%Exz", "%j",
+    "-", "/", ":", " ", "T", ", ", "(?:", ")?", "\\s+", "\\d+", "[", "]",
+]  # fmt: skip
+_WRAPS = ["", "", "^", "{^LN-BEG}", "{UNB}", "**", "(?:ts=)?", "^\\S+ "]
+_ENDS = ["", "", "$", "**", "\\b", "\\s", " "]
+
+
+def _random_pattern(rng: random.Random) -> str:
+    """A random (often odd, sometimes invalid) datepattern line."""
+    body = "".join(rng.choice(_PIECES) for _ in range(rng.randint(1, 7)))
+    return rng.choice(_WRAPS) + body + rng.choice(_ENDS)
+
+
+_SAMPLES = {
+    "%Y": ["2026", "2013", "1999"], "%ExY": ["2025", "2031"], "%y": ["26", "05"],
+    "%Exy": ["26", "13"], "%m": ["11", "1", "13"], "%Exm": ["11", "02"], "%d": ["27", " 7", "31"],
+    "%Exd": ["27", "30"], "%b": ["Nov", "feb", "XYZ"], "%B": ["November", "MAY"],
+    "%a": ["Fri", "sun"], "%H": ["21", "9", "24"], "%ExH": ["21", "07"], "%k": [" 9", "21"],
+    "%l": [" 9", "12"], "%I": ["09", "12", "13"], "%M": ["31", "5"], "%ExM": ["31", "59"],
+    "%S": ["57", "60", "5"], "%ExS": ["57", "61"], "%f": ["123", "123456"], "%p": ["PM", "am"],
+    "%z": ["+0100", "Z", "-05:30"], "%Z": ["CET", "UTC", "XYZ"], "%Exz": ["CET+01", "PST"],
+    "%j": ["331", "060"], "(?:": [""], ")?": [""], "\\s+": [" ", "  "], "\\d+": ["42"],
+    "[": [""], "]": [""],
+}  # fmt: skip
+
+
+def _fill(pattern: str, rng: random.Random) -> str:
+    """A line that may match ``pattern``: directives and regex bits replaced by sample text."""
+    for marker in ("{^LN-BEG}", "{UNB}", "**", "^\\S+ ", "(?:ts=)?", "$", "\\b", "\\s", "^"):
+        pattern = pattern.replace(
+            marker, rng.choice(["", "host ", " "]) if marker[0] == "^" else ""
+        )
+    for key in sorted(_SAMPLES, key=len, reverse=True):
+        while key in pattern:
+            pattern = pattern.replace(key, rng.choice(_SAMPLES[key]), 1)
+    return rng.choice(["", "x ", "["]) + pattern + rng.choice(["", " sshd: x", "]"])
+
+
 def build_groups(seed: int = 2026, per_group: int = 12) -> list[dict[str, Any]]:
     """Groups of (pattern, zone, logtimezone, [(line, now)...]) from a fixed seed."""
     rng = random.Random(seed)
     groups = _streams(rng)
     nows = _nows()
-    for pattern in PATTERNS:
+    patterns = PATTERNS + [_random_pattern(rng) for _ in range(60)]
+    for pattern in patterns:
         for tz in ZONES:
             logtz = rng.choice(LOG_TZS) if rng.random() < 0.4 else None
             # One now per group: template reordering looks at how long ago (in `now` terms)
             # a template was used, fail2ban at its real clock, which barely moves in a test.
             now = rng.choice(nows)
             lines = [(_render(rng, now), now) for _ in range(per_group)]
+            if pattern is not None and pattern not in PATTERNS:  # a random one: fit lines to it
+                lines = [(_fill(pattern, rng), now) if i % 2 else ln for i, ln in enumerate(lines)]
             groups.append({"pattern": pattern, "tz": tz, "logtz": logtz, "lines": lines})
     return groups
 

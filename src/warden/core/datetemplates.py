@@ -18,6 +18,7 @@ fail2ban 1.0.2 builds it, so the same text is found at the same place:
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -137,22 +138,27 @@ def _bound(regex: str, name: str, word_begin: bool | str, word_end: bool) -> tup
 
 def _compile(regex: str, source: str) -> re.Pattern[str]:
     try:
-        return re.compile(regex)
+        # re's FutureWarnings (e.g. "possible nested set") would go to stderr from the pure
+        # core; the pattern compiles and means today what it meant to fail2ban.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return re.compile(regex)
     except re.error as exc:
         raise ValueError(f"date pattern {source!r} does not compile: {exc}") from None
 
 
-def _translate(pattern: str, year_regex: str, caseless: bool) -> tuple[str, str]:
-    """Replace %-directives: returns (regex, template name). ValueError on a stray ``%``.
+def _translate(pattern: str, year_regex: str, caseless: bool) -> tuple[str, str, bool]:
+    """Replace %-directives: returns (regex, template name, spelled). ValueError on a stray ``%``.
 
-    ``caseless``: the pattern has name directives and must match ignoring case. When its own
-    text has nothing case can change, the directives are spelled out caseless instead of
-    prefixing ``(?iu)`` (same matches, regex twice as fast); otherwise ``(?iu)`` leads.
+    ``caseless``: the pattern has name directives and must match ignoring case: the regex then
+    starts with ``(?iu)``. ``spelled``: the name directives are spelled out caseless instead,
+    so the caller may drop that flag (same matches, regex twice as fast). That is only done
+    when the pattern's own text has nothing case could change and no such directive sits
+    inside a character class of the pattern.
     """
-    regex: list[str] = []
+    pieces: list[tuple[str, bool]] = []  # (regex text, is a case-dependent directive)
     name: list[str] = []
     pos = i = 0
-    spell = caseless and not _has_cased_text(_DIRECTIVE_TEXT.sub("", pattern))
     while True:
         i = pattern.find("%", i)
         if i < 0:
@@ -164,15 +170,41 @@ def _translate(pattern: str, year_regex: str, caseless: bool) -> tuple[str, str]
                 raise ValueError(
                     f"date pattern {pattern!r}: invalid %-directive or unescaped percent sign"
                 )
-        regex += (pattern[pos:i], strptime.directive_regex(key, year_regex, spell))
+        pieces += ((pattern[pos:i], False), (strptime.directive_regex(key, year_regex), True))
         name += (pattern[pos:i], strptime.DIRECTIVE_NAMES[key])
         i = pos = i + 1 + len(key)
-    regex.append(pattern[pos:])
+    pieces.append((pattern[pos:], False))
     name.append(pattern[pos:])
-    text = "".join(regex)
-    if caseless and not spell:
-        text = "(?iu)" + text
-    return text, "".join(name)
+    text = "".join(p for p, _ in pieces)
+    if not caseless:
+        return text, "".join(name), False
+    spell = not _has_cased_text(_DIRECTIVE_TEXT.sub("", pattern)) and _outside_classes(pieces)
+    if spell:
+        text = "".join(strptime.spell_caseless(p) if d else p for p, d in pieces)
+    return "(?iu)" + text, "".join(name), spell
+
+
+def _outside_classes(pieces: list[tuple[str, bool]]) -> bool:
+    """Whether every directive piece starts outside a ``[...]`` class of the joined regex."""
+    in_class = False
+    for piece, directive in pieces:
+        if directive and in_class:
+            return False
+        i = 0
+        while i < len(piece):
+            c = piece[i]
+            if c == "\\":
+                i += 2
+                continue
+            if not in_class and c == "[":
+                in_class = True
+                i += 2 if piece[i + 1 : i + 2] == "^" else 1
+                i += 1 if piece[i : i + 1] == "]" else 0  # a leading "]" is a member
+                continue
+            if in_class and c == "]":
+                in_class = False
+            i += 1
+    return True
 
 
 def _has_cased_text(text: str) -> bool:
@@ -191,8 +223,13 @@ def _pattern_template(pattern: str, year_regex: str, word_begin: bool | str = Tr
     if word_begin and pattern.startswith(_LN_BEG):
         pattern = pattern[len(_LN_BEG) :]
         word_begin = "start"
-    regex, name = _translate(pattern, year_regex, bool(_CASELESS_DIRECTIVE.search(pattern)))
+    regex, name, spelled = _translate(
+        pattern, year_regex, bool(_CASELESS_DIRECTIVE.search(pattern))
+    )
     regex, name, flags = _bound(regex, name, word_begin, word_end)
+    if spelled:
+        # _bound treats the regex exactly as with the flag (it lifts and restores it first).
+        regex = regex.removeprefix("(?iu)")
     compiled = _compile(regex, source)
     return Template(
         name, source, compiled, Kind.PATTERN, flags, group_names=tuple(compiled.groupindex)

@@ -30,6 +30,7 @@ __all__ = [
     "directive_regex",
     "parse_timezone",
     "resolve",
+    "spell_caseless",
     "year_window_regex",
     "zone_offset",
 ]
@@ -130,16 +131,18 @@ def year_window_regex(last_year: int) -> str:
     return rf"(?P<Y>{body}\d)"
 
 
-def directive_regex(key: str, year_regex: str, caseless: bool = False) -> str:
-    """The regex text for directive ``key`` (``%ExY`` takes the current year window).
-
-    ``caseless``: spelled out to match as the directive would under ``(?iu)``.
-    """
+def directive_regex(key: str, year_regex: str) -> str:
+    """The regex text for directive ``key`` (``%ExY`` takes the current year window)."""
     if key == "ExY":
         return year_regex
     if key == "%":
         return "%"
-    return _CASELESS[key] if caseless else _DIRECTIVES[key]
+    return _DIRECTIVES[key]
+
+
+def spell_caseless(directive: str) -> str:
+    """A directive's regex spelled out to match without IGNORECASE as it does with it."""
+    return _CASELESS.get(directive) or _spell_caseless(directive)
 
 
 # Under re.IGNORECASE|UNICODE an ASCII letter also matches its other case and, for i, k and s,
@@ -185,7 +188,7 @@ def _spell_caseless(regex: str) -> str:
     return "".join(out)
 
 
-_CASELESS = {key: _spell_caseless(rx) for key, rx in _DIRECTIVES.items()}
+_CASELESS = {rx: _spell_caseless(rx) for rx in _DIRECTIVES.values()}
 
 
 def is_directive(key: str) -> bool:
@@ -379,8 +382,6 @@ def local_epoch(wall: int) -> float:
         if calendar.timegm(time.localtime(t)) == wall:
             return float(t)
     found = [
-        wall - off
-        for off in {before, after}
-        if calendar.timegm(time.localtime(wall - off)) == wall
+        wall - off for off in {before, after} if calendar.timegm(time.localtime(wall - off)) == wall
     ]
     return float(min(found) if found else wall - before)
