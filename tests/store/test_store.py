@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from warden.store import BanStore, LogPosition, MemoryBanStore, SqliteBanStore, StoredBan
+from warden.store import BanStore, MemoryBanStore, SqliteBanStore, StoredBan
 
 
 @pytest.fixture(params=["sqlite", "memory"])
@@ -72,23 +72,24 @@ def test_remove_bans_keeps_history(store: BanStore) -> None:
 
 
 def test_positions_round_trip(store: BanStore) -> None:
-    store.save_positions([LogPosition("/var/log/a", 11, 500, "ab"), LogPosition("/b", 2, 0)])
-    store.save_positions([LogPosition("/var/log/a", 12, 7, "cd")])
-    assert store.positions() == {
-        "/var/log/a": LogPosition("/var/log/a", 12, 7, "cd"), "/b": LogPosition("/b", 2, 0, "")}
+    store.save_positions({"/var/log/a": {"kind": "file", "offset": 500, "ino": 11},
+                          "/b": {"kind": "journal", "cursor": "s=1;i=2"}})
+    store.save_positions({"/var/log/a": {"kind": "file", "offset": 7, "ino": 12}})
+    assert store.positions() == {"/var/log/a": {"kind": "file", "offset": 7, "ino": 12},
+                                 "/b": {"kind": "journal", "cursor": "s=1;i=2"}}
 
 
 def test_sqlite_state_survives_reopen_and_uses_wal(tmp_path: Path) -> None:
     path = tmp_path / "state" / "w.db"
     first = SqliteBanStore(path)
     first.add_bans([StoredBan("sshd", "198.51.100.7", 50.0, -1.0, 3)])
-    first.save_positions([LogPosition("/l", 1, 2)])
+    first.save_positions({"/l": {"offset": 2}})
     first.close()
     assert (path.stat().st_mode & 0o777) == 0o600
     again = SqliteBanStore(path)
     try:
         assert again.active_bans(1e9) == [StoredBan("sshd", "198.51.100.7", 50.0, -1.0, 3)]
-        assert again.positions() == {"/l": LogPosition("/l", 1, 2)}
+        assert again.positions() == {"/l": {"offset": 2}}
         mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
         assert mode == "wal"
     finally:

@@ -1,15 +1,15 @@
 """Durable daemon state: active bans, ban history, log positions."""
 
 from warden.store.memory import MemoryBanStore
-from warden.store.model import BanKey, BanStore, HistoryEntry, LogPosition, StoredBan
+from warden.store.model import BanKey, BanStore, HistoryEntry, PositionData, StoredBan
 from warden.store.sqlite import SqliteBanStore
 
 __all__ = [
     "BanKey",
     "BanStore",
     "HistoryEntry",
-    "LogPosition",
     "MemoryBanStore",
+    "PositionData",
     "SqliteBanStore",
     "StoredBan",
 ]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from warden.store.model import BanKey, HistoryEntry, LogPosition, StoredBan
+from warden.store.model import BanKey, HistoryEntry, PositionData, StoredBan
 
 __all__ = ["MemoryBanStore"]
 
@@ -16,7 +16,7 @@ class MemoryBanStore:
         """An empty store."""
         self._bans: dict[BanKey, StoredBan] = {}
         self._history: list[tuple[str, str, float, float]] = []
-        self._positions: dict[str, LogPosition] = {}
+        self._positions: dict[str, PositionData] = {}
 
     def add_bans(self, bans: Sequence[StoredBan]) -> None:
         """Record ``bans`` as active and in the history."""
@@ -50,12 +50,12 @@ class MemoryBanStore:
         self._history = kept
         return dropped
 
-    def save_positions(self, positions: Iterable[LogPosition]) -> None:
-        """Remember each file's read position."""
-        for position in positions:
-            self._positions[position.path] = position
+    def save_positions(self, positions: Mapping[str, PositionData]) -> None:
+        """Remember each log's read position."""
+        for key, data in positions.items():
+            self._positions[key] = dict(data)
 
-    def positions(self) -> dict[str, LogPosition]:
+    def positions(self) -> dict[str, PositionData]:
         """Every remembered log position."""
         return dict(self._positions)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["BanKey", "BanStore", "HistoryEntry", "LogPosition", "StoredBan"]
+__all__ = ["BanKey", "BanStore", "HistoryEntry", "PositionData", "StoredBan"]
+
+#: a log position as the source describes it (a JSON-ready dictionary, opaque to the store)
+PositionData = Mapping[str, object]
 
 #: (jail, address) identifies one active ban
 BanKey = tuple[str, str]
@@ -57,16 +60,6 @@ class HistoryEntry:
     last_bantime: float
 
 
-@dataclass(frozen=True, slots=True)
-class LogPosition:
-    """Where reading of a log file stopped: its identity (inode), offset and a head digest."""
-
-    path: str
-    inode: int
-    offset: int
-    digest: str = ""
-
-
 class BanStore(Protocol):
     """The durable state of the daemon. Every method is one transaction.
 
@@ -88,11 +81,11 @@ class BanStore(Protocol):
     def purge_history(self, before: float) -> int:
         """Drop history older than ``before``; return the number of entries dropped."""
 
-    def save_positions(self, positions: Iterable[LogPosition]) -> None:
-        """Remember where each log file was read up to."""
+    def save_positions(self, positions: Mapping[str, PositionData]) -> None:
+        """Remember where each log (by its key, e.g. the path) was read up to."""
 
-    def positions(self) -> dict[str, LogPosition]:
-        """Every remembered log position, by path."""
+    def positions(self) -> dict[str, PositionData]:
+        """Every remembered log position, by key."""
 
     def close(self) -> None:
         """Flush and release the store."""

@@ -8,13 +8,14 @@ created; that is logged once and nothing else stops.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from warden.store.model import BanKey, HistoryEntry, LogPosition, StoredBan
+from warden.store.model import BanKey, HistoryEntry, PositionData, StoredBan
 
 __all__ = ["SCHEMA_VERSION", "SqliteBanStore"]
 
@@ -30,8 +31,7 @@ CREATE TABLE IF NOT EXISTS history (
     jail TEXT NOT NULL, addr TEXT NOT NULL, start REAL NOT NULL, bantime REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS history_addr ON history (addr, start);
 CREATE INDEX IF NOT EXISTS history_start ON history (start);
-CREATE TABLE IF NOT EXISTS positions (
-    path TEXT PRIMARY KEY, inode INTEGER NOT NULL, pos INTEGER NOT NULL, digest TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS positions (key TEXT PRIMARY KEY, data TEXT NOT NULL);
 """
 
 
@@ -137,16 +137,22 @@ class SqliteBanStore:
             cursor = self._conn.execute("DELETE FROM history WHERE start < ?", (before,))
             return cursor.rowcount
 
-    def save_positions(self, positions: Iterable[LogPosition]) -> None:
-        """Remember each file's read position."""
-        self._write(
-            "INSERT OR REPLACE INTO positions (path, inode, pos, digest) VALUES (?, ?, ?, ?)",
-            ((p.path, p.inode, p.offset, p.digest) for p in positions))
+    def save_positions(self, positions: Mapping[str, PositionData]) -> None:
+        """Remember each log's read position (as JSON)."""
+        self._write("INSERT OR REPLACE INTO positions (key, data) VALUES (?, ?)",
+                    ((key, json.dumps(dict(data))) for key, data in positions.items()))
 
-    def positions(self) -> dict[str, LogPosition]:
-        """Every remembered log position."""
-        rows = self._conn.execute("SELECT path, inode, pos, digest FROM positions")
-        return {row[0]: LogPosition(*row) for row in rows}
+    def positions(self) -> dict[str, PositionData]:
+        """Every remembered log position (an unreadable entry is skipped)."""
+        found: dict[str, PositionData] = {}
+        for key, text in self._conn.execute("SELECT key, data FROM positions"):
+            try:
+                data = json.loads(text)
+            except ValueError:
+                continue
+            if isinstance(data, dict):
+                found[key] = data
+        return found
 
     def close(self) -> None:
         """Checkpoint the WAL and close."""
