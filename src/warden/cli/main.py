@@ -7,6 +7,7 @@ Exit codes (DESIGN.md): 0 ok, 1 operation failed, 2 usage or configuration error
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -105,7 +106,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     version = sub.add_parser("version", help="print warden's version")
     _add_common(version, top=False)
+
+    server = sub.add_parser(
+        "server", help="run the daemon",
+        description="Start the daemon: detached with a pidfile, or in the foreground with -f.",
+    )
+    _add_common(server, top=False)
+    server.add_argument("-f", "--foreground", action="store_true",
+                        help="stay in the foreground (logs to stderr unless --logtarget)")
+    server.add_argument("--pidfile", type=Path, default=None, metavar="PATH",
+                        help="pid file (default: pidfile of warden.conf)")
+    server.add_argument("--dbfile", default=None, metavar="PATH",
+                        help="state database, or :memory: for a dry run (default: dbfile)")
+    server.add_argument("--logtarget", default=None, metavar="TARGET",
+                        help="STDERR, STDOUT, SYSLOG or a file (default: logtarget)")
+    server.add_argument("--loglevel", default=None, metavar="LEVEL",
+                        help="CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG")
+
+    from warden.cli.control import add_control_parsers
+
+    add_control_parsers(sub, lambda p: _add_common(p, top=False))
     return parser
+
+
+def _exec_server(args: argparse.Namespace) -> int:
+    # The daemon is the composition root and the CLI must not import it (DESIGN.md layers):
+    # `warden server` becomes `python -m warden.daemon` with the same, already checked, options.
+    argv = [sys.executable, "-m", "warden.daemon", "-c", str(args.config_dir)]
+    for flag, value in (("--socket", args.socket), ("--pidfile", args.pidfile),
+                        ("--dbfile", args.dbfile), ("--logtarget", args.logtarget),
+                        ("--loglevel", args.loglevel)):
+        if value is not None:
+            argv += [flag, str(value)]
+    if args.foreground:
+        argv.append("-f")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
+    return EXIT_FAILED  # pragma: no cover - execv does not return
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -125,6 +163,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from warden.cli.check import run_check
 
             return run_check(args.config_dir, sys.stdout, sys.stderr)
+        if args.command == "server":
+            return _exec_server(args)
+        from warden.cli.control import CONTROL_COMMANDS, run_control
+
+        if args.command in CONTROL_COMMANDS:
+            return run_control(args, sys.stdout, sys.stderr)
     except WardenError as exc:
         print(f"warden: {exc}", file=sys.stderr)
         return EXIT_USAGE

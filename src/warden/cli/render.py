@@ -1,0 +1,138 @@
+"""Turning a daemon response into what the user reads: fail2ban-client's layout, or JSON.
+
+What is printed depends on the response's type only; ``compat`` selects fail2ban-client's
+terse forms for the commands of its grammar (``set JAIL banip`` prints a count, ``get JAIL
+banned`` a list) so existing scripts keep parsing the output.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+
+from warden.protocol import (
+    BannedList,
+    BanResult,
+    Done,
+    Failed,
+    JailStatus,
+    Pong,
+    Response,
+    ServerStatus,
+    SourceState,
+    UnbanResult,
+    VersionInfo,
+    encode,
+)
+
+__all__ = ["Compat", "exit_code", "render", "render_json"]
+
+
+class Compat(Enum):
+    """Which fail2ban-client form to print (``NONE``: warden's own)."""
+
+    NONE = "none"
+    COUNT = "count"          # set JAIL banip/unbanip, unban --all: a number
+    LIST = "list"            # get JAIL banned: a Python-style list
+    WORDS = "words"          # get JAIL banip: addresses separated by spaces
+
+
+def exit_code(response: Response) -> int:
+    """0 for success, 2 for a request the daemon calls wrong, 1 for other failures."""
+    if isinstance(response, Failed):
+        return 2 if response.reason == "usage" else 1
+    return 0
+
+
+def render_json(response: Response) -> str:
+    """The response as one JSON object (its ``kind`` and fields)."""
+    data = json.loads(encode(response))
+    del data["v"]
+    return json.dumps(data, indent=2)
+
+
+def _file(source: SourceState) -> str:
+    if source.state == "ok":
+        return source.path
+    detail = f": {source.error}" if source.error else ""
+    return f"{source.path} ({source.state}{detail})"
+
+
+def _tree(title: str, branches: list[tuple[str, list[tuple[str, str]]]]) -> list[str]:
+    lines = [title]
+    for n, (name, leaves) in enumerate(branches):
+        last = n == len(branches) - 1
+        lines.append(f"{'`-' if last else '|-'} {name}")
+        indent = "   " if last else "|  "
+        for m, (key, value) in enumerate(leaves):
+            lines.append(f"{indent}{'`-' if m == len(leaves) - 1 else '|-'} {key}:\t{value}")
+    return lines
+
+
+def _jail_status(status: JailStatus) -> str:
+    return "\n".join(_tree(f"Status for the jail: {status.name}", [
+        ("Filter", [
+            ("Currently failed", str(status.currently_failed)),
+            ("Total failed", str(status.total_failed)),
+            ("File list", " ".join(_file(f) for f in status.files)),
+        ]),
+        ("Actions", [
+            ("Currently banned", str(status.currently_banned)),
+            ("Total banned", str(status.total_banned)),
+            ("Banned IP list", " ".join(status.banned)),
+        ]),
+    ]))
+
+
+def _left(seconds: float | None) -> str:
+    if seconds is None:
+        return "permanent"
+    whole = int(seconds + 0.5)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _banned(response: BannedList, compat: Compat) -> str:
+    addrs = [ban.addr for ban in response.bans]
+    if compat is Compat.LIST:
+        return "[" + ", ".join(repr(a) for a in addrs) + "]"
+    if compat is Compat.WORDS:
+        return " ".join(addrs)
+    if not response.bans:
+        return "no address is banned"
+    width = max(len(a) for a in addrs)
+    return "\n".join(f"{b.addr:<{width}}  {b.jail}  {_left(b.remaining)}" for b in response.bans)
+
+
+def render(response: Response, compat: Compat = Compat.NONE) -> str:
+    """The text to print for ``response`` (a :class:`Failed` gives the error line)."""
+    match response:
+        case Pong():
+            return "Server replied: pong"
+        case VersionInfo(version=version):
+            return version
+        case ServerStatus(jails=jails, details=details):
+            text = "\n".join(["Status", f"|- Number of jail:\t{len(jails)}",
+                              f"`- Jail list:\t{', '.join(jails)}"])
+            return "\n".join([text, *(_jail_status(d) for d in details)])
+        case JailStatus():
+            return _jail_status(response)
+        case BanResult(jail=jail, banned=banned, already=already):
+            if compat is Compat.COUNT:
+                return str(len(banned))
+            parts = [f"{jail}: banned {len(banned)}"]
+            if already:
+                parts.append(f"already banned: {' '.join(already)}")
+            return "; ".join(parts)
+        case UnbanResult(count=count, not_banned=missing):
+            if compat is Compat.COUNT:
+                return str(count)
+            text = f"unbanned {count}"
+            return text + (f"; not banned: {' '.join(missing)}" if missing else "")
+        case BannedList():
+            return _banned(response, compat)
+        case Done(message=message):
+            return message or "OK"
+        case Failed(message=message):
+            return message

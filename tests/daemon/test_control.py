@@ -1,0 +1,144 @@
+"""The control server with the real client over a real Unix socket."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import socket
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from warden.cli.client import Unreachable, call
+from warden.daemon.control import ControlServer, SocketInUse
+from warden.protocol import (
+    Ban,
+    BanResult,
+    Failed,
+    Ping,
+    Pong,
+    Request,
+    Response,
+    Status,
+    decode_response,
+    encode,
+)
+
+
+async def _handler(request: Request) -> Response:
+    if isinstance(request, Ping):
+        return Pong()
+    if isinstance(request, Ban):
+        return BanResult(request.jail, request.addrs)
+    raise RuntimeError("boom")
+
+
+class _Loop:
+    """An event loop in a thread serving the control socket, so the blocking client can run."""
+
+    def __init__(self, path: Path) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.server = ControlServer(path, _handler)
+        started = threading.Event()
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            asyncio.set_event_loop(self.loop)
+            try:
+                self.loop.run_until_complete(self.server.start())
+            except BaseException as exc:
+                self.error = exc
+                started.set()
+                return
+            started.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        started.wait(10)
+
+    def close(self) -> None:
+        if self.error is None:
+            asyncio.run_coroutine_threadsafe(self.server.close(), self.loop).result(10)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Path, _Loop]]:
+    path = tmp_path / "run" / "warden.sock"
+    loop = _Loop(path)
+    try:
+        assert loop.error is None
+        yield path, loop
+    finally:
+        loop.close()
+
+
+def test_socket_is_0600_and_answers(served: tuple[Path, _Loop]) -> None:
+    path, _ = served
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert call(path, Ping()) == Pong()
+    assert call(path, Ban("sshd", ("192.0.2.1",))) == BanResult("sshd", ("192.0.2.1",))
+
+
+def test_bad_lines_and_handler_errors_are_answered(served: tuple[Path, _Loop]) -> None:
+    path, _ = served
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.connect(os.fspath(path))
+        stream = sock.makefile("rwb")
+        for line in (b"garbage\n", b'{"v": 9, "kind": "ping"}\n', encode(Status("x")),
+                     encode(Ping())):
+            stream.write(line)
+            stream.flush()
+            answers = decode_response(stream.readline())
+            if line == encode(Ping()):
+                assert answers == Pong()
+            else:
+                assert isinstance(answers, Failed)
+        assert "malformed" in _failed(stream, b"garbage\n").message
+        assert _failed(stream, encode(Status("x"))).message == "internal error: boom"
+
+
+def _failed(stream: io.BufferedRWPair, line: bytes) -> Failed:
+    stream.write(line)
+    stream.flush()
+    answer = decode_response(stream.readline())
+    assert isinstance(answer, Failed)
+    return answer
+
+
+def test_second_server_on_a_live_socket_is_refused(served: tuple[Path, _Loop]) -> None:
+    path, _ = served
+    other = _Loop(path)
+    try:
+        assert isinstance(other.error, SocketInUse)
+    finally:
+        other.close()
+    assert call(path, Ping()) == Pong()
+
+
+def test_stale_socket_file_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "w.sock"
+    dead = socket.socket(socket.AF_UNIX)
+    dead.bind(os.fspath(path))
+    dead.close()  # the file stays, nobody listens
+    with pytest.raises(Unreachable):
+        call(path, Ping())
+    loop = _Loop(path)
+    try:
+        assert loop.error is None
+        assert call(path, Ping()) == Pong()
+    finally:
+        loop.close()
+    assert not path.exists()
+
+
+def test_unreachable_when_nothing_is_there(tmp_path: Path) -> None:
+    with pytest.raises(Unreachable, match="is it running"):
+        call(tmp_path / "none.sock", Ping())
