@@ -64,11 +64,28 @@ def test_history_across_jails_and_purge(store: BanStore) -> None:
     assert overall is not None and overall.count == 1
 
 
-def test_remove_bans_keeps_history(store: BanStore) -> None:
-    store.add_bans([StoredBan("sshd", "192.0.2.3", 0.0, 100.0)])
+def test_remove_bans_keeps_history_unless_forgiven(store: BanStore) -> None:
+    store.add_bans([StoredBan("sshd", "192.0.2.3", 0.0, 100.0),
+                    StoredBan("sshd", "192.0.2.4", 0.0, 100.0)])
     store.remove_bans([("sshd", "192.0.2.3"), ("sshd", "192.0.2.99")])
-    assert store.active_bans(1.0) == []
+    assert [b.addr for b in store.active_bans(1.0)] == ["192.0.2.4"]
     assert store.history("192.0.2.3", "sshd", 0.0) is not None
+    store.remove_bans([("sshd", "192.0.2.4")], forget=True)
+    assert store.active_bans(1.0) == []
+    assert store.history("192.0.2.4", "sshd", 0.0) is None
+
+
+def test_load_history_gives_the_latest_ban_and_count(store: BanStore) -> None:
+    store.add_bans([StoredBan("sshd", "192.0.2.5", 10.0, 60.0, 1)])
+    store.add_bans([StoredBan("sshd", "192.0.2.5", 100.0, 120.0, 2),
+                    StoredBan("web", "192.0.2.5", 50.0, 30.0, 1),
+                    StoredBan("sshd", "192.0.2.6", 5.0, 10.0, 1)])
+    assert store.load_history(since=0.0) == [
+        StoredBan("sshd", "192.0.2.6", 5.0, 10.0, 1),
+        StoredBan("web", "192.0.2.5", 50.0, 30.0, 1),
+        StoredBan("sshd", "192.0.2.5", 100.0, 120.0, 2),
+    ]
+    assert store.load_history(since=60.0) == [StoredBan("sshd", "192.0.2.5", 100.0, 120.0, 1)]
 
 
 def test_positions_round_trip(store: BanStore) -> None:

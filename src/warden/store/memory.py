@@ -24,10 +24,14 @@ class MemoryBanStore:
             self._bans[ban.key] = ban
             self._history.append((ban.jail, ban.addr, ban.start, ban.bantime))
 
-    def remove_bans(self, keys: Iterable[BanKey]) -> None:
-        """Forget the active bans named by ``keys``."""
+    def remove_bans(self, keys: Iterable[BanKey], *, forget: bool = False) -> None:
+        """End the active bans named by ``keys`` (``forget``: and their history)."""
+        dropped = set()
         for key in keys:
             self._bans.pop(key, None)
+            dropped.add(key)
+        if forget:
+            self._history = [h for h in self._history if (h[0], h[1]) not in dropped]
 
     def active_bans(self, now: float) -> list[StoredBan]:
         """Every ban still active at ``now``, oldest first."""
@@ -42,6 +46,17 @@ class MemoryBanStore:
             return None
         last = max(hits, key=lambda h: h[2])
         return HistoryEntry(addr, len(hits), last[2], last[3])
+
+    def load_history(self, since: float) -> list[StoredBan]:
+        """The latest ban of every (jail, address) since ``since``, with its ban count."""
+        latest: dict[BanKey, StoredBan] = {}
+        for jail, addr, start, bantime in sorted(self._history, key=lambda h: h[2]):
+            if start < since:
+                continue
+            old = latest.get((jail, addr))
+            latest[(jail, addr)] = StoredBan(jail, addr, start, bantime,
+                                             old.count + 1 if old else 1)
+        return sorted(latest.values(), key=lambda b: b.start)
 
     def purge_history(self, before: float) -> int:
         """Drop history entries that started before ``before``."""

@@ -69,14 +69,19 @@ class BanStore(Protocol):
     def add_bans(self, bans: Sequence[StoredBan]) -> None:
         """Record ``bans`` as active (replacing a ban of the same key) and in the history."""
 
-    def remove_bans(self, keys: Iterable[BanKey]) -> None:
-        """Forget the active bans named by ``keys`` (the history stays)."""
+    def remove_bans(self, keys: Iterable[BanKey], *, forget: bool = False) -> None:
+        """End the active bans named by ``keys``; with ``forget`` also drop their history
+        (a manual unban forgives, as in fail2ban)."""
 
     def active_bans(self, now: float) -> list[StoredBan]:
         """Every ban still active at ``now`` (permanent ones included)."""
 
     def history(self, addr: str, jail: str | None, since: float) -> HistoryEntry | None:
         """Bans of ``addr`` started at or after ``since``: in ``jail``, or in any jail if None."""
+
+    def load_history(self, since: float) -> list[StoredBan]:
+        """The latest ban of every (jail, address) started at or after ``since``; its
+        ``count`` is the number of bans of that address in that jail so far."""
 
     def purge_history(self, before: float) -> int:
         """Drop history older than ``before``; return the number of entries dropped."""

@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS bans (
     jail TEXT NOT NULL, addr TEXT NOT NULL, start REAL NOT NULL, bantime REAL NOT NULL,
     count INTEGER NOT NULL, PRIMARY KEY (jail, addr)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS history (
-    jail TEXT NOT NULL, addr TEXT NOT NULL, start REAL NOT NULL, bantime REAL NOT NULL);
+    jail TEXT NOT NULL, addr TEXT NOT NULL, start REAL NOT NULL, bantime REAL NOT NULL,
+    count INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS history_addr ON history (addr, start);
 CREATE INDEX IF NOT EXISTS history_start ON history (start);
 CREATE TABLE IF NOT EXISTS positions (key TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -98,12 +99,17 @@ class SqliteBanStore:
                 "INSERT OR REPLACE INTO bans (jail, addr, start, bantime, count) "
                 "VALUES (?, ?, ?, ?, ?)", rows)
             self._conn.executemany(
-                "INSERT INTO history (jail, addr, start, bantime) VALUES (?, ?, ?, ?)",
-                [row[:4] for row in rows])
+                "INSERT INTO history (jail, addr, start, bantime, count) VALUES (?, ?, ?, ?, ?)",
+                rows)
 
-    def remove_bans(self, keys: Iterable[BanKey]) -> None:
-        """Forget the active bans named by ``keys``."""
-        self._write("DELETE FROM bans WHERE jail = ? AND addr = ?", keys)
+    def remove_bans(self, keys: Iterable[BanKey], *, forget: bool = False) -> None:
+        """End the active bans named by ``keys`` (``forget``: and their history)."""
+        rows = list(keys)
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany("DELETE FROM bans WHERE jail = ? AND addr = ?", rows)
+            if forget:
+                self._conn.executemany("DELETE FROM history WHERE jail = ? AND addr = ?", rows)
 
     def active_bans(self, now: float) -> list[StoredBan]:
         """Every ban still active at ``now``."""
@@ -129,6 +135,14 @@ class SqliteBanStore:
             bparams += (jail,)
         (bantime,) = self._conn.execute(bantime_sql + " LIMIT 1", bparams).fetchone()
         return HistoryEntry(addr, int(count), float(last), float(bantime))
+
+    def load_history(self, since: float) -> list[StoredBan]:
+        """The latest ban of every (jail, address) since ``since``, with its ban count."""
+        rows = self._conn.execute(
+            "SELECT jail, addr, max(start), bantime, count(*) FROM history WHERE start >= ? "
+            "GROUP BY jail, addr ORDER BY 3", (since,))
+        # SQLite takes the bare column bantime from the row holding max(start).
+        return [StoredBan(*row) for row in rows]
 
     def purge_history(self, before: float) -> int:
         """Drop history entries that started before ``before``."""
