@@ -20,7 +20,10 @@ import pytest
 
 from warden.backends.base import BanEntry, FirewallBackend, JailRule, Network, UnbanEntry
 from warden.backends.dryrun import DryRunBackend
+from warden.backends.hostsdeny import HostsDenyBackend
+from warden.backends.ipset import IpsetBackend
 from warden.backends.nftables import NftablesBackend
+from warden.backends.route import RouteBackend
 from warden.backends.runner import SubprocessRunner
 from warden.errors import BackendError
 
@@ -43,6 +46,28 @@ def _nftables(stack: ExitStack, tmp: Path) -> Harness:
                    True)
 
 
+def _ipset(stack: ExitStack, tmp: Path) -> Harness:
+    if shutil.which("ipset") is None or shutil.which("iptables") is None:
+        pytest.skip("ipset/iptables not installed")
+    ns = stack.enter_context(netns())
+    return Harness(lambda: IpsetBackend(runner=SubprocessRunner(("ip", "netns", "exec", ns))),
+                   True)
+
+
+def _route(stack: ExitStack, tmp: Path) -> Harness:
+    ns = stack.enter_context(netns())
+    return Harness(lambda: RouteBackend(runner=SubprocessRunner(("ip", "netns", "exec", ns))),
+                   False)
+
+
+def _hostsdeny(stack: ExitStack, tmp: Path) -> Harness:
+    path = tmp / "hosts.deny"
+    path.write_text("# the administrator's own line stays\nALL: 203.0.113.200\n")
+    stack.callback(lambda: path.read_text().startswith("# the administrator") or pytest.fail(
+        "hostsdeny lost the administrator's lines"))
+    return Harness(lambda: HostsDenyBackend(path=str(path)), False)
+
+
 def _dryrun(stack: ExitStack, tmp: Path) -> Harness:
     state: dict[str, dict[Network, float | None]] = {}
     return Harness(lambda: DryRunBackend(state), False)
@@ -51,6 +76,9 @@ def _dryrun(stack: ExitStack, tmp: Path) -> Harness:
 HARNESSES: dict[str, Callable[[ExitStack, Path], Harness]] = {
     "nftables": _nftables,
     "dryrun": _dryrun,
+    "ipset": _ipset,
+    "route": _route,
+    "hostsdeny": _hostsdeny,
 }
 
 
