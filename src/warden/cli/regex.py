@@ -12,15 +12,17 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import IO, BinaryIO, TextIO
 
+from warden.cli.chunks import ChunkStats, default_jobs, run_chunked
 from warden.cli.logread import iter_lines
 from warden.config import load_filter, parse_reference
+from warden.core.batch import Tally, is_comment, tally
 from warden.core.datedetect import DateDetector
-from warden.core.filter import Failure, Filter, LineResult
+from warden.core.filter import Failure, Filter
 from warden.core.filterdef import FilterDefinition
 from warden.errors import ConfigError
 
@@ -60,24 +62,10 @@ def _with_ignoreregex(definition: FilterDefinition, extra: str, config_dir: Path
     return replace(definition, ignoreregex=definition.ignoreregex + more)
 
 
-@dataclass
-class _Stats:
-    """fail2ban-regex's line statistics."""
-
-    lines: int = 0
-    matched: int = 0
-    ignored: int = 0
-    missed: int = 0
-    fail_hits: list[int] = field(default_factory=list)
-    ignore_hits: list[int] = field(default_factory=list)
-    missed_lines: list[str] = field(default_factory=list)
-    matched_lines: list[str] = field(default_factory=list)
-
-
-def _open_log(log: str) -> tuple[str, Iterator[str]]:
-    """(description, lines) of the LOG argument."""
+def _open_log(log: str) -> tuple[str, Iterator[str], str | None]:
+    """(description, lines, path of a regular file or None) of the LOG argument."""
     if log == "-":
-        return "standard input", iter_lines(sys.stdin.buffer)
+        return "standard input", iter_lines(sys.stdin.buffer), None
     path = Path(log)
     if path.is_file():
         stream: BinaryIO
@@ -85,10 +73,10 @@ def _open_log(log: str) -> tuple[str, Iterator[str]]:
             stream = path.open("rb")
         except OSError as exc:
             raise ConfigError(f"cannot read log {log}: {exc.strerror}") from None
-        return str(path), iter_lines(stream, close=True)
+        return str(path), iter_lines(stream, close=True), str(path)
     if path.exists():
         raise ConfigError(f"log {log} is not a regular file")
-    return "a single line", iter(log.splitlines() or [""])
+    return "a single line", iter(log.splitlines() or [""]), None
 
 
 def _failure_json(lineno: int, failure: Failure) -> dict[str, object]:
@@ -106,15 +94,12 @@ def _failure_json(lineno: int, failure: Failure) -> dict[str, object]:
     }
 
 
-def _is_comment(line: str) -> bool:
-    # fail2ban-regex skips blank lines and lines starting with '#'.
-    return not line or line[0] == "#"
-
-
-def _run_json(flt: Filter, lines: Iterator[str], now: float, out: TextIO) -> None:
+def _run_json(flt: Filter, lines: Iterable[str], now: float, out: IO[str],
+              first: int = 1) -> None:
     write = out.write
-    for lineno, line in enumerate(lines, 1):
-        result = None if _is_comment(line) else flt.process(line, now)
+    process = flt.process
+    for lineno, line in enumerate(lines, first):
+        result = None if is_comment(line) else process(line, now)
         if result is None or not result.failures:
             write(f'{{"line": {lineno}, "match": false}}\n')
             continue
@@ -123,44 +108,45 @@ def _run_json(flt: Filter, lines: Iterator[str], now: float, out: TextIO) -> Non
         write(json.dumps(obj) + "\n")
 
 
-def _count(stats: _Stats, result: LineResult, line: str, args: argparse.Namespace) -> None:
-    if result.failregex is not None:
-        stats.fail_hits[result.failregex] += 1
-    if result.ignoreregex is not None:
-        stats.ignore_hits[result.ignoreregex] += 1
-    if result.ignoreregex is not None or (result.failregex is not None and not result.failures):
-        stats.ignored += 1
-    elif result.failures:
-        stats.matched += 1
-        if args.print_matched:
-            stats.matched_lines.append(line)
-    else:
-        stats.missed += 1
-        if args.print_missed:
-            stats.missed_lines.append(line)
+def _run(flt: Filter, log: str, now: float, args: argparse.Namespace, out: TextIO
+         ) -> tuple[str, Tally | None, ChunkStats]:
+    """Run ``flt`` over the LOG argument: JSON lines to ``out``, or the counts."""
+    source, lines, path = _open_log(log)
+    sizes = len(flt.failregexes), len(flt.ignoreregexes)
+    keep = {"keep_matched": args.print_matched, "keep_missed": args.print_missed}
+
+    def count(flt: Filter, lines: Iterable[str], _first: int, _out: IO[str]) -> Tally:
+        stats = Tally(*sizes, **keep)
+        tally(flt, lines, now, stats)
+        return stats
+
+    def warm_up(flt: Filter, lines: Iterable[str]) -> None:
+        tally(flt, lines, now, Tally(*sizes))
+
+    def as_json(flt: Filter, lines: Iterable[str], first: int, out: IO[str]) -> None:
+        _run_json(flt, lines, now, out, first)
+
+    if path is None:
+        if args.json:
+            _run_json(flt, lines, now, out)
+            return source, None, ChunkStats()
+        return source, count(flt, lines, 1, out), ChunkStats()
+    close = getattr(lines, "close", None)
+    if close is not None:
+        close()  # the file is read again, in chunks
+    jobs = default_jobs()
+    if args.json:
+        _, chunked = run_chunked(path, flt, as_json, warm_up, out, jobs=jobs, number=True)
+        return source, None, chunked
+    results, chunked = run_chunked(path, flt, count, warm_up, out, jobs=jobs)
+    total = results[0]
+    for more in results[1:]:
+        total.add(more)
+    return source, total, chunked
 
 
-def _run_summary(flt: Filter, lines: Iterator[str], now: float,
-                 args: argparse.Namespace) -> _Stats:
-    stats = _Stats(fail_hits=[0] * len(flt.failregexes),
-                   ignore_hits=[0] * len(flt.ignoreregexes))
-    process = flt.process
-    for line in lines:
-        if _is_comment(line):
-            continue
-        stats.lines += 1
-        result = process(line, now)
-        if result.failregex is None and result.ignoreregex is None:
-            stats.missed += 1
-            if args.print_missed:
-                stats.missed_lines.append(line)
-            continue
-        _count(stats, result, line, args)
-    return stats
-
-
-def _print_summary(out: TextIO, flt: Filter, stats: _Stats, *, dates: DateDetector | None,
-                   source: str, spec: str, elapsed: float) -> None:
+def _print_summary(out: TextIO, flt: Filter, stats: Tally, *, dates: DateDetector | None,
+                   source: str, spec: str, elapsed: float, chunked: ChunkStats) -> None:
     w = out.write
     w(f"Log:    {source}\nFilter: {spec}\n\n")
     w(f"Failregex: {sum(stats.fail_hits)} total\n")
@@ -177,7 +163,11 @@ def _print_summary(out: TextIO, flt: Filter, stats: _Stats, *, dates: DateDetect
     w(f"\nLines: {stats.lines} lines, {stats.ignored} ignored, {stats.matched} matched, "
       f"{stats.missed} missed\n")
     rate = stats.lines / elapsed if elapsed > 0 else float("inf")
-    w(f"[processed in {elapsed:.2f} sec, {rate:,.0f} lines/s]\n")
+    how = ""
+    if chunked.chunks > 1:
+        how = (f"; {chunked.chunks} chunks in parallel, {chunked.taken} checked and taken, "
+               f"{chunked.redone} redone in order")
+    w(f"[processed in {elapsed:.2f} sec, {rate:,.0f} lines/s{how}]\n")
     for title, listed in (("Matched", stats.matched_lines), ("Missed", stats.missed_lines)):
         if listed:
             w(f"\n{title} line(s):\n")
@@ -199,12 +189,10 @@ def run_regex(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         dates = DateDetector(definition.datepattern, default_tz=definition.logtimezone, now=now)
     flt = Filter(definition, dates=dates, journal=args.journal,
                  max_line_length=args.max_line_length or _DEFAULT_MAX_LINE)
-    source, lines = _open_log(args.log)
-    if args.json:
-        _run_json(flt, lines, now, out)
-        return 0
     started = time.perf_counter()
-    stats = _run_summary(flt, lines, now, args)
+    source, stats, chunked = _run(flt, args.log, now, args, out)
+    if stats is None:
+        return 0
     _print_summary(out, flt, stats, dates=dates, source=source, spec=args.filter,
-                   elapsed=time.perf_counter() - started)
+                   elapsed=time.perf_counter() - started, chunked=chunked)
     return 0

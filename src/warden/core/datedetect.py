@@ -130,6 +130,10 @@ class DateDetector:
         except dt.PatternError as exc:
             raise RegexError(str(exc), option="datepattern", index=exc.index) from None
         self._entries = [_Entry(t) for t in templates]
+        self._ordinal = {id(e): i for i, e in enumerate(self._entries)}
+        self._by_ordinal = list(self._entries)
+        #: How often a template was moved (the only step that reads hit counts and last use).
+        self.reorders = 0
         # Matching state (see _find): last winner, where its date was, first never-won slot.
         self._last_idx = _BIG
         self._last_line = ""
@@ -231,6 +235,41 @@ class DateDetector:
     def _result(start: int, end: int, value: float | None, name: str) -> DateMatch:
         return _new_tuple(DateMatch, (start, end, value, name))
 
+    # --- state, for checking speculative runs (warden.cli.chunks) -----------------------------
+    def decisive_state(self) -> tuple[object, ...]:
+        """Everything future matches depend on, except hit counts and times of last use.
+
+        Those two are read only when a template is moved (``reorders`` counts that), and the
+        conversion caches only memoise pure results. So two detectors with equal decisive
+        states give identical results on the same lines, as long as neither moves a template.
+        """
+        ordinal = self._ordinal
+        return (
+            tuple(ordinal[id(e)] for e in self._entries),
+            tuple(e.distance for e in self._entries),
+            self._last_idx, self._last_line, self._last_dist, self._last_end,
+            self._first_unused,
+        )
+
+    def hit_counts(self) -> list[tuple[int, float]]:
+        """``(hits, last use)`` of each template, in the order of the original list."""
+        return [(e.hits, e.last_used) for e in self._by_ordinal]
+
+    def restore(self, state: tuple[object, ...], counts: list[tuple[int, float]]) -> None:
+        """Take over a :meth:`decisive_state` and :meth:`hit_counts` of a detector that was
+        built from the same pattern (for instance in a forked process)."""
+        order, distances, last_idx, last_line, last_dist, last_end, first_unused = state
+        assert isinstance(order, tuple) and isinstance(distances, tuple)
+        entries = [self._by_ordinal[i] for i in order]
+        for entry, distance in zip(entries, distances, strict=True):
+            entry.distance = distance
+        for entry, (hits, last_used) in zip(self._by_ordinal, counts, strict=True):
+            entry.hits, entry.last_used = hits, last_used
+        self._entries = entries
+        self._last_idx, self._last_line = last_idx, last_line  # type: ignore[assignment]
+        self._last_dist, self._last_end = last_dist, last_end  # type: ignore[assignment]
+        self._first_unused = first_unused  # type: ignore[assignment]
+
     # --- finding ----------------------------------------------------------------------------
     def _find(self, line: str, now: float) -> tuple[re.Match[str], _Entry] | None:
         entries = self._entries
@@ -308,6 +347,7 @@ class DateDetector:
 
     def _reorder(self, num: int) -> int:
         """Move a winning template forward when it has earned it; return its new index."""
+        self.reorders += 1
         entries = self._entries
         entry = entries[num]
         stale = entry.last_used - _UNUSED_AFTER

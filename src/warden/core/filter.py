@@ -171,6 +171,34 @@ class Filter:
         """The compiled ignoreregexes, in order."""
         return self._ignore
 
+    def decisive_state(self) -> tuple[object, ...] | None:
+        """The filter's state between lines, as a comparable value; None if its date source
+        cannot tell its own (only a :class:`DateDetector` can).
+
+        Two filters of one definition with equal decisive states give identical results on the
+        same lines, provided neither date detector moves a template (``reorders``) meanwhile.
+        """
+        dates = self._dates
+        if dates is not None and not isinstance(dates, DateDetector):
+            return None
+        return (
+            None if dates is None else dates.decisive_state(),
+            self._last_date,
+            tuple(self._buffer),
+            tuple(self._sessions.items()),
+        )
+
+    def restore(self, state: tuple[object, ...], counts: list[tuple[int, float]]) -> None:
+        """Take over the :meth:`decisive_state` of a filter of the same definition, and the
+        date template statistics ``counts`` (see ``DateDetector.hit_counts``)."""
+        dates_state, last_date, buffer, sessions = state
+        if isinstance(self._dates, DateDetector):
+            assert isinstance(dates_state, tuple)
+            self._dates.restore(dates_state, counts)
+        self._last_date = last_date  # type: ignore[assignment]
+        self._buffer = list(buffer)  # type: ignore[call-overload]
+        self._sessions.load(sessions)  # type: ignore[arg-type]
+
     def clean(self, line: str) -> str:
         """``line`` as the filter sees it: line end stripped, cut to ``max_line_length``."""
         if line.endswith(_EOL):
@@ -279,9 +307,45 @@ class Filter:
             self._buffer = [original[i] for i in unmatched_ix]
             lines = [ln[1] for ln in matched]
             text = _joined(matched)
-        for ig in self._ignore:
-            if ig.screen.admits(text) and ig.search(text) is not None:
-                return LineResult(failregex=rx.index, ignoreregex=ig.index)
+        found = self._settle(rx, m, pre, lines, when[1], text=text)
+        if found is None:
+            return None
+        if type(found) is int:
+            if found >= 0:
+                return LineResult(failregex=rx.index, ignoreregex=found)
+            return self._only[rx.index]
+        assert isinstance(found, tuple)
+        fid, fail, session = found
+        if session:
+            fields = dict(fail)  # the session's dict lives on: copy
+            matches = fields.pop("matches")
+            fields.pop("nofail-matches", None)
+            users = fields.get("users")
+            if isinstance(users, set):
+                fields["users"] = tuple(sorted(users, key=str))
+        else:
+            fields = fail  # a fresh dict, ours alone
+            matches = fields.pop("matches")
+        assert isinstance(matches, list)
+        failure = Failure(fid, when[0], MappingProxyType(fields), tuple(matches), rx.index)
+        return LineResult((failure,), rx.index)
+
+    def _settle(self, rx: FilterRegex, m: re.Match[str], pre: re.Match[str] | None,
+                lines: list[str], now: float, *, text: str | None = None
+                ) -> int | tuple[str, dict[str, object], bool] | None:
+        """What failregex ``rx`` matching ``text`` amounts to, with every effect on the state.
+
+        None: try the next failregex; an int ``>= 0``: the ignoreregex that drops the match;
+        ``_NO_FAILURE``: matched but no failure (yet); else ``(failure id, captures, in a
+        session)``, the captures holding ``matches`` (for a session, the session's own dict).
+        Counting callers stop here and skip building the :class:`Failure`.
+        """
+        if self._ignore:
+            if text is None:
+                text = m.string
+            for ig in self._ignore:
+                if ig.screen.admits(text) and ig.search(text) is not None:
+                    return ig.index
         fail = rx.groups(m)
         if pre is not None:
             assert self._pref is not None
@@ -292,33 +356,24 @@ class Filter:
                 fail = groups
         mlfid = fail.get("mlfid")
         if mlfid is not None:
-            fail = self._sessions.merge(mlfid, fail, lines, when[1])
+            fail = self._sessions.merge(mlfid, fail, lines, now)
         else:
             fail["matches"] = lines
         if fail.get("nofail"):
             # Not a failure (yet).  Without a session fail2ban's own daemon would still count
             # it, but fail2ban-regex and its tests do not, and neither do we.
-            return self._only[rx.index]
+            return _NO_FAILURE
         fid = failure_id(fail)
         if fid is None:
             if mlfid is None:
                 return None  # the id group did not take part: fail2ban moves on
             # A session line that names no host yet: the failure is pending on the session.
             fail["mlfpending"] = 1
-            return self._only[rx.index]
-        if mlfid is None:
-            fields = fail  # a fresh dict, ours alone
-            matches = fields.pop("matches")
-        else:
-            fields = dict(fail)  # the session's dict lives on: copy
-            matches = fields.pop("matches")
-            fields.pop("nofail-matches", None)
-            users = fields.get("users")
-            if isinstance(users, set):
-                fields["users"] = tuple(sorted(users, key=str))
-        assert isinstance(matches, list)
-        failure = Failure(fid, when[0], MappingProxyType(fields), tuple(matches), rx.index)
-        return LineResult((failure,), rx.index)
+            return _NO_FAILURE
+        return fid, fail, mlfid is not None
+
+
+_NO_FAILURE = -1
 
 
 # fail2ban keeps at most 100 sessions, each for 5 minutes after it was opened.
@@ -345,6 +400,14 @@ class _Sessions:
                 if expires > now and len(cache) < _SESSION_COUNT:
                     break
         cache[key] = (value, now + _SESSION_TTL)
+
+    def items(self) -> list[tuple[object, tuple[dict[str, object], float]]]:
+        """The sessions, oldest first (the eviction order)."""
+        return list(self._cache.items())
+
+    def load(self, items: list[tuple[object, tuple[dict[str, object], float]]]) -> None:
+        """Replace the sessions by ``items`` (as from :meth:`items`; ours from now on)."""
+        self._cache = OrderedDict(items)
 
     @staticmethod
     def _add_user(fail: dict[str, object], user: object) -> set[object] | None:

@@ -1,0 +1,180 @@
+"""Counting many lines at once: fail2ban-regex's statistics without a result per line.
+
+:func:`tally` feeds lines to a :class:`~warden.core.filter.Filter` exactly as
+:meth:`Filter.process <warden.core.filter.Filter.process>` would, one after another, with the
+same effect on its state (dates, sessions, last date), but only counts what happened. For the
+common single-line filter the per-line steps of ``process``, ``process_dated`` and ``_find`` are
+inlined here and no :class:`~warden.core.filter.Failure` is built; everything else (multi-line
+buffers, journal mode, early ignoreregexes) goes through ``process`` itself. The inlined loop
+must stay in step with ``Filter._find``: ``tests/cli/test_batch.py`` compares the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from warden.core.datedetect import DateDetector
+from warden.core.filter import _LAST_DATE_WINDOW, Filter
+
+__all__ = ["Tally", "is_comment", "tally"]
+
+
+def is_comment(line: str) -> bool:
+    """fail2ban-regex skips blank lines and lines starting with ``#`` (they are not counted)."""
+    return not line or line[0] == "#"
+
+
+class Tally:
+    """fail2ban-regex's line statistics, and optionally the matched / missed lines."""
+
+    __slots__ = ("fail_hits", "ignore_hits", "ignored", "lines", "matched", "matched_lines",
+                 "missed", "missed_lines")
+
+    def __init__(self, failregexes: int, ignoreregexes: int, *, keep_matched: bool = False,
+                 keep_missed: bool = False) -> None:
+        self.lines = self.matched = self.ignored = self.missed = 0
+        self.fail_hits = [0] * failregexes
+        self.ignore_hits = [0] * ignoreregexes
+        self.matched_lines: list[str] | None = [] if keep_matched else None
+        self.missed_lines: list[str] | None = [] if keep_missed else None
+
+    def add(self, other: Tally) -> None:
+        """Add the counts (and listed lines, after ours) of the lines that followed ours."""
+        self.lines += other.lines
+        self.matched += other.matched
+        self.ignored += other.ignored
+        self.missed += other.missed
+        self.fail_hits = [a + b for a, b in zip(self.fail_hits, other.fail_hits, strict=True)]
+        self.ignore_hits = [a + b for a, b in zip(self.ignore_hits, other.ignore_hits,
+                                                  strict=True)]
+        if self.matched_lines is not None and other.matched_lines is not None:
+            self.matched_lines += other.matched_lines
+        if self.missed_lines is not None and other.missed_lines is not None:
+            self.missed_lines += other.missed_lines
+
+    def counts(self) -> tuple[int, int, int, int]:
+        """``(lines, ignored, matched, missed)``."""
+        return self.lines, self.ignored, self.matched, self.missed
+
+
+def tally(flt: Filter, lines: Iterable[str], now: float, into: Tally) -> None:
+    """Process ``lines`` (line ends already stripped) with ``flt`` and count them ``into``."""
+    if flt.journal or flt._multi or flt._ignore_first or not isinstance(flt._dates, DateDetector):
+        _tally_generic(flt, lines, now, into)
+    else:
+        _tally_single(flt, lines, now, into)
+
+
+def _tally_generic(flt: Filter, lines: Iterable[str], now: float, into: Tally) -> None:
+    process = flt.process
+    fail_hits, ignore_hits = into.fail_hits, into.ignore_hits
+    matched_lines, missed_lines = into.matched_lines, into.missed_lines
+    for line in lines:
+        if not line or line[0] == "#":
+            continue
+        into.lines += 1
+        result = process(line, now)
+        if result.failregex is not None:
+            fail_hits[result.failregex] += 1
+        if result.ignoreregex is not None:
+            ignore_hits[result.ignoreregex] += 1
+            into.ignored += 1
+        elif result.failures:
+            into.matched += 1
+            if matched_lines is not None:
+                matched_lines.append(line)
+        elif result.failregex is not None:
+            into.ignored += 1
+        else:
+            into.missed += 1
+            if missed_lines is not None:
+                missed_lines.append(line)
+
+
+def _tally_single(flt: Filter, lines: Iterable[str], now: float, into: Tally) -> None:
+    """``process`` inlined for single-line filters (see ``Filter.process_dated``/``_find``)."""
+    assert isinstance(flt._dates, DateDetector)
+    match = flt._dates.match
+    maxlen = flt.max_line_length
+    window = now - _LAST_DATE_WINDOW
+    pref = flt._pref
+    pref_search = pref.search if pref is not None else None
+    pref_screen = flt._pref_screen
+    pref_content = flt._pref_content
+    plan_get = flt._plan_by_first.get
+    plan_any = flt._plan_any
+    settle = flt._settle
+    fail_hits, ignore_hits = into.fail_hits, into.ignore_hits
+    matched_lines, missed_lines = into.matched_lines, into.missed_lines
+    last_text, last = flt._last_text, flt._last_date
+    count = matched = ignored = missed = 0
+    try:
+        for line in lines:
+            if not line or line[0] == "#":
+                continue
+            count += 1
+            if len(line) > maxlen:
+                line = line[:maxlen]
+            found = match(line, now)
+            if found is None:
+                text = line
+            else:
+                start, end, date = found[0], found[1], found[2]
+                if start == end:
+                    text = line  # the date matched nothing: nothing to cut
+                elif date is not None:
+                    last_text, last = line[start:end], date
+                    text = line[:start] + line[end:]
+                elif last and last > window:
+                    text = line  # no valid date: a recent one is reused, the line kept whole
+                else:
+                    text = line[:start] + line[end:]
+            buf = text + "\n"
+            pre = None
+            if pref_search is not None:
+                if pref_screen is not None and not pref_screen.admits(buf):
+                    pre = None
+                else:
+                    pre = pref_search(buf)
+                if pre is None:
+                    missed += 1
+                    if missed_lines is not None:
+                        missed_lines.append(line)
+                    continue
+                if pref_content:
+                    content = pre.group("content")
+                    if content:
+                        buf = content + "\n"
+            for key, screen, search, rx in plan_get(buf[0], plan_any):
+                if key is not None and key not in buf:
+                    continue
+                if screen is not None and not screen.admits(buf):
+                    continue
+                m = search(buf)
+                if m is None:
+                    continue
+                outcome = settle(rx, m, pre, [line], now)
+                if outcome is None:
+                    buf = "\n"  # as Filter._find: the next failregexes see an empty buffer
+                    continue
+                fail_hits[rx.index] += 1
+                if type(outcome) is tuple:
+                    matched += 1
+                    if matched_lines is not None:
+                        matched_lines.append(line)
+                else:
+                    assert isinstance(outcome, int)
+                    if outcome >= 0:
+                        ignore_hits[outcome] += 1
+                    ignored += 1
+                break
+            else:
+                missed += 1
+                if missed_lines is not None:
+                    missed_lines.append(line)
+    finally:
+        flt._last_text, flt._last_date = last_text, last
+        into.lines += count
+        into.matched += matched
+        into.ignored += ignored
+        into.missed += missed
