@@ -20,13 +20,17 @@ import pytest
 
 from warden.backends.base import BanEntry, FirewallBackend, JailRule, Network, UnbanEntry
 from warden.backends.dryrun import DryRunBackend
+from warden.backends.firewalld import FirewalldBackend
 from warden.backends.hostsdeny import HostsDenyBackend
+from warden.backends.ipfw import IpfwBackend
 from warden.backends.ipset import IpsetBackend
 from warden.backends.nftables import NftablesBackend
+from warden.backends.pf import PfBackend
 from warden.backends.route import RouteBackend
-from warden.backends.runner import SubprocessRunner
+from warden.backends.runner import Command, Completed, RecordingRunner, SubprocessRunner
 from warden.errors import BackendError
 
+from .fakes import FakeFirewallCmd, FakeIpfw, FakePfctl
 from .netns import netns, wait_for
 
 net = ipaddress.ip_network
@@ -68,6 +72,11 @@ def _hostsdeny(stack: ExitStack, tmp: Path) -> Harness:
     return Harness(lambda: HostsDenyBackend(path=str(path)), False)
 
 
+def _recorded(kind: type, fake: Callable[[Command], Completed]) -> Harness:
+    # pf, ipfw and firewalld cannot run on Linux: a model of the tool stands for the kernel
+    return Harness(lambda: kind(runner=RecordingRunner(fake)), False)
+
+
 def _dryrun(stack: ExitStack, tmp: Path) -> Harness:
     state: dict[str, dict[Network, float | None]] = {}
     return Harness(lambda: DryRunBackend(state), False)
@@ -79,6 +88,9 @@ HARNESSES: dict[str, Callable[[ExitStack, Path], Harness]] = {
     "ipset": _ipset,
     "route": _route,
     "hostsdeny": _hostsdeny,
+    "pf (recorded)": lambda stack, tmp: _recorded(PfBackend, FakePfctl()),
+    "ipfw (recorded)": lambda stack, tmp: _recorded(IpfwBackend, FakeIpfw()),
+    "firewalld (recorded)": lambda stack, tmp: _recorded(FirewalldBackend, FakeFirewallCmd()),
 }
 
 
