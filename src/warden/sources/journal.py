@@ -1,0 +1,238 @@
+"""The systemd journal as a log source (``backend = systemd``, ``journalmatch``).
+
+Read with the python ``systemd`` binding (Debian ``python3-systemd``, PyPI ``systemd-python``,
+the ``journal`` extra), which wraps libsystemd's reader: the journal's file format is libsystemd's
+business, not ours. Without the binding the source says so in one line and the file jails run on.
+
+Entries become lines as fail2ban writes them (``HOST IDENT[PID]: MESSAGE``); their dates are not
+in the text but in ``LogBatch.times`` (the entry's realtime stamp). Positions are journal cursors.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shlex
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any
+
+from warden.errors import SourceError
+from warden.sources.base import JournalPosition, LogBatch, SourceState, SourceStatus
+from warden.sources.lines import DEFAULT_MAX_LINE
+from warden.sources.watch import ReadyFlag
+
+__all__ = ["JournalSource", "available", "format_entry", "parse_journalmatch"]
+
+try:
+    _journal: Any = importlib.import_module("systemd.journal")
+    _MISSING: str | None = None
+except ImportError as _exc:  # an optional extra: report it when a jail asks for the journal
+    _journal = None
+    _MISSING = str(_exc)
+
+_SYSTEM_ONLY = 4  # SD_JOURNAL_SYSTEM: what fail2ban opens by default
+_BATCH = 4096
+
+
+def available() -> str | None:
+    """``None`` when the journal can be read here, else why not (one line)."""
+    if _journal is None:
+        return ("backend = systemd needs the python systemd binding, which is not installed "
+                f"({_MISSING}); install python3-systemd or pip install 'warden[journal]'")
+    return None
+
+
+def parse_journalmatch(lines: Iterable[str]) -> list[list[str]]:
+    """Split ``journalmatch`` lines into groups of ``FIELD=value`` terms.
+
+    Terms of a group must all match; the groups are alternatives (a ``+`` starts a new group,
+    and so does each new line, as in fail2ban).
+    """
+    groups: list[list[str]] = []
+    for line in lines:
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise SourceError(f"journalmatch {line!r}: {exc}") from None
+        current: list[str] = []
+        for word in words:
+            if word == "+":
+                if current:
+                    groups.append(current)
+                current = []
+                continue
+            field, eq, _ = word.partition("=")
+            if not eq or not field or not field.replace("_", "").isalnum() \
+                    or field != field.upper():
+                raise SourceError(f"journalmatch term {word!r} is not FIELD=value "
+                                  "(an upper-case journal field name, '=', a value)")
+            current.append(word)
+        if current:
+            groups.append(current)
+    return groups
+
+
+def _text(value: object, encoding: str) -> str:
+    if isinstance(value, bytes):
+        return value.decode(encoding, "replace")
+    if isinstance(value, list):
+        return " ".join(_text(v, encoding) for v in value)
+    return str(value)
+
+
+def format_entry(entry: Mapping[str, Any], *, encoding: str = "utf-8") -> str:
+    """The log line fail2ban makes of a journal entry: ``HOST IDENT[PID]: MESSAGE``."""
+    parts: list[str] = []
+    host = entry.get("_HOSTNAME")
+    if host:
+        parts.append(_text(host, encoding))
+    ident = entry.get("SYSLOG_IDENTIFIER") or entry.get("_COMM")
+    if ident:
+        tag = _text(ident, encoding)
+        pid = entry.get("SYSLOG_PID") or entry.get("_PID")
+        if pid:
+            try:
+                tag += f"[{int(str(pid), 0)}]"
+            except ValueError:
+                tag += f"[{_text(pid, encoding)}]"
+        tag += ":"
+        parts.append(tag)
+        if tag == "kernel:":
+            mono: Any = (entry.get("_SOURCE_MONOTONIC_TIMESTAMP")
+                         or entry.get("__MONOTONIC_TIMESTAMP"))
+            delta: Any = mono[0] if isinstance(mono, tuple) else mono  # (timedelta, boot id)
+            if hasattr(delta, "total_seconds"):
+                parts.append(f"[{delta.total_seconds():12.6f}]")
+    parts.append(_text(entry.get("MESSAGE", ""), encoding))
+    return " ".join(parts).replace("\n", "\\n")
+
+
+def _epoch(value: object) -> float:
+    stamp = getattr(value, "timestamp", None)
+    if callable(stamp):
+        return float(stamp())
+    return float(value) / 1e6 if isinstance(value, int) else 0.0  # microseconds
+
+
+class JournalSource:
+    """Entries of the journal that match ``journalmatch``; a :class:`LogSource`.
+
+    ``path`` (a directory) or ``files`` read given journal files instead of the system journal.
+    Start: after ``cursor`` if given (a restart), else at ``since`` (epoch seconds: the first
+    start reads the last findtime), else at the end (only new entries).
+    """
+
+    def __init__(
+        self,
+        matches: Sequence[str] = (),
+        *,
+        path: str | None = None,
+        files: Sequence[str] = (),
+        cursor: JournalPosition | None = None,
+        since: float | None = None,
+        encoding: str = "utf-8",
+        max_line: int = DEFAULT_MAX_LINE,
+        rescan: float = 5.0,
+    ) -> None:
+        problem = available()
+        if problem is not None:
+            raise SourceError(problem)
+        groups = parse_journalmatch(matches)
+        self._encoding = encoding
+        self._max_line = max_line
+        self._rescan = rescan
+        self._name = "journal" if path is None and not files else f"journal:{path or files[0]}"
+        try:
+            if files:
+                self._reader = _journal.Reader(files=list(files))
+            elif path is not None:
+                self._reader = _journal.Reader(path=path)
+            else:
+                self._reader = _journal.Reader(flags=_SYSTEM_ONLY)
+        except OSError as exc:
+            raise SourceError(f"cannot open the journal {path or ''}: {exc.strerror or exc}") \
+                from None
+        reader = self._reader
+        try:
+            for i, group in enumerate(groups):
+                if i:
+                    reader.add_disjunction()
+                for term in group:
+                    reader.add_match(term)
+        except (ValueError, OSError) as exc:
+            self._reader.close()
+            raise SourceError(f"journalmatch {groups!r} was refused: {exc}") from None
+        self._position: JournalPosition | None = cursor
+        self._start(cursor, since)
+        self._flag = ReadyFlag(reader.fileno())
+        self._closed = False
+        self._error: str | None = None
+
+    def _start(self, cursor: JournalPosition | None, since: float | None) -> None:
+        reader = self._reader
+        if cursor is not None:
+            try:
+                reader.seek_cursor(cursor.cursor)
+                entry = reader.get_next()
+                if entry and not reader.test_cursor(cursor.cursor):
+                    reader.get_previous()  # the cursor's entry is gone: start just after it
+                return
+            except (OSError, ValueError):
+                pass  # a cursor of another machine or rotated away: fall back to the date
+        if since is not None:
+            reader.seek_realtime(since)
+        else:
+            reader.seek_tail()
+            reader.get_previous()
+
+    def status(self) -> list[SourceStatus]:
+        """One entry for the journal."""
+        state = SourceState.ERROR if self._error else SourceState.OK
+        return [SourceStatus(self._name, state, self._position, 0, self._error)]
+
+    def read_now(self) -> list[LogBatch]:
+        """Every matching entry not read yet, in batches."""
+        out: list[LogBatch] = []
+        while True:
+            batch = self._read()
+            if batch is None:
+                return out
+            out.append(batch)
+
+    def _read(self) -> LogBatch | None:
+        reader = self._reader
+        lines: list[str] = []
+        times: list[float] = []
+        cursor = None
+        cap = self._max_line
+        for _ in range(_BATCH):
+            entry = reader.get_next()
+            if not entry:
+                break
+            line = format_entry(entry, encoding=self._encoding)
+            lines.append(line[:cap] if len(line) > cap else line)
+            times.append(_epoch(entry.get("__REALTIME_TIMESTAMP")))
+            cursor = entry.get("__CURSOR")
+        if not lines:
+            return None
+        if cursor is not None:
+            self._position = JournalPosition(str(cursor))
+        return LogBatch(self._name, lines, self._position, times)
+
+    async def batches(self) -> AsyncIterator[LogBatch]:
+        """Yield batches of matching entries as the journal receives them."""
+        while not self._closed:
+            batch = self._read()
+            if batch is not None:
+                yield batch
+                continue
+            await self._flag.wait(self._rescan)
+            if self._closed:
+                return
+            self._reader.process()  # acknowledge the wakeup (and notice rotated files)
+
+    def close(self) -> None:
+        """Close the journal; safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self._flag.detach()
+            self._reader.close()

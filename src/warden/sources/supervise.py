@@ -1,0 +1,114 @@
+"""Keeping a log source running: restart with exponential backoff, state for ``status``.
+
+The daemon's task group runs :meth:`Supervised.run` for each source. When the source fails
+(raises :class:`~warden.errors.SourceError` or ``OSError``), a new one is made by the factory,
+after a delay that doubles with each failure in a row (up to ``maximum``) and starts again from
+``initial`` once a source has run ``stable`` seconds without failing. Errors of the consumer are
+the daemon's own and are not caught here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+
+from warden.errors import SourceError
+from warden.sources.base import LogBatch, LogSource, SourceState, SourceStatus
+
+__all__ = ["Backoff", "Supervised"]
+
+
+@dataclass(slots=True)
+class Backoff:
+    """Delays between restarts: ``initial * factor ** (failures in a row - 1)``, capped."""
+
+    initial: float = 0.5
+    factor: float = 2.0
+    maximum: float = 60.0
+    stable: float = 60.0
+    failures: int = 0
+    restarts: int = 0
+
+    def failed(self, *, ran_for: float) -> float:
+        """Record a failure after the source ran ``ran_for`` seconds; return the delay."""
+        if ran_for >= self.stable:
+            self.failures = 0
+        self.failures += 1
+        self.restarts += 1
+        return min(self.maximum, self.initial * self.factor ** (self.failures - 1))
+
+
+class Supervised:
+    """One source kept running; ``status`` adds restarts and the last failure to its own."""
+
+    def __init__(
+        self,
+        name: str,
+        factory: Callable[[], LogSource],
+        consume: Callable[[LogBatch], Awaitable[None]],
+        *,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.name = name
+        self._factory = factory
+        self._consume = consume
+        self.backoff = backoff or Backoff()
+        self._source: LogSource | None = None
+        self._error: str | None = None
+        self._waiting = False
+
+    def status(self) -> list[SourceStatus]:
+        """The source's entries, or one entry for the whole source while it is restarting."""
+        restarts = self.backoff.restarts
+        if self._source is None or self._waiting:
+            state = SourceState.RESTARTING if self._waiting else SourceState.STOPPED
+            return [SourceStatus(self.name, state, None, restarts, self._error)]
+        return [replace(s, restarts=restarts, error=s.error or self._error)
+                for s in self._source.status()]
+
+    async def run(self) -> None:
+        """Run the source until it ends or the task is cancelled, restarting it on failure."""
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            failure = await self._run_once()
+            if failure is None:
+                return
+            self._error = failure
+            delay = self.backoff.failed(ran_for=loop.time() - started)
+            self._waiting = True
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self._waiting = False
+
+    async def _run_once(self) -> str | None:
+        """Run one source to its end (``None``) or its failure (the message)."""
+        source: LogSource | None = None
+        iterator: AsyncIterator[LogBatch] | None = None
+        try:
+            try:
+                source = self._factory()
+                self._source = source
+                iterator = source.batches().__aiter__()
+            except (SourceError, OSError) as exc:
+                return _describe(exc)
+            while True:
+                try:
+                    batch = await anext(iterator)
+                except StopAsyncIteration:
+                    return None
+                except (SourceError, OSError) as exc:
+                    return _describe(exc)
+                await self._consume(batch)
+        finally:
+            aclose = getattr(iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            if source is not None:
+                source.close()
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
