@@ -1,0 +1,411 @@
+"""One jail as a pure state machine: log lines and ``now`` in, decisions out.
+
+Drive it with :meth:`Jail.feed` for each line of a watched log and :meth:`Jail.expire` on a
+timer; the daemon carries out the returned :mod:`warden.core.decisions` (store first, then the
+backends) and answers :class:`ResolveHost`/:class:`CheckIgnore` queries through
+:meth:`Jail.resolved`/:meth:`Jail.ignore_answer`. Nothing here reads a clock or does I/O.
+
+What a failure goes through, in fail2ban 1.0.2's order:
+
+1. its time: the log's time; none or a future one counts as ``now``; one already out of the
+   window (``<= now - findtime``) is dropped, as fail2ban drops old lines;
+2. its id: an address or network (``<HOST>``, ``<CIDR>``), a host name (``usedns = yes|warn``:
+   parked, and the daemon asked to resolve it; ``no``: dropped; ``raw``: used as text), or a
+   raw ``<F-ID>``;
+3. ``ignoreip``/``ignoreself``, then ``ignorecommand`` (parked until answered, answers cached
+   per ``ignorecache``);
+4. counted in the :class:`Tracker`; at ``maxretry`` failures within ``findtime`` it is banned for
+   the :class:`BanPolicy`'s time. An address already banned is banned again only if that ends
+   later (the ban is prolonged, as fail2ban's ``addBanTicket`` does), otherwise nothing happens.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random as _random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from ipaddress import IPv4Address, IPv6Address
+
+from warden.core.addr import Network, Target, contains, format_target, parse_network
+from warden.core.datedetect import DateMatch
+from warden.core.decisions import (
+    Ban,
+    BannedEntry,
+    BanRecord,
+    CheckIgnore,
+    Decision,
+    JailStatus,
+    ResolveHost,
+    Unban,
+)
+from warden.core.filter import Failure, Filter
+from warden.core.history import BanHistory
+from warden.core.ignore import IgnoreCache, IgnoreList, render_key
+from warden.core.policy import BanPolicy
+from warden.core.spec import JailSpec
+from warden.core.tracker import Tracker
+
+__all__ = ["Jail"]
+
+
+class _Active:
+    """An active ban (mutable: a prolonged ban gets a new end)."""
+
+    __slots__ = ("bantime", "count", "key", "seq", "time", "until")
+
+    def __init__(self, key: str, time: float, until: float | None, *, bantime: float,
+                 count: int, seq: int = 0) -> None:
+        self.key = key
+        self.time = time
+        self.until = until
+        self.bantime = bantime
+        self.count = count
+        self.seq = seq
+
+
+# A failure waiting for the daemon: (id, its network or None, time, fields, matches)
+_Parked = tuple[str, Network | None, float, Mapping[str, object], tuple[str, ...]]
+
+
+def _later(a: float | None, b: float | None) -> bool:
+    """True if an end ``a`` is later than ``b`` (``None`` is forever)."""
+    if b is None:
+        return False
+    return a is None or a > b
+
+
+class Jail:
+    """The failure counting and ban state of one jail."""
+
+    def __init__(self, spec: JailSpec, *, history: BanHistory | None = None,
+                 random: Callable[[], float] = _random.random,
+                 filters: Sequence[Filter] | None = None) -> None:
+        """Build the jail's filters (``RegexError`` on a bad one) and ban policy
+        (``FormulaError`` on a bad ``bantime.formula``). ``history`` is shared by the jails of
+        a daemon (needed for ``bantime.overalljails``); ``random`` draws ``bantime.rndtime``."""
+        self.spec = spec
+        self.name = spec.name
+        self.policy = BanPolicy(spec.bantime, spec.increment, random)
+        self.history = history if history is not None else BanHistory()
+        self.filters: tuple[Filter, ...] = tuple(filters) if filters is not None else tuple(
+            Filter(d, journal=spec.journal, max_line_length=spec.max_line_length)
+            for d in spec.filters)
+        self.tracker = Tracker(spec.maxretry, spec.findtime, spec.maxmatches, spec.max_tracked)
+        self.ignore = IgnoreList(spec.ignore)
+        cache = spec.ignorecache
+        self._cache = IgnoreCache(cache.max_count, cache.max_time) if cache else None
+        self._resolve = spec.usedns in ("yes", "warn")
+        self._bans: dict[Target, _Active] = {}
+        self._heap: list[tuple[float, int, Target]] = []
+        self._seq = 0
+        self._pending: dict[tuple[str, str], list[_Parked]] = {}
+        self._dropped = 0
+        self.total_failed = 0
+        self.total_banned = 0
+
+    # -- log lines -------------------------------------------------------------------------
+
+    def feed(self, line: str, now: float, date: DateMatch | None = None) -> list[Decision]:
+        """Process one log line. ``date`` is the line's date as the daemon found it once for
+        every jail of the file (the filters' date patterns must be the one it used); without
+        it each filter looks for the date itself."""
+        out: list[Decision] = []
+        for flt in self.filters:
+            if date is None or flt.journal:
+                result = flt.process(line, now)
+            else:
+                result = flt.process_dated(flt.clean(line), date, now)
+            for failure in result.failures:
+                self.add_failure(failure, now, out)
+        return out
+
+    def add_failure(self, failure: Failure, now: float,
+                    out: list[Decision] | None = None) -> list[Decision]:
+        """Count one failure found by a filter; decisions are appended to ``out``."""
+        if out is None:
+            out = []
+        time = failure.time
+        if time is None or time > now:
+            time = now
+        elif time <= now - self.spec.findtime:
+            return out
+        fid = failure.fid
+        net = parse_network(fid)
+        if net is None and failure.fields.get("dns") == fid:
+            usedns = self.spec.usedns
+            if usedns == "no":
+                return out
+            if usedns != "raw":
+                self._park(("dns", fid), (fid, None, time, failure.fields, failure.matches),
+                           out, ResolveHost(self.name, fid, usedns == "warn"))
+                return out
+        self._check((fid, net, time, failure.fields, failure.matches), now, out)
+        return out
+
+    def _check(self, parked: _Parked, now: float, out: list[Decision]) -> None:
+        fid, net, time, fields, matches = parked
+        if (net if net is not None else fid) in self.ignore:
+            return
+        if self.spec.ignorecommand:
+            cache = self._cache
+            spec = self.spec.ignorecache
+            key = render_key(spec.key, fid, fields) if spec is not None else fid
+            answer = cache.get(key, now) if cache is not None else None
+            if answer:
+                return
+            if answer is None:
+                self._park(("cmd", key), parked, out,
+                           CheckIgnore(self.name, key, fid, time, fields, matches))
+                return
+        self._count(parked, now, out)
+
+    def _count(self, parked: _Parked, now: float, out: list[Decision]) -> None:
+        fid, net, time, _fields, matches = parked
+        self.total_failed += 1
+        weight = 1
+        if self.policy.increments:
+            prev = self.history.lookup(fid, self.name, self.spec.increment.overalljails)
+            if prev is not None and time > prev.last:
+                weight = self.policy.weight(prev.bans, self.spec.maxretry)
+        ticket = self.tracker.add(fid, time, matches, weight)
+        if ticket is not None:
+            target: Target = net if net is not None else fid
+            self._ban(target, fid, ticket.time, now, out, failures=ticket.failures,
+                      matches=ticket.matches)
+
+    def _park(self, key: tuple[str, str], parked: _Parked, out: list[Decision],
+              query: Decision) -> None:
+        waiting = self._pending.get(key)
+        if waiting is not None:
+            waiting.append(parked)
+            if len(waiting) > self.spec.maxretry:
+                del waiting[0]
+                self._dropped += 1
+            return
+        pending = self._pending
+        if len(pending) >= self.spec.max_pending:
+            oldest = next(iter(pending))
+            self._dropped += len(pending.pop(oldest))
+        pending[key] = [parked]
+        out.append(query)
+
+    # -- answers from the daemon -----------------------------------------------------------
+
+    def resolved(self, host: str, addresses: Iterable[IPv4Address | IPv6Address | Network | str],
+                 now: float) -> list[Decision]:
+        """The addresses ``host`` resolved to (none if it did not): count its parked failures
+        for each of them."""
+        out: list[Decision] = []
+        parked = self._pending.pop(("dns", host), None)
+        if not parked:
+            return out
+        floor = now - self.spec.findtime
+        for address in addresses:
+            if isinstance(address, str):
+                net = parse_network(address)
+                if net is None:
+                    continue
+            elif isinstance(address, IPv4Address | IPv6Address):
+                net = parse_network(str(address))
+                assert net is not None
+            else:
+                net = address
+            fid = format_target(net)
+            for _host, _net, time, fields, matches in parked:
+                if time > floor:
+                    self._check((fid, net, time, fields, matches), now, out)
+        return out
+
+    def ignore_answer(self, key: str, ignored: bool, now: float) -> list[Decision]:
+        """The ``ignorecommand`` answer for ``key`` (as in :class:`CheckIgnore`): cache it and
+        count the failures that waited for it unless they are to be ignored."""
+        out: list[Decision] = []
+        if self._cache is not None:
+            self._cache.put(key, ignored, now)
+        parked = self._pending.pop(("cmd", key), None)
+        if not parked or ignored:
+            return out
+        floor = now - self.spec.findtime
+        for item in parked:
+            if item[2] > floor:
+                self._count(item, now, out)
+        return out
+
+    def set_ignore(self, entries: Iterable[Network | str]) -> None:
+        """Replace the ignored networks (the daemon re-resolved ``ignoreip`` host names)."""
+        self.ignore = IgnoreList(entries)
+
+    # -- bans ------------------------------------------------------------------------------
+
+    def _ban(self, target: Target, key: str, time: float, now: float, out: list[Decision], *,
+             failures: int = 0, matches: tuple[str, ...] = (),
+             bantime: float | None = None) -> None:
+        active = self._bans.get(target)
+        if active is not None:
+            # Already banned (lines logged while the ban was being applied, or a manual ban):
+            # prolong only if the new ban would end later.
+            length = self.policy.bantime if bantime is None else bantime
+            until = None if length < 0 else time + length
+            if _later(until, active.until):
+                active.until = until
+                active.bantime = -1.0 if until is None else until - active.time
+                self._schedule(target, active)
+                out.append(Ban(self.name, target, active.time, until, active.bantime,
+                               active.count, failures, matches, prolonged=True))
+            return
+        # ``count`` is per jail (what the store keeps); the ban time grows with the bans in
+        # this jail or, with overalljails, in all of them. fail2ban stores the overall count
+        # per jail and then sums those, counting earlier bans twice; warden does not.
+        own = self.history.lookup(key, self.name)
+        prev = (self.history.lookup(key, self.name, True)
+                if self.spec.increment.overalljails else own)
+        prior = prev.bans if prev is not None else 0
+        count = (own.bans if own is not None else 0) + 1
+        repeat = own is not None and time <= own.last
+        if repeat:
+            # The failures are older than the latest ban: a log read again after a restart.
+            # fail2ban treats this as the same ban (no new count, not stored again).
+            prior -= 1
+            count -= 1
+        if bantime is None:
+            bantime = self.policy.duration(prior)
+        until = None if bantime < 0 else time + bantime
+        if until is not None and until < now:
+            return  # ended already (old log lines): nothing to enforce
+        active = _Active(key, time, until, bantime=-1.0 if bantime < 0 else bantime,
+                         count=count)
+        self._bans[target] = active
+        self._schedule(target, active)
+        self.total_banned += 1
+        if not repeat:
+            self.history.record(key, self.name, count, time)
+        out.append(Ban(self.name, target, time, until, active.bantime, count, failures,
+                       matches, restored=repeat))
+
+    def _schedule(self, target: Target, active: _Active) -> None:
+        self._seq += 1
+        active.seq = self._seq
+        if active.until is not None:
+            heapq.heappush(self._heap, (active.until, self._seq, target))
+
+    def ban(self, ip: str | Target, now: float, bantime: float | None = None) -> list[Decision]:
+        """Ban ``ip`` (an address or network) by hand from ``now``, for ``bantime`` seconds or
+        the jail's (growing) ban time. Raise ValueError if ``ip`` is no address or network."""
+        target = self._target(ip)
+        out: list[Decision] = []
+        self._ban(target, format_target(target), now, now, out, bantime=bantime)
+        return out
+
+    def unban(self, ip: str | Target, now: float) -> list[Unban]:
+        """Lift the ban of ``ip`` by hand (a network lifts every ban inside it) and forget its
+        history in this jail and its failures. Empty if nothing was banned."""
+        target = self._target(ip)
+        if target in self._bans:
+            victims = [target]
+        elif isinstance(target, str) or target.prefixlen == target.max_prefixlen:
+            victims = []
+        else:
+            victims = [t for t in self._bans if contains(target, t)]
+        out: list[Unban] = []
+        for victim in victims:
+            active = self._bans.pop(victim)
+            self.history.forget(active.key, self.name)
+            self.tracker.drop(active.key)
+            out.append(Unban(self.name, victim, now, "manual"))
+        return out
+
+    def unban_all(self, now: float, forget: bool = True) -> list[Unban]:
+        """Lift every ban (``forget``: and their history in this jail, as ``unban --all``)."""
+        out = [Unban(self.name, target, now, "flush") for target in self._bans]
+        if forget:
+            for active in self._bans.values():
+                self.history.forget(active.key, self.name)
+        self._bans.clear()
+        self._heap.clear()
+        return out
+
+    @staticmethod
+    def _target(ip: str | Target) -> Target:
+        if isinstance(ip, str):
+            net = parse_network(ip)
+            if net is None:
+                raise ValueError(f"not an IP address or network: {ip!r}")
+            return net
+        return ip
+
+    def is_banned(self, ip: str | Target) -> bool:
+        """True if exactly this address or network is banned."""
+        target = parse_network(ip) if isinstance(ip, str) else ip
+        return target in self._bans if target is not None else ip in self._bans
+
+    def restore(self, bans: Iterable[BanRecord], now: float) -> list[Ban]:
+        """Take back the active bans the store kept over a restart (the daemon reconciles the
+        firewall with them). Bans of ignored addresses and bans already over are left out;
+        bans longer than the jail now gives are cut to its longest, as fail2ban does."""
+        out: list[Ban] = []
+        longest = self.policy.max_duration()
+        for record in bans:
+            net = parse_network(record.addr)
+            target: Target = net if net is not None else record.addr
+            if target in self.ignore:
+                continue
+            bantime = -1.0 if record.bantime < 0 else float(record.bantime)
+            if longest >= 0 and (bantime < 0 or bantime > longest):
+                bantime = longest
+            until = None if bantime < 0 else record.start + bantime
+            if until is not None and until <= now:
+                continue
+            key = format_target(target)
+            old = self._bans.get(target)
+            if old is not None and not _later(until, old.until):
+                continue
+            active = _Active(key, record.start, until, bantime=bantime, count=record.count)
+            if old is None:
+                self.total_banned += 1
+            self._bans[target] = active
+            self._schedule(target, active)
+            self.history.record(key, self.name, record.count, record.start)
+            out.append(Ban(self.name, target, record.start, until, bantime, record.count,
+                           restored=True))
+        return out
+
+    # -- time ------------------------------------------------------------------------------
+
+    def expire(self, now: float) -> list[Unban]:
+        """Lift the bans that ended before ``now`` and forget failures out of the window."""
+        out: list[Unban] = []
+        heap, bans = self._heap, self._bans
+        while heap and heap[0][0] < now:
+            _until, seq, target = heapq.heappop(heap)
+            active = bans.get(target)
+            if active is None or active.seq != seq:
+                continue  # unbanned or prolonged since
+            del bans[target]
+            out.append(Unban(self.name, target, now, "expired"))
+        self.tracker.expire(now)
+        floor = now - self.spec.findtime
+        for key in [k for k, v in self._pending.items() if v[-1][2] <= floor]:
+            self._dropped += len(self._pending.pop(key))
+        return out
+
+    def next_expiry(self) -> float | None:
+        """When the next ban ends (call :meth:`expire` just after), ``None`` if none will."""
+        heap, bans = self._heap, self._bans
+        while heap:
+            until, seq, target = heap[0]
+            active = bans.get(target)
+            if active is not None and active.seq == seq:
+                return until
+            heapq.heappop(heap)
+        return None
+
+    def status(self, now: float) -> JailStatus:
+        """Counts and the banned list (oldest ban first), with the time left of each ban."""
+        banned = tuple(
+            BannedEntry(format_target(target), a.time, a.until,
+                        None if a.until is None else max(0.0, a.until - now), a.count)
+            for target, a in sorted(self._bans.items(), key=lambda kv: kv[1].time))
+        return JailStatus(self.name, len(self.tracker), self.total_failed, len(self._bans),
+                          self.total_banned, banned, self.tracker.evicted + self._dropped,
+                          sum(len(v) for v in self._pending.values()))
+

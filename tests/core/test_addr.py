@@ -1,0 +1,68 @@
+"""Ban targets: parsing, formatting, containment."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address, ip_network
+
+import pytest
+
+from warden.core.addr import contains, format_target, parse_address, parse_network, parse_target
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("192.0.2.7", "192.0.2.7/32"),
+    (" 192.0.2.7 ", "192.0.2.7/32"),
+    ("192.0.2.7/24", "192.0.2.0/24"),
+    ("192.0.2.7/32", "192.0.2.7/32"),
+    ("192.0.2.7/0", "0.0.0.0/0"),
+    ("2001:DB8::1", "2001:db8::1/128"),
+    ("2001:db8::1/32", "2001:db8::/32"),
+    ("::ffff:192.0.2.1", "192.0.2.1/32"),
+    ("::ffff:192.0.2.1/24", "192.0.2.0/24"),
+    ("192.0.2.7/33", None),
+    ("192.0.2.7/x", None),
+    ("192.0.2.7/-1", None),
+    ("fe80::1%eth0", None),
+    ("192.030.0.6", None),
+    ("host.example", None),
+    ("", None),
+])
+def test_parse_network(text: str, expected: str | None) -> None:
+    network = parse_network(text)
+    assert (None if network is None else str(network)) == expected
+
+
+def test_parse_address_and_target() -> None:
+    assert parse_address("::ffff:198.51.100.2") == ip_address("198.51.100.2")
+    assert parse_address("2001:db8::2") == ip_address("2001:db8::2")
+    assert parse_address("nope") is None
+    assert parse_target("198.51.100.2") == ip_network("198.51.100.2/32")
+    assert parse_target("bob") == "bob"
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("192.0.2.7", "192.0.2.7"),
+    ("192.0.2.0/24", "192.0.2.0/24"),
+    ("2001:db8::1", "2001:db8::1"),
+    ("2001:db8::/48", "2001:db8::/48"),
+    ("bob", "bob"),
+])
+def test_format_target(text: str, shown: str) -> None:
+    assert format_target(parse_target(text)) == shown
+
+
+@pytest.mark.parametrize(("outer", "inner", "inside"), [
+    ("192.0.2.0/24", "192.0.2.7", True),
+    ("192.0.2.0/24", "192.0.2.0/25", True),
+    ("192.0.2.0/25", "192.0.2.0/24", False),
+    ("192.0.2.0/24", "198.51.100.1", False),
+    ("192.0.2.7", "192.0.2.7", True),
+    ("2001:db8::/32", "2001:db8:1::1", True),
+    ("2001:db8::/32", "192.0.2.1", False),
+    ("0.0.0.0/0", "2001:db8::1", False),
+    ("bob", "bob", True),
+    ("bob", "192.0.2.1", False),
+    ("192.0.2.0/24", "bob", False),
+])
+def test_contains(outer: str, inner: str, inside: bool) -> None:
+    assert contains(parse_target(outer), parse_target(inner)) is inside

@@ -1,0 +1,116 @@
+"""The exact findtime window and maxretry rule, and the memory bounds of the tracker."""
+
+from __future__ import annotations
+
+import pytest
+
+from warden.core.tracker import Ticket, Tracker
+
+A = "192.0.2.1"
+
+
+def run(tracker: Tracker, times: list[float]) -> list[int | Ticket | None]:
+    """Add failures of A at ``times``; per step the ticket or the count kept."""
+    out: list[int | Ticket | None] = []
+    for t in times:
+        ticket = tracker.add(A, t, (f"line {t:g}",))
+        out.append(ticket.failures if ticket else tracker.count(A))
+    return out
+
+
+@pytest.mark.parametrize(("maxretry", "findtime", "times", "expected"), [
+    # three within 600 s: banned at the third, then counting starts again
+    (3, 600, [0, 10, 20, 30], [1, 2, 3, 1]),
+    # the window is (newest - findtime, newest]: a failure exactly findtime ago is out
+    (3, 600, [0, 300, 600], [1, 2, 2]),
+    (3, 600, [0, 300, 599], [1, 2, 3]),
+    # a sliding window, not fixed buckets: 0 and 500 are out when 1101 comes
+    (3, 600, [0, 500, 1000, 1101, 1150], [1, 2, 2, 2, 3]),
+    # maxretry 1: every failure is a ticket
+    (1, 600, [0, 1], [1, 1]),
+    # out of order: a failure inside the window still counts
+    (3, 600, [100, 50, 90], [1, 2, 3]),
+    # one older than the newest's window is not counted
+    (3, 600, [1000, 300, 1001], [1, 1, 2]),
+    # an older failure that is still in the window does not evict a newer one
+    (4, 600, [1000, 1500, 1100, 1550], [1, 2, 3, 4]),
+    # zero findtime: only simultaneous failures count together
+    (2, 0, [5, 5], [1, 1]),
+])
+def test_window(maxretry: int, findtime: float, times: list[float],
+                expected: list[int]) -> None:
+    assert run(Tracker(maxretry, findtime), times) == expected
+
+
+def test_ticket_carries_newest_time_and_latest_matches() -> None:
+    tracker = Tracker(maxretry=4, findtime=600, maxmatches=3)
+    tracker.add(A, 10.0, ("a",))
+    tracker.add(A, 30.0, ("c1", "c2"))
+    tracker.add(A, 20.0, ())
+    ticket = tracker.add(A, 25.0, ("b",))
+    assert ticket == Ticket(30.0, 4, ("b", "c1", "c2"))
+    assert A not in tracker
+
+
+def test_no_matches_kept_with_maxmatches_zero() -> None:
+    tracker = Tracker(maxretry=2, findtime=600, maxmatches=0)
+    tracker.add(A, 1.0, ("a",))
+    assert tracker.add(A, 2.0, ("b",)) == Ticket(2.0, 2, ())
+
+
+def test_weighted_failures() -> None:
+    tracker = Tracker(maxretry=5, findtime=600)
+    assert tracker.add(A, 1.0, ("x",), weight=3) is None
+    assert tracker.count(A) == 3
+    ticket = tracker.add(A, 2.0, ("y",), weight=2)
+    assert ticket == Ticket(2.0, 5, ("x", "y"))
+    # a weight reaching maxretry bans at once
+    assert tracker.add("b", 1.0, ("z",), weight=5) == Ticket(1.0, 5, ("z",))
+    assert "b" not in tracker
+
+
+def test_expire_drops_addresses_out_of_the_window() -> None:
+    tracker = Tracker(maxretry=5, findtime=100)
+    tracker.add("a", 0.0)
+    tracker.add("b", 50.0)
+    tracker.add("c", 120.0)
+    assert tracker.expire(99.0) == 0
+    assert tracker.expire(100.0) == 1
+    assert "a" not in tracker
+    assert tracker.expire(1000.0) == 2
+    assert len(tracker) == 0
+
+
+def test_expire_stops_at_the_first_live_address() -> None:
+    tracker = Tracker(maxretry=5, findtime=100)
+    tracker.add("a", 200.0)
+    tracker.add("b", 10.0)  # updated later but older: waits behind a
+    assert tracker.expire(150.0) == 0
+    assert tracker.expire(300.0) == 2
+
+
+def test_cap_evicts_least_recently_updated_in_batches() -> None:
+    tracker = Tracker(maxretry=5, findtime=1e9, max_tracked=128)
+    for i in range(128):
+        tracker.add(f"k{i}", float(i))
+    tracker.add("k0", 500.0)  # k0 is now the most recent
+    tracker.add("new", 600.0)
+    assert len(tracker) == 127  # one batch of 128 // 64 = 2 evicted
+    assert tracker.evicted == 2
+    assert "k0" in tracker
+    assert "k1" not in tracker and "k2" not in tracker
+    assert "k3" in tracker
+    for i in range(10_000):
+        tracker.add(f"flood{i}", 1000.0 + i)
+    assert len(tracker) <= 128
+    assert tracker.evicted == 2 + 10_000 + 127 - len(tracker)
+
+
+def test_drop_and_clear() -> None:
+    tracker = Tracker(maxretry=5, findtime=100)
+    tracker.add("a", 1.0)
+    assert tracker.drop("a") is True
+    assert tracker.drop("a") is False
+    tracker.add("b", 1.0)
+    tracker.clear()
+    assert len(tracker) == 0
