@@ -313,3 +313,16 @@ def test_a_fifo_is_not_a_log(tmp_path):
     assert not tail.open()
     assert tail.status().error == f"{fifo}: is not a regular file"
     assert tail.fd is None
+
+
+def test_after_a_truncation_the_new_head_is_learned(log):
+    # regression: the old head was kept, so every later check saw a "new" file and re-read it
+    log.write_text("".join(f"old {i:04d} " + "o" * 60 + "\n" for i in range(40)))
+    tail = FileTail(str(log))
+    tail.open()
+    assert len(lines_of(tail)) == 40
+    os.truncate(log, 0)
+    append(log, "n1\n")
+    assert lines_of(tail) == ["n1"]
+    append(log, "n2\n")
+    assert lines_of(tail) == ["n2"]

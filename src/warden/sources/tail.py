@@ -230,7 +230,8 @@ class FileTail:
     def _read(self, reader: _Reader, out: list[LogBatch]) -> bool:
         fd = reader.fd
         st = os.fstat(fd)
-        if st.st_size < reader.pos or not self._same_head(fd):
+        same = self._same_head(fd)  # always: it also learns the new head after a truncation
+        if st.st_size < reader.pos or not same:
             reader.seek(0)  # truncated in place (copytruncate) or rewritten from the start
         if st.st_size <= reader.pos:
             return False
