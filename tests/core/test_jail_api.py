@@ -240,3 +240,30 @@ def test_resolved_accepts_address_objects_and_networks() -> None:
 def test_spec_checks(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         JailSpec("j", **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_log_read_again_after_restart_gives_the_same_ban() -> None:
+    history = BanHistory()
+    first = Jail(JailSpec("j", maxretry=1, increment=Increment(enabled=True)), history=history)
+    (ban,) = fail(first, "192.0.2.1", T0, T0)
+    assert isinstance(ban, Ban) and (ban.count, ban.restored) == (1, False)
+    # a new daemon with the same history reads the same line again
+    again = Jail(JailSpec("j", maxretry=1, increment=Increment(enabled=True)), history=history)
+    (ban,) = fail(again, "192.0.2.1", T0, T0 + 5)
+    assert isinstance(ban, Ban)
+    assert (ban.count, ban.until, ban.restored) == (1, T0 + 600, True)
+    assert history.lookup("192.0.2.1", "j") == Previous(1, T0)
+
+
+def test_answers_for_failures_that_left_the_window_count_nothing() -> None:
+    jail = Jail(JailSpec("j", maxretry=1, ignorecommand=True))
+    fail(jail, "192.0.2.1", T0, T0)
+    assert jail.ignore_answer("192.0.2.1", False, T0 + 600) == []
+    assert jail.status(T0 + 600).total_failed == 0
+
+
+def test_targets_may_be_given_as_networks() -> None:
+    jail = Jail(JailSpec("j"))
+    (ban,) = jail.ban(ip_network("2001:db8::/48"), T0)
+    assert ban.address == "2001:db8::/48"
+    assert [u.address for u in jail.unban(ip_network("2001:db8::/32"), T0)] == ["2001:db8::/48"]

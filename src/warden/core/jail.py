@@ -170,8 +170,10 @@ class Jail:
         ticket = self.tracker.add(fid, time, matches, weight)
         if ticket is not None:
             target: Target = net if net is not None else fid
-            self._ban(target, fid, ticket.time, now, out, failures=ticket.failures,
-                      matches=ticket.matches)
+            ban = self._ban(target, fid, ticket.time, now, failures=ticket.failures,
+                            matches=ticket.matches)
+            if ban is not None:
+                out.append(ban)
 
     def _park(self, key: tuple[str, str], parked: _Parked, out: list[Decision],
               query: Decision) -> None:
@@ -237,9 +239,9 @@ class Jail:
 
     # -- bans ------------------------------------------------------------------------------
 
-    def _ban(self, target: Target, key: str, time: float, now: float, out: list[Decision], *,
+    def _ban(self, target: Target, key: str, time: float, now: float, *,
              failures: int = 0, matches: tuple[str, ...] = (),
-             bantime: float | None = None) -> None:
+             bantime: float | None = None) -> Ban | None:
         active = self._bans.get(target)
         if active is not None:
             # Already banned (lines logged while the ban was being applied, or a manual ban):
@@ -250,9 +252,9 @@ class Jail:
                 active.until = until
                 active.bantime = -1.0 if until is None else until - active.time
                 self._schedule(target, active)
-                out.append(Ban(self.name, target, active.time, until, active.bantime,
-                               active.count, failures, matches, prolonged=True))
-            return
+                return Ban(self.name, target, active.time, until, active.bantime,
+                           active.count, failures, matches, prolonged=True)
+            return None
         # ``count`` is per jail (what the store keeps); the ban time grows with the bans in
         # this jail or, with overalljails, in all of them. fail2ban stores the overall count
         # per jail and then sums those, counting earlier bans twice; warden does not.
@@ -271,7 +273,7 @@ class Jail:
             bantime = self.policy.duration(prior)
         until = None if bantime < 0 else time + bantime
         if until is not None and until < now:
-            return  # ended already (old log lines): nothing to enforce
+            return None  # ended already (old log lines): nothing to enforce
         active = _Active(key, time, until, bantime=-1.0 if bantime < 0 else bantime,
                          count=count)
         self._bans[target] = active
@@ -279,8 +281,8 @@ class Jail:
         self.total_banned += 1
         if not repeat:
             self.history.record(key, self.name, count, time)
-        out.append(Ban(self.name, target, time, until, active.bantime, count, failures,
-                       matches, restored=repeat))
+        return Ban(self.name, target, time, until, active.bantime, count, failures, matches,
+                   restored=repeat)
 
     def _schedule(self, target: Target, active: _Active) -> None:
         self._seq += 1
@@ -288,13 +290,12 @@ class Jail:
         if active.until is not None:
             heapq.heappush(self._heap, (active.until, self._seq, target))
 
-    def ban(self, ip: str | Target, now: float, bantime: float | None = None) -> list[Decision]:
+    def ban(self, ip: str | Target, now: float, bantime: float | None = None) -> list[Ban]:
         """Ban ``ip`` (an address or network) by hand from ``now``, for ``bantime`` seconds or
         the jail's (growing) ban time. Raise ValueError if ``ip`` is no address or network."""
         target = self._target(ip)
-        out: list[Decision] = []
-        self._ban(target, format_target(target), now, now, out, bantime=bantime)
-        return out
+        ban = self._ban(target, format_target(target), now, now, bantime=bantime)
+        return [] if ban is None else [ban]
 
     def unban(self, ip: str | Target, now: float) -> list[Unban]:
         """Lift the ban of ``ip`` by hand (a network lifts every ban inside it) and forget its
