@@ -1,0 +1,143 @@
+"""Restarting failed sources with backoff, and what status shows meanwhile."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from warden.errors import SourceError
+from warden.sources.base import LogBatch, SourceState, SourceStatus
+from warden.sources.filetail import FileSource, LogSpec
+from warden.sources.polling import PollingWatcher
+from warden.sources.supervise import Backoff, Supervised
+
+
+@pytest.mark.parametrize(("runs", "delays"), [
+    ([0, 0, 0, 0, 0, 0, 0, 0], [0.5, 1, 2, 4, 8, 16, 32, 60]),
+    ([0, 0, 0, 100, 0], [0.5, 1, 2, 0.5, 1]),  # a long run resets the series
+])
+def test_backoff_table(runs, delays):
+    b = Backoff()
+    assert [b.failed(ran_for=r) for r in runs] == delays
+    assert b.restarts == len(runs)
+
+
+class Flaky:
+    """A source that yields its lines, then fails (a protocol twin of a broken reader)."""
+
+    closed = 0
+
+    def __init__(self, lines: list[str], error: Exception | None) -> None:
+        self._lines = lines
+        self._error = error
+
+    async def batches(self) -> AsyncIterator[LogBatch]:
+        for line in self._lines:
+            yield LogBatch("flaky", [line], None)
+        if self._error is not None:
+            raise self._error
+
+    def status(self) -> list[SourceStatus]:
+        return [SourceStatus("flaky", SourceState.OK)]
+
+    def close(self) -> None:
+        Flaky.closed += 1
+
+
+def test_failing_source_is_restarted_until_it_ends():
+    plan = [Flaky(["a"], SourceError("disk on fire")), Flaky(["b"], OSError(5, "I/O error")),
+            Flaky(["c"], None)]
+    got: list[str] = []
+    seen: list[list[SourceStatus]] = []
+
+    async def main() -> None:
+        sup: Supervised
+
+        async def consume(batch: LogBatch) -> None:
+            got.extend(batch.lines)
+            seen.append(sup.status())
+
+        sup = Supervised("flaky", lambda: plan.pop(0), consume,
+                         backoff=Backoff(initial=0.001, maximum=0.002))
+        await sup.run()
+        assert sup.backoff.restarts == 2
+        last = sup.status()
+        assert last[0].restarts == 2
+
+    Flaky.closed = 0
+    asyncio.run(main())
+    assert got == ["a", "b", "c"]
+    assert Flaky.closed == 3
+    assert seen[1][0].restarts == 1 and seen[1][0].error == "disk on fire"
+    assert seen[2][0].error == "[Errno 5] I/O error"
+
+
+def test_status_while_waiting_for_the_backoff():
+    async def main() -> None:
+        async def consume(batch: LogBatch) -> None:
+            pass
+
+        def broken() -> FileSource:
+            raise SourceError("unknown logencoding 'x'")
+
+        sup = Supervised("files", broken, consume, backoff=Backoff(initial=30))
+        task = asyncio.ensure_future(sup.run())
+        async with asyncio.timeout(2):
+            while sup.status()[0].state is not SourceState.RESTARTING:
+                await asyncio.sleep(0)
+        st = sup.status()[0]
+        assert (st.path, st.restarts, st.error) == ("files", 1, "unknown logencoding 'x'")
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+
+
+def test_consumer_errors_are_not_swallowed(tmp_path):
+    log = tmp_path / "x.log"
+    log.write_text("line\n")
+
+    async def main() -> None:
+        async def consume(batch: LogBatch) -> None:
+            raise OSError("the store is full")  # the daemon's own failure, not the source's
+
+        sup = Supervised("files", lambda: FileSource(
+            [LogSpec(str(log))], watcher=PollingWatcher(interval=0.01)), consume)
+        with pytest.raises(OSError, match="the store is full"):
+            await sup.run()
+        assert sup.backoff.restarts == 0
+
+    asyncio.run(main())
+
+
+def test_real_file_source_under_supervision(tmp_path):
+    log = tmp_path / "x.log"
+    log.write_text("one\n")
+    got: list[str] = []
+
+    async def main() -> None:
+        done = asyncio.Event()
+
+        async def consume(batch: LogBatch) -> None:
+            got.extend(batch.lines)
+            if len(got) == 2:
+                done.set()
+
+        sup = Supervised("files", lambda: FileSource([LogSpec(str(log))]), consume)
+        task = asyncio.ensure_future(sup.run())
+        async with asyncio.timeout(5):
+            while not got:
+                await asyncio.sleep(0.001)
+            with open(log, "a") as f:
+                f.write("two\n")
+            await done.wait()
+        assert [s.state for s in sup.status()] == [SourceState.OK]
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert got == ["one", "two"]
