@@ -10,8 +10,11 @@ commands they would run.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,10 +25,13 @@ __all__ = ["Command", "Completed", "RecordingRunner", "Runner", "SubprocessRunne
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """One command: its argument list and what goes to its standard input."""
+    """One command: its argument list, its standard input, extra environment variables and
+    its own time limit (``None``: the runner's)."""
 
     argv: tuple[str, ...]
     stdin: str | None = None
+    env: Mapping[str, str] | None = None
+    timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,25 +64,33 @@ class SubprocessRunner:
 
     def __call__(self, command: Command) -> Completed:
         argv = (*self.prefix, *command.argv)
+        timeout = self.timeout if command.timeout is None else command.timeout
+        env = None if command.env is None else {**os.environ, **command.env}
         try:
-            done = subprocess.run(
+            # a session of its own, so a timeout kills the whole process group (a shell
+            # action's children too), not only the first process
+            proc = subprocess.Popen(
                 argv,
-                input=command.stdin.encode() if command.stdin is not None else None,
-                capture_output=True,
-                timeout=self.timeout,
-                check=False,
+                stdin=subprocess.PIPE if command.stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,
             )
         except FileNotFoundError as exc:
             raise BackendError(f"cannot run {argv[0]!r}: not installed or not in PATH") from exc
+        data = command.stdin.encode() if command.stdin is not None else None
+        try:
+            out, err = proc.communicate(data, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
             raise BackendError(
-                f"{' '.join(argv[:3])}… did not finish within {self.timeout:g}s and was killed"
+                f"{' '.join(argv[:3])}… did not finish within {timeout:g}s and was killed"
             ) from exc
-        return Completed(
-            done.returncode,
-            done.stdout.decode(errors="replace"),
-            done.stderr.decode(errors="replace"),
-        )
+        return Completed(proc.returncode, out.decode(errors="replace"),
+                         err.decode(errors="replace"))
 
 
 @dataclass
