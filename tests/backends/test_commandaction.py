@@ -241,13 +241,13 @@ def test_failures_timeouts_and_repair(tmp_path: Path) -> None:
     action.commit(time.time())  # fails, check fails, repair, retried: no error
     assert marker.exists()
     action.unban([UnbanEntry("sshd", "192.0.2.7")])
-    with pytest.raises(BackendError, match="^action flaky of jail sshd: actionunban failed: "
-                                           "no such rule$"):
+    with pytest.raises(BackendError, match=r"^action flaky of jail sshd: actionunban failed: "
+                                           r"no such rule$"):
         action.commit(time.time())
     slow = CommandAction("sshd", "slow", {"actionban": "sleep 30", "timeout": "0.3"})
     slow.ban([_ban("192.0.2.7")])
     started = time.monotonic()
-    with pytest.raises(BackendError, match="did not finish within 0.3s"):
+    with pytest.raises(BackendError, match=r"did not finish within 0\.3s"):
         slow.commit(time.time())
     assert time.monotonic() - started < 5
     with pytest.raises(BackendError, match="timeout = 'soon'"):
