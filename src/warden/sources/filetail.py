@@ -106,8 +106,12 @@ class FileSource:
         return out
 
     def read_now(self, *, now: float | None = None) -> list[LogBatch]:
-        """Check every file once and return what is new (used by tests and benchmarks)."""
-        batches, _ = self._pass(WatchEvents(everything=True), self._now(now))
+        """Check every file and return all that is new (used by tests and benchmarks)."""
+        moment = self._now(now)
+        batches, more = self._pass(WatchEvents(everything=True), moment)
+        while more:
+            extra, more = self._pass(WatchEvents(modified=more), moment)
+            batches.extend(extra)
         return batches
 
     async def batches(self) -> AsyncIterator[LogBatch]:
