@@ -354,3 +354,30 @@ def test_big_append_is_read_in_blocks_without_waiting(tmp_path):
         src.close()
 
     run(main)
+
+
+def test_relative_logpath_is_woken_by_its_events(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rel.log").write_text("")
+
+    async def main() -> None:
+        src = source("inotify", "rel.log", rescan=3600)
+        it = src.batches()
+        task = asyncio.ensure_future(collect(it, 1, timeout=2))
+        await asyncio.sleep(0.01)
+        with open("rel.log", "a") as f:
+            f.write("relative\n")
+        assert await task == ["relative"]
+        src.close()
+
+    run(main)
+
+
+def test_many_files_of_a_glob(tmp_path):
+    for i in range(300):
+        (tmp_path / f"{i:03d}.log").write_text(f"file {i}\n")
+    src = FileSource([LogSpec(str(tmp_path / "*.log"))], backend="inotify")
+    assert sorted(ln for b in src.read_now() for ln in b.lines) == sorted(
+        f"file {i}" for i in range(300))
+    assert len(src.status()) == 300
+    src.close()

@@ -76,7 +76,9 @@ class FileSource:
         self._rescan = rescan
         self._grace = grace
         self._tails: dict[str, FileTail] = {}
-        self._by_real: dict[str, FileTail] = {}  # resolved path -> tail (events name these)
+        # the names a watcher's events give a tail's file: its directory joined with its name,
+        # and its resolved path (a symlinked log is watched in its target's directory)
+        self._by_event: dict[str, FileTail] = {}
         self._unmatched: dict[str, None] = {}  # glob patterns matching nothing (ordered)
         self._dirs: set[str] = set()
         self._started = False
@@ -176,21 +178,27 @@ class FileSource:
                     elif tail.retired or tail.fd is None:
                         todo.setdefault(path, True)
             for path in events.modified:
-                hit = self._tails.get(path) or self._by_real.get(_real(path))
+                # a busy directory reports writes to files nobody watches: dictionary lookups
+                # only, no system call, for those
+                hit = self._by_event.get(path)
                 if hit is not None:
                     todo.setdefault(hit.path, False)
             for path, tail in self._tails.items():
                 if tail.retired:
                     todo.setdefault(path, False)
+        changed = False
         for path, follow in todo.items():
             tail = self._tails[path]
             before = tail.fd
             batches, pending = tail.check(now=now, follow=follow, grace=self._grace)
             if tail.fd != before:
                 self._rewatch(tail, before)
+                changed = True
             out.extend(batches)
             if pending:
                 more.add(path)
+        if changed:
+            self._sync_dirs()
         return out, more
 
     # -- finding files -------------------------------------------------------------------------
@@ -226,13 +234,14 @@ class FileSource:
         watcher = self.watcher
         if old_fd is not None:
             watcher.unwatch_file(old_fd)
-        for real, other in list(self._by_real.items()):
+        for name, other in list(self._by_event.items()):
             if other is tail:
-                del self._by_real[real]
-        self._by_real[_real(tail.path)] = tail
+                del self._by_event[name]
+        self._by_event[tail.path] = tail
+        self._by_event[os.path.join(_dir(tail.path), os.path.basename(tail.path))] = tail
+        self._by_event[_real(tail.path)] = tail
         if tail.fd is not None:
             watcher.watch_file(tail.path, tail.fd)
-        self._sync_dirs()
 
     def _sync_dirs(self) -> None:
         wanted: set[str] = set()
