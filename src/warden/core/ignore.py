@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from ipaddress import IPv4Address, IPv6Address
 
 from warden.core.addr import Network, parse_network
 
@@ -51,9 +52,13 @@ class IgnoreList:
             if network is None:
                 return False
             target = network
-        if not isinstance(target, Network):
+        prefix: int
+        if isinstance(target, IPv4Address | IPv6Address):
+            version, value, prefix = target.version, int(target), target.max_prefixlen
+        elif isinstance(target, Network):
+            version, value, prefix = target.version, int(target.network_address), target.prefixlen
+        else:
             return False
-        version, value, prefix = target.version, int(target.network_address), target.prefixlen
         for table_version, table_prefix, mask, nets in self._tables:
             # a network is ignored only if it lies wholly inside an ignored one
             if table_version == version and table_prefix <= prefix and (value & mask) in nets:

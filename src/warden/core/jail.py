@@ -24,9 +24,16 @@ from __future__ import annotations
 import heapq
 import random as _random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from ipaddress import IPv4Address, IPv6Address
+from ipaddress import IPv4Address, IPv6Address, ip_network
 
-from warden.core.addr import Network, Target, contains, format_target, parse_network
+from warden.core.addr import (
+    Network,
+    Target,
+    contains,
+    format_target,
+    parse_address,
+    parse_network,
+)
 from warden.core.datedetect import DateMatch
 from warden.core.decisions import (
     Ban,
@@ -63,8 +70,9 @@ class _Active:
         self.seq = seq
 
 
-# A failure waiting for the daemon: (id, its network or None, time, fields, matches)
-_Parked = tuple[str, Network | None, float, Mapping[str, object], tuple[str, ...]]
+_Address = IPv4Address | IPv6Address | Network
+# A failure on its way: (id, its address/network or None, time, fields, matches)
+_Parked = tuple[str, _Address | None, float, Mapping[str, object], tuple[str, ...]]
 
 
 def _later(a: float | None, b: float | None) -> bool:
@@ -130,7 +138,9 @@ class Jail:
         elif time <= now - self.spec.findtime:
             return out
         fid = failure.fid
-        net = parse_network(fid)
+        # a plain address object is a third of the cost of a network: make the network only
+        # when banning
+        net = parse_network(fid) if "/" in fid else parse_address(fid)
         if net is None and failure.fields.get("dns") == fid:
             usedns = self.spec.usedns
             if usedns == "no":
@@ -144,7 +154,7 @@ class Jail:
 
     def _check(self, parked: _Parked, now: float, out: list[Decision]) -> None:
         fid, net, time, fields, matches = parked
-        if (net if net is not None else fid) in self.ignore:
+        if self.ignore and (net if net is not None else fid) in self.ignore:
             return
         if self.spec.ignorecommand:
             cache = self._cache
@@ -169,7 +179,9 @@ class Jail:
                 weight = self.policy.weight(prev.bans, self.spec.maxretry)
         ticket = self.tracker.add(fid, time, matches, weight)
         if ticket is not None:
-            target: Target = net if net is not None else fid
+            target: Target = (fid if net is None else
+                              ip_network(net) if isinstance(net, IPv4Address | IPv6Address)
+                              else net)
             ban = self._ban(target, fid, ticket.time, now, failures=ticket.failures,
                             matches=ticket.matches)
             if ban is not None:
