@@ -1,0 +1,243 @@
+"""Notifications without a shell: mail through the local sendmail binary, JSON webhooks.
+
+Both run off the detection path. The daemon creates one :class:`Dispatcher`, starts its
+:meth:`Dispatcher.run` in its task group and calls :meth:`Dispatcher.submit` (never blocks,
+never raises) for each ban; the dispatcher sends in order, each send bounded by a timeout,
+each notifier rate-limited by a token bucket (a flood of bans cannot become a flood of mail:
+what exceeds the rate is counted in ``dropped`` and reported in one line), and cancelling
+``run`` stops at once (a sendmail still running is killed).
+
+- :class:`MailNotifier` builds the message with :mod:`email` and runs
+  ``sendmail -i -f SENDER DEST…`` as an argument list with the message on standard input.
+- :class:`WebhookNotifier` POSTs a JSON object (``event``, ``jail``, ``ip``, ``time``,
+  ``until``, ``failures``, ``matches``, ``fields``) with :mod:`urllib`; the blocking call runs
+  in a worker thread under ``asyncio.wait_for`` so the event loop never waits on the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.message
+import email.utils
+import json
+import logging
+import os
+import signal
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from warden.errors import BackendError
+
+__all__ = ["Dispatcher", "MailNotifier", "Notice", "Notifier", "WebhookNotifier"]
+
+_log = logging.getLogger("warden.notify")
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something to tell the administrator: ``event`` is ``ban``, ``unban``, ``start``…"""
+
+    event: str
+    jail: str
+    ip: str = ""
+    time: float = 0.0
+    until: float | None = None
+    failures: int = 0
+    matches: tuple[str, ...] = ()
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, object]:
+        """The JSON object a webhook receives."""
+        return {"event": self.event, "jail": self.jail, "ip": self.ip, "time": self.time,
+                "until": self.until, "failures": self.failures, "matches": list(self.matches),
+                "fields": dict(self.fields)}
+
+
+class Notifier(Protocol):
+    """Sends one notice; raises :class:`BackendError` on failure."""
+
+    name: str
+
+    async def send(self, notice: Notice) -> None:
+        """Deliver ``notice``."""
+
+
+class MailNotifier:
+    """Mail through the local MTA's ``sendmail`` interface (no shell, message on stdin)."""
+
+    name = "mail"
+
+    def __init__(
+        self, dest: Sequence[str], *, sender: str = "warden", sendername: str = "warden",
+        sendmail: str = "sendmail", hostname: str | None = None,
+    ) -> None:
+        if not dest:
+            raise BackendError("mail: no recipient (dest)")
+        for address in (*dest, sender):
+            if not address or address.startswith("-") or any(c in address for c in "\r\n"):
+                raise BackendError(f"mail: invalid address {address!r}")
+        self.dest = tuple(dest)
+        self.sender = sender
+        self.sendername = sendername
+        self.sendmail = sendmail
+        self.hostname = hostname or socket.getfqdn()
+
+    def message(self, notice: Notice) -> email.message.EmailMessage:
+        """The mail for ``notice``."""
+        msg = email.message.EmailMessage()
+        what = {"ban": f"banned {notice.ip}", "unban": f"unbanned {notice.ip}"}.get(
+            notice.event, notice.event)
+        msg["Subject"] = f"[warden] {notice.jail}: {what} on {self.hostname}"
+        msg["From"] = email.utils.formataddr((self.sendername, self.sender))
+        msg["To"] = ", ".join(self.dest)
+        msg["Date"] = email.utils.formatdate(notice.time or None, localtime=True)
+        body = [f"Jail {notice.jail}: {what}."]
+        if notice.event == "ban":
+            until = ("permanently" if notice.until is None
+                     else "until " + email.utils.formatdate(notice.until, localtime=True))
+            body.append(f"{notice.ip} is banned {until} after {notice.failures} failures.")
+        if notice.matches:
+            body += ["", "Matches:", *notice.matches]
+        msg.set_content("\n".join(body) + "\n")
+        return msg
+
+    async def send(self, notice: Notice) -> None:
+        """Run sendmail with the message on stdin; killed if cancelled."""
+        data = self.message(notice).as_bytes()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                self.sendmail, "-i", "-f", self.sender, "--", *self.dest,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE, start_new_session=True)
+        except FileNotFoundError as exc:
+            raise BackendError(f"mail: {self.sendmail!r} not found (install an MTA)") from exc
+        try:
+            _, err = await proc.communicate(data)
+        except BaseException:
+            # the whole process group: a child of sendmail holding the pipes open would
+            # otherwise keep us waiting
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await asyncio.shield(proc.wait())
+            raise
+        if proc.returncode != 0:
+            why = err.decode(errors="replace").strip().splitlines()
+            raise BackendError(
+                f"mail: sendmail exited with {proc.returncode}: {why[-1] if why else ''}".rstrip(
+                    ": "))
+
+
+class WebhookNotifier:
+    """POST the notice as JSON to ``url`` (``http://`` or ``https://``)."""
+
+    name = "webhook"
+
+    def __init__(self, url: str, *, headers: Mapping[str, str] | None = None,
+                 timeout: float = 10.0) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise BackendError(f"webhook: url must start with http:// or https://: {url!r}")
+        self.url = url
+        self.headers = {"Content-Type": "application/json", "User-Agent": "warden",
+                        **(headers or {})}
+        self.timeout = timeout
+
+    def _post(self, body: bytes) -> int:
+        request = urllib.request.Request(self.url, body, self.headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as exc:
+            raise BackendError(f"webhook: {self.url} answered {exc.code} {exc.reason}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise BackendError(f"webhook: cannot reach {self.url}: {reason}") from exc
+
+    async def send(self, notice: Notice) -> None:
+        """POST ``notice``; the HTTP exchange runs in a worker thread."""
+        body = json.dumps(notice.as_json()).encode()
+        await asyncio.to_thread(self._post, body)
+
+
+@dataclass
+class _Bucket:
+    rate: float  # tokens per second
+    burst: float
+    tokens: float
+    stamp: float
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class Dispatcher:
+    """Sends notices to notifiers in the background, rate-limited and time-bounded.
+
+    ``per_minute`` and ``burst`` shape each notifier's token bucket; ``timeout`` bounds one
+    send; ``queue_size`` bounds what waits (beyond it notices are dropped and counted);
+    ``clock`` is injectable for tests; ``on_error(message)`` reports failures (default: the
+    ``warden.notify`` logger).
+    """
+
+    def __init__(
+        self, notifiers: Sequence[Notifier], *, per_minute: float = 10.0, burst: int = 5,
+        timeout: float = 30.0, queue_size: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self.notifiers = list(notifiers)
+        self.timeout = timeout
+        self.clock = clock
+        self.on_error = on_error or _log.warning
+        self.sent = 0
+        self.failed = 0
+        self.dropped = 0
+        now = clock()
+        self._buckets = [_Bucket(per_minute / 60.0, burst, burst, now) for _ in notifiers]
+        self._queue: asyncio.Queue[Notice] = asyncio.Queue(queue_size)
+
+    def submit(self, notice: Notice) -> None:
+        """Queue ``notice`` for every notifier; never blocks (a full queue drops it)."""
+        try:
+            self._queue.put_nowait(notice)
+        except asyncio.QueueFull:
+            self.dropped += len(self.notifiers)
+
+    async def drain(self) -> None:
+        """Wait until every queued notice was handled (for shutdown and tests)."""
+        await self._queue.join()
+
+    async def run(self) -> None:
+        """Send queued notices until cancelled."""
+        while True:
+            notice = await self._queue.get()
+            try:
+                for notifier, bucket in zip(self.notifiers, self._buckets, strict=True):
+                    if not bucket.take(self.clock()):
+                        self.dropped += 1
+                        if self.dropped == 1 or self.dropped % 100 == 0:
+                            self.on_error(f"{notifier.name}: rate limit reached, "
+                                          f"{self.dropped} notification(s) dropped so far")
+                        continue
+                    try:
+                        await asyncio.wait_for(notifier.send(notice), self.timeout)
+                        self.sent += 1
+                    except TimeoutError:
+                        self.failed += 1
+                        self.on_error(f"{notifier.name}: no answer within {self.timeout:g}s "
+                                      f"for {notice.event} {notice.jail} {notice.ip}")
+                    except BackendError as exc:
+                        self.failed += 1
+                        self.on_error(str(exc))
+            finally:
+                self._queue.task_done()

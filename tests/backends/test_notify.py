@@ -1,0 +1,154 @@
+"""Mail through a fake sendmail (records argv and stdin) and a webhook to a local server."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from warden.backends.notify import Dispatcher, MailNotifier, Notice, WebhookNotifier
+from warden.errors import BackendError
+
+EVIL = "root'; $(touch PWNED) `id` | rm -rf / \"x\""
+BAN = Notice("ban", "sshd", "192.0.2.7", 1_700_000_000.0, 1_700_000_600.0, 5,
+             (f"sshd[1]: Failed password for {EVIL} from 192.0.2.7",), {"user": EVIL})
+
+
+def _fake_sendmail(tmp_path: Path, body: str = "") -> Path:
+    script = tmp_path / "sendmail"
+    script.write_text("#!/bin/sh\n"
+                      f"printf '%s\\n' \"$@\" > {tmp_path}/args\n"
+                      f"cat > {tmp_path}/stdin\n{body}")
+    script.chmod(0o755)
+    return script
+
+
+def test_mail_goes_to_sendmail_stdin_intact(tmp_path: Path) -> None:
+    sendmail = _fake_sendmail(tmp_path)
+    notifier = MailNotifier(["admin@example.org"], sender="warden@example.org",
+                            sendmail=str(sendmail), hostname="victim.example.org")
+    asyncio.run(notifier.send(BAN))
+    assert (tmp_path / "args").read_text().split("\n")[:-1] == [
+        "-i", "-f", "warden@example.org", "--", "admin@example.org"]
+    msg = email.message_from_bytes((tmp_path / "stdin").read_bytes(), policy=email.policy.default)
+    assert msg["Subject"] == "[warden] sshd: banned 192.0.2.7 on victim.example.org"
+    assert msg["To"] == "admin@example.org"
+    body = msg.get_body().get_content()  # type: ignore[union-attr]
+    assert f"Failed password for {EVIL} from 192.0.2.7" in body
+    assert "after 5 failures" in body
+    assert not list(tmp_path.glob("PWNED*")) and not list(Path.cwd().glob("PWNED*"))
+
+
+def test_mail_errors(tmp_path: Path) -> None:
+    with pytest.raises(BackendError, match="invalid address"):
+        MailNotifier(["-oQ/tmp/x"])
+    with pytest.raises(BackendError, match="no recipient"):
+        MailNotifier([])
+    failing = _fake_sendmail(tmp_path, "echo 'mailbox full' >&2; exit 75\n")
+    with pytest.raises(BackendError, match="sendmail exited with 75: mailbox full"):
+        asyncio.run(MailNotifier(["root"], sendmail=str(failing)).send(BAN))
+    with pytest.raises(BackendError, match="not found"):
+        asyncio.run(MailNotifier(["root"], sendmail=str(tmp_path / "none")).send(BAN))
+
+
+@contextmanager
+def _http_server(status: int = 200, delay: float = 0.0) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            received.append({"type": self.headers["Content-Type"],
+                             "body": json.loads(self.rfile.read(length))})
+            time.sleep(delay)
+            self.send_response(status)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_webhook_posts_json() -> None:
+    with _http_server() as (url, received):
+        asyncio.run(WebhookNotifier(url).send(BAN))
+    assert received == [{"type": "application/json", "body": {
+        "event": "ban", "jail": "sshd", "ip": "192.0.2.7", "time": 1_700_000_000.0,
+        "until": 1_700_000_600.0, "failures": 5, "matches": list(BAN.matches),
+        "fields": {"user": EVIL}}}]
+    with _http_server(status=500) as (url, _), pytest.raises(BackendError, match="answered 500"):
+        asyncio.run(WebhookNotifier(url).send(BAN))
+    with pytest.raises(BackendError, match="must start with http"):
+        WebhookNotifier("file:///etc/passwd")
+
+
+def test_dispatcher_rate_limits_and_bounds_time(tmp_path: Path) -> None:
+    now = [0.0]
+    errors: list[str] = []
+
+    async def scenario() -> Dispatcher:
+        with _http_server() as (url, received):
+            hook = WebhookNotifier(url)
+            slow = MailNotifier(["root"], sendmail=str(_fake_sendmail(tmp_path, "sleep 30\n")))
+            dispatcher = Dispatcher([hook, slow], per_minute=1, burst=2, timeout=0.3,
+                                    clock=lambda: now[0], on_error=errors.append)
+            async with asyncio.TaskGroup() as group:
+                task = group.create_task(dispatcher.run())
+                for i in range(5):
+                    dispatcher.submit(Notice("ban", "sshd", f"192.0.2.{i}"))
+                await dispatcher.drain()
+                now[0] += 60  # a minute later one more token per notifier
+                dispatcher.submit(Notice("ban", "sshd", "192.0.2.99"))
+                await dispatcher.drain()
+                task.cancel()
+            assert [r["body"]["ip"] for r in received] == ["192.0.2.0", "192.0.2.1", "192.0.2.99"]
+        return dispatcher
+
+    started = time.monotonic()
+    dispatcher = asyncio.run(scenario())
+    assert time.monotonic() - started < 10  # three slow mails, each cut at 0.3 s
+    assert (dispatcher.sent, dispatcher.failed, dispatcher.dropped) == (3, 3, 6)
+    assert sum("no answer within 0.3s" in e for e in errors) == 3
+    assert any("rate limit reached" in e for e in errors)
+
+
+def test_cancelling_kills_a_running_sendmail(tmp_path: Path) -> None:
+    sendmail = _fake_sendmail(tmp_path, f"echo $$ > {tmp_path}/pid; sleep 30\n")
+
+    async def scenario() -> None:
+        dispatcher = Dispatcher([MailNotifier(["root"], sendmail=str(sendmail))], timeout=60)
+        task = asyncio.create_task(dispatcher.run())
+        dispatcher.submit(BAN)
+        deadline = time.monotonic() + 5
+        while not (tmp_path / "pid").exists() or not (tmp_path / "pid").read_text():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    started = time.monotonic()
+    asyncio.run(scenario())
+    assert time.monotonic() - started < 5
+    pid = int((tmp_path / "pid").read_text())
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text(
+    ).split()[2]
