@@ -61,9 +61,12 @@ def test_mail_errors(tmp_path: Path) -> None:
         asyncio.run(MailNotifier(["root"], sendmail=str(tmp_path / "none")).send(BAN))
 
 
+Received = list[dict[str, Any]]
+
+
 @contextmanager
-def _http_server(status: int = 200, delay: float = 0.0) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
+def _http_server(status: int = 200, delay: float = 0.0) -> Iterator[tuple[str, Received]]:
+    received: Received = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
