@@ -10,9 +10,10 @@ from warden.core.datedetect import DateDetector
 from warden.core.duration import parse_duration
 from warden.core.failregex import compile_regex
 from warden.core.filterdef import Origin
+from warden.core.regexlint import lint_regex
 from warden.errors import ConfigError, RegexError
 
-__all__ = ["check_config", "run_check"]
+__all__ = ["check_config", "lint_config", "run_check"]
 
 #: global settings that hold time values
 _DURATION_SETTINGS = ("dbpurgeage",)
@@ -47,6 +48,47 @@ def _regex_problems(jail: JailConfig) -> list[ConfigError]:
                     )
                 )
     return problems
+
+
+def _lint_warnings(jail: JailConfig) -> list[ConfigError]:
+    """Regexes of the jail's filter that risk catastrophic backtracking (warnings)."""
+    flt = jail.filter
+    if flt is None:
+        return []
+    found: list[ConfigError] = []
+    groups = [("failregex", flt.failregex), ("ignoreregex", flt.ignoreregex)]
+    if flt.prefregex:
+        groups.append(("prefregex", (flt.prefregex,)))
+    for option, regexes in groups:
+        for index, regex in enumerate(regexes):
+            try:
+                expanded = compile_regex(
+                    regex, option=option, index=index, multiline=flt.maxlines > 1
+                ).expanded
+            except RegexError:
+                continue  # reported as a problem already
+            where = flt.origins.get(f"{option}[{index}]") or flt.origins.get(option)
+            where = where or Origin("<filter>")
+            for message in lint_regex(expanded):
+                found.append(ConfigError(
+                    f"[{jail.name}] filter {flt.name}: {option} #{index}: {message}",
+                    file=where.file, line=where.line,
+                ))
+    return found
+
+
+def lint_config(config: JailsConfig) -> list[ConfigError]:
+    """Warnings for the enabled jails' regexes that risk catastrophic backtracking
+    (``warden.core.regexlint``); they do not make a configuration invalid."""
+    found: list[ConfigError] = []
+    seen: set[str] = set()
+    for jail in config.jails:
+        for warning in _lint_warnings(jail):
+            key = warning.message.split(": ", 1)[-1] + str(warning.file) + str(warning.line)
+            if key not in seen:  # the same filter in several jails: say it once
+                seen.add(key)
+                found.append(warning)
+    return found
 
 
 def _date_problems(jail: JailConfig) -> list[ConfigError]:
@@ -98,6 +140,7 @@ def check_config(config_dir: pathlib.Path) -> tuple[JailsConfig | None, list[Con
 def run_check(config_dir: pathlib.Path, out: TextIO, err: TextIO) -> int:
     """Validate ``config_dir``; print each problem as ``file:line: message`` on ``err``.
 
+    Regexes at risk of catastrophic backtracking are listed on ``out`` as ``warning:`` lines.
     Returns 0 if the configuration is valid (a one-line summary goes to ``out``), 2 if not.
     """
     if not config_dir.is_dir():
@@ -110,6 +153,10 @@ def run_check(config_dir: pathlib.Path, out: TextIO, err: TextIO) -> int:
         return 2
     for problem in problems:
         err.write(" ".join(str(problem).splitlines()) + "\n")
+    if config is not None:
+        # advice, not errors: on stdout, and the exit status stays that of the problems
+        for warning in lint_config(config):
+            out.write("warning: " + " ".join(str(warning).splitlines()) + "\n")
     if problems or config is None:
         err.write(f"{len(problems)} problem(s) found in {config_dir}\n")
         return 2
