@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     version = sub.add_parser("version", help="print warden's version")
     _add_common(version, top=False)
 
+    init = sub.add_parser(
+        "init", help="write warden's default configuration (never overwrites .local files)",
+        description="Write warden's own configuration tree to /etc/warden or -c DIR.",
+    )
+    _add_common(init, top=False)
+
     server = sub.add_parser(
         "server", help="run the daemon",
         description="Start the daemon: detached with a pidfile, or in the foreground with -f.",
@@ -149,6 +155,10 @@ def _exec_server(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``warden`` command; return its exit code."""
     args = build_parser().parse_args(argv)
+    if args.command == "init":  # its default is where to write, never an existing fail2ban tree
+        from warden.cli.init import run_init
+
+        return run_init(args.config_dir, sys.stdout, sys.stderr)
     if args.config_dir is None:
         args.config_dir = default_config_dir()
     try:
