@@ -1,0 +1,159 @@
+"""A syslog socket as a log source: datagrams from a Unix socket or UDP, one message a line.
+
+For hosts without a log file for a service, warden can listen itself: ``unix:/run/warden/log``
+(local programs, like ``/dev/log``) or ``udp:127.0.0.1:5514`` (a relay such as rsyslog
+forwarding to it). RFC 3164 messages become the text after their ``<PRI>`` (what a syslog daemon
+would have written, less the host when the sender left it out); RFC 5424 messages become
+``TIMESTAMP HOST APP[PROCID]: MSG``. Datagrams carry no position: nothing is stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import stat
+from collections.abc import AsyncIterator
+
+from warden.errors import SourceError
+from warden.sources.base import LogBatch, SourceState, SourceStatus
+from warden.sources.lines import DEFAULT_MAX_LINE
+from warden.sources.watch import ReadyFlag
+
+__all__ = ["SyslogSource", "parse_address", "syslog_line"]
+
+_PRI = re.compile(rb"<(\d{1,3})>")
+_BATCH = 1024
+_DATAGRAM = 65536
+
+
+def parse_address(address: str) -> tuple[int, str | tuple[str, int]]:
+    """``unix:PATH`` or ``udp:HOST:PORT`` (``udp:[V6]:PORT``) as (family, address)."""
+    kind, sep, rest = address.partition(":")
+    if sep and kind == "unix" and rest:
+        return socket.AF_UNIX, rest
+    if sep and kind == "udp":
+        host, colon, port = rest.rpartition(":")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if colon and host and port.isdigit() and int(port) < 65536:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            return family, (host, int(port))
+    raise SourceError(f"syslog address {address!r}: use unix:/path/to/socket or "
+                      "udp:HOST:PORT (udp:[::1]:PORT for IPv6)")
+
+
+def _skip_structured_data(text: str) -> str:
+    """``text`` after RFC 5424 STRUCTURED-DATA (``-`` or ``[id k="v"]...``)."""
+    if text.startswith("-"):
+        return text[1:].lstrip(" ")
+    i = 0
+    while i < len(text) and text[i] == "[":
+        i += 1
+        while i < len(text) and text[i] != "]":
+            i += 2 if text[i] == "\\" else 1  # an escaped ] or " inside a value
+        i += 1
+    return text[i:].lstrip(" ")
+
+
+def syslog_line(data: bytes, *, encoding: str = "utf-8") -> str:
+    """The log line for one syslog datagram."""
+    m = _PRI.match(data)
+    body = data[m.end():] if m else data
+    text = body.decode(encoding, "replace").rstrip("\r\n\0")
+    if text.startswith("1 "):  # RFC 5424: VERSION TIMESTAMP HOST APP PROCID MSGID SD MSG
+        parts = text.split(" ", 6)
+        if len(parts) == 7:
+            _, stamp, host, app, procid, _msgid, rest = parts
+            msg = _skip_structured_data(rest).removeprefix("\ufeff")
+            tag = "" if app == "-" else app + ("" if procid == "-" else f"[{procid}]") + ":"
+            text = " ".join(p for p in (stamp if stamp != "-" else "",
+                                         "" if host == "-" else host, tag, msg) if p)
+    return text.replace("\n", "\\n")
+
+
+class SyslogSource:
+    """Datagrams received on one socket; a :class:`~warden.sources.base.LogSource`."""
+
+    def __init__(self, address: str, *, encoding: str = "utf-8",
+                 max_line: int = DEFAULT_MAX_LINE, mode: int = 0o666) -> None:
+        family, where = parse_address(address)
+        self.name = address
+        self._encoding = encoding
+        self._max_line = max_line
+        self._unix_path = where if isinstance(where, str) else None
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            if self._unix_path is not None:
+                _remove_stale_socket(self._unix_path)
+            sock.bind(where)
+            if self._unix_path is not None:
+                os.chmod(self._unix_path, mode)  # local programs of any user may log
+        except OSError as exc:
+            sock.close()
+            raise SourceError(f"cannot listen on syslog address {address!r}: "
+                              f"{exc.strerror or exc}") from None
+        self._sock = sock
+        self._flag = ReadyFlag(sock.fileno())
+        self._closed = False
+        self.received = 0
+
+    @property
+    def address(self) -> str | tuple[str, int]:
+        """The bound address (with the port the kernel chose for ``udp:HOST:0``)."""
+        bound: str | tuple[str, int] = self._sock.getsockname()[:2] \
+            if self._unix_path is None else self._unix_path
+        return bound
+
+    def status(self) -> list[SourceStatus]:
+        """One entry for the socket."""
+        state = SourceState.STOPPED if self._closed else SourceState.OK
+        return [SourceStatus(self.name, state)]
+
+    def read_now(self) -> LogBatch | None:
+        """The datagrams queued now (at most a batch of them), as lines."""
+        lines: list[str] = []
+        cap = self._max_line
+        for _ in range(_BATCH):
+            try:
+                data = self._sock.recv(_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                break
+            line = syslog_line(data, encoding=self._encoding)
+            lines.append(line[:cap] if len(line) > cap else line)
+        if not lines:
+            return None
+        self.received += len(lines)
+        return LogBatch(self.name, lines, None)
+
+    async def batches(self) -> AsyncIterator[LogBatch]:
+        """Yield batches of messages as they arrive."""
+        while not self._closed:
+            batch = self.read_now()
+            if batch is not None:
+                yield batch
+                continue
+            await self._flag.wait(5.0)  # and look at _closed now and then
+
+    def close(self) -> None:
+        """Stop listening (and remove a Unix socket's file); safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self._flag.detach()
+        self._sock.close()
+        if self._unix_path is not None:
+            with contextlib.suppress(OSError):
+                _remove_stale_socket(self._unix_path)
+
+
+def _remove_stale_socket(path: str) -> None:
+    """Remove ``path`` if it is a socket (left by an earlier run); refuse anything else."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(st.st_mode):
+        raise OSError(17, "exists and is not a socket", path)
+    os.unlink(path)
