@@ -381,3 +381,16 @@ def test_many_files_of_a_glob(tmp_path):
         f"file {i}" for i in range(300))
     assert len(src.status()) == 300
     src.close()
+
+
+def test_huge_and_endless_lines_never_stall(tmp_path):
+    log = tmp_path / "x.log"
+    log.write_bytes(b"y" * 5_000_000 + b"\nnext\n" + b"z" * 3_000_000)  # the last never ends
+    src = FileSource([LogSpec(str(log))], backend="polling", max_line=1000, block=1 << 16)
+    lines = [ln for b in src.read_now() for ln in b.lines]
+    assert lines == ["y" * 1000, "next", "z" * 1000]
+    with open(log, "ab") as f:
+        f.write(b"zzz\nafter\n")
+    assert [ln for b in src.read_now() for ln in b.lines] == ["after"]
+    assert src.positions()[str(log)].offset == log.stat().st_size
+    src.close()

@@ -182,9 +182,12 @@ class FileTail:
         """
         out: list[LogBatch] = []
         for reader, deadline in list(self._old):
-            self._drain(reader, out, final=now >= deadline)
+            try:
+                self._drain(reader, out, final=now >= deadline)
+            except OSError:
+                deadline = now  # a rotated file that cannot be read any more: let it go
             if now >= deadline:
-                self._old.remove((reader, deadline))
+                self._old = [(r, d) for r, d in self._old if r is not reader]
                 os.close(reader.fd)
         if self._cur is None and (not follow or not self.open()):
             return out, False
