@@ -1,0 +1,107 @@
+"""``python -m warden.daemon``: what ``warden server`` runs.
+
+Loads and checks the whole configuration first: every problem is printed with file:line; a
+broken or log-less jail is skipped and the others run. Exit codes: 0 stopped cleanly, 1 the
+daemon failed, 2 configuration or usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from warden.config import JailsConfig, load_jails
+from warden.daemon.app import Daemon
+from warden.daemon.control import SocketInUse
+from warden.daemon.logtarget import LogTarget, setup_logging
+from warden.daemon.pidfile import PidFile, PidFileError, Readiness, detach
+from warden.daemon.settings import Settings, read_settings
+from warden.errors import ConfigError
+
+__all__ = ["main"]
+
+log = logging.getLogger("warden.server")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="warden server", description="Run the warden daemon.")
+    parser.add_argument("-c", "--config-dir", type=Path, default=Path("/etc/warden"))
+    parser.add_argument("-f", "--foreground", action="store_true")
+    parser.add_argument("--socket", type=Path, default=None)
+    parser.add_argument("--pidfile", type=Path, default=None)
+    parser.add_argument("--dbfile", default=None)
+    parser.add_argument("--logtarget", default=None)
+    parser.add_argument("--loglevel", default=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start the daemon; return its exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        config = load_jails(args.config_dir)
+        settings = read_settings(config.settings, foreground=args.foreground,
+                                 socket=args.socket, pidfile=args.pidfile, dbfile=args.dbfile,
+                                 logtarget=args.logtarget, loglevel=args.loglevel)
+    except ConfigError as exc:
+        print(f"warden: {exc}", file=sys.stderr)
+        return 2
+    for error in config.errors:  # the jails with problems are skipped, the others run
+        print(f"warden: {error}", file=sys.stderr)
+    if not config.jails:
+        print("warden: no jail can run (none enabled, or all have errors)", file=sys.stderr)
+        return 2
+    try:
+        target = setup_logging(settings.logtarget, settings.loglevel,
+                               syslogsocket=settings.syslogsocket)
+    except OSError as exc:
+        print(f"warden: logtarget {settings.logtarget}: {exc.strerror}", file=sys.stderr)
+        return 2
+    for error in config.errors:
+        log.error("%s", error)
+    pidfile = PidFile(settings.pidfile)
+    if (other := pidfile.running()) is not None:
+        print(f"warden: {settings.pidfile}: warden already runs as pid {other}", file=sys.stderr)
+        return 1
+    readiness = Readiness(None) if args.foreground else detach()
+    try:
+        pidfile.write()
+    except PidFileError as exc:
+        readiness.failed(1, f"warden: {exc}")
+        log.error("%s", exc)
+        return 1
+    try:
+        return asyncio.run(_run(args.config_dir, settings, config, target, readiness))
+    finally:
+        pidfile.remove()
+        target.close()
+
+
+async def _run(config_dir: Path, settings: Settings, config: JailsConfig, target: LogTarget,
+               readiness: Readiness) -> int:
+    try:
+        daemon = Daemon(config_dir, settings, config, target)
+    except OSError as exc:
+        message = f"warden: cannot open the state database {settings.dbfile}: {exc}"
+        readiness.failed(1, message)
+        log.error("%s", message)
+        return 1
+    try:
+        await daemon.start()
+        await daemon.serve(on_ready=readiness.ready)
+    except (SocketInUse, OSError) as exc:
+        message = f"warden: cannot serve on {settings.socket}: {exc}"
+        readiness.failed(1, message)
+        log.error("%s", message)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    os.umask(0o022)
+    sys.exit(main())

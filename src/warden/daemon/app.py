@@ -1,0 +1,299 @@
+"""The composition root: configuration -> jails, store, firewall, sources, control socket.
+
+:class:`Daemon` runs everything in one asyncio event loop under one ``TaskGroup``: the
+enforcer, the expiry timer, one supervised task per log source and the control server.
+SIGTERM/SIGINT stop it (bans stay in the firewall), SIGHUP reloads, SIGUSR1 reopens the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from warden import __version__
+from warden.backends.base import BanEntry, FirewallBackend
+from warden.config import JailConfig, JailsConfig
+from warden.core.addr import Network, parse_network
+from warden.core.history import BanHistory
+from warden.core.jail import Jail
+from warden.daemon.control import ControlServer
+from warden.daemon.enforcer import Enforcer, Route
+from warden.daemon.firewall import make_backend, route_for
+from warden.daemon.jailspec import ignore_names, jail_spec
+from warden.daemon.logtarget import NOTICE, LogTarget
+from warden.daemon.runtime import JailSlot, Runtime, resolve_host
+from warden.daemon.service import handle as _handle
+from warden.daemon.service import reload as _reload
+from warden.daemon.settings import Settings
+from warden.errors import ConfigError, WardenError
+from warden.protocol import Request, Response
+from warden.sources.base import FilePosition, LogSource, position_from_dict, resolve_backend
+from warden.sources.filetail import FileSource, LogSpec
+from warden.sources.supervise import Supervised
+from warden.sources.tail import Start
+from warden.store import BanStore, MemoryBanStore, SqliteBanStore
+
+__all__ = ["Daemon", "open_store"]
+
+log = logging.getLogger("warden.server")
+
+# Longest history kept for bantime.increment when a jail sets no bantime.maxtime.
+_DEFAULT_INCREMENT_WINDOW = 7 * 86400.0
+
+
+def open_store(dbfile: str) -> BanStore:
+    """The store for ``dbfile`` (``:memory:``: the in-memory twin, a dry run)."""
+    return MemoryBanStore() if dbfile == ":memory:" else SqliteBanStore(dbfile)
+
+
+#: one log file pattern as a source reads it: (pattern, encoding, start)
+_Spec = tuple[str, str, str]
+
+
+@dataclass(slots=True)
+class _SourceTask:
+    key: tuple[_Spec, ...]
+    supervised: Supervised
+    task: asyncio.Task[None] | None = None
+
+
+class Daemon:
+    """One warden daemon."""
+
+    def __init__(self, config_dir: Path, settings: Settings, config: JailsConfig,
+                 logtarget: LogTarget | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.config_dir = config_dir
+        self.settings = settings
+        self.config = config
+        self.logtarget = logtarget
+        self.clock = clock
+        self.store = open_store(settings.dbfile)
+        self.backends: dict[str, FirewallBackend] = {}
+        self.enforcer = Enforcer(self.backends, clock=clock)
+        self.runtime = Runtime(self.store, self.enforcer, history=BanHistory(), clock=clock)
+        self.sources: dict[str, _SourceTask] = {}
+        self.stopping = asyncio.Event()
+        self.group: asyncio.TaskGroup | None = None
+        self.self_addresses: tuple[Network, ...] = ()
+
+    # -- building jails ------------------------------------------------------------------------
+    async def _build(self, cfg: JailConfig) -> JailSlot | None:
+        """A running jail for ``cfg``, or None (reported) if it cannot run."""
+        try:
+            if not cfg.logpath and resolve_backend(cfg.backend) != "systemd":
+                raise ConfigError(f"[{cfg.name}] has no logpath; the jail is skipped")
+            if resolve_backend(cfg.backend) == "systemd":
+                raise ConfigError(f"[{cfg.name}] backend = systemd is not run by this daemon "
+                                  "yet; the jail is skipped")
+            _, names = ignore_names(cfg)
+            extra: list[Network | str] = []
+            for name in names:
+                extra.extend(await resolve_host(name))
+            spec = jail_spec(cfg, ignore=extra, self_addresses=self.self_addresses)
+            jail = Jail(spec, history=self.runtime.history)
+        except (WardenError, ValueError) as exc:
+            log.error("%s", exc)
+            return None
+        route = route_for(cfg)
+        if route.unsupported:
+            log.warning("[%s] actions not enforced by warden: %s", cfg.name,
+                        ", ".join(route.unsupported))
+        if not route.backends:
+            log.warning("[%s] no firewall action: bans are recorded but not enforced",
+                        cfg.name)
+        return JailSlot(cfg, jail, tuple(lp.pattern for lp in cfg.logpath))
+
+    async def _start_slots(self, slots: list[JailSlot]) -> None:
+        """Start the slots' firewall rules, restore their bans and reconcile the firewall."""
+        routes: dict[str, Route] = {}
+        for slot in slots:
+            route = route_for(slot.config)
+            for name in route.backends:
+                if name not in self.backends:
+                    self.backends[name] = make_backend(route, name)
+            routes[slot.config.name] = Route(route.rule, route.backends)
+        await self.enforcer.start_jails(routes)
+        active = self.store.active_bans(self.clock())
+        restored: list[BanEntry] = []
+        for slot in slots:
+            self.runtime.add_jail(slot)
+            for ban in self.runtime.restore(slot, active):
+                restored.append(BanEntry(ban.jail, ban.address, ban.until))
+                log.log(NOTICE, "[%s] Restore Ban %s", ban.jail, ban.address)
+            log.info("Jail '%s' started", slot.config.name)
+        if routes:
+            # The firewall may have lost or kept bans while we were down: add the missing,
+            # drop the stale ones of these jails, never flush.
+            done = await self.enforcer.reconcile(
+                [b for b in restored if b.jail in routes])
+            if done.added or done.removed:
+                log.info("firewall reconciled: %d bans restored, %d stale removed",
+                         len(done.added), len(done.removed))
+
+    # -- sources -------------------------------------------------------------------------------
+    def _source_groups(self) -> dict[str, tuple[_Spec, ...]]:
+        groups: dict[str, list[_Spec]] = {}
+        for slot in self.runtime.slots.values():
+            kind = resolve_backend(slot.config.backend)
+            for lp in slot.config.logpath:
+                groups.setdefault(kind, []).append(
+                    (lp.pattern, slot.config.logencoding, lp.start))
+        return {kind: tuple(sorted(set(specs))) for kind, specs in groups.items()}
+
+    def _make_source(self, kind: str, specs: tuple[_Spec, ...]) -> Callable[[], LogSource]:
+        def factory() -> LogSource:
+            stored = self.store.positions()
+            stored.update(self.runtime.positions)
+            positions: dict[str, FilePosition] = {}
+            for path, data in stored.items():
+                with contextlib.suppress(WardenError):
+                    pos = position_from_dict(data)
+                    if isinstance(pos, FilePosition):
+                        positions[path] = pos
+            log_specs = [LogSpec(p, enc, Start(start)) for p, enc, start in specs]
+            return FileSource(log_specs, backend=kind, positions=positions)
+        return factory
+
+    def _sync_sources(self) -> None:
+        """Run one supervised source per watcher kind; restart those whose files changed."""
+        assert self.group is not None
+        wanted = self._source_groups()
+        for kind in list(self.sources):
+            current = self.sources[kind]
+            if wanted.get(kind) != current.key:
+                if current.task is not None:
+                    current.task.cancel()
+                del self.sources[kind]
+        for kind, key in wanted.items():
+            if kind in self.sources:
+                continue
+            supervised = Supervised(f"{kind} files", self._make_source(kind, key),
+                                    self.runtime.on_batch)
+            entry = _SourceTask(key, supervised)
+            entry.task = self.group.create_task(supervised.run(), name=f"source {kind}")
+            self.sources[kind] = entry
+
+    # -- life cycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Restore state and start the jails (before the control socket opens)."""
+        self.self_addresses = await _own_addresses()
+        now = self.clock()
+        self.runtime.history.load(self.store.load_history(now - self.history_window()))
+        slots = [s for cfg in self.config.jails if (s := await self._build(cfg)) is not None]
+        await self._start_slots(slots)
+
+    def history_window(self) -> float:
+        """How far back ban history matters: dbpurgeage, or longer if an increment needs it."""
+        keep = self.settings.dbpurgeage
+        for cfg in self.config.jails:
+            inc = cfg.bantime_increment
+            if inc.enabled:
+                keep = max(keep, inc.maxtime or _DEFAULT_INCREMENT_WINDOW)
+        return keep
+
+    async def serve(self, on_ready: Callable[[], None] = lambda: None) -> None:
+        """Run until stopped: every task lives in one TaskGroup."""
+        control = ControlServer(self.settings.socket, self.handle)
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.TaskGroup() as group:
+                self.group = group
+                self.runtime.task_group = group
+                self._install_signals(loop)
+                group.create_task(self.enforcer.run(), name="enforcer")
+                group.create_task(self.runtime.expiry_loop(), name="expiry")
+                group.create_task(self._housekeeping(), name="housekeeping")
+                self._sync_sources()
+                await control.start()
+                log.info("Server ready (warden %s), socket %s", __version__,
+                         self.settings.socket)
+                on_ready()
+                await self.stopping.wait()
+                raise _Stop
+        except* _Stop:
+            pass
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+                with contextlib.suppress(ValueError, RuntimeError):
+                    loop.remove_signal_handler(sig)
+            await control.close()
+            await self._shutdown()
+
+    async def _shutdown(self) -> None:
+        with contextlib.suppress(Exception):
+            self.runtime.save_positions()
+        # What was decided is committed; bans stay in the firewall (kernel timeouts).
+        await self.enforcer.drain()
+        self.enforcer.stop()
+        self.store.close()
+        log.info("Server stopped; bans stay in the firewall")
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(3600)
+            dropped = self.store.purge_history(self.clock() - self.history_window())
+            self.runtime.history.purge(self.clock() - self.history_window())
+            if dropped:
+                log.info("purged %d ban history entries", dropped)
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        assert self.group is not None
+        group = self.group
+        loop.add_signal_handler(signal.SIGTERM, self._stop_signal)
+        loop.add_signal_handler(signal.SIGINT, self._stop_signal)
+        loop.add_signal_handler(signal.SIGHUP,
+                                lambda: group.create_task(self.reload(None, False, False)))
+        loop.add_signal_handler(signal.SIGUSR1, self._reopen_log)
+
+    def _stop_signal(self) -> None:
+        if not self.stopping.is_set():
+            self.stopping.set()
+            return
+        # A second stop signal while stopping: say what is stuck, then leave at once (the
+        # store is consistent at every commit; the firewall keeps its bans).
+        for task in asyncio.all_tasks():
+            frames = task.get_stack(limit=3)
+            where = ", ".join(f"{f.f_code.co_filename}:{f.f_lineno}" for f in frames)
+            log.error("still running at the second stop signal: %s (%s)", task.get_name(),
+                      where)
+        logging.shutdown()
+        os._exit(1)
+
+    def _reopen_log(self) -> None:
+        if self.logtarget is not None:
+            self.logtarget.reopen()
+            log.info("log file reopened")
+
+    async def handle(self, request: Request) -> Response:
+        """Answer one control request."""
+        return await _handle(self, request)
+
+    async def reload(self, jail: str | None, restart: bool, unban: bool) -> Response:
+        """Re-read the configuration (see :func:`warden.daemon.service.reload`)."""
+        return await _reload(self, jail, restart=restart, unban=unban)
+
+
+class _Stop(Exception):
+    """Ends the task group when the daemon is asked to stop."""
+
+
+async def _own_addresses() -> tuple[Network, ...]:
+    """The host's addresses (``ignoreself``): loopback plus what the host name resolves to."""
+    found: list[Network] = []
+    for text in ("127.0.0.0/8", "::1"):
+        net = parse_network(text)
+        if net is not None:
+            found.append(net)
+    for net in await resolve_host(socket.gethostname()):
+        if net not in found:
+            found.append(net)
+    return tuple(found)

@@ -1,0 +1,165 @@
+"""Carrying bans to the firewall, off the detection path, batched, with timeouts.
+
+The runtime records a ban in the store first and then :meth:`Enforcer.submit` s it; one task
+(:meth:`Enforcer.run`) takes everything submitted since its last round and gives it to each
+backend in one commit, in a worker thread (backends run short blocking commands), bounded by a
+timeout. While a commit runs, new bans queue up, so a burst of 10,000 bans costs a handful
+of commits rather than 10,000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from warden.backends.base import BanEntry, FirewallBackend, JailRule, Reconciled, UnbanEntry
+from warden.errors import BackendError
+
+__all__ = ["Enforcer", "Route"]
+
+log = logging.getLogger("warden.enforce")
+
+
+@dataclass(slots=True)
+class Route:
+    """The backends (by name) that enforce one jail's bans, and the jail's rule for them."""
+
+    rule: JailRule
+    backends: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Round:
+    # in submission order: a ban then an unban of one address must end unbanned
+    ops: list[BanEntry | UnbanEntry] = field(default_factory=list)
+    done: list[asyncio.Future[None]] = field(default_factory=list)
+
+
+class Enforcer:
+    """The one writer to the backends."""
+
+    def __init__(self, backends: dict[str, FirewallBackend], *, timeout: float = 30.0,
+                 clock: Callable[[], float] = time.time) -> None:
+        """``backends`` by name (shared: the daemon adds backends as jails need them); each
+        command round is bounded by ``timeout`` seconds."""
+        self.backends = backends
+        self.routes: dict[str, Route] = {}
+        self.timeout = timeout
+        self.clock = clock
+        self._next = _Round()
+        self._wake = asyncio.Event()
+        self.commits = 0
+        self.errors = 0
+
+    # -- set-up (before run, and on reload) ------------------------------------------------
+    async def start_jails(self, routes: Mapping[str, Route]) -> None:
+        """Start the jails' rules on their backends (keeps existing bans)."""
+        for backend_name in {b for route in routes.values() for b in route.backends}:
+            rules = [r.rule for r in routes.values() if backend_name in r.backends]
+            backend = self.backends[backend_name]
+            await self._call(f"start {backend_name}", backend.start, rules)
+        self.routes.update(routes)
+
+    async def reconcile(self, active: Sequence[BanEntry]) -> Reconciled:
+        """Make each backend agree with the store's ``active`` bans (no flush)."""
+        added: list[tuple[str, object]] = []
+        removed: list[tuple[str, object]] = []
+        now = self.clock()
+        for name, backend in self.backends.items():
+            mine = [b for b in active if name in self._route_of(b.jail)]
+            result = await self._call(f"reconcile {name}", backend.reconcile, mine, now)
+            if isinstance(result, Reconciled):
+                added += result.added
+                removed += result.removed
+        return Reconciled(tuple(added), tuple(removed))  # type: ignore[arg-type]
+
+    def _route_of(self, jail: str) -> tuple[str, ...]:
+        route = self.routes.get(jail)
+        return route.backends if route else ()
+
+    # -- the work ----------------------------------------------------------------------------
+    def submit(self, bans: Iterable[BanEntry] = (), unbans: Iterable[UnbanEntry] = ()
+               ) -> asyncio.Future[None]:
+        """Queue changes (``unbans`` before ``bans``) for the next round; the future completes
+        once they were committed."""
+        self._next.ops.extend(unbans)
+        self._next.ops.extend(bans)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._next.done.append(done)
+        self._wake.set()
+        return done
+
+    async def flush(self, jail: str) -> None:
+        """Drop every ban of ``jail`` on its backends."""
+        for name in self._route_of(jail):
+            await self._call(f"flush {jail}", self.backends[name].flush, jail)
+
+    async def run(self) -> None:
+        """Commit rounds until cancelled."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            current, self._next = self._next, _Round()
+            await self._commit(current)
+
+    async def drain(self) -> None:
+        """Commit what is queued now (used when stopping)."""
+        current, self._next = self._next, _Round()
+        await self._commit(current)
+
+    async def _commit(self, current: _Round) -> None:
+        try:
+            for name, backend in self.backends.items():
+                ops = [op for op in current.ops if name in self._route_of(op.jail)]
+                if not ops:
+                    continue
+                await self._call(f"commit {name}", self._apply, backend, ops)
+                self.commits += 1
+        finally:
+            for done in current.done:
+                if not done.done():
+                    done.set_result(None)
+
+    def _apply(self, backend: FirewallBackend, ops: list[BanEntry | UnbanEntry]) -> None:
+        # The backend queues last-wins per address; runs of one kind go in one call.
+        run: list[BanEntry | UnbanEntry] = []
+        for op in ops:
+            if run and type(run[-1]) is not type(op):
+                self._queue(backend, run)
+                run = []
+            run.append(op)
+        self._queue(backend, run)
+        backend.commit(self.clock())
+
+    @staticmethod
+    def _queue(backend: FirewallBackend, run: list[BanEntry | UnbanEntry]) -> None:
+        if run and isinstance(run[0], BanEntry):
+            backend.ban([op for op in run if isinstance(op, BanEntry)])
+        elif run:
+            backend.unban([op for op in run if isinstance(op, UnbanEntry)])
+
+    async def _call(self, what: str, func: Callable[..., object], *args: object) -> object:
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation
+        # that arrives as the call completes, and the daemon would then never stop.
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await asyncio.to_thread(func, *args)
+        except TimeoutError:
+            self.errors += 1
+            log.error("firewall: %s did not finish within %gs; the bans stay recorded and "
+                      "are enforced again at the next start", what, self.timeout)
+        except BackendError as exc:
+            self.errors += 1
+            log.error("firewall: %s failed: %s", what, exc)
+        return None
+
+    def stop(self) -> None:
+        """Release the backends; bans stay in the firewall."""
+        for name, backend in self.backends.items():
+            try:
+                backend.stop()
+            except BackendError as exc:
+                log.error("firewall: stopping %s failed: %s", name, exc)

@@ -1,0 +1,268 @@
+"""The running jails: lines in, decisions carried out (store first, then the firewall).
+
+One :class:`Runtime` owns the jails (:class:`warden.core.jail.Jail`), the ban store and the
+enforcer. Log batches arrive through :meth:`Runtime.on_batch`; each line is offered to every
+jail that watches its file. What the jails decide is carried out in one place,
+:meth:`Runtime.carry_out`: bans are written to the store in one transaction per batch and only
+then handed to the enforcer; unbans likewise. DNS look-ups and ``ignorecommand`` answers the
+jails ask for run as tasks of the daemon's task group, never on the detection path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import logging
+import os
+import shlex
+import socket
+import time
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from warden.backends.base import BanEntry, UnbanEntry
+from warden.config import JailConfig
+from warden.core.addr import Network, parse_network
+from warden.core.decisions import Ban, CheckIgnore, Decision, ResolveHost, Unban
+from warden.core.history import BanHistory
+from warden.core.jail import Jail
+from warden.daemon.enforcer import Enforcer
+from warden.daemon.logtarget import NOTICE
+from warden.sources.base import LogBatch
+from warden.store import BanStore, PositionData, StoredBan
+
+__all__ = ["JailSlot", "Runtime"]
+
+log = logging.getLogger("warden.jail")
+
+# How long an ignorecommand may run before its failure counts as not ignored.
+_IGNORE_TIMEOUT = 10.0
+
+
+@dataclass(slots=True)
+class JailSlot:
+    """One running jail: its configuration and its state machine."""
+
+    config: JailConfig
+    jail: Jail
+    patterns: tuple[str, ...] = field(default=())
+
+    def watches(self, path: str) -> bool:
+        """True if one of the jail's ``logpath`` patterns names ``path``."""
+        return any(p == path or fnmatch.fnmatchcase(path, p) for p in self.patterns)
+
+
+class Runtime:
+    """The jails of a daemon and the carrying out of their decisions."""
+
+    def __init__(self, store: BanStore, enforcer: Enforcer, *,
+                 history: BanHistory | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.enforcer = enforcer
+        self.history = history if history is not None else BanHistory()
+        self.clock = clock
+        self.slots: dict[str, JailSlot] = {}
+        self.positions: dict[str, PositionData] = {}
+        self._by_file: dict[str, tuple[Jail, ...]] = {}
+        self._wake = asyncio.Event()
+        self._side_tasks: set[asyncio.Task[None]] = set()
+        self.task_group: asyncio.TaskGroup | None = None
+
+    # -- jails -------------------------------------------------------------------------------
+    def add_jail(self, slot: JailSlot) -> None:
+        """Run ``slot`` (replacing a jail of the same name)."""
+        self.slots[slot.config.name] = slot
+        self._by_file.clear()
+
+    def remove_jail(self, name: str) -> JailSlot | None:
+        """Stop running the jail ``name``."""
+        self._by_file.clear()
+        return self.slots.pop(name, None)
+
+    def jails_for(self, path: str) -> tuple[Jail, ...]:
+        """The jails watching the file ``path`` (cached until the jails change)."""
+        found = self._by_file.get(path)
+        if found is None:
+            found = tuple(s.jail for s in self.slots.values() if s.watches(path))
+            self._by_file[path] = found
+        return found
+
+    # -- lines -------------------------------------------------------------------------------
+    async def on_batch(self, batch: LogBatch) -> None:
+        """Offer every line of ``batch`` to the jails of its file; carry out the decisions."""
+        jails = self.jails_for(batch.source)
+        now = self.clock()
+        decisions: list[Decision] = []
+        if jails:
+            times = batch.times
+            for i, line in enumerate(batch.lines):
+                at = times[i] if times is not None else now
+                for jail in jails:
+                    found = jail.feed(line, at)
+                    if found:
+                        decisions.extend(found)
+        if decisions:
+            await self.carry_out(decisions)
+        if batch.position is not None:
+            self.positions[batch.source] = batch.position.as_dict()
+
+    # -- decisions ---------------------------------------------------------------------------
+    async def carry_out(self, decisions: Sequence[Decision], *, wait: bool = False) -> None:
+        """Record then enforce ``decisions``; start the look-ups they ask for.
+
+        With ``wait`` return only once the firewall has the changes (manual commands).
+        """
+        bans = [d for d in decisions if isinstance(d, Ban)]
+        unbans = [d for d in decisions if isinstance(d, Unban)]
+        if unbans:
+            forget = [(u.jail, u.address) for u in unbans if u.reason != "expired"]
+            ended = [(u.jail, u.address) for u in unbans if u.reason == "expired"]
+            if forget:
+                self.store.remove_bans(forget, forget=True)
+            if ended:
+                self.store.remove_bans(ended)
+        if bans:
+            # Durable first: a ban the firewall has is a ban the store has.
+            self.store.add_bans([StoredBan(b.jail, b.address, b.time, b.bantime, b.count)
+                                 for b in bans])
+        for unban in unbans:
+            log.log(NOTICE, "[%s] Unban %s", unban.jail, unban.address)
+        for ban in bans:
+            word = "Restore Ban" if ban.restored else ("Prolong" if ban.prolonged else "Ban")
+            log.log(NOTICE, "[%s] %s %s", ban.jail, word, ban.address)
+        if bans or unbans:
+            done = self.enforcer.submit(
+                [BanEntry(b.jail, b.address, b.until, _info(b)) for b in bans],
+                [UnbanEntry(u.jail, u.address) for u in unbans])
+            self._wake.set()
+            if wait:
+                await done
+        for decision in decisions:
+            if isinstance(decision, ResolveHost | CheckIgnore):
+                self._spawn(self._answer(decision))
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        group = self.task_group
+        if group is None:  # not serving (tests of the pipeline alone): nothing to wait for
+            coro.close()
+            return
+        task = group.create_task(coro)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    async def _answer(self, question: ResolveHost | CheckIgnore) -> None:
+        slot = self.slots.get(question.jail)
+        if slot is None:
+            return
+        if isinstance(question, ResolveHost):
+            addresses = await resolve_host(question.host)
+            if question.warn:
+                log.warning("[%s] Determined IP using DNS Lookup: %s = %s", question.jail,
+                            question.host, [str(a) for a in addresses])
+            decisions = slot.jail.resolved(question.host, addresses, self.clock())
+        else:
+            ignored = await run_ignorecommand(slot.config.ignorecommand or "", question)
+            decisions = slot.jail.ignore_answer(question.key, ignored, self.clock())
+        if decisions:
+            await self.carry_out(decisions)
+
+    # -- time --------------------------------------------------------------------------------
+    def expire(self) -> list[Unban]:
+        """Ask every jail for the bans that ended now."""
+        now = self.clock()
+        out: list[Unban] = []
+        for slot in self.slots.values():
+            out.extend(slot.jail.expire(now))
+        return out
+
+    def next_expiry(self) -> float | None:
+        """The earliest end of any ban."""
+        ends = [e for s in self.slots.values() if (e := s.jail.next_expiry()) is not None]
+        return min(ends) if ends else None
+
+    async def expiry_loop(self, *, idle: float = 5.0) -> None:
+        """Unban what ends, when it ends; save the log positions now and then."""
+        while True:
+            unbans = self.expire()
+            if unbans:
+                await self.carry_out(unbans)
+            self.save_positions()
+            nxt = self.next_expiry()
+            delay = idle if nxt is None else min(idle, max(0.0, nxt - self.clock()) + 0.01)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):  # not wait_for (see enforcer._call)
+                    await self._wake.wait()
+
+    def save_positions(self) -> None:
+        """Write the positions of the lines handled so far to the store."""
+        if self.positions:
+            self.store.save_positions(self.positions)
+            self.positions = {}
+
+    # -- start -------------------------------------------------------------------------------
+    def restore(self, slot: JailSlot, active: Iterable[StoredBan]) -> list[Ban]:
+        """Give ``slot`` back its bans that are still active (from the store)."""
+        mine = [b for b in active if b.jail == slot.config.name]
+        return slot.jail.restore(mine, self.clock())
+
+
+def _info(ban: Ban) -> dict[str, object]:
+    return {"failures": ban.failures, "matches": ban.matches, "bantime": ban.bantime,
+            "restored": ban.restored, "count": ban.count}
+
+
+async def resolve_host(host: str) -> list[Network]:
+    """The addresses of ``host`` (empty if it does not resolve)."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(10.0):
+            infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, TimeoutError):
+        return []
+    out: list[Network] = []
+    for info in infos:
+        net = parse_network(str(info[4][0]))
+        if net is not None and net not in out:
+            out.append(net)
+    return out
+
+
+async def run_ignorecommand(command: str, question: CheckIgnore) -> bool:
+    """Run ``ignorecommand`` for one failure: exit 0 means ignore, 1 means count it.
+
+    Log data never becomes shell text: ``<ip>``, ``<fid>`` and ``<F-NAME>`` tags are replaced
+    by references to environment variables holding the values.
+    """
+    env = dict(os.environ)
+    text = command
+    values = {"ip": question.ip, "fid": question.ip, "ip-host": question.ip}
+    for key, value in question.fields.items():
+        values[f"F-{key.upper()}"] = str(value)
+    values["matches"] = "\n".join(question.matches)
+    for n, (tag, value) in enumerate(values.items()):
+        var = f"WARDEN_TAG_{n}"
+        env[var] = value
+        text = text.replace(f"<{tag}>", f'"${{{var}}}"')
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "/bin/sh", "-c", text, env=env, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    except OSError as exc:
+        log.error("[%s] ignorecommand cannot run: %s", question.jail, exc)
+        return False
+    try:
+        async with asyncio.timeout(_IGNORE_TIMEOUT):
+            _, err = await proc.communicate()
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        log.error("[%s] ignorecommand did not finish within %gs; the failure counts",
+                  question.jail, _IGNORE_TIMEOUT)
+        return False
+    if proc.returncode not in (0, 1):
+        log.error("[%s] ignorecommand %s failed (exit %s): %s", question.jail,
+                  shlex.quote(command), proc.returncode, err.decode(errors="replace").strip())
+    return proc.returncode == 0
