@@ -48,6 +48,10 @@ def _bans(server: Server, count: int) -> dict[str, BanEntry] | None:
     return found if len(found) == count else None
 
 
+def _wait_failed(server: Server, count: int) -> None:
+    wait_for(f"{count} failures", lambda: server.status("sshd").total_failed == count)
+
+
 def _fail(log: Path, addr: str, times: int = 3) -> None:
     append(log, "".join(failure_line(addr) for _ in range(times)))
 
@@ -114,9 +118,7 @@ def test_rotation_while_lines_keep_coming(tmp_path: Path, server_factory: list[S
             if kind == "copytruncate":
                 # Lines copied away before the reader saw them are gone for every reader
                 # (fail2ban's too): that is copytruncate's own race, so let it catch up.
-                seen = len(addrs) + n + 1
-                wait_for("the lines before the copy",
-                         lambda seen=seen: server.status("sshd").total_failed == seen)
+                _wait_failed(server, len(addrs) + n + 1)
             _rotate(log, kind)
     for addr in addrs:
         append(log, failure_line(addr))
