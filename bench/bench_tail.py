@@ -1,6 +1,6 @@
 """Benchmark: reading appended log lines (throughput) and waking up on an append (latency).
 
-    python3 bench/bench_tail.py [--lines N] [--samples N] [--polling] [--no-fail2ban]
+    python3 bench/bench_tail.py [--lines N] [--samples N] [--polling] [--journal N] [--no-fail2ban]
 
 Throughput: N generated sshd lines (default 200,000) are appended in one write to a log that a
 ``FileSource`` (inotify) watches; the time from the write to the last line yielded by
@@ -9,6 +9,8 @@ Throughput: N generated sshd lines (default 200,000) are appended in one write t
 /usr/bin/python3 in a subprocess), side by side. Latency: one line appended at a time, the
 time from ``write`` returning to the batch arriving, median/p90/p99 over ``--samples`` appends;
 ``--polling`` adds the polling backend (1 s interval) for comparison (5 samples, slow).
+``--journal N`` writes N entries to a journal file with systemd-journal-remote and times
+``JournalSource`` reading them (entries/s).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import time
 from pathlib import Path
 
 from warden.sources.filetail import FileSource, LogSpec
+from warden.sources.journal import JournalSource
 from warden.sources.polling import PollingWatcher
 
 
@@ -115,6 +118,27 @@ async def latency(path: Path, samples: int, *, polling: bool) -> list[float]:
     return out
 
 
+def journal_read(tmp: Path, n: int) -> float:
+    d = tmp / "journal"
+    d.mkdir()
+    export = b"".join(
+        f"__REALTIME_TIMESTAMP={(1_700_000_000 + i) * 1_000_000}\n__MONOTONIC_TIMESTAMP={i + 1}\n"
+        f"_BOOT_ID=0123456789abcdef0123456789abcdef\n_HOSTNAME=host\nSYSLOG_IDENTIFIER=sshd\n"
+        f"_PID={i}\n_SYSTEMD_UNIT=sshd.service\nMESSAGE=Failed password for root from "
+        f"192.0.2.{i % 250 + 1} port 22 ssh2\n\n".encode() for i in range(n))
+    subprocess.run(["/lib/systemd/systemd-journal-remote", f"--output={d}/a.journal", "-"],
+                   input=export, check=True, capture_output=True)
+    best = 0.0
+    for _ in range(3):
+        src = JournalSource(["_SYSTEMD_UNIT=sshd.service"], path=str(d), since=0)
+        t0 = time.perf_counter()
+        got = sum(len(b.lines) for b in src.read_now())
+        best = max(best, got / (time.perf_counter() - t0))
+        src.close()
+        assert got == n, got
+    return best
+
+
 def describe(values: list[float]) -> str:
     ordered = sorted(values)
     def q(p: float) -> float:
@@ -128,6 +152,7 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=200_000)
     ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--polling", action="store_true")
+    ap.add_argument("--journal", type=int, default=0, metavar="N")
     ap.add_argument("--no-fail2ban", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -156,6 +181,10 @@ def main() -> None:
             slow = asyncio.run(latency(Path(tmp) / "poll.log", 5, polling=True))
             results["polling_latency_us"] = {"median": statistics.median(slow) * 1e6}
             text.append(f"wakeup latency, polling:  {describe(slow)}")
+        if args.journal:
+            results["journal_entries_per_s"] = journal_read(Path(tmp), args.journal)
+            text.append(f"journal read ({args.journal} entries, JournalSource):{'':>11}"
+                        f"{results['journal_entries_per_s']:12,.0f} entries/s")
     if args.json:
         print(json.dumps(results))
     else:

@@ -41,6 +41,12 @@ T0 = 1_700_000_000
     ({"_HOSTNAME": "h", "SYSLOG_IDENTIFIER": "kernel", "MESSAGE": "oops",
       "__MONOTONIC_TIMESTAMP": (dt.timedelta(seconds=12.5), uuid.UUID(BOOT))},
      "h kernel: [   12.500000] oops"),
+    ({"_HOSTNAME": b"h", "SYSLOG_IDENTIFIER": b"kernel", "MESSAGE": b"raw",
+      "_SOURCE_MONOTONIC_TIMESTAMP": b"3000000"}, "h kernel: [    3.000000] raw"),
+    ({"SYSLOG_IDENTIFIER": b"sshd", "SYSLOG_PID": b"0x10", "MESSAGE": b"raw"}, "sshd[16]: raw"),
+    ({"SYSLOG_IDENTIFIER": "kernel", "MESSAGE": "no stamp"}, "kernel: no stamp"),
+    ({"SYSLOG_IDENTIFIER": "kernel", "MESSAGE": "m", "__MONOTONIC_TIMESTAMP": b"x"},
+     "kernel: m"),
     ({}, ""),
 ])
 def test_format_entry_like_fail2ban(entry, line):
@@ -109,8 +115,11 @@ def jdir(tmp_path: Path) -> Path:
 
 
 @needs_journal
-def test_reads_matching_entries_with_their_times(jdir):
+@pytest.mark.parametrize("raw", [True, False], ids=["raw-fields", "converted-fields"])
+def test_reads_matching_entries_with_their_times(jdir, raw):
     src = JournalSource(["_SYSTEMD_UNIT=sshd.service"], path=str(jdir), since=0)
+    assert src._raw  # this binding offers the fast path; the other is its fallback
+    src._raw = raw
     batches = src.read_now()
     lines = [ln for b in batches for ln in b.lines]
     times = [t for b in batches for t in (b.times or [])]
@@ -121,6 +130,23 @@ def test_reads_matching_entries_with_their_times(jdir):
     st = src.status()[0]
     assert st.state is SourceState.OK and isinstance(st.position, JournalPosition)
     src.close()
+    src.close()
+
+
+@needs_journal
+@pytest.mark.parametrize("raw", [True, False], ids=["raw-fields", "converted-fields"])
+def test_kernel_entries(tmp_path, raw):
+    d = tmp_path / "j"
+    d.mkdir()
+    kernel = export(0, "Out of memory", unit="kernel", ident="kernel").replace(
+        b"_PID=100\n", b"_SOURCE_MONOTONIC_TIMESTAMP=12500000\n")
+    plain = export(1, "no source stamp", ident="kernel").replace(b"_PID=101\n", b"")
+    write_journal(d / "k.journal", [kernel, plain])
+    src = JournalSource([], path=str(d), since=0)
+    src._raw = raw
+    lines = [ln for b in src.read_now() for ln in b.lines]
+    assert lines == ["host kernel: [   12.500000] Out of memory",
+                     "host kernel: [    0.000002] no source stamp"]
     src.close()
 
 
