@@ -24,7 +24,9 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from types import MappingProxyType
+from typing import TypeVar
 
 from warden.core.filter import Failure
 from warden.core.jail import Jail
@@ -33,11 +35,13 @@ from warden.core.tracker import Tracker
 
 T0 = 1_700_000_000.0
 BASE = 0x0A000000  # 10.0.0.0: addresses as strings, no traffic involved
+T = TypeVar("T")
+Events = list[tuple[int, float]]
 
 
-def events(n: int) -> list[tuple[int, float]]:
+def events(n: int) -> Events:
     """(address index, time): address i fails once if i is even, twice if odd."""
-    out: list[tuple[int, float]] = []
+    out: Events = []
     for i in range(n):
         out.append((i, T0 + len(out) / 1000))
         if i % 2:
@@ -55,36 +59,36 @@ def line(i: int) -> str:
             f"Failed password for invalid user admin from {ip(i)} port {1024 + i % 60000} ssh2")
 
 
-def _measure(name: str, n: int, build: object, feed: object) -> dict[str, object]:
+def _measure(name: str, n: int, build: Callable[[], T], feed: Callable[[T, Events], None],
+             tracker: Callable[[T], Tracker]) -> dict[str, object]:
     evs = events(n)
     # Time without tracemalloc (it slows every allocation down), then memory with it.
-    target = build()  # type: ignore[operator]
+    target = build()
     start = time.perf_counter()
-    feed(target, evs)  # type: ignore[operator]
+    feed(target, evs)
     elapsed = time.perf_counter() - start
     del target
     gc.collect()
     tracemalloc.start()
-    target = build()  # type: ignore[operator]
+    target = build()
     base = tracemalloc.get_traced_memory()[0]
-    feed(target, evs)  # type: ignore[operator]
+    feed(target, evs)
     gc.collect()
     used = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
-    tracker = target.tracker if isinstance(target, Jail) else target
-    assert len(tracker) == n, (name, len(tracker))
+    assert len(tracker(target)) == n, name
     return {"name": name, "bytes_per_address": used / n,
             "us_per_failure": elapsed / len(evs) * 1e6}
 
 
-def feed_tracker(tracker: Tracker, evs: list[tuple[int, float]]) -> None:
+def feed_tracker(tracker: Tracker, evs: Events) -> None:
     add = tracker.add
     for i, t in evs:
         # id and line are made per failure, as the filter makes them
         add(ip(i), t, (line(i),))
 
 
-def feed_jail(jail: Jail, evs: list[tuple[int, float]]) -> None:
+def feed_jail(jail: Jail, evs: Events) -> None:
     add = jail.add_failure
     now = evs[-1][1]
     for i, t in evs:
@@ -144,12 +148,13 @@ def main() -> None:
     n = args.addresses
     results = [
         _measure("warden Tracker (maxmatches 5)", n,
-                 lambda: Tracker(3, 600, 5, max_tracked=10 * n), feed_tracker),
+                 lambda: Tracker(3, 600, 5, max_tracked=10 * n), feed_tracker, lambda t: t),
         _measure("warden Tracker (maxmatches 0)", n,
-                 lambda: Tracker(3, 600, 0, max_tracked=10 * n), feed_tracker),
+                 lambda: Tracker(3, 600, 0, max_tracked=10 * n), feed_tracker, lambda t: t),
         _measure("warden Jail.add_failure", n,
                  lambda: Jail(JailSpec("bench", ignore=("127.0.0.1/8", "192.0.2.0/24"),
-                                       max_tracked=10 * n)), feed_jail),
+                                       max_tracked=10 * n)), feed_jail,
+                 lambda j: j.tracker),
     ]
     if not args.no_fail2ban:
         done = subprocess.run(["/usr/bin/python3", "-c", FAIL2BAN, str(n), str(T0), str(BASE)],

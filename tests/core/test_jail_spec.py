@@ -48,6 +48,8 @@ def test_values_carry_over() -> None:
     assert not jail_spec(config(ignoreself=False),
                          self_addresses=[ip_network("203.0.113.5/32")]).ignore
     assert jail_spec(config()).maxmatches == 5
+    assert not jail_spec(config()).journal
+    assert jail_spec(config(backend="systemd[journalflags=1]")).journal
 
 
 @pytest.mark.parametrize(("kw", "message"), [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from warden.core.tracker import Ticket, Tracker
 
@@ -35,7 +37,8 @@ def run(tracker: Tracker, times: list[float]) -> list[int | Ticket | None]:
     # an older failure that is still in the window does not evict a newer one
     (4, 600, [1000, 1500, 1100, 1550], [1, 2, 3, 4]),
     # zero findtime: only simultaneous failures count together
-    (2, 0, [5, 5], [1, 1]),
+    (2, 0, [5, 5], [1, 2]),
+    (3, 0, [5, 4, 5, 6, 6], [1, 1, 2, 1, 2]),
 ])
 def test_window(maxretry: int, findtime: float, times: list[float],
                 expected: list[int]) -> None:
@@ -114,3 +117,46 @@ def test_drop_and_clear() -> None:
     tracker.add("b", 1.0)
     tracker.clear()
     assert len(tracker) == 0
+
+
+def _reference(events: list[tuple[str, float, int]], maxretry: int,
+               findtime: float) -> list[tuple[int, float] | int]:
+    """The rule written plainly: every failure of an address kept in a list; on each new
+    one, those not within findtime of the newest are dropped; maxretry of them ban."""
+    kept: dict[str, list[float]] = {}
+    out: list[tuple[int, float] | int] = []
+    for key, t, weight in events:
+        times = kept.get(key, [])
+        newest = max([*times, t])
+
+        def inside(x: float, newest: float = newest) -> bool:
+            return x > newest - findtime or x == newest
+
+        if not inside(t):
+            out.append(len(times))
+            continue
+        times = sorted([x for x in times if inside(x)] + [t] * weight)
+        if len(times) >= maxretry:
+            out.append((len(times), newest))
+            kept.pop(key, None)
+        else:
+            kept[key] = times
+            out.append(len(times))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    maxretry=st.integers(1, 6),
+    findtime=st.sampled_from([0.0, 1.0, 5.0, 10.0, 600.0]),
+    events=st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 40).map(float),
+                              st.integers(1, 3)), max_size=60),
+)
+def test_tracker_agrees_with_the_plain_rule(maxretry: int, findtime: float,
+                                            events: list[tuple[str, float, int]]) -> None:
+    tracker = Tracker(maxretry, findtime, maxmatches=0)
+    got: list[tuple[int, float] | int] = []
+    for key, t, weight in events:
+        ticket = tracker.add(key, t, (), weight)
+        got.append((ticket.failures, ticket.time) if ticket else tracker.count(key))
+    assert got == _reference(events, maxretry, findtime)

@@ -8,7 +8,7 @@ backends) and answers :class:`ResolveHost`/:class:`CheckIgnore` queries through
 What a failure goes through, in fail2ban 1.0.2's order:
 
 1. its time: the log's time; none or a future one counts as ``now``; one already out of the
-   window (``<= now - findtime``) is dropped, as fail2ban drops old lines;
+   window (``< now - findtime``) is dropped, as fail2ban drops old lines;
 2. its id: an address or network (``<HOST>``, ``<CIDR>``), a host name (``usedns = yes|warn``:
    parked, and the daemon asked to resolve it; ``no``: dropped; ``raw``: used as text), or a
    raw ``<F-ID>``;
@@ -135,7 +135,7 @@ class Jail:
         time = failure.time
         if time is None or time > now:
             time = now
-        elif time <= now - self.spec.findtime:
+        elif time < now - self.spec.findtime:
             return out
         fid = failure.fid
         # a plain address object is a third of the cost of a network: make the network only
@@ -226,7 +226,7 @@ class Jail:
                 net = address
             fid = format_target(net)
             for _host, _net, time, fields, matches in parked:
-                if time > floor:
+                if time >= floor:
                     self._check((fid, net, time, fields, matches), now, out)
         return out
 
@@ -241,7 +241,7 @@ class Jail:
             return out
         floor = now - self.spec.findtime
         for item in parked:
-            if item[2] > floor:
+            if item[2] >= floor:
                 self._count(item, now, out)
         return out
 
@@ -397,7 +397,7 @@ class Jail:
             out.append(Unban(self.name, target, now, "expired"))
         self.tracker.expire(now)
         floor = now - self.spec.findtime
-        for key in [k for k, v in self._pending.items() if v[-1][2] <= floor]:
+        for key in [k for k, v in self._pending.items() if v[-1][2] < floor]:
             self._dropped += len(self._pending.pop(key))
         return out
 

@@ -3,8 +3,10 @@
 fail2ban keeps one ticket per address whose count it *estimates* once the first failure
 leaves the window (``FailTicket.adjustTime`` scales the count by the rate). warden counts
 exactly: an address reaches ``maxretry`` when ``maxretry`` failures lie within ``findtime``
-of its newest one, i.e. in ``(newest - findtime, newest]`` (fail2ban drops a failure whose time
-is ``<= now - findtime``). When it does, its failures are handed out as a :class:`Ticket` and
+of its newest one, i.e. in ``(newest - findtime, newest]`` as fail2ban's clean-up keeps them;
+failures at the very time of the newest always count together (so ``findtime = 0`` still
+counts simultaneous failures, as fail2ban does). When it does, its failures are handed out as
+a :class:`Ticket` and
 forgotten, as fail2ban's ``toBan`` does: counting starts again from zero.
 
 Memory is what matters here (a flood brings millions of distinct addresses). An address costs
@@ -94,7 +96,7 @@ class Tracker:
         assert isinstance(newest, float | int)
         newest = max(newest, time)
         floor = newest - self.findtime
-        if time <= floor:
+        if time <= floor and time != newest:
             entries[key] = old  # a stale failure: the window is unchanged
             return None
         kept: list[float | _Lines] = []
@@ -105,7 +107,7 @@ class Tracker:
             if not placed and time < t:
                 kept += (time, lines) + (time, None) * (weight - 1)
                 placed = True
-            if t > floor:
+            if t > floor or t == newest:
                 kept += (t, old[i + 1])
         if not placed:
             kept += (time, lines) + (time, None) * (weight - 1)

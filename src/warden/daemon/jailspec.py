@@ -68,11 +68,14 @@ def parse_ignorecache(text: str) -> IgnoreCacheSpec:
 
 
 def jail_spec(cfg: JailConfig, *, ignore: Iterable[Network | str] = (),
-              self_addresses: Iterable[Network] = (), journal: bool = False,
+              self_addresses: Iterable[Network] = (), journal: bool | None = None,
               max_tracked: int = 200_000) -> JailSpec:
     """The pure spec of ``cfg``. ``ignore`` adds resolved ``ignoreip`` host names;
-    ``self_addresses`` are the host's own addresses (used if ``ignoreself``). Raises
+    ``self_addresses`` are the host's own addresses (used if ``ignoreself``); ``journal``
+    (lines without dates, time is ``now``) defaults to a ``systemd`` backend. Raises
     ConfigError (file:line of the option) for a value the core cannot use."""
+    if journal is None:
+        journal = cfg.backend.strip().lower().startswith("systemd")
     if cfg.maxretry < 1:
         raise _error(cfg, "maxretry", f"must be at least 1, not {cfg.maxretry}")
     maxmatches = _MAXMATCHES if cfg.maxmatches is None else cfg.maxmatches
