@@ -276,6 +276,11 @@ def test_one_reader_per_file_however_many_patterns(tmp_path):
     batches = src.read_now()
     assert [b.lines for b in batches] == [["once"]]
     assert len(src.status()) == 1
+    assert src.patterns(str(log)) == (str(log), str(tmp_path / "*.log"), str(tmp_path / "x.l?g"))
+    (tmp_path / "y.log").write_text("other\n")
+    assert [b.lines for b in src.read_now()] == [["other"]]
+    assert src.patterns(str(tmp_path / "y.log")) == (str(tmp_path / "*.log"),)
+    assert src.patterns("/nowhere") == ()
     src.close()
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from warden.sources.seek import find_since
+from warden.core.datedetect import DateDetector
+from warden.sources.seek import dates_from, find_since
 
 
 def date_of(line: str) -> float | None:
@@ -131,3 +133,26 @@ def test_empty_file(tmp_path):
         assert find_since(fd, 5, date_of) == 0
     finally:
         os.close(fd)
+
+
+def test_with_a_real_date_detector_on_a_syslog_file(tmp_path):
+    now = 1_795_000_000.0  # 2026-11-19
+    lines = []
+    for i in range(30000):  # two days of a busy sshd, several lines a second
+        t = time.gmtime(now - 2 * 86400 + (i + 1) * 5.76)  # the last line at now
+        lines.append(time.strftime("%b %d %H:%M:%S", t) + f" host sshd[{i}]: Failed password "
+                     f"for root from 192.0.2.{i % 250} port 22 ssh2")
+    data = ("\n".join(lines) + "\n").encode()
+    path = tmp_path / "auth.log"
+    path.write_bytes(data)
+    date_of = dates_from(DateDetector(None, default_tz="UTC"), now)
+    since = now - 600  # findtime = 10 minutes
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        found = find_since(fd, since, date_of)
+    finally:
+        os.close(fd)
+    first = data[found:].split(b"\n", 1)[0].decode()
+    previous = data[:found].rstrip(b"\n").rsplit(b"\n", 1)[-1].decode()
+    assert (date_of(first) or 0) >= since > (date_of(previous) or 0)
+    assert found > len(data) * 0.9

@@ -79,6 +79,7 @@ class FileSource:
         # the names a watcher's events give a tail's file: its directory joined with its name,
         # and its resolved path (a symlinked log is watched in its target's directory)
         self._by_event: dict[str, FileTail] = {}
+        self._owners: dict[str, list[str]] = {}  # path -> the patterns that matched it
         self._unmatched: dict[str, None] = {}  # glob patterns matching nothing (ordered)
         self._dirs: set[str] = set()
         self._started = False
@@ -97,6 +98,14 @@ class FileSource:
         out = [tail.status() for tail in self._tails.values()]
         out.extend(SourceStatus(p, SourceState.MISSING) for p in self._unmatched)
         return out
+
+    def patterns(self, path: str) -> tuple[str, ...]:
+        """The ``logpath`` patterns that matched ``path`` (a batch's ``source``), in spec order.
+
+        The daemon hands a batch to every jail that names one of these patterns.
+        """
+        owners = self._owners.get(path, ())
+        return tuple(s.pattern for s in self._specs if s.pattern in owners)
 
     def positions(self) -> dict[str, FilePosition]:
         """The position of every file read so far, by path (for the daemon to store)."""
@@ -217,6 +226,9 @@ class FileSource:
             else:
                 self._unmatched.pop(pattern, None)
             for path in paths:
+                owners = self._owners.setdefault(path, [])
+                if pattern not in owners:
+                    owners.append(pattern)
                 if path not in self._tails:
                     self._add(path, spec, initial=initial)
         self._sync_dirs()

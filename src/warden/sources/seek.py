@@ -13,9 +13,22 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 
-__all__ = ["DateOf", "find_since"]
+from warden.core.datedetect import DateDetector
+
+__all__ = ["DateOf", "dates_from", "find_since"]
 
 DateOf = Callable[[str], float | None]
+
+
+def dates_from(detector: DateDetector, now: float) -> DateOf:
+    """A ``date_of`` function from a jail's date detector (dates completed relative to ``now``)."""
+
+    def date_of(line: str) -> float | None:
+        found = detector.match(line, now)
+        return None if found is None else found.time
+
+    return date_of
+
 
 _PROBE = 8192  # bytes read at once; a line's date must lie within its first _PROBE bytes
 _LINEAR = 65536  # below this span the search reads lines one after another
