@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from warden.errors import SourceError
 from warden.sources.base import FilePosition, LogBatch, SourceState
 from warden.sources.filetail import FileSource, LogSpec, make_watcher
 from warden.sources.polling import PollingWatcher
@@ -327,7 +328,7 @@ def test_tail_start_and_encoding(tmp_path):
 
 
 def test_systemd_is_not_a_file_backend(tmp_path):
-    with pytest.raises(ValueError, match="JournalSource"):
+    with pytest.raises(SourceError, match="JournalSource reads it"):
         FileSource([LogSpec(str(tmp_path / "x"))], backend="systemd")
 
 

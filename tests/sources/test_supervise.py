@@ -48,7 +48,7 @@ class Flaky:
 
 def test_failing_source_is_restarted_until_it_ends():
     plan = [Flaky(["a"], SourceError("disk on fire")), Flaky(["b"], OSError(5, "I/O error")),
-            Flaky(["c"], None)]
+            Flaky(["c"], KeyError("bug")), Flaky(["d"], None)]
     got: list[str] = []
     seen: list[list[SourceStatus]] = []
 
@@ -62,16 +62,17 @@ def test_failing_source_is_restarted_until_it_ends():
         sup = Supervised("flaky", lambda: plan.pop(0), consume,
                          backoff=Backoff(initial=0.001, maximum=0.002))
         await sup.run()
-        assert sup.backoff.restarts == 2
+        assert sup.backoff.restarts == 3
         last = sup.status()
-        assert last[0].restarts == 2
+        assert last[0].restarts == 3
 
     Flaky.closed = 0
     asyncio.run(main())
-    assert got == ["a", "b", "c"]
-    assert Flaky.closed == 3
+    assert got == ["a", "b", "c", "d"]
+    assert Flaky.closed == 4
     assert seen[1][0].restarts == 1 and seen[1][0].error == "disk on fire"
     assert seen[2][0].error == "[Errno 5] I/O error"
+    assert seen[3][0].error == "KeyError: 'bug'"  # a bug in a source is named by its type
 
 
 def test_status_while_waiting_for_the_backoff():

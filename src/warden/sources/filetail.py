@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from warden.errors import SourceError
 from warden.sources.base import (
     FilePosition,
     LogBatch,
@@ -66,7 +67,8 @@ class FileSource:
         self._specs = [LogSpec(s.pattern, resolve_encoding(s.encoding), s.start) for s in specs]
         kind = resolve_backend(backend)
         if kind == "systemd":
-            raise ValueError("backend = systemd reads the journal: use JournalSource")
+            raise SourceError("backend = systemd reads the journal, not files: "
+                              "JournalSource reads it")
         self._watcher_kind = kind
         self._watcher = watcher
         self._interval = interval

@@ -1,7 +1,8 @@
 """Keeping a log source running: restart with exponential backoff, state for ``status``.
 
 The daemon's task group runs :meth:`Supervised.run` for each source. When the source fails
-(raises :class:`~warden.errors.SourceError` or ``OSError``), a new one is made by the factory,
+(raises :class:`~warden.errors.SourceError`, ``OSError`` or, being a bug, anything else), a new
+one is made by the factory,
 after a delay that doubles with each failure in a row (up to ``maximum``) and starts again from
 ``initial`` once a source has run ``stable`` seconds without failing. Errors of the consumer are
 the daemon's own and are not caught here.
@@ -92,14 +93,14 @@ class Supervised:
                 source = self._factory()
                 self._source = source
                 iterator = source.batches().__aiter__()
-            except (SourceError, OSError) as exc:
+            except Exception as exc:  # a source's bug must not stop the other sources
                 return _describe(exc)
             while True:
                 try:
                     batch = await anext(iterator)
                 except StopAsyncIteration:
                     return None
-                except (SourceError, OSError) as exc:
+                except Exception as exc:  # a source's bug must not stop the other sources
                     return _describe(exc)
                 await self._consume(batch)
         finally:
@@ -111,4 +112,6 @@ class Supervised:
 
 
 def _describe(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
+    if isinstance(exc, SourceError | OSError):
+        return str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
