@@ -50,6 +50,7 @@ def test_feed_uses_the_log_time_and_every_filter() -> None:
                            f"{T0 + 1:.0f} auth: bad user root from 192.0.2.1",
                            f"{T0 + 2:.0f} sshd: fail 192.0.2.1")
     assert ban.address == "192.0.2.1"
+    assert ban.fields["ip4"] == "192.0.2.1" and "user" not in ban.fields  # the last failure's
 
 
 def test_feed_with_a_shared_date_does_not_search_again() -> None:

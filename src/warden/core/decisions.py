@@ -15,10 +15,13 @@ A jail never acts; it returns decisions and the daemon carries them out:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Protocol
 
 from warden.core.addr import Target, format_target
+
+_NO_FIELDS: Mapping[str, object] = MappingProxyType({})
 
 __all__ = [
     "Ban",
@@ -39,7 +42,9 @@ class Ban:
 
     ``count`` is how many times the address has been banned in this jail, this ban included;
     ``failures`` how many failures (within ``findtime``) led to it and ``matches`` their log
-    lines (at most ``maxmatches``). ``restored`` bans come from the store after a restart.
+    lines (at most ``maxmatches``); ``fields`` the named captures of the failure that
+    triggered it (for the ``<F-*>`` tags of actions). ``restored`` bans come from the store
+    after a restart.
     """
 
     jail: str
@@ -52,6 +57,8 @@ class Ban:
     matches: tuple[str, ...] = ()
     restored: bool = False
     prolonged: bool = False
+    # hash=False: a mapping has no hash, and a ban is identified by the other fields
+    fields: Mapping[str, object] = field(default_factory=lambda: _NO_FIELDS, hash=False)
 
     @property
     def address(self) -> str:

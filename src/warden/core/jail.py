@@ -25,6 +25,7 @@ import heapq
 import random as _random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_network
+from types import MappingProxyType
 
 from warden.core.addr import (
     Network,
@@ -70,6 +71,7 @@ class _Active:
         self.seq = seq
 
 
+_NO_FIELDS: Mapping[str, object] = MappingProxyType({})
 _Address = IPv4Address | IPv6Address | Network
 # A failure on its way: (id, its address/network or None, time, fields, matches)
 _Parked = tuple[str, _Address | None, float, Mapping[str, object], tuple[str, ...]]
@@ -170,7 +172,7 @@ class Jail:
         self._count(parked, now, out)
 
     def _count(self, parked: _Parked, now: float, out: list[Decision]) -> None:
-        fid, net, time, _fields, matches = parked
+        fid, net, time, fields, matches = parked
         self.total_failed += 1
         weight = 1
         if self.policy.increments:
@@ -183,7 +185,7 @@ class Jail:
                               ip_network(net) if isinstance(net, IPv4Address | IPv6Address)
                               else net)
             ban = self._ban(target, fid, ticket.time, now, failures=ticket.failures,
-                            matches=ticket.matches)
+                            matches=ticket.matches, fields=fields)
             if ban is not None:
                 out.append(ban)
 
@@ -253,6 +255,7 @@ class Jail:
 
     def _ban(self, target: Target, key: str, time: float, now: float, *,
              failures: int = 0, matches: tuple[str, ...] = (),
+             fields: Mapping[str, object] | None = None,
              bantime: float | None = None) -> Ban | None:
         active = self._bans.get(target)
         if active is not None:
@@ -265,7 +268,8 @@ class Jail:
                 active.bantime = -1.0 if until is None else until - active.time
                 self._schedule(target, active)
                 return Ban(self.name, target, active.time, until, active.bantime,
-                           active.count, failures, matches, prolonged=True)
+                           active.count, failures, matches, prolonged=True,
+                           fields=fields or _NO_FIELDS)
             return None
         # ``count`` is per jail (what the store keeps); the ban time grows with the bans in
         # this jail or, with overalljails, in all of them. fail2ban stores the overall count
@@ -294,7 +298,7 @@ class Jail:
         if not repeat:
             self.history.record(key, self.name, count, time)
         return Ban(self.name, target, time, until, active.bantime, count, failures, matches,
-                   restored=repeat)
+                   restored=repeat, fields=fields or _NO_FIELDS)
 
     def _schedule(self, target: Target, active: _Active) -> None:
         self._seq += 1
