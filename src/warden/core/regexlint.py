@@ -60,7 +60,7 @@ Item = tuple[Any, Any]
 @cache
 def _category(category: Any) -> frozenset[str]:
     test = _CATEGORY_TESTS.get(category)
-    if test is None:  # an exotic category: assume it may be anything
+    if test is None:  # pragma: no cover - locale categories exist only in bytes patterns
         return _ANY
     return frozenset(ch for ch in _ALPHABET if test.match(ch))
 
@@ -84,7 +84,7 @@ def _in_set(items: list[Item]) -> frozenset[str]:
             found |= {chr(low), chr(high)}
         elif op is C.CATEGORY:
             found |= _category(av)
-        else:  # charset internals (BIGCHARSET, ...) never appear in parsed, uncompiled trees
+        else:  # pragma: no cover - charset internals (BIGCHARSET...) appear only when compiled
             found |= _ANY
     return (_ANY - found) if negate else frozenset(found)
 
@@ -99,8 +99,6 @@ def _atom(op: Any, av: Any) -> frozenset[str] | None:
         return _DOT
     if op is C.IN:
         return _in_set(av)
-    if op is C.CATEGORY:
-        return _category(av)
     return None
 
 
@@ -108,29 +106,11 @@ def _unbounded(high: int) -> bool:
     return high is C.MAXREPEAT or high >= BOUND
 
 
-def _chars(seq: Any) -> frozenset[str]:
-    """Every character ``seq`` may consume."""
-    found: set[str] = set()
-    for op, av in seq:
-        atom = _atom(op, av)
-        if atom is not None:
-            found |= atom
-        elif op in _REPEATS or op is C.POSSESSIVE_REPEAT:
-            found |= _chars(av[2])
-        elif op is C.SUBPATTERN:
-            found |= _chars(av[3])
-        elif op is C.ATOMIC_GROUP:
-            found |= _chars(av)
-        elif op is C.BRANCH:
-            for branch in av[1]:
-                found |= _chars(branch)
-        elif op is C.GROUPREF_EXISTS:
-            found |= _chars(av[1])
-            if av[2] is not None:
-                found |= _chars(av[2])
-        elif op is C.GROUPREF:
-            found |= _ANY
-    return frozenset(found)
+def _loop_chars(body: Any) -> frozenset[str] | None:
+    """The characters a loop over one character class takes (None for a longer body)."""
+    if len(body) != 1:
+        return None
+    return _atom(*body[0])
 
 
 def _pure(seq: Any, allowed: frozenset[str], loop: Any) -> tuple[bool, bool]:
@@ -172,11 +152,11 @@ def _tail(seq: Any, *, head: bool = False) -> frozenset[str]:
     found: set[str] = set()
     for op, av in (seq if head else reversed(seq)):
         if op in _REPEATS:
-            body = av[2]
-            if _unbounded(av[1]) and len(body) == 1 and _atom(*body[0]) is not None:
-                found |= _chars(body)
+            chars = _loop_chars(av[2])
+            if _unbounded(av[1]) and chars is not None:
+                found |= chars
             else:
-                found |= _tail(body, head=head)
+                found |= _tail(av[2], head=head)
             if av[0] >= 1:
                 break
         elif op is C.SUBPATTERN:
@@ -293,12 +273,29 @@ def _render(op: Any, av: Any) -> str:
     return ""
 
 
+def _only_loop(seq: Any) -> bool:
+    """``seq`` is nothing but an unbounded loop that must run (``(x+)``, ``((?:a|bc)+)``)."""
+    items = [(op, av) for op, av in seq if op not in _ZERO_WIDTH]
+    if len(items) != 1:
+        return False
+    op, av = items[0]
+    if op is C.SUBPATTERN:
+        return _only_loop(av[3])
+    return op in _REPEATS and av[0] >= 1 and _unbounded(av[1])
+
+
 def _nested_problems(body: Any) -> list[str]:
+    if _only_loop(body):
+        return [
+            f"nested quantifier: the loop {_describe(body)!r} repeats nothing but another "
+            "unbounded loop, so the same text splits between them in exponentially many ways"
+        ]
     for inner, unbounded in _loops(body, lookarounds=False):
         # loops over one character class; a loop over a longer body is checked on its own
-        if not unbounded or len(inner) != 1 or _atom(*inner[0]) is None:
+        chars = _loop_chars(inner)
+        if not unbounded or chars is None:
             continue
-        if _pure(body, _chars(inner), inner)[1]:
+        if _pure(body, chars, inner)[1]:
             return [
                 f"nested quantifier: the loop {_describe(body)!r} repeats an unbounded "
                 f"{_describe(inner)!r} and can split the same text between iterations "
