@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -53,7 +54,9 @@ def wait_for(what: str, check: Callable[[], T | None], timeout: float = 10.0,
 def failure_line(addr: str, when: float | None = None, user: str = "root") -> str:
     """One sshd failure line in syslog format, dated ``when`` (default: now)."""
     stamp = time.strftime("%b %d %H:%M:%S", time.localtime(when or time.time()))
-    return f"{stamp} host sshd[4242]: Failed password for {user} from {addr} port 2222 ssh2\n"
+    # each attacker's connection is its own sshd process (the filter joins lines by pid)
+    pid = 1000 + zlib.crc32(addr.encode()) % 60000
+    return f"{stamp} host sshd[{pid}]: Failed password for {user} from {addr} port 2222 ssh2\n"
 
 
 class Server:
