@@ -268,3 +268,24 @@ def test_targets_may_be_given_as_networks() -> None:
     (ban,) = jail.ban(ip_network("2001:db8::/48"), T0)
     assert ban.address == "2001:db8::/48"
     assert [u.address for u in jail.unban(ip_network("2001:db8::/32"), T0)] == ["2001:db8::/48"]
+
+
+def test_live_lines_with_odd_times_count_as_now() -> None:
+    jail = Jail(JailSpec("j", filters=(SSH,), maxretry=3))
+    old = f"{T0 - 7200:.0f} sshd: fail 192.0.2.1"  # two hours off: a time zone problem
+    assert jail.feed(old, T0) == []  # reading the backlog: too old, dropped
+    assert jail.status(T0).total_failed == 0
+    assert jail.feed(old, T0, live=True) == []
+    assert jail.feed(f"{T0 - 30:.0f} sshd: fail 192.0.2.1", T0 + 1, live=True) == []
+    (ban,) = jail.feed(old, T0 + 2, live=True)
+    assert isinstance(ban, Ban) and ban.time == T0 + 2 and ban.failures == 3
+    assert jail.status(T0).skewed == 2
+
+
+def test_raw_ids_can_be_unbanned_by_hand() -> None:
+    jail = Jail(JailSpec("j", maxretry=1))
+    jail.add_failure(Failure("bob", T0, MappingProxyType({"fid": "bob"}), (), 0), T0)
+    assert jail.is_banned("bob")
+    assert [u.address for u in jail.unban("bob", T0)] == ["bob"]
+    with pytest.raises(ValueError, match="not an IP address or network: 'bob'"):
+        jail.unban("bob", T0)

@@ -138,8 +138,9 @@ class BannedEntry:
 @dataclass(frozen=True, slots=True)
 class JailStatus:
     """What ``fail2ban-client status JAIL`` shows, plus time left per ban, the addresses evicted
-    from (or never admitted to) tracking for lack of room, and the failures waiting for an
-    answer from the daemon."""
+    from (or never admitted to) tracking for lack of room, the failures waiting for an
+    answer from the daemon, and the live failures whose log time was off (clock or time
+    zone problem)."""
 
     name: str
     currently_failed: int
@@ -149,3 +150,4 @@ class JailStatus:
     banned: tuple[BannedEntry, ...]
     evicted: int = 0
     pending: int = 0
+    skewed: int = 0

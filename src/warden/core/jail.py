@@ -72,6 +72,8 @@ class _Active:
 
 
 _NO_FIELDS: Mapping[str, object] = MappingProxyType({})
+# fail2ban takes a live line more than this many seconds old for a clock or time zone problem
+_SKEW = 60.0
 _Address = IPv4Address | IPv6Address | Network
 # A failure on its way: (id, its address/network or None, time, fields, matches)
 _Parked = tuple[str, _Address | None, float, Mapping[str, object], tuple[str, ...]]
@@ -112,13 +114,16 @@ class Jail:
         self._dropped = 0
         self.total_failed = 0
         self.total_banned = 0
+        #: live failures whose log time was more than a minute off (taken as ``now``)
+        self.skewed = 0
 
     # -- log lines -------------------------------------------------------------------------
 
-    def feed(self, line: str, now: float, date: DateMatch | None = None) -> list[Decision]:
+    def feed(self, line: str, now: float, date: DateMatch | None = None, *,
+             live: bool = False) -> list[Decision]:
         """Process one log line. ``date`` is the line's date as the daemon found it once for
         every jail of the file (the filters' date patterns must be the one it used); without
-        it each filter looks for the date itself."""
+        it each filter looks for the date itself. ``live``: see :meth:`add_failure`."""
         out: list[Decision] = []
         for flt in self.filters:
             if date is None or flt.journal:
@@ -126,16 +131,26 @@ class Jail:
             else:
                 result = flt.process_dated(flt.clean(line), date, now)
             for failure in result.failures:
-                self.add_failure(failure, now, out)
+                self.add_failure(failure, now, out, live=live)
         return out
 
-    def add_failure(self, failure: Failure, now: float,
-                    out: list[Decision] | None = None) -> list[Decision]:
-        """Count one failure found by a filter; decisions are appended to ``out``."""
+    def add_failure(self, failure: Failure, now: float, out: list[Decision] | None = None, *,
+                    live: bool = False) -> list[Decision]:
+        """Count one failure found by a filter; decisions are appended to ``out``.
+
+        ``live`` says the line was just written (the daemon is following the file, not reading
+        what was there at start): as in fail2ban, a time more than a minute off is then a
+        clock or time zone problem and the failure counts as happening ``now`` (counted in
+        ``status().skewed``). Otherwise the log's own time counts and a failure older than
+        ``findtime`` is dropped, so that replaying a log gives what live operation gave.
+        """
         if out is None:
             out = []
         time = failure.time
         if time is None or time > now:
+            time = now
+        elif live and time < now - _SKEW:
+            self.skewed += 1
             time = now
         elif time < now - self.spec.findtime:
             return out
@@ -316,7 +331,7 @@ class Jail:
     def unban(self, ip: str | Target, now: float) -> list[Unban]:
         """Lift the ban of ``ip`` by hand (a network lifts every ban inside it) and forget its
         history in this jail and its failures. Empty if nothing was banned."""
-        target = self._target(ip)
+        target = ip if isinstance(ip, str) and ip in self._bans else self._target(ip)
         if target in self._bans:
             victims = [target]
         elif isinstance(target, str) or target.prefixlen == target.max_prefixlen:
@@ -424,5 +439,5 @@ class Jail:
             for target, a in sorted(self._bans.items(), key=lambda kv: kv[1].time))
         return JailStatus(self.name, len(self.tracker), self.total_failed, len(self._bans),
                           self.total_banned, banned, self.tracker.evicted + self._dropped,
-                          sum(len(v) for v in self._pending.values()))
+                          sum(len(v) for v in self._pending.values()), self.skewed)
 
