@@ -11,6 +11,7 @@ import pytest
 from warden.backends.base import JailRule
 from warden.backends.dryrun import DryRunBackend
 from warden.backends.nftables import NftablesBackend
+from warden.backends.pf import PfBackend
 from warden.backends.registry import NATIVE_ACTIONS, NativeAction, create_backend, native_action
 from warden.backends.runner import RecordingRunner
 from warden.config import load_jails
@@ -103,6 +104,11 @@ def test_create_backend(tmp_path: Path) -> None:
     backend = create_backend(spec, RecordingRunner())
     assert isinstance(backend, NftablesBackend)
     assert (backend.hook, backend.priority) == ("forward", 5)
+    pf = native_action("pf", {"log": "yes"}, jail="sshd")
+    assert pf is not None
+    pf_backend = create_backend(pf)
+    assert isinstance(pf_backend, PfBackend)
+    assert pf_backend.ruleset(pf.rule).count("block quick log") == 1
     dummy = native_action("dummy", {}, jail="sshd")
     assert dummy is not None and isinstance(create_backend(dummy), DryRunBackend)
     same = native_action("nftables-multiport", {"port": "80"}, jail="web")

@@ -128,6 +128,8 @@ def native_action(
     elif kind == "hostsdeny":
         settings = {"path": _opt(options, "file", "/etc/hosts.deny"),
                     "daemons": _opt(options, "daemon_list", "ALL")}
+    elif kind == "pf":
+        settings = {"log": (_opt(options, "log") or "no").lower() in ("1", "yes", "true", "on")}
     elif kind == "mail":
         settings = {"dest": tuple((_opt(options, "dest", "root") or "root").replace(",", " ")
                                   .split()),
@@ -148,7 +150,7 @@ def create_backend(spec: NativeAction, runner: Runner | None = None) -> BaseBack
     if spec.kind == "hostsdeny":
         return HostsDenyBackend(path=str(s["path"]), daemons=str(s["daemons"]))
     if spec.kind == "pf":
-        return PfBackend(runner=runner)
+        return PfBackend(runner=runner, log=bool(s["log"]))
     if spec.kind == "ipfw":
         return IpfwBackend(runner=runner)
     if spec.kind == "firewalld":
