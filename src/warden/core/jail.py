@@ -21,7 +21,6 @@ What a failure goes through, in fail2ban 1.0.2's order:
 
 from __future__ import annotations
 
-import heapq
 import random as _random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_network
@@ -35,6 +34,7 @@ from warden.core.addr import (
     parse_address,
     parse_network,
 )
+from warden.core.banlist import ActiveBan, BanList, ends_later
 from warden.core.datedetect import DateMatch
 from warden.core.decisions import (
     Ban,
@@ -56,34 +56,12 @@ from warden.core.tracker import Tracker
 __all__ = ["Jail"]
 
 
-class _Active:
-    """An active ban (mutable: a prolonged ban gets a new end)."""
-
-    __slots__ = ("bantime", "count", "key", "seq", "time", "until")
-
-    def __init__(self, key: str, time: float, until: float | None, *, bantime: float,
-                 count: int, seq: int = 0) -> None:
-        self.key = key
-        self.time = time
-        self.until = until
-        self.bantime = bantime
-        self.count = count
-        self.seq = seq
-
-
 _NO_FIELDS: Mapping[str, object] = MappingProxyType({})
 # fail2ban takes a live line more than this many seconds old for a clock or time zone problem
 _SKEW = 60.0
 _Address = IPv4Address | IPv6Address | Network
 # A failure on its way: (id, its address/network or None, time, fields, matches)
 _Parked = tuple[str, _Address | None, float, Mapping[str, object], tuple[str, ...]]
-
-
-def _later(a: float | None, b: float | None) -> bool:
-    """True if an end ``a`` is later than ``b`` (``None`` is forever)."""
-    if b is None:
-        return False
-    return a is None or a > b
 
 
 class Jail:
@@ -106,14 +84,10 @@ class Jail:
         self.ignore = IgnoreList(spec.ignore)
         cache = spec.ignorecache
         self._cache = IgnoreCache(cache.max_count, cache.max_time) if cache else None
-        self._resolve = spec.usedns in ("yes", "warn")
-        self._bans: dict[Target, _Active] = {}
-        self._heap: list[tuple[float, int, Target]] = []
-        self._seq = 0
+        self.bans = BanList()
         self._pending: dict[tuple[str, str], list[_Parked]] = {}
         self._dropped = 0
         self.total_failed = 0
-        self.total_banned = 0
         #: live failures whose log time was more than a minute off (taken as ``now``)
         self.skewed = 0
 
@@ -272,20 +246,17 @@ class Jail:
              failures: int = 0, matches: tuple[str, ...] = (),
              fields: Mapping[str, object] | None = None,
              bantime: float | None = None) -> Ban | None:
-        active = self._bans.get(target)
+        active = self.bans.get(target)
         if active is not None:
             # Already banned (lines logged while the ban was being applied, or a manual ban):
             # prolong only if the new ban would end later.
             length = self.policy.bantime if bantime is None else bantime
             until = None if length < 0 else time + length
-            if _later(until, active.until):
-                active.until = until
-                active.bantime = -1.0 if until is None else until - active.time
-                self._schedule(target, active)
-                return Ban(self.name, target, active.time, until, active.bantime,
-                           active.count, failures, matches, prolonged=True,
-                           fields=fields or _NO_FIELDS)
-            return None
+            if not ends_later(until, active.until):
+                return None
+            active = self.bans.prolong(target, until)
+            return Ban(self.name, target, active.time, until, active.bantime, active.count,
+                       failures, matches, prolonged=True, fields=fields or _NO_FIELDS)
         # ``count`` is per jail (what the store keeps); the ban time grows with the bans in
         # this jail or, with overalljails, in all of them. fail2ban stores the overall count
         # per jail and then sums those, counting earlier bans twice; warden does not.
@@ -305,21 +276,12 @@ class Jail:
         until = None if bantime < 0 else time + bantime
         if until is not None and until < now:
             return None  # ended already (old log lines): nothing to enforce
-        active = _Active(key, time, until, bantime=-1.0 if bantime < 0 else bantime,
-                         count=count)
-        self._bans[target] = active
-        self._schedule(target, active)
-        self.total_banned += 1
+        active = ActiveBan(key, time, until, count=count)
+        self.bans.put(target, active)
         if not repeat:
             self.history.record(key, self.name, count, time)
         return Ban(self.name, target, time, until, active.bantime, count, failures, matches,
                    restored=repeat, fields=fields or _NO_FIELDS)
-
-    def _schedule(self, target: Target, active: _Active) -> None:
-        self._seq += 1
-        active.seq = self._seq
-        if active.until is not None:
-            heapq.heappush(self._heap, (active.until, self._seq, target))
 
     def ban(self, ip: str | Target, now: float, bantime: float | None = None) -> list[Ban]:
         """Ban ``ip`` (an address or network) by hand from ``now``, for ``bantime`` seconds or
@@ -331,16 +293,17 @@ class Jail:
     def unban(self, ip: str | Target, now: float) -> list[Unban]:
         """Lift the ban of ``ip`` by hand (a network lifts every ban inside it) and forget its
         history in this jail and its failures. Empty if nothing was banned."""
-        target = ip if isinstance(ip, str) and ip in self._bans else self._target(ip)
-        if target in self._bans:
+        target = ip if isinstance(ip, str) and ip in self.bans else self._target(ip)
+        if target in self.bans:
             victims = [target]
         elif isinstance(target, str) or target.prefixlen == target.max_prefixlen:
             victims = []
         else:
-            victims = [t for t in self._bans if contains(target, t)]
+            victims = [t for t in self.bans if contains(target, t)]
         out: list[Unban] = []
         for victim in victims:
-            active = self._bans.pop(victim)
+            active = self.bans.pop(victim)
+            assert active is not None
             self.history.forget(active.key, self.name)
             self.tracker.drop(active.key)
             out.append(Unban(self.name, victim, now, "manual"))
@@ -348,13 +311,11 @@ class Jail:
 
     def unban_all(self, now: float, forget: bool = True) -> list[Unban]:
         """Lift every ban (``forget``: and their history in this jail, as ``unban --all``)."""
-        out = [Unban(self.name, target, now, "flush") for target in self._bans]
+        removed = self.bans.clear()
         if forget:
-            for active in self._bans.values():
+            for _target, active in removed:
                 self.history.forget(active.key, self.name)
-        self._bans.clear()
-        self._heap.clear()
-        return out
+        return [Unban(self.name, target, now, "flush") for target, _active in removed]
 
     @staticmethod
     def _target(ip: str | Target) -> Target:
@@ -368,7 +329,7 @@ class Jail:
     def is_banned(self, ip: str | Target) -> bool:
         """True if exactly this address or network is banned."""
         target = parse_network(ip) if isinstance(ip, str) else ip
-        return target in self._bans if target is not None else ip in self._bans
+        return target in self.bans if target is not None else ip in self.bans
 
     def restore(self, bans: Iterable[BanRecord], now: float) -> list[Ban]:
         """Take back the active bans the store kept over a restart (the daemon reconciles the
@@ -388,14 +349,10 @@ class Jail:
             if until is not None and until <= now:
                 continue
             key = format_target(target)
-            old = self._bans.get(target)
-            if old is not None and not _later(until, old.until):
+            old = self.bans.get(target)
+            if old is not None and not ends_later(until, old.until):
                 continue
-            active = _Active(key, record.start, until, bantime=bantime, count=record.count)
-            if old is None:
-                self.total_banned += 1
-            self._bans[target] = active
-            self._schedule(target, active)
+            self.bans.put(target, ActiveBan(key, record.start, until, count=record.count))
             self.history.record(key, self.name, record.count, record.start)
             out.append(Ban(self.name, target, record.start, until, bantime, record.count,
                            restored=True))
@@ -405,15 +362,7 @@ class Jail:
 
     def expire(self, now: float) -> list[Unban]:
         """Lift the bans that ended before ``now`` and forget failures out of the window."""
-        out: list[Unban] = []
-        heap, bans = self._heap, self._bans
-        while heap and heap[0][0] < now:
-            _until, seq, target = heapq.heappop(heap)
-            active = bans.get(target)
-            if active is None or active.seq != seq:
-                continue  # unbanned or prolonged since
-            del bans[target]
-            out.append(Unban(self.name, target, now, "expired"))
+        out = [Unban(self.name, target, now, "expired") for target in self.bans.expire(now)]
         self.tracker.expire(now)
         floor = now - self.spec.findtime
         for key in [k for k, v in self._pending.items() if v[-1][2] < floor]:
@@ -422,22 +371,15 @@ class Jail:
 
     def next_expiry(self) -> float | None:
         """When the next ban ends (call :meth:`expire` just after), ``None`` if none will."""
-        heap, bans = self._heap, self._bans
-        while heap:
-            until, seq, target = heap[0]
-            active = bans.get(target)
-            if active is not None and active.seq == seq:
-                return until
-            heapq.heappop(heap)
-        return None
+        return self.bans.next_expiry()
 
     def status(self, now: float) -> JailStatus:
         """Counts and the banned list (oldest ban first), with the time left of each ban."""
         banned = tuple(
             BannedEntry(format_target(target), a.time, a.until,
                         None if a.until is None else max(0.0, a.until - now), a.count)
-            for target, a in sorted(self._bans.items(), key=lambda kv: kv[1].time))
-        return JailStatus(self.name, len(self.tracker), self.total_failed, len(self._bans),
-                          self.total_banned, banned, self.tracker.evicted + self._dropped,
+            for target, a in self.bans.items())
+        return JailStatus(self.name, len(self.tracker), self.total_failed, len(self.bans),
+                          self.bans.total, banned, self.tracker.evicted + self._dropped,
                           sum(len(v) for v in self._pending.values()), self.skewed)
 
