@@ -120,8 +120,9 @@ def build():
     return fm
 def feed(fm):
     for i, t in evs:
-        # what Filter.processLineAndAdd does per failure (fail2ban keeps matches as lists)
-        fm.addFailure(FailTicket(ip(i), t, data={"matches": [line(i)]}))
+        # what Filter.processLineAndAdd does per failure: the ticket's data is the match's
+        # groups (None values dropped) and its lines as a list
+        fm.addFailure(FailTicket(ip(i), t, data={"ip4": ip(i), "matches": [line(i)]}))
 fm = build()
 start = time.perf_counter()
 feed(fm)
