@@ -118,9 +118,8 @@ def _worker(path: str, cuts: tuple[int, int, int], flt: Filter, job: Job[R],
 
 
 def run_chunked(path: str, flt: Filter, job: Job[R], warm_up: WarmUp, out: IO[str], *,
-                jobs: int,
-                number: bool = False, min_bytes: int = MIN_PARALLEL_BYTES,
-                warmup: int = WARMUP_BYTES) -> tuple[list[R], ChunkStats]:
+                jobs: int, number: bool = False, min_bytes: int | None = None,
+                warmup: int | None = None) -> tuple[list[R], ChunkStats]:
     """Run ``job`` over the log ``path`` in up to ``jobs`` chunks; return the results of the
     chunks in order (as one sequential run would have given them) and how it went.
 
@@ -129,6 +128,8 @@ def run_chunked(path: str, flt: Filter, job: Job[R], warm_up: WarmUp, out: IO[st
     ``number``: the job needs the true number of each chunk's first line (counting them costs
     a read of the file's head).
     """
+    min_bytes = MIN_PARALLEL_BYTES if min_bytes is None else min_bytes
+    warmup = WARMUP_BYTES if warmup is None else warmup
     size = os.path.getsize(path)
     if (jobs < 2 or size < min_bytes or not hasattr(os, "fork")
             or flt.decisive_state() is None):

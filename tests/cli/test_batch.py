@@ -1,0 +1,93 @@
+"""``core.batch.tally`` counts exactly what ``Filter.process`` line by line gives, with the same
+effect on the filter's state (its inlined loop must stay in step with ``Filter._find``)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from tests.cli.crafted import MULTI_LINE, SSHD_LIKE, START, multi_log, sshd_log, write_filter
+from warden.cli.logread import iter_lines
+from warden.cli.regex import resolve_filter
+from warden.core.batch import Tally, is_comment, tally
+from warden.core.datedetect import DateDetector
+from warden.core.filter import Filter
+from warden.core.filterdef import FilterDefinition
+
+NOW = START + 1500
+
+
+def _by_process(flt: Filter, lines: list[str], now: float) -> Tally:
+    t = Tally(len(flt.failregexes), len(flt.ignoreregexes), keep_matched=True,
+              keep_missed=True)
+    for line in lines:
+        if is_comment(line):
+            continue
+        t.lines += 1
+        r = flt.process(line, now)
+        if r.failregex is not None:
+            t.fail_hits[r.failregex] += 1
+        if r.ignoreregex is not None:
+            t.ignore_hits[r.ignoreregex] += 1
+        if r.ignoreregex is not None or (r.failregex is not None and not r.failures):
+            t.ignored += 1
+        elif r.failures:
+            t.matched += 1
+            assert t.matched_lines is not None
+            t.matched_lines.append(line)
+        else:
+            t.missed += 1
+            assert t.missed_lines is not None
+            t.missed_lines.append(line)
+    return t
+
+
+def _same(definition: FilterDefinition, lines: list[str], now: float, **kw: object) -> None:
+    def fresh() -> Filter:
+        dates = DateDetector(definition.datepattern, default_tz=definition.logtimezone, now=now)
+        return Filter(definition, dates=dates, **kw)  # type: ignore[arg-type]
+
+    one, other = fresh(), fresh()
+    want = _by_process(one, lines, now)
+    got = Tally(len(other.failregexes), len(other.ignoreregexes), keep_matched=True,
+                keep_missed=True)
+    tally(other, lines, now, got)
+    assert got.counts() == want.counts()
+    assert (got.fail_hits, got.ignore_hits) == (want.fail_hits, want.ignore_hits)
+    assert (got.matched_lines, got.missed_lines) == (want.matched_lines, want.missed_lines)
+    assert other.decisive_state() == one.decisive_state()
+    assert isinstance(one._dates, DateDetector) and isinstance(other._dates, DateDetector)
+    assert one._dates.hits() == other._dates.hits()
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("now", [NOW, NOW + 10 * 86400])
+def test_single_line_loop_equals_process(tmp_path: Path, seed: int, now: float) -> None:
+    definition = resolve_filter(str(write_filter(tmp_path, "s", SSHD_LIKE)), tmp_path)
+    lines = list(iter_lines(_stream(sshd_log(seed, 3000))))
+    _same(definition, lines, now)
+    _same(definition, lines, now, max_line_length=60)
+
+
+def test_generic_paths_equal_process(tmp_path: Path) -> None:
+    multi = resolve_filter(str(write_filter(tmp_path, "m", MULTI_LINE)), tmp_path)
+    _same(multi, list(iter_lines(_stream(multi_log(1, 2000)))), NOW)
+    # Many ignoreregexes: they run before the failregexes (fail2ban's order).
+    early = FilterDefinition(name="e", failregex=("^x <HOST>$", "^y <HOST>$", "^z <HOST>$",
+                                                  "^w <HOST>$"), ignoreregex=("^x 192",))
+    lines = [f"Jan  1 00:00:0{i % 10} {c} 192.0.2.{i}" for i, c in enumerate("xyzwq" * 20)]
+    _same(early, lines, NOW)
+
+
+def test_journal_mode_counts() -> None:
+    definition = FilterDefinition(name="j", failregex=("^x <HOST>$",))
+    flt = Filter(definition, journal=True)
+    t = Tally(1, 0)
+    tally(flt, ["x 192.0.2.1", "", "#c", "y"], NOW, t)
+    assert t.counts() == (2, 0, 1, 1)
+
+
+def _stream(data: bytes) -> io.BytesIO:
+    return io.BytesIO(data)

@@ -1,0 +1,178 @@
+"""Chunked (parallel, speculative) runs of ``warden regex`` equal one sequential run exactly.
+
+Every run below is compared with ``WARDEN_JOBS=1`` on the same crafted log: the per-line JSON,
+the summary (counts, hits per regex, date template hits) and the filter's final state. Small
+chunks and warm-ups force both outcomes of the check at chunk starts: worker results taken,
+and chunks redone in order.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli.crafted import MULTI_LINE, SSHD_LIKE, START, multi_log, sshd_log, write_filter
+from warden.cli import chunks
+from warden.cli.chunks import ChunkStats, run_chunked
+from warden.cli.main import main
+from warden.cli.regex import resolve_filter
+from warden.core.batch import Tally, tally
+from warden.core.datedetect import DateDetector
+from warden.core.filter import Filter
+from warden.core.filterdef import FilterDefinition
+
+NOW = START + 1500  # inside the logs' time span: the last-date rule applies to some lines
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert main(["regex", *argv, "--now", str(NOW)]) == 0
+    out = capsys.readouterr().out
+    # The timing line differs from run to run, and tells how the chunks went.
+    return "\n".join(ln for ln in out.splitlines() if not ln.startswith("[processed"))
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(chunks, "MIN_PARALLEL_BYTES", 0)
+
+
+@pytest.mark.usefixtures("small_chunks")
+@pytest.mark.parametrize("jobs", [2, 3, 7])
+@pytest.mark.parametrize("warmup", [0, 3000, 1 << 20])
+@pytest.mark.parametrize("mode", [["--json"], [], ["--print-missed", "--print-matched"]])
+def test_cli_parallel_equals_sequential(  # noqa: PLR0917 - pytest passes them by name
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        jobs: int, warmup: int, mode: list[str]) -> None:
+    log = tmp_path / "auth.log"
+    log.write_bytes(sshd_log(seed=jobs * 31 + warmup, count=4000))
+    flt = write_filter(tmp_path, "sshd-like", SSHD_LIKE)
+    monkeypatch.setenv("WARDEN_JOBS", "1")
+    expected = _cli(capsys, str(log), str(flt), *mode)
+    monkeypatch.setenv("WARDEN_JOBS", str(jobs))
+    monkeypatch.setattr(chunks, "WARMUP_BYTES", warmup)
+    assert _cli(capsys, str(log), str(flt), *mode) == expected
+
+
+def _definition(tmp_path: Path, text: str) -> FilterDefinition:
+    return resolve_filter(str(write_filter(tmp_path, "f", text)), tmp_path)
+
+
+def _fresh(definition: FilterDefinition) -> Filter:
+    dates = DateDetector(definition.datepattern, default_tz=definition.logtimezone, now=NOW)
+    return Filter(definition, dates=dates)
+
+
+def _run(definition: FilterDefinition, path: Path, jobs: int, warmup: int
+         ) -> tuple[tuple[int, ...], list[tuple[str, int]], object, ChunkStats, str]:
+    flt = _fresh(definition)
+    dates = flt._dates
+    assert isinstance(dates, DateDetector)
+    sizes = len(flt.failregexes), len(flt.ignoreregexes)
+
+    def count(flt: Filter, lines: object, _first: int, out: object) -> Tally:
+        stats = Tally(*sizes, keep_missed=True, keep_matched=True)
+        tally(flt, lines, NOW, stats)  # type: ignore[arg-type]
+        print(*stats.counts(), file=out)  # type: ignore[call-overload]
+        return stats
+
+    def warm_up(flt: Filter, lines: object) -> None:
+        tally(flt, lines, NOW, Tally(*sizes))  # type: ignore[arg-type]
+
+    out = io.StringIO()
+    results, stats = run_chunked(str(path), flt, count, warm_up, out, jobs=jobs,
+                                 min_bytes=0, warmup=warmup)
+    total = results[0]
+    for more in results[1:]:
+        total.add(more)
+    summary = (*total.counts(), *total.fail_hits, *total.ignore_hits,
+               hash(tuple(total.missed_lines or ())), hash(tuple(total.matched_lines or ())))
+    state = pickle.loads(pickle.dumps(flt.decisive_state()))  # a copy, compared with ==
+    return summary, dates.hits(), state, stats, out.getvalue()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_both_outcomes_of_the_check_are_exact(tmp_path: Path, seed: int) -> None:
+    definition = _definition(tmp_path, SSHD_LIKE)
+    log = tmp_path / "auth.log"
+    log.write_bytes(sshd_log(seed=seed, count=6000))
+    base, hits, state, _, _ = _run(definition, log, 1, 0)
+    seen = ChunkStats(chunks=0)
+    for jobs, warmup in ((2, 0), (4, 500), (5, 1 << 20), (9, 20000)):
+        got, got_hits, got_state, stats, printed = _run(definition, log, jobs, warmup)
+        assert (got, got_hits, got_state) == (base, hits, state), (jobs, warmup, stats)
+        assert len(printed.splitlines()) == stats.chunks  # per-chunk output, once each
+        seen.taken += stats.taken
+        seen.redone += stats.redone
+    assert seen.taken and seen.redone
+
+
+def test_multi_line_buffer_across_chunks(tmp_path: Path) -> None:
+    definition = _definition(tmp_path, MULTI_LINE)
+    log = tmp_path / "multi.log"
+    log.write_bytes(multi_log(seed=3, count=3000))
+    base = _run(definition, log, 1, 0)[:3]
+    for jobs, warmup in ((2, 0), (3, 200), (6, 1 << 20)):
+        assert _run(definition, log, jobs, warmup)[:3] == base
+
+
+def test_date_templates_moving_across_chunks(tmp_path: Path) -> None:
+    # Alternating stretches of two date formats make the detector move templates; a worker
+    # that moved one is never taken (its statistics were not the true ones).
+    definition = _definition(tmp_path, SSHD_LIKE)
+    lines = []
+    t = START
+    for block in range(40):
+        for _ in range(60):
+            t += 1
+            stamp = (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if block % 3 == 2
+                     else time.strftime("%b %e %H:%M:%S", time.localtime(t)))
+            lines.append(f"{stamp} host sshd[1]: Invalid user u from 192.0.2.{block} port 1\n")
+    log = tmp_path / "dates.log"
+    log.write_text("".join(lines), encoding="utf-8")
+    base = _run(definition, log, 1, 0)[:3]
+    for jobs in (2, 5, 11):
+        assert _run(definition, log, jobs, 4000)[:3] == base
+
+
+def test_small_files_are_not_split(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("Jan  1 00:00:00 host sshd[1]: Invalid user u from 192.0.2.1 port 1\n",
+                   encoding="utf-8")
+    flt = _fresh(_definition(tmp_path, SSHD_LIKE))
+    results, stats = run_chunked(str(log), flt, lambda f, lines, n, o: list(lines),
+                                 lambda f, lines: None, io.StringIO(), jobs=4)
+    assert stats.chunks == 1 and len(results) == 1
+
+
+def test_failing_worker_is_redone(tmp_path: Path) -> None:
+    definition = _definition(tmp_path, SSHD_LIKE)
+    log = tmp_path / "auth.log"
+    log.write_bytes(sshd_log(seed=1, count=2000))
+    base = _run(definition, log, 1, 0)[:3]
+    flt = _fresh(definition)
+
+    def job(flt: Filter, lines: object, first: int, out: object) -> int:
+        if os.getpid() != parent:
+            raise RuntimeError("worker fails")
+        stats = Tally(len(flt.failregexes), len(flt.ignoreregexes))
+        tally(flt, lines, NOW, stats)  # type: ignore[arg-type]
+        return stats.lines
+
+    parent = os.getpid()
+    results, stats = run_chunked(str(log), flt, job, lambda f, lines: None, io.StringIO(),
+                                 jobs=3, min_bytes=0)
+    assert stats.redone == 2 and stats.taken == 0
+    assert sum(results) == base[0][0]
+    assert pickle.loads(pickle.dumps(flt.decisive_state())) == base[2]
+
+
+def test_jobs_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WARDEN_JOBS", "3")
+    assert chunks.default_jobs() == 3
+    monkeypatch.setenv("WARDEN_JOBS", "zero")
+    assert chunks.default_jobs() >= 1
