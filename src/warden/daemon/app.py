@@ -45,6 +45,10 @@ __all__ = ["Daemon", "open_store"]
 
 log = logging.getLogger("warden.server")
 
+# Bytes read per batch: small enough that the first bans of a burst are enforced while the
+# rest is still being read, large enough that per-batch costs (one store transaction) vanish.
+_BLOCK = 256 * 1024
+
 # Longest history kept for bantime.increment when a jail sets no bantime.maxtime.
 _DEFAULT_INCREMENT_WINDOW = 7 * 86400.0
 
@@ -160,7 +164,7 @@ class Daemon:
                     if isinstance(pos, FilePosition):
                         positions[path] = pos
             log_specs = [LogSpec(p, enc, Start(start)) for p, enc, start in specs]
-            return FileSource(log_specs, backend=kind, positions=positions)
+            return FileSource(log_specs, backend=kind, positions=positions, block=_BLOCK)
         return factory
 
     def _sync_sources(self) -> None:

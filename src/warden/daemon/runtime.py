@@ -105,6 +105,9 @@ class Runtime:
                         decisions.extend(found)
         if decisions:
             await self.carry_out(decisions)
+            # A source with a backlog hands out batches without ever suspending: let the
+            # enforcer start committing these bans (in its thread) while we read on.
+            await asyncio.sleep(0)
         if batch.position is not None:
             self.positions[batch.source] = batch.position.as_dict()
 

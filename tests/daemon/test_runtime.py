@@ -1,0 +1,125 @@
+"""The runtime pipeline with real parts: a real Jail, the in-memory store, the dry-run firewall.
+
+Lines go in through ``on_batch``; what must come out is a ban in the store *and* in the
+firewall, and an unban of both when the ban ends (driven by a fake clock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import failure_line
+from warden.backends.base import JailRule
+from warden.backends.dryrun import DryRunBackend
+from warden.config import load_jails
+from warden.core.jail import Jail
+from warden.daemon.enforcer import Enforcer, Route
+from warden.daemon.jailspec import jail_spec
+from warden.daemon.runtime import JailSlot, Runtime
+from warden.sources.base import FilePosition, LogBatch
+from warden.store import MemoryBanStore, StoredBan
+
+FILTERS = Path("/etc/fail2ban/filter.d")
+pytestmark = pytest.mark.skipif(not (FILTERS / "sshd.conf").exists(), reason="needs fail2ban")
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _config(tmp_path: Path, bantime: int) -> Path:
+    conf = tmp_path / "conf"
+    (conf / "filter.d").mkdir(parents=True)
+    (conf / "action.d").mkdir()
+    for name in ("sshd.conf", "common.conf"):
+        (conf / "filter.d" / name).write_text((FILTERS / name).read_text())
+    (conf / "action.d" / "dummy.conf").write_text("[Definition]\nactionban =\n")
+    (conf / "jail.conf").write_text(
+        f"[sshd]\nenabled = true\nfilter = sshd\naction = dummy\nlogpath = {tmp_path}/auth.log\n"
+        f"maxretry = 3\nfindtime = 1h\nbantime = {bantime}\nignoreself = false\n")
+    return conf
+
+
+async def _pipeline(tmp_path: Path, clock: Clock
+                    ) -> tuple[Runtime, MemoryBanStore, DryRunBackend, asyncio.Task[None]]:
+    cfg = load_jails(_config(tmp_path, bantime=60)).jails[0]
+    store = MemoryBanStore()
+    firewall = DryRunBackend()
+    enforcer = Enforcer({"dryrun": firewall}, clock=clock)
+    await enforcer.start_jails({"sshd": Route(JailRule("sshd"), ("dryrun",))})
+    runtime = Runtime(store, enforcer, clock=clock)
+    runtime.add_jail(JailSlot(cfg, Jail(jail_spec(cfg)), (f"{tmp_path}/auth.log",)))
+    return runtime, store, firewall, asyncio.create_task(enforcer.run())
+
+
+def test_a_ban_is_stored_then_enforced_and_expires(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        clock = Clock(1_800_000_000.0)
+        runtime, store, firewall, enforcer = await _pipeline(tmp_path, clock)
+        path = f"{tmp_path}/auth.log"
+        lines = [failure_line("192.0.2.9", when=clock.now).rstrip("\n")] * 3
+        await runtime.on_batch(LogBatch(path, lines[:2], FilePosition(path, 100)))
+        assert store.active_bans(clock.now) == []
+        await runtime.on_batch(LogBatch(path, lines[2:], FilePosition(path, 150)))
+        stored = store.active_bans(clock.now)
+        assert [(b.jail, b.addr, b.bantime) for b in stored] == [("sshd", "192.0.2.9", 60.0)]
+        # the firewall gets it once the enforcer ran its round
+        for _ in range(100):
+            if firewall.commits:
+                break
+            await asyncio.sleep(0.01)
+        assert {str(n) for n in firewall.banned("sshd")} == {"192.0.2.9/32"}
+        # lines of a file no jail watches are ignored
+        await runtime.on_batch(LogBatch("/elsewhere", lines, None))
+        assert len(store.active_bans(clock.now)) == 1
+        # time passes: the jail's expiry unbans in the store and in the firewall
+        clock.now = stored[0].start + 61
+        unbans = runtime.expire()
+        assert [u.address for u in unbans] == ["192.0.2.9"]
+        await runtime.carry_out(unbans, wait=True)
+        assert store.active_bans(clock.now) == []
+        assert firewall.banned("sshd") == set()
+        assert store.history("192.0.2.9", "sshd", 0.0) is not None  # history kept on expiry
+        runtime.save_positions()
+        assert store.positions()[path]["offset"] == 150
+        enforcer.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_restore_gives_back_active_bans_only(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        clock = Clock(1_800_000_000.0)
+        runtime, _store, _fw, enforcer = await _pipeline(tmp_path, clock)
+        slot = runtime.slots["sshd"]
+        active = [StoredBan("sshd", "192.0.2.1", clock.now - 10, 60.0),
+                  StoredBan("sshd", "192.0.2.2", clock.now - 100, 60.0),  # over
+                  StoredBan("other", "192.0.2.3", clock.now, 60.0)]  # another jail's
+        restored = runtime.restore(slot, active)
+        assert [b.address for b in restored] == ["192.0.2.1"]
+        assert runtime.next_expiry() == clock.now + 50
+        enforcer.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_manual_unban_forgets_history(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        clock = Clock(1_800_000_000.0)
+        runtime, store, firewall, enforcer = await _pipeline(tmp_path, clock)
+        jail = runtime.slots["sshd"].jail
+        await runtime.carry_out(jail.ban("198.51.100.0/24", clock.now), wait=True)
+        assert {str(n) for n in firewall.banned("sshd")} == {"198.51.100.0/24"}
+        await runtime.carry_out(jail.unban("198.51.100.0/24", clock.now), wait=True)
+        assert firewall.banned("sshd") == set()
+        assert store.history("198.51.100.0/24", "sshd", 0.0) is None
+        enforcer.cancel()
+
+    asyncio.run(scenario())

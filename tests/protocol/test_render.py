@@ -1,0 +1,122 @@
+"""What the CLI prints for each response type, and how its grammar becomes requests."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from warden.cli.control import UsageError, request_for
+from warden.cli.main import build_parser
+from warden.cli.render import Compat, exit_code, render, render_json
+from warden.protocol import (
+    Ban,
+    BanEntry,
+    Banned,
+    BannedList,
+    BanResult,
+    Done,
+    Failed,
+    JailStatus,
+    Ping,
+    Pong,
+    Reload,
+    ServerStatus,
+    SourceState,
+    Status,
+    Stop,
+    Unban,
+    UnbanResult,
+)
+
+STATUS = JailStatus("sshd", 1, 7, (SourceState("/var/log/auth.log"),
+                                   SourceState("/var/log/x.log", "missing")),
+                    2, 3, ("192.0.2.1", "2001:db8::1"))
+
+
+def test_jail_status_is_fail2ban_clients_tree() -> None:
+    assert render(STATUS) == (
+        "Status for the jail: sshd\n"
+        "|- Filter\n"
+        "|  |- Currently failed:\t1\n"
+        "|  |- Total failed:\t7\n"
+        "|  `- File list:\t/var/log/auth.log /var/log/x.log (missing)\n"
+        "`- Actions\n"
+        "   |- Currently banned:\t2\n"
+        "   |- Total banned:\t3\n"
+        "   `- Banned IP list:\t192.0.2.1 2001:db8::1")
+
+
+def test_server_status_lists_jails() -> None:
+    assert render(ServerStatus(("sshd", "nginx"))) == (
+        "Status\n|- Number of jail:\t2\n`- Jail list:\tsshd, nginx")
+    with_details = render(ServerStatus(("sshd",), (STATUS,)))
+    assert with_details.startswith("Status\n") and "Status for the jail: sshd" in with_details
+
+
+def test_terse_fail2ban_forms() -> None:
+    bans = BannedList((BanEntry("sshd", "192.0.2.1", 0.0, 65.0), BanEntry("x", "2001:db8::1",
+                                                                          0.0, None)))
+    assert render(bans, Compat.LIST) == "['192.0.2.1', '2001:db8::1']"
+    assert render(bans, Compat.WORDS) == "192.0.2.1 2001:db8::1"
+    assert render(bans) == "192.0.2.1    sshd  1:05\n2001:db8::1  x  permanent"
+    assert render(BannedList(())) == "no address is banned"
+    assert render(BanResult("sshd", ("192.0.2.1",), ("192.0.2.2",)), Compat.COUNT) == "1"
+    assert render(BanResult("sshd", ("192.0.2.1",), ("192.0.2.2",))) == (
+        "sshd: banned 1; already banned: 192.0.2.2")
+    assert render(UnbanResult(2, ("192.0.2.9",)), Compat.COUNT) == "2"
+    assert render(UnbanResult(2, ("192.0.2.9",))) == "unbanned 2; not banned: 192.0.2.9"
+    assert render(Pong()) == "Server replied: pong"
+    assert render(Done()) == "OK"
+
+
+def test_exit_codes_and_json() -> None:
+    assert exit_code(Failed("no such jail", "usage")) == 2
+    assert exit_code(Failed("firewall refused")) == 1
+    assert exit_code(Done("x")) == 0
+    data = json.loads(render_json(STATUS))
+    assert data["kind"] == "jail-status" and data["banned"] == ["192.0.2.1", "2001:db8::1"]
+    assert data["files"][1] == {"path": "/var/log/x.log", "state": "missing", "error": ""}
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    args = build_parser().parse_args(list(argv))
+    args.config_dir = args.config_dir or Path("/nonexistent")
+    return args
+
+
+@pytest.mark.parametrize(("argv", "request_", "compat"), [
+    (["status"], Status(), Compat.NONE),
+    (["status", "sshd"], Status("sshd"), Compat.NONE),
+    (["ping"], Ping(), Compat.NONE),
+    (["stop"], Stop(), Compat.NONE),
+    (["reload", "sshd", "--restart"], Reload("sshd", restart=True), Compat.NONE),
+    (["ban", "sshd", "192.0.2.1", "2001:db8::/64"], Ban("sshd", ("192.0.2.1", "2001:db8::/64")),
+     Compat.NONE),
+    (["unban", "192.0.2.1"], Unban(None, ("192.0.2.1",)), Compat.NONE),
+    (["unban", "sshd", "192.0.2.1"], Unban("sshd", ("192.0.2.1",)), Compat.NONE),
+    (["unban", "--all"], Unban(all=True), Compat.COUNT),
+    (["banned", "192.0.2.1"], Banned(("192.0.2.1",)), Compat.NONE),
+    (["set", "sshd", "banip", "192.0.2.1"], Ban("sshd", ("192.0.2.1",)), Compat.COUNT),
+    (["set", "sshd", "unbanip", "192.0.2.1"], Unban("sshd", ("192.0.2.1",)), Compat.COUNT),
+    (["get", "sshd", "banned"], Banned((), "sshd"), Compat.LIST),
+    (["get", "sshd", "banip"], Banned((), "sshd"), Compat.WORDS),
+    (["-c", "/etc/x", "status", "--socket", "/s"], Status(), Compat.NONE),
+])
+def test_grammar(argv: list[str], request_: object, compat: Compat) -> None:
+    assert request_for(_parse(*argv)) == (request_, compat)
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["ban", "sshd"], "at least one address"),
+    (["ban", "sshd", "hostname"], "'hostname' is not an IP address"),
+    (["unban"], "give addresses"),
+    (["unban", "--all", "192.0.2.1"], "takes no addresses"),
+    (["set", "sshd"], "expected JAIL and a property"),
+    (["set", "sshd", "bantime", "10"], "not supported"),
+])
+def test_grammar_errors(argv: list[str], needle: str) -> None:
+    with pytest.raises(UsageError, match=needle):
+        request_for(_parse(*argv))
