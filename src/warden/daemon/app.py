@@ -35,8 +35,16 @@ from warden.daemon.service import reload as _reload
 from warden.daemon.settings import Settings
 from warden.errors import ConfigError, WardenError
 from warden.protocol import Request, Response
-from warden.sources.base import FilePosition, LogSource, position_from_dict, resolve_backend
+from warden.sources.base import (
+    FilePosition,
+    JournalPosition,
+    LogBatch,
+    LogSource,
+    position_from_dict,
+    resolve_backend,
+)
 from warden.sources.filetail import FileSource, LogSpec
+from warden.sources.journal import JournalSource
 from warden.sources.supervise import Supervised
 from warden.sources.tail import Start
 from warden.store import BanStore, MemoryBanStore, SqliteBanStore
@@ -95,14 +103,13 @@ class Daemon:
         try:
             if not cfg.logpath and resolve_backend(cfg.backend) != "systemd":
                 raise ConfigError(f"[{cfg.name}] has no logpath; the jail is skipped")
-            if resolve_backend(cfg.backend) == "systemd":
-                raise ConfigError(f"[{cfg.name}] backend = systemd is not run by this daemon "
-                                  "yet; the jail is skipped")
             _, names = ignore_names(cfg)
             extra: list[Network | str] = []
             for name in names:
                 extra.extend(await resolve_host(name))
-            spec = jail_spec(cfg, ignore=extra, self_addresses=self.self_addresses)
+            journal = resolve_backend(cfg.backend) == "systemd"
+            spec = jail_spec(cfg, ignore=extra, self_addresses=self.self_addresses,
+                             journal=journal)
             jail = Jail(spec, history=self.runtime.history)
         except (WardenError, ValueError) as exc:
             log.error("%s", exc)
@@ -148,6 +155,11 @@ class Daemon:
         groups: dict[str, list[_Spec]] = {}
         for slot in self.runtime.slots.values():
             kind = resolve_backend(slot.config.backend)
+            if kind == "systemd":
+                # the journal is read per jail, with the jail's journalmatch
+                groups[f"journal:{slot.config.name}"] = list(
+                    (m, "", "") for m in slot.config.journalmatch) or [("", "", "")]
+                continue
             for lp in slot.config.logpath:
                 groups.setdefault(kind, []).append(
                     (lp.pattern, slot.config.logencoding, lp.start))
@@ -167,6 +179,26 @@ class Daemon:
             return FileSource(log_specs, backend=kind, positions=positions, block=_BLOCK)
         return factory
 
+    def _journal(self, key: str, specs: tuple[_Spec, ...]) -> Supervised:
+        name = key.split(":", 1)[1]
+        slot = self.runtime.slots[name]
+        matches = [m for m, _, _ in specs if m]
+
+        def factory() -> LogSource:
+            stored = {**self.store.positions(), **self.runtime.positions}.get(key)
+            cursor = None
+            if stored is not None:
+                with contextlib.suppress(WardenError):
+                    pos = position_from_dict(stored)
+                    cursor = pos if isinstance(pos, JournalPosition) else None
+            since = self.clock() - slot.config.findtime
+            return JournalSource(matches, cursor=cursor, since=since)
+
+        async def consume(batch: LogBatch) -> None:
+            await self.runtime.on_batch(batch, (slot.jail,))
+
+        return Supervised("journal", factory, consume)
+
     def _sync_sources(self) -> None:
         """Run one supervised source per watcher kind; restart those whose files changed."""
         assert self.group is not None
@@ -180,8 +212,11 @@ class Daemon:
         for kind, key in wanted.items():
             if kind in self.sources:
                 continue
-            supervised = Supervised(f"{kind} files", self._make_source(kind, key),
-                                    self.runtime.on_batch)
+            if kind.startswith("journal:"):
+                supervised = self._journal(kind, key)
+            else:
+                supervised = Supervised(f"{kind} files", self._make_source(kind, key),
+                                        self.runtime.on_batch)
             entry = _SourceTask(key, supervised)
             entry.task = self.group.create_task(supervised.run(), name=f"source {kind}")
             self.sources[kind] = entry

@@ -90,9 +90,11 @@ class Runtime:
         return found
 
     # -- lines -------------------------------------------------------------------------------
-    async def on_batch(self, batch: LogBatch) -> None:
-        """Offer every line of ``batch`` to the jails of its file; carry out the decisions."""
-        jails = self.jails_for(batch.source)
+    async def on_batch(self, batch: LogBatch, jails: tuple[Jail, ...] | None = None) -> None:
+        """Offer every line of ``batch`` to the jails of its file (or to ``jails``: a journal
+        source serves one jail); carry out the decisions."""
+        if jails is None:
+            jails = self.jails_for(batch.source)
         now = self.clock()
         decisions: list[Decision] = []
         if jails:
@@ -109,7 +111,9 @@ class Runtime:
             # enforcer start committing these bans (in its thread) while we read on.
             await asyncio.sleep(0)
         if batch.position is not None:
-            self.positions[batch.source] = batch.position.as_dict()
+            key = batch.source if batch.times is None else f"journal:{jails[0].name}" \
+                if jails else batch.source
+            self.positions[key] = batch.position.as_dict()
 
     # -- decisions ---------------------------------------------------------------------------
     async def carry_out(self, decisions: Sequence[Decision], *, wait: bool = False) -> None:

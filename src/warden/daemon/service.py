@@ -56,9 +56,13 @@ def jail_status(daemon: Daemon, slot: JailSlot) -> JailStatus:
     """The status of one jail: counters, its files (with their sources' state), bans."""
     state = slot.jail.status(daemon.clock())
     files: list[SourceState] = []
-    for source in daemon.sources.values():
+    own_journal = f"journal:{slot.config.name}"
+    for key, source in daemon.sources.items():
+        if key.startswith("journal:") and key != own_journal:
+            continue
         for entry in source.supervised.status():
-            if slot.watches(entry.path) or entry.path.endswith(" files"):
+            # a file source that is restarting reports itself as one "<kind> files" entry
+            if key == own_journal or slot.watches(entry.path) or entry.path.endswith(" files"):
                 files.append(SourceState(entry.path, entry.state.value, entry.error or ""))
     if not files:
         files = [SourceState(p, "missing") for p in slot.patterns]
