@@ -71,9 +71,11 @@ class RateLimit(logging.Filter):
 class LogTarget:
     """The installed handler; :meth:`reopen` reopens a log file (SIGUSR1)."""
 
-    def __init__(self, target: str, handler: logging.Handler) -> None:
+    def __init__(self, target: str, handler: logging.Handler, *, propagate: bool = True,
+                 level: int = logging.NOTSET) -> None:
         self.target = target
         self.handler = handler
+        self._saved = (propagate, level)
 
     def reopen(self) -> None:
         """Reopen the log file (after rotation); nothing for other targets."""
@@ -86,8 +88,11 @@ class LogTarget:
                 self.handler.release()
 
     def close(self) -> None:
-        """Remove and close the handler."""
-        logging.getLogger("warden").removeHandler(self.handler)
+        """Remove and close the handler; the ``warden`` logger is as before."""
+        root = logging.getLogger("warden")
+        root.removeHandler(self.handler)
+        root.propagate, level = self._saved
+        root.setLevel(level)
         self.handler.close()
 
 
@@ -123,9 +128,10 @@ def setup_logging(target: str, level: int, *, syslogsocket: str = "auto",
         handler.setFormatter(logging.Formatter(_FORMAT))
     handler.addFilter(limit or RateLimit())
     root = logging.getLogger("warden")
+    saved = LogTarget(name, handler, propagate=root.propagate, level=root.level)
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
     root.propagate = False
-    return LogTarget(name, handler)
+    return saved
