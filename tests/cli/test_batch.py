@@ -91,3 +91,20 @@ def test_journal_mode_counts() -> None:
 
 def _stream(data: bytes) -> io.BytesIO:
     return io.BytesIO(data)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("now", [NOW, NOW + 86400 * 200])
+def test_match_all_equals_match(seed: int, now: float) -> None:
+    lines = list(iter_lines(_stream(sshd_log(seed, 3000))))
+    # Runs of syslog stamps broken by other formats, odd seconds, years and fractions.
+    lines[10:10] = ["Jan  1 00:00:60 x", "Jan  1 00:00:01 2026 x", "Jan  1 00:00:01.5 x",
+                    "Jan  1 00:00:01", "Jan  1 00:00:0", "Thu Jan  1 00:00:01 x", ""]
+    one, other = DateDetector(now=now), DateDetector(now=now)
+    expected = [one.match(line, now) for line in lines]
+    got: list[object] = []
+    for i in range(0, len(lines), 97):
+        got += other.match_all(lines[i : i + 97], now)
+    assert got == expected
+    assert other.decisive_state() == one.decisive_state()
+    assert other.hit_counts() == one.hit_counts() and other.hits() == one.hits()

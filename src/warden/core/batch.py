@@ -12,11 +12,15 @@ must stay in step with ``Filter._find``: ``tests/cli/test_batch.py`` compares th
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import islice
 
 from warden.core.datedetect import DateDetector
 from warden.core.filter import _LAST_DATE_WINDOW, Filter
 
 __all__ = ["Tally", "is_comment", "tally"]
+
+# Lines handled per step (dates are found for a whole block first: see DateDetector.match_all).
+_BLOCK = 2048
 
 
 def is_comment(line: str) -> bool:
@@ -94,7 +98,6 @@ def _tally_generic(flt: Filter, lines: Iterable[str], now: float, into: Tally) -
 def _tally_single(flt: Filter, lines: Iterable[str], now: float, into: Tally) -> None:
     """``process`` inlined for single-line filters (see ``Filter.process_dated``/``_find``)."""
     assert isinstance(flt._dates, DateDetector)
-    match = flt._dates.match
     maxlen = flt.max_line_length
     window = now - _LAST_DATE_WINDOW
     pref = flt._pref
@@ -108,70 +111,74 @@ def _tally_single(flt: Filter, lines: Iterable[str], now: float, into: Tally) ->
     matched_lines, missed_lines = into.matched_lines, into.missed_lines
     last_text, last = flt._last_text, flt._last_date
     count = matched = ignored = missed = 0
+    match_all = flt._dates.match_all
+    source = iter(lines)
     try:
-        for line in lines:
-            if not line or line[0] == "#":
+        while block := list(islice(source, _BLOCK)):
+            raw = [line for line in block if line and line[0] != "#"]
+            if not raw:
                 continue
-            count += 1
-            if len(line) > maxlen:
-                line = line[:maxlen]
-            found = match(line, now)
-            if found is None:
-                text = line
-            else:
-                start, end, date = found[0], found[1], found[2]
-                if start == end:
-                    text = line  # the date matched nothing: nothing to cut
-                elif date is not None:
-                    last_text, last = line[start:end], date
-                    text = line[:start] + line[end:]
-                elif last and last > window:
-                    text = line  # no valid date: a recent one is reused, the line kept whole
+            count += len(raw)
+            cut = raw
+            if max(map(len, raw)) > maxlen:
+                cut = [line[:maxlen] for line in raw]
+            for orig, line, found in zip(raw, cut, match_all(cut, now), strict=True):
+                if found is None:
+                    text = line
                 else:
-                    text = line[:start] + line[end:]
-            buf = text + "\n"
-            pre = None
-            if pref_search is not None:
-                if pref_screen is not None and not pref_screen.admits(buf):
-                    pre = None
+                    start, end, date = found[0], found[1], found[2]
+                    if start == end:
+                        text = line  # the date matched nothing: nothing to cut
+                    elif date is not None:
+                        last_text, last = line[start:end], date
+                        text = line[end:] if start == 0 else line[:start] + line[end:]
+                    elif last and last > window:
+                        text = line  # no valid date: a recent one is reused, line kept whole
+                    else:
+                        text = line[:start] + line[end:]
+                buf = text + "\n"
+                pre = None
+                if pref_search is not None:
+                    if pref_screen is not None and not pref_screen.admits(buf):
+                        pre = None
+                    else:
+                        pre = pref_search(buf)
+                    if pre is None:
+                        missed += 1
+                        if missed_lines is not None:
+                            missed_lines.append(orig)
+                        continue
+                    if pref_content:
+                        content = pre.group("content")
+                        if content:
+                            buf = content + "\n"
+                for key, screen, search, rx in plan_get(buf[0], plan_any):
+                    if key is not None and key not in buf:
+                        continue
+                    if screen is not None and not screen.admits(buf):
+                        continue
+                    m = search(buf)
+                    if m is None:
+                        continue
+                    outcome = settle(rx, m, pre, [line], now)
+                    if outcome is None:
+                        buf = "\n"  # as Filter._find: the next failregexes see an empty buffer
+                        continue
+                    fail_hits[rx.index] += 1
+                    if type(outcome) is tuple:
+                        matched += 1
+                        if matched_lines is not None:
+                            matched_lines.append(orig)
+                    else:
+                        assert isinstance(outcome, int)
+                        if outcome >= 0:
+                            ignore_hits[outcome] += 1
+                        ignored += 1
+                    break
                 else:
-                    pre = pref_search(buf)
-                if pre is None:
                     missed += 1
                     if missed_lines is not None:
-                        missed_lines.append(line)
-                    continue
-                if pref_content:
-                    content = pre.group("content")
-                    if content:
-                        buf = content + "\n"
-            for key, screen, search, rx in plan_get(buf[0], plan_any):
-                if key is not None and key not in buf:
-                    continue
-                if screen is not None and not screen.admits(buf):
-                    continue
-                m = search(buf)
-                if m is None:
-                    continue
-                outcome = settle(rx, m, pre, [line], now)
-                if outcome is None:
-                    buf = "\n"  # as Filter._find: the next failregexes see an empty buffer
-                    continue
-                fail_hits[rx.index] += 1
-                if type(outcome) is tuple:
-                    matched += 1
-                    if matched_lines is not None:
-                        matched_lines.append(line)
-                else:
-                    assert isinstance(outcome, int)
-                    if outcome >= 0:
-                        ignore_hits[outcome] += 1
-                    ignored += 1
-                break
-            else:
-                missed += 1
-                if missed_lines is not None:
-                    missed_lines.append(line)
+                        missed_lines.append(orig)
     finally:
         flt._last_text, flt._last_date = last_text, last
         into.lines += count

@@ -225,6 +225,52 @@ class DateDetector:
             return None
         return self._finish(*found, now)
 
+    def match_all(self, lines: list[str], now: float) -> list[DateMatch | None]:
+        """``[self.match(line, now) for line in lines]``, with the same effect on the state.
+
+        While the last winner is the classic syslog template and its prefix cache answers
+        (see ``_SYSLOG_PREFIX``), the steps of :meth:`match`'s first branch run here with the
+        lookups hoisted out of the loop and the bookkeeping (hits, last line) done once per
+        run of such lines; any other line goes through :meth:`match` itself.
+        """
+        out: list[DateMatch | None] = []
+        append = out.append
+        match = self.match
+        pos, count = 0, len(lines)
+        while pos < count:
+            i = self._last_idx
+            entry = self._entries[i] if i < len(self._entries) else None
+            pc = entry.prefix_cache if entry is not None and entry.anchored else None
+            if entry is None or pc is None or not self._ctx_lo <= now < self._ctx_hi:
+                append(match(lines[pos], now))
+                pos += 1
+                continue
+            wall, name, seconds = now + self._ctx_off, entry.name, _SECONDS
+            last = None
+            start = pos
+            while pos < count:
+                line = lines[pos]
+                hit = pc.get(line[:_SYSLOG_PREFIX])
+                if (
+                    hit is None
+                    or not ((line[15:16] == " " and line[16:17] != "2") or len(line) == 15)
+                    or (sec_value := seconds.get(line[13:15])) is None
+                    or wall < hit[1]
+                ):
+                    break
+                append(_new_tuple(DateMatch, (0, 15, hit[0] + sec_value, name)))
+                last = line
+                pos += 1
+            if last is not None:
+                entry.hits += pos - start
+                entry.last_used = now
+                entry.distance = 0
+                self._last_line, self._last_dist, self._last_end = last, 0, 15
+            if pos < count:
+                append(match(lines[pos], now))  # may change the winner or the caches
+                pos += 1
+        return out
+
     def _finish(self, m: re.Match[str], entry: _Entry, now: float) -> DateMatch:
         start, end = m.span(1)
         if start == end:
