@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from warden.backends.base import BanEntry, UnbanEntry
+from warden.backends.base import BanEntry, FirewallBackend, UnbanEntry
 from warden.backends.commandaction import CommandAction
 from warden.backends.runner import SubprocessRunner
 from warden.config import load_jails
@@ -61,7 +61,10 @@ def test_dummy_action_lifecycle(tmp_path: Path) -> None:
     (action,) = _actions(tree, "sshd")
     action.start([])
     assert target.read_text() == "123\n"
+    assert isinstance(action, FirewallBackend)
     action.ban([_ban("192.0.2.7"), _ban("2001:db8::7")])
+    action.commit(time.time())
+    action.ban([_ban("192.0.2.7")])  # banned already: actionban does not run twice
     action.commit(time.time())
     action.unban([UnbanEntry("sshd", "192.0.2.7")])
     action.commit(time.time())

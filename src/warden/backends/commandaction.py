@@ -261,12 +261,15 @@ class CommandAction:
         if isinstance(entry, BanEntry):
             if entry.until is not None and entry.until <= now:
                 return
-            self.bans[net] = entry
-            if self.norestored and entry.info.get("restored"):
+            if net in self.bans or (self.norestored and entry.info.get("restored")):
+                # already banned by this action: running actionban again would, for most
+                # stock actions, insert a duplicate rule (fail2ban does not re-ban either)
+                self.bans[net] = entry
                 return
             if family not in self.started:
                 self._start_family(family)
             self._run_checked("actionban", family, values)
+            self.bans[net] = entry  # only once it worked: a retry runs actionban again
         else:
             if self.bans.pop(net, None) is None and net.version and family not in self.started:
                 return
