@@ -9,10 +9,10 @@ from pathlib import Path
 from warden.config import read_layered
 from warden.errors import ProtocolError, WardenError
 from warden.protocol import MAX_LINE, Request, Response, decode_response, encode
+from warden.protocol.paths import DEFAULT_SOCKET
 
 __all__ = ["DEFAULT_SOCKET", "Unreachable", "call", "socket_path"]
 
-DEFAULT_SOCKET = Path("/run/warden/warden.sock")
 
 
 class Unreachable(WardenError):

@@ -4,6 +4,7 @@ command line's overrides."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,12 +13,13 @@ from warden.config import Value
 from warden.core.duration import parse_duration
 from warden.daemon.logtarget import parse_level
 from warden.errors import ConfigError
+from warden.protocol.paths import DEFAULT_SOCKET, RUN_DIR
 
 __all__ = ["DEFAULT_DBFILE", "DEFAULT_PIDFILE", "DEFAULT_SOCKET", "Settings", "read_settings"]
 
-DEFAULT_SOCKET = Path("/run/warden/warden.sock")
-DEFAULT_PIDFILE = Path("/run/warden/warden.pid")
-DEFAULT_DBFILE = "/var/lib/warden/warden.db"
+DEFAULT_PIDFILE = RUN_DIR / "warden.pid"
+DEFAULT_DBFILE = ("/var/db/warden/warden.db" if "bsd" in sys.platform
+                  else "/var/lib/warden/warden.db")
 DEFAULT_LOGTARGET = "/var/log/warden.log"
 
 
