@@ -400,3 +400,24 @@ def test_huge_and_endless_lines_never_stall(tmp_path):
     assert [ln for b in src.read_now() for ln in b.lines] == ["after"]
     assert src.positions()[str(log)].offset == log.stat().st_size
     src.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_glob_with_a_wildcard_directory(tmp_path, backend):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "access.log").write_text("a\n")
+    pattern = str(tmp_path / "*" / "access.log")
+
+    async def main() -> None:
+        src = source(backend, pattern, rescan=0.05)
+        it = src.batches()
+        assert await collect(it, 1) == ["a"]
+        (tmp_path / "b").mkdir()  # a new site: its directory did not exist to be watched
+        (tmp_path / "b" / "access.log").write_text("b\n")
+        batches: list[LogBatch] = []
+        assert await collect(it, 1, into=batches) == ["b"]
+        assert batches[0].source == str(tmp_path / "b" / "access.log")
+        assert src.patterns(batches[0].source) == (pattern,)
+        src.close()
+
+    run(main)
