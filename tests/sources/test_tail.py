@@ -99,6 +99,7 @@ def test_rename_and_create_reads_the_rest_first(log):
         log.write_text("4 new\n")
         assert lines_of(tail, 0.0) == ["2", "3 still old", "4 new"]
         assert tail.retired == 1
+        assert tail.opened == 2
         writer.write("5 late\n")  # still written to the old file within the grace period
         writer.flush()
     append(log, "6\n")

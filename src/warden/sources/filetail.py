@@ -200,9 +200,10 @@ class FileSource:
         changed = False
         for path, follow in todo.items():
             tail = self._tails[path]
-            before = tail.fd
+            before, opened = tail.fd, tail.opened
             batches, pending = tail.check(now=now, follow=follow, grace=self._grace)
-            if tail.fd != before:
+            if tail.opened != opened or tail.fd != before:
+                # compared by count, not number: a closed descriptor's number is reused
                 self._rewatch(tail, before)
                 changed = True
             out.extend(batches)

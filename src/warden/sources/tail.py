@@ -79,6 +79,8 @@ class FileTail:
         self._digest = hashlib.blake2b(b"", digest_size=16).hexdigest()
         self._old: list[tuple[_Reader, float]] = []  # rotated-away files and their deadlines
         self._last: FilePosition | None = None
+        #: How many times a file was opened under this path (a new one after each rotation).
+        self.opened = 0
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -135,6 +137,7 @@ class FileTail:
             self._fail(exc)
             return False
         self._cur = reader
+        self.opened += 1
         self.state = SourceState.OK
         self.error = None
         return True
