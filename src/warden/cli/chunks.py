@@ -70,11 +70,15 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-def _cuts(path: str, size: int, parts: int) -> list[int]:
+def _cuts(path: str, size: int, parts: int, warmup: int) -> list[int]:
+    """Line starts cutting ``path`` into ``parts`` chunks of equal work: every chunk but the
+    first also costs its worker a warm-up, so the first (done here) is that much longer."""
+    share = (size + (parts - 1) * min(warmup, size // parts)) // parts
     with open(path, "rb") as stream:
         cuts = [0]
         for i in range(1, parts):
-            cut = line_start_after(stream, size * i // parts, size)
+            target = share + (i - 1) * (share - min(warmup, size // parts))
+            cut = line_start_after(stream, target, size)
             if cut > cuts[-1] and cut < size:
                 cuts.append(cut)
     cuts.append(size)
@@ -134,7 +138,7 @@ def run_chunked(path: str, flt: Filter, job: Job[R], warm_up: WarmUp, out: IO[st
     if (jobs < 2 or size < min_bytes or not hasattr(os, "fork")
             or flt.decisive_state() is None):
         return [job(flt, _lines(path, 0, size), 1, out)], ChunkStats()
-    cuts = _cuts(path, size, jobs)
+    cuts = _cuts(path, size, jobs, warmup)
     stats = ChunkStats(chunks=len(cuts) - 1)
     out.flush()
     sys.stderr.flush()

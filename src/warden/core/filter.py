@@ -422,25 +422,27 @@ class _Sessions:
     def merge(self, key: object, fail: dict[str, object], lines: list[str],
               now: float) -> dict[str, object]:
         """Merge a match into its session; return the session's (possibly shared) captures."""
-        flags = 0
-        if fail.get("mlfgained"):
-            flags |= _GAINED | _NOFAIL
-            if not fail.get("nofail"):
-                fail["nofail"] = fail["mlfgained"]
-        elif fail.get("nofail"):
-            flags |= _NOFAIL
+        get = fail.get
+        gained = get("mlfgained")
+        if gained:
+            flags = _GAINED | _NOFAIL
+            if not get("nofail"):
+                fail["nofail"] = gained
+        else:
+            flags = _NOFAIL if get("nofail") else 0
         if fail.pop("mlfforget", None):
             flags |= _FORGET
         users: set[object] | None = None
-        entry = self._cache.get(key)
+        cache = self._cache
+        entry = cache.get(key)
         session = None
         if entry is not None:
             if entry[1] > now:
                 session = entry[0]
             else:
-                del self._cache[key]  # expired
+                del cache[key]  # expired
         if session is not None:
-            users = self._add_user(session, fail.get("user"))
+            users = self._add_user(session, get("user"))
             # Only the latest line's nofail/gained state counts.
             if session.pop("nofail", None):
                 flags |= _WAS_NOFAIL
@@ -450,12 +452,14 @@ class _Sessions:
                 session.pop("mlfpending", None)
             if not flags & _WAS_NOFAIL and not session.get("mlfpending", 0):
                 session.pop("matches", None)  # already reported with an earlier failure
-            session.update({k: v for k, v in fail.items() if v is not None})
+            for k, v in fail.items():
+                if v is not None:
+                    session[k] = v
             fail = session
             if flags & _FORGET:
-                self._cache.pop(key, None)
+                cache.pop(key, None)
         elif not flags & _FORGET:
-            users = self._add_user(fail, fail.get("user"))
+            users = self._add_user(fail, get("user"))
             self._set(key, fail, now)
         if fail.pop("mlfpending", 0) or (users and len(users) > 1):
             # Pending failures or several users tried: this is a failure after all.
