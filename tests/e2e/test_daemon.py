@@ -329,3 +329,32 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_command_action_runs_with_log_values_as_data(
+        tmp_path: Path, server_factory: list[Server]) -> None:
+    log = tmp_path / "auth.log"
+    log.touch()
+    record = tmp_path / "record.txt"
+    canary = tmp_path / "pwned"
+    server = _server(server_factory, tmp_path, sshd_jail(log, bantime="2", extra="action = record"))
+    (server.conf / "action.d" / "record.conf").write_text(
+        "[Definition]\nactionstart = echo start >> <file>\nactionstop = echo stop >> <file>\n"
+        "actionban = echo ban <ip> <F-USER> >> <file>\n"
+        "actionunban = echo unban <ip> >> <file>\n"
+        f"[Init]\nfile = {record}\n")
+    server.start()
+    evil = f"$(touch {canary})"
+    append(log, "".join(failure_line("192.0.2.66", user=evil) for _ in range(3)))
+    wait_for("the ban command", lambda: "ban 192.0.2.66" in _read(record))
+    assert f"ban 192.0.2.66 {evil}" in _read(record)  # the value, as text
+    assert not canary.exists()  # never run as shell
+    wait_for("the unban command", lambda: "unban 192.0.2.66" in _read(record), timeout=8)
+    assert _read(record).splitlines()[0] == "start"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""

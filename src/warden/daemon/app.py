@@ -116,8 +116,8 @@ class Daemon:
             return None
         route = route_for(cfg)
         if route.unsupported:
-            log.warning("[%s] actions not enforced by warden: %s", cfg.name,
-                        ", ".join(route.unsupported))
+            log.warning("[%s] actions not run by the daemon (mail and Python actions are not "
+                        "supported yet): %s", cfg.name, ", ".join(route.unsupported))
         if not route.backends:
             log.warning("[%s] no firewall action: bans are recorded but not enforced",
                         cfg.name)
@@ -131,6 +131,8 @@ class Daemon:
             for name in route.backends:
                 if name not in self.backends:
                     self.backends[name] = make_backend(route, name)
+                if name in route.self_timed:
+                    self.enforcer.timeouts[name] = None
             routes[slot.config.name] = Route(route.rule, route.backends)
         await self.enforcer.start_jails(routes)
         active = self.store.active_bans(self.clock())

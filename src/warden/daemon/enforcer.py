@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from warden.backends.base import BanEntry, FirewallBackend, JailRule, Reconciled, UnbanEntry
@@ -38,19 +38,31 @@ class _Round:
     done: list[asyncio.Future[None]] = field(default_factory=list)
 
 
+class _Lane:
+    """One backend's queue: its rounds run one after another, lanes run side by side."""
+
+    def __init__(self) -> None:
+        self.next = _Round()
+        self.wake = asyncio.Event()
+
+
 class Enforcer:
-    """The one writer to the backends."""
+    """The one writer to the backends: one lane (queue and task) per backend, so a slow
+    command action never holds up the nftables commits of other jails."""
 
     def __init__(self, backends: dict[str, FirewallBackend], *, timeout: float = 30.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 timeouts: Mapping[str, float | None] | None = None) -> None:
         """``backends`` by name (shared: the daemon adds backends as jails need them); each
-        command round is bounded by ``timeout`` seconds."""
+        command round is bounded by ``timeout`` seconds, or by ``timeouts[name]`` (``None``:
+        the backend bounds its own commands)."""
         self.backends = backends
         self.routes: dict[str, Route] = {}
         self.timeout = timeout
+        self.timeouts: dict[str, float | None] = dict(timeouts or {})
         self.clock = clock
-        self._next = _Round()
-        self._wake = asyncio.Event()
+        self._lanes: dict[str, _Lane] = {}
+        self._group: asyncio.TaskGroup | None = None
         self.commits = 0
         self.errors = 0
 
@@ -60,8 +72,10 @@ class Enforcer:
         for backend_name in {b for route in routes.values() for b in route.backends}:
             rules = [r.rule for r in routes.values() if backend_name in r.backends]
             backend = self.backends[backend_name]
-            await self._call(f"start {backend_name}", backend.start, rules)
+            await self._call(backend_name, f"start {backend_name}", backend.start, rules)
         self.routes.update(routes)
+        for name in self.backends:
+            self._lane(name)
 
     async def reconcile(self, active: Sequence[BanEntry]) -> Reconciled:
         """Make each backend agree with the store's ``active`` bans (no flush)."""
@@ -70,7 +84,7 @@ class Enforcer:
         now = self.clock()
         for name, backend in self.backends.items():
             mine = [b for b in active if name in self._route_of(b.jail)]
-            result = await self._call(f"reconcile {name}", backend.reconcile, mine, now)
+            result = await self._call(name, f"reconcile {name}", backend.reconcile, mine, now)
             if isinstance(result, Reconciled):
                 added += result.added
                 removed += result.removed
@@ -80,43 +94,72 @@ class Enforcer:
         route = self.routes.get(jail)
         return route.backends if route else ()
 
+    def _lane(self, name: str) -> _Lane:
+        lane = self._lanes.get(name)
+        if lane is None:
+            lane = self._lanes[name] = _Lane()
+            if self._group is not None:
+                self._group.create_task(self._work(name, lane), name=f"enforce {name}")
+        return lane
+
     # -- the work ----------------------------------------------------------------------------
     def submit(self, bans: Iterable[BanEntry] = (), unbans: Iterable[UnbanEntry] = ()
-               ) -> asyncio.Future[None]:
-        """Queue changes (``unbans`` before ``bans``) for the next round; the future completes
-        once they were committed."""
-        self._next.ops.extend(unbans)
-        self._next.ops.extend(bans)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._next.done.append(done)
-        self._wake.set()
-        return done
+               ) -> Awaitable[object]:
+        """Queue changes (``unbans`` before ``bans``) for each backend's next round; the
+        future completes once every backend concerned has committed them."""
+        ops: list[BanEntry | UnbanEntry] = [*unbans, *bans]
+        loop = asyncio.get_running_loop()
+        waits: list[asyncio.Future[None]] = []
+        for name in self.backends:
+            mine = [op for op in ops if name in self._route_of(op.jail)]
+            if not mine:
+                continue
+            lane = self._lane(name)
+            lane.next.ops.extend(mine)
+            done: asyncio.Future[None] = loop.create_future()
+            lane.next.done.append(done)
+            lane.wake.set()
+            waits.append(done)
+        if not waits:
+            finished: asyncio.Future[object] = loop.create_future()
+            finished.set_result(None)
+            return finished
+        return asyncio.gather(*waits)
 
     async def flush(self, jail: str) -> None:
         """Drop every ban of ``jail`` on its backends."""
         for name in self._route_of(jail):
-            await self._call(f"flush {jail}", self.backends[name].flush, jail)
+            await self._call(name, f"flush {jail}", self.backends[name].flush, jail)
 
     async def run(self) -> None:
-        """Commit rounds until cancelled."""
+        """Run one worker per backend lane until cancelled."""
+        async with asyncio.TaskGroup() as group:
+            self._group = group
+            for name, lane in self._lanes.items():
+                group.create_task(self._work(name, lane), name=f"enforce {name}")
+            try:
+                await asyncio.Future()  # until cancelled; the workers live in the group
+            finally:
+                self._group = None
+
+    async def _work(self, name: str, lane: _Lane) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            current, self._next = self._next, _Round()
-            await self._commit(current)
+            await lane.wake.wait()
+            lane.wake.clear()
+            current, lane.next = lane.next, _Round()
+            await self._commit(name, current)
 
     async def drain(self) -> None:
         """Commit what is queued now (used when stopping)."""
-        current, self._next = self._next, _Round()
-        await self._commit(current)
+        for name, lane in self._lanes.items():
+            current, lane.next = lane.next, _Round()
+            await self._commit(name, current)
 
-    async def _commit(self, current: _Round) -> None:
+    async def _commit(self, name: str, current: _Round) -> None:
         try:
-            for name, backend in self.backends.items():
-                ops = [op for op in current.ops if name in self._route_of(op.jail)]
-                if not ops:
-                    continue
-                await self._call(f"commit {name}", self._apply, backend, ops)
+            if current.ops:
+                await self._call(name, f"commit {name}", self._apply, self.backends[name],
+                                 current.ops)
                 self.commits += 1
         finally:
             for done in current.done:
@@ -141,16 +184,18 @@ class Enforcer:
         elif run:
             backend.unban([op for op in run if isinstance(op, UnbanEntry)])
 
-    async def _call(self, what: str, func: Callable[..., object], *args: object) -> object:
+    async def _call(self, name: str, what: str, func: Callable[..., object], *args: object
+                    ) -> object:
         # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation
         # that arrives as the call completes, and the daemon would then never stop.
+        limit = self.timeouts.get(name, self.timeout)
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(limit):
                 return await asyncio.to_thread(func, *args)
         except TimeoutError:
             self.errors += 1
             log.error("firewall: %s did not finish within %gs; the bans stay recorded and "
-                      "are enforced again at the next start", what, self.timeout)
+                      "are enforced again at the next start", what, limit or 0)
         except BackendError as exc:
             self.errors += 1
             log.error("firewall: %s failed: %s", what, exc)

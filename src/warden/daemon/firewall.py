@@ -1,16 +1,21 @@
-"""Which firewall backends enforce a jail: its actions through :mod:`warden.backends.registry`.
+"""Which backends enforce a jail: its actions, through :mod:`warden.backends.registry`.
 
 Each native action (``nftables-multiport``, ``iptables-ipset``, ``pf``, ``dummy``, ...) maps to a
 backend kind with settings; jails whose actions have equal settings share one backend instance,
-named by that key. Actions that are not native (other shell actions, mail) are listed as
-``unsupported`` and reported at start: the daemon does not run them yet.
+named by that key. Any other ``action.d`` action runs as a fail2ban command action
+(:class:`~warden.backends.commandaction.CommandAction`, one per jail and action, in its own
+enforcer lane so a slow command never delays the firewall). Mail actions are reported as not
+run (``unsupported``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from warden.backends.base import FirewallBackend, JailRule
+from warden.backends.commandaction import CommandAction
 from warden.backends.registry import NativeAction, create_backend, native_action
 from warden.config import JailConfig
 
@@ -19,12 +24,14 @@ __all__ = ["JailRoute", "make_backend", "route_for"]
 
 @dataclass(frozen=True, slots=True)
 class JailRoute:
-    """A jail's firewall rule, its backends (by name) and the actions left unenforced."""
+    """A jail's firewall rule, its backends (by name, with how to make each), the actions
+    left unenforced, and the backends that bound their own commands' time."""
 
     rule: JailRule
     backends: tuple[str, ...]
-    specs: tuple[NativeAction, ...]
-    unsupported: tuple[str, ...]
+    factories: dict[str, Callable[[], FirewallBackend]] = field(default_factory=dict)
+    unsupported: tuple[str, ...] = ()
+    self_timed: tuple[str, ...] = ()
 
 
 def _name(spec: NativeAction) -> str:
@@ -35,24 +42,34 @@ def _name(spec: NativeAction) -> str:
 def route_for(cfg: JailConfig) -> JailRoute:
     """How ``cfg``'s bans reach the firewall."""
     names: list[str] = []
-    specs: list[NativeAction] = []
+    factories: dict[str, Callable[[], FirewallBackend]] = {}
     unsupported: list[str] = []
+    self_timed: list[str] = []
     rule: JailRule | None = None
     for action in cfg.actions:
-        spec = native_action(action.file, action.options or action.params, jail=cfg.name,
-                             port=cfg.port, protocol=cfg.protocol)
-        if spec is None or spec.kind == "mail":
+        if action.python_path is not None:
             unsupported.append(action.file)
             continue
-        name = _name(spec)
+        spec = native_action(action.file, action.options or action.params, jail=cfg.name,
+                             port=cfg.port, protocol=cfg.protocol)
+        if spec is None:
+            name = f"action {cfg.name}/{action.name}"
+            options = dict(action.options)
+            factories[name] = functools.partial(CommandAction, cfg.name, action.name, options)
+            self_timed.append(name)
+        elif spec.kind == "mail":
+            unsupported.append(action.file)
+            continue
+        else:
+            name = _name(spec)
+            factories[name] = functools.partial(create_backend, spec)
+            rule = rule or spec.rule
         if name not in names:
             names.append(name)
-            specs.append(spec)
-        rule = rule or spec.rule
-    return JailRoute(rule or JailRule(cfg.name), tuple(names), tuple(specs), tuple(unsupported))
+    rule = rule or JailRule.from_options(cfg.name, cfg.port, cfg.protocol)
+    return JailRoute(rule, tuple(names), factories, tuple(unsupported), tuple(self_timed))
 
 
 def make_backend(route: JailRoute, name: str) -> FirewallBackend:
     """A new backend instance for the backend ``name`` of ``route``."""
-    spec = route.specs[route.backends.index(name)]
-    return create_backend(spec)
+    return route.factories[name]()

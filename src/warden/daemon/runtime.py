@@ -217,8 +217,10 @@ class Runtime:
 
 
 def _info(ban: Ban) -> dict[str, object]:
+    # what command actions may use (warden.backends.commandaction.action_info)
     return {"failures": ban.failures, "matches": ban.matches, "bantime": ban.bantime,
-            "restored": ban.restored, "count": ban.count}
+            "restored": ban.restored, "bancount": ban.count, "time": ban.time,
+            "fields": dict(ban.fields)}
 
 
 async def resolve_host(host: str) -> list[Network]:
