@@ -7,6 +7,7 @@
 - ``journal.JournalSource``: the systemd journal (optional ``systemd`` binding).
 - ``syslog.SyslogSource``: a Unix or UDP syslog socket.
 - ``supervise.Supervised``: restart with backoff, for the daemon's task group.
+- ``memory.MemorySource``: the dry-run twin (lines pushed by code), for tests and replays.
 
 Sources import nothing of warden but ``core`` and ``errors``; storing positions is the daemon's.
 """
