@@ -68,12 +68,14 @@ def test_one_restore_per_commit_and_long_jail_names() -> None:
     recorder.commands.clear()
     now = 100.0
     backend.ban(BanEntry(jail, f"192.0.2.{i}", now + 30) for i in range(1, 200))
-    backend.ban([BanEntry(jail, "2001:db8::5", None)])
+    backend.ban([BanEntry(jail, "2001:db8::5", None),
+                 BanEntry(jail, "2001:db8::6", now + 365 * 86400)])  # beyond ipset's limit
     backend.unban([UnbanEntry(jail, "192.0.2.1")])
     backend.commit(now)
     assert [c.argv for c in recorder.commands] == [("ipset", "-exist", "restore")]
     stdin = recorder.commands[0].stdin or ""
     assert f"add {backend.setname(jail, 6)} 2001:db8::5/128 timeout 0" in stdin
+    assert f"add {backend.setname(jail, 6)} 2001:db8::6/128 timeout 0" in stdin
     assert f"del {backend.setname(jail, 4)} 192.0.2.1/32" in stdin
     assert stdin.count("timeout 30") == 198
 

@@ -30,6 +30,7 @@ __all__ = ["IpsetBackend"]
 _PORT = re.compile(r"[A-Za-z0-9_-]+([:-][0-9]+)?\Z")
 _WORD = re.compile(r"[A-Za-z0-9_-]+\Z")
 _MAX_SETNAME = 31  # IPSET_MAXNAMELEN - 1
+_MAX_TIMEOUT = 2_147_483
 
 
 def _port(text: str) -> str:
@@ -130,8 +131,11 @@ class IpsetBackend(BaseBackend):
         for entry in bans:
             net = entry.network
             seconds = remaining(entry, now)
-            lines.append(f"add {self.setname(entry.jail, net.version)} {net} "
-                         f"timeout {0 if seconds is None else seconds}")
+            # ipset's longest timeout is 2147483 s (~24.8 days); longer bans are kept in the
+            # kernel without one and lifted by the daemon
+            if seconds is None or seconds > _MAX_TIMEOUT:
+                seconds = 0
+            lines.append(f"add {self.setname(entry.jail, net.version)} {net} timeout {seconds}")
         for gone in unbans:
             net = gone.network
             lines.append(f"del {self.setname(gone.jail, net.version)} {net}")
