@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from warden.sources.base import LogBatch
+from warden.sources.base import LogBatch, resolve_backend
 
-__all__ = ["collect", "until"]
+__all__ = ["BACKENDS", "NATIVE", "collect", "until"]
+
+# the kernel's change notification here ("auto" resolves to it), and every backend to test
+NATIVE = resolve_backend("auto")
+BACKENDS = [NATIVE, "polling"] if NATIVE != "polling" else ["polling"]
 
 
 async def collect(it: AsyncIterator[LogBatch], want: int, *, timeout: float = 5.0,

@@ -1,5 +1,6 @@
 """FileSource on a live event loop: rotation of each kind while lines keep coming, globs,
-missing files, broken files, restarts. Each test runs with inotify and with polling."""
+missing files, broken files, restarts. Each test runs with the kernel's notification (inotify
+on Linux, kqueue on BSD) and with polling."""
 
 from __future__ import annotations
 
@@ -17,9 +18,7 @@ from warden.sources.filetail import FileSource, LogSpec, make_watcher
 from warden.sources.polling import PollingWatcher
 from warden.sources.tail import Start
 
-from .helpers import collect, until
-
-BACKENDS = ["inotify", "polling"]
+from .helpers import BACKENDS, NATIVE, collect, until
 
 
 def source(backend: str, *patterns: str, **kw: object) -> FileSource:
@@ -228,13 +227,13 @@ def test_file_replaced_by_a_directory_is_an_error_state_not_a_crash(tmp_path, ba
     run(main)
 
 
-def test_inotify_wakes_up_without_polling(tmp_path):
+def test_kernel_events_wake_up_without_polling(tmp_path):
     log = tmp_path / "x.log"
     log.write_text("")
 
     async def main() -> None:
         # a rescan of an hour: only the kernel's event can deliver the line in time
-        src = source("inotify", str(log), rescan=3600)
+        src = source(NATIVE, str(log), rescan=3600)
         it = src.batches()
         task = asyncio.ensure_future(collect(it, 1, timeout=2))
         await until(lambda: src.status() != [])
@@ -257,7 +256,7 @@ def test_symlinked_log_is_followed_by_its_target_directory(tmp_path):
     (links / "auth.log").symlink_to(target)
 
     async def main() -> None:
-        src = source("inotify", str(links / "auth.log"), rescan=3600)
+        src = source(NATIVE, str(links / "auth.log"), rescan=3600)
         it = src.batches()
         task = asyncio.ensure_future(collect(it, 1, timeout=2))
         await asyncio.sleep(0.01)
@@ -346,7 +345,7 @@ def test_big_append_is_read_in_blocks_without_waiting(tmp_path):
     n = 50_000
 
     async def main() -> None:
-        src = source("inotify", str(log), block=64 * 1024, rescan=3600)
+        src = source(NATIVE, str(log), block=64 * 1024, rescan=3600)
         it = src.batches()
         task = asyncio.ensure_future(collect(it, n, timeout=10))
         await asyncio.sleep(0.01)
@@ -367,7 +366,7 @@ def test_relative_logpath_is_woken_by_its_events(tmp_path, monkeypatch):
     (tmp_path / "rel.log").write_text("")
 
     async def main() -> None:
-        src = source("inotify", "rel.log", rescan=3600)
+        src = source(NATIVE, "rel.log", rescan=3600)
         it = src.batches()
         task = asyncio.ensure_future(collect(it, 1, timeout=2))
         await asyncio.sleep(0.01)
@@ -382,7 +381,7 @@ def test_relative_logpath_is_woken_by_its_events(tmp_path, monkeypatch):
 def test_many_files_of_a_glob(tmp_path):
     for i in range(300):
         (tmp_path / f"{i:03d}.log").write_text(f"file {i}\n")
-    src = FileSource([LogSpec(str(tmp_path / "*.log"))], backend="inotify")
+    src = FileSource([LogSpec(str(tmp_path / "*.log"))], backend=NATIVE)
     assert sorted(ln for b in src.read_now() for ln in b.lines) == sorted(
         f"file {i}" for i in range(300))
     assert len(src.status()) == 300

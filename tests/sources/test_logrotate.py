@@ -12,7 +12,7 @@ import pytest
 from warden.sources.filetail import FileSource, LogSpec
 from warden.sources.polling import PollingWatcher
 
-from .helpers import collect, until
+from .helpers import BACKENDS, collect, until
 
 LOGROTATE = shutil.which("logrotate") or "/usr/sbin/logrotate"
 pytestmark = pytest.mark.skipif(not Path(LOGROTATE).exists(),
@@ -29,7 +29,7 @@ async def rotate(tmp: Path, log: Path, options: str) -> None:
     assert proc.returncode == 0, (out + err).decode()
 
 
-@pytest.mark.parametrize("backend", ["inotify", "polling"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("options", [
     "    create 0640\n",
     "    create 0640\n    delaycompress\n    compress\n",
@@ -82,7 +82,7 @@ def _ino(src: FileSource, log: Path) -> int:
     return -1 if pos is None else pos.ino
 
 
-@pytest.mark.parametrize("backend", ["inotify", "polling"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_copytruncate_rotations_while_logging(tmp_path, backend):
     log = tmp_path / "app.log"
     log.write_text("")
