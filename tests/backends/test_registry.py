@@ -94,7 +94,15 @@ def test_stock_shortcuts_map_to_native_backends(tmp_path: Path) -> None:
 
 def test_every_native_name_is_a_stock_action_or_warden_own() -> None:
     stock = {p.stem for p in (STOCK / "action.d").glob("*.conf")}
-    assert set(NATIVE_ACTIONS) - stock <= {"dryrun", "iptables-ipset"}
+    own = {p.stem for p in (Path(__file__).parents[2] / "src" / "warden" / "data" / "action.d"
+                            ).glob("*.conf")}
+    assert set(NATIVE_ACTIONS) - stock - own <= {"dryrun", "iptables-ipset"}
+    # every action warden ships that says native = true has a native backend
+    for name in own:
+        text = (Path(__file__).parents[2] / "src/warden/data/action.d" / f"{name}.conf"
+                ).read_text()
+        if "native = true" in text or name.endswith("-allports"):
+            assert name in NATIVE_ACTIONS, name
 
 
 def test_create_backend(tmp_path: Path) -> None:

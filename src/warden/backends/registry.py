@@ -51,6 +51,7 @@ NATIVE_ACTIONS: dict[str, tuple[str, bool]] = {
     "firewallcmd-ipset": ("firewalld", False),
     "firewallcmd-allports": ("firewalld", True),
     "pf": ("pf", False),
+    "pf-allports": ("pf", True),
     "ipfw": ("ipfw", False),
     "route": ("route", True),
     "hostsdeny": ("hostsdeny", True),
