@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import ipaddress
 import json
 import threading
 import time
@@ -16,7 +17,17 @@ from typing import Any
 
 import pytest
 
-from warden.backends.notify import Dispatcher, MailNotifier, Notice, WebhookNotifier
+from warden.backends.base import BanEntry as FwBan
+from warden.backends.base import JailRule
+from warden.backends.notify import (
+    Dispatcher,
+    MailBackend,
+    MailNotifier,
+    Notice,
+    WebhookNotifier,
+)
+from warden.backends.registry import create_backend, native_action
+from warden.backends.runner import Completed, RecordingRunner
 from warden.errors import BackendError
 
 EVIL = "root'; $(touch PWNED) `id` | rm -rf / \"x\""
@@ -155,3 +166,47 @@ def test_cancelling_kills_a_running_sendmail(tmp_path: Path) -> None:
     pid = int((tmp_path / "pid").read_text())
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text(
     ).split()[2]
+
+
+def test_mail_backend_one_mail_per_new_ban(tmp_path: Path) -> None:
+    mailbox = tmp_path / "mailbox"
+    sendmail = tmp_path / "sendmail"
+    sendmail.write_text(f"#!/bin/sh\n{{ printf 'ARGS %s\\n' \"$*\"; cat; }} >> {mailbox}\n")
+    sendmail.chmod(0o755)
+    spec = native_action("sendmail-whois-lines", {"dest": "a@example.org, b@example.org",
+                                                  "sender": "warden@example.org"}, jail="sshd")
+    assert spec is not None and spec.kind == "mail"
+    backend = create_backend(spec)
+    assert isinstance(backend, MailBackend)
+    backend.mailer.sendmail = str(sendmail)
+    backend.start([spec.rule])
+    now = time.time()
+    backend.ban([FwBan("sshd", "192.0.2.7", now + 60, {"failures": 4, "matches": [EVIL]}),
+                 FwBan("sshd", "192.0.2.8", now + 60, {"restored": True})])
+    backend.commit(now)
+    backend.ban([FwBan("sshd", "192.0.2.7", now + 60)])  # banned already: no second mail
+    backend.commit(now)
+    text = mailbox.read_text()
+    assert text.count("ARGS -i -f warden@example.org -- a@example.org b@example.org") == 1
+    assert "banned 192.0.2.7" in text and "192.0.2.8" not in text and EVIL in text
+    assert backend.banned("sshd") == {ipaddress.ip_network("192.0.2.7/32"),
+                                      ipaddress.ip_network("192.0.2.8/32")}
+
+
+def test_mail_backend_rate_and_errors(tmp_path: Path) -> None:
+    calls = RecordingRunner()
+    backend = MailBackend(["root"], runner=calls, per_minute=1, burst=2)
+    backend.start([JailRule("sshd")])
+    backend.ban(FwBan("sshd", f"192.0.2.{i}", None) for i in range(1, 6))
+    backend.commit(1000.0)
+    assert (len(calls.commands), backend.dropped) == (2, 3)
+    backend.ban([FwBan("sshd", "192.0.2.99", None)])
+    backend.commit(1060.0)  # a minute later: one more
+    assert len(calls.commands) == 3
+    failing = MailBackend(["root"], runner=RecordingRunner(
+        lambda c: Completed(75, "", "queue full")))
+    failing.start([JailRule("sshd")])
+    failing.ban([FwBan("sshd", "192.0.2.1", None), FwBan("sshd", "192.0.2.2", None)])
+    with pytest.raises(BackendError, match=r"^mail: sendmail exited with 75: queue full "
+                                           r"\(and 1 more\)$"):
+        failing.commit(0.0)

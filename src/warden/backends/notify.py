@@ -9,6 +9,10 @@ what exceeds the rate is counted in ``dropped`` and reported in one line), and c
 
 - :class:`MailNotifier` builds the message with :mod:`email` and runs
   ``sendmail -i -f SENDER DEST…`` as an argument list with the message on standard input.
+- :class:`MailBackend` is the same mail as a ``FirewallBackend`` (what the registry makes of
+  ``sendmail-*``/``mail-*`` actions), for a daemon that runs each backend's commits in a lane
+  of its own: one mail per new ban, none for restored bans (fail2ban's ``norestored``),
+  rate-limited, each ``sendmail`` bounded by a timeout.
 - :class:`WebhookNotifier` POSTs a JSON object (``event``, ``jail``, ``ip``, ``time``,
   ``until``, ``failures``, ``matches``, ``fields``) with :mod:`urllib`; the blocking call runs
   in a worker thread under ``asyncio.wait_for`` so the event loop never waits on the network.
@@ -28,13 +32,22 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from warden.backends.base import (
+    BanEntry,
+    BaseBackend,
+    JailRule,
+    Network,
+    Reconciled,
+    UnbanEntry,
+)
+from warden.backends.runner import Command, Runner, SubprocessRunner
 from warden.errors import BackendError
 
-__all__ = ["Dispatcher", "MailNotifier", "Notice", "Notifier", "WebhookNotifier"]
+__all__ = ["Dispatcher", "MailBackend", "MailNotifier", "Notice", "Notifier", "WebhookNotifier"]
 
 _log = logging.getLogger("warden.notify")
 
@@ -241,3 +254,92 @@ class Dispatcher:
                         self.on_error(str(exc))
             finally:
                 self._queue.task_done()
+
+
+class MailBackend(BaseBackend):
+    """Mail for each new ban, through ``sendmail`` (argv, message on stdin), synchronously.
+
+    ``per_minute``/``burst`` bound the mail rate (beyond it mails are dropped and counted in
+    ``dropped``); ``timeout`` bounds one sendmail run.
+    """
+
+    name = "mail"
+
+    def __init__(
+        self, dest: Sequence[str], *, sender: str = "warden", sendername: str = "warden",
+        sendmail: str = "sendmail", runner: Runner | None = None, per_minute: float = 10.0,
+        burst: int = 5, timeout: float = 30.0, hostname: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.mailer = MailNotifier(dest, sender=sender, sendername=sendername,
+                                   sendmail=sendmail, hostname=hostname)
+        self.runner = runner or SubprocessRunner(timeout=timeout)
+        self.timeout = timeout
+        self.sent = 0
+        self.dropped = 0
+        self._bucket: _Bucket | None = None
+        self._rate = (per_minute / 60.0, float(burst))
+        self._banned: dict[str, set[Network]] = {}
+
+    def _start(self, rules: list[JailRule]) -> None:
+        for rule in rules:
+            self._banned.setdefault(rule.jail, set())
+
+    def _apply(self, bans: list[BanEntry], unbans: list[UnbanEntry], now: float) -> None:
+        if self._bucket is None:
+            self._bucket = _Bucket(self._rate[0], self._rate[1], self._rate[1], now)
+        errors: list[str] = []
+        for gone in unbans:
+            self._banned[gone.jail].discard(gone.network)
+        for entry in bans:
+            known = entry.network in self._banned[entry.jail]
+            self._banned[entry.jail].add(entry.network)
+            if known or entry.info.get("restored"):
+                continue
+            if not self._bucket.take(now):
+                self.dropped += 1
+                continue
+            try:
+                self._send(entry, now)
+                self.sent += 1
+            except BackendError as exc:
+                errors.append(str(exc))
+        if errors:
+            raise BackendError(errors[0] + (f" (and {len(errors) - 1} more)"
+                                            if len(errors) > 1 else ""))
+
+    def _send(self, entry: BanEntry, now: float) -> None:
+        info = entry.info
+        matches = info.get("matches", ())
+        fields = info.get("fields", {})
+        notice = Notice(
+            "ban", entry.jail, str(entry.network.network_address)
+            if entry.network.prefixlen == entry.network.max_prefixlen else str(entry.network),
+            now, entry.until, int(str(info.get("failures", 0)) or 0),
+            tuple(str(m) for m in matches) if isinstance(matches, list | tuple) else (),
+            {str(k): str(v) for k, v in fields.items()} if isinstance(fields, Mapping) else {})
+        mailer = self.mailer
+        done = self.runner(Command(
+            (mailer.sendmail, "-i", "-f", mailer.sender, "--", *mailer.dest),
+            mailer.message(notice).as_string(), timeout=self.timeout))
+        if done.returncode != 0:
+            why = done.stderr.strip().splitlines()
+            raise BackendError(f"mail: sendmail exited with {done.returncode}"
+                               + (f": {why[-1]}" if why else ""))
+
+    def banned(self, jail: str) -> set[Network]:
+        """The addresses mailed about and not unbanned since (nothing to ask a kernel)."""
+        return set(self._banned.get(jail, ()))
+
+    def reconcile(self, active: Iterable[BanEntry], now: float) -> Reconciled:
+        """Remember the active bans without mailing (they were mailed when they began)."""
+        for entry in active:
+            if entry.jail in self._banned:
+                self._banned[entry.jail].add(entry.network)
+        return Reconciled()
+
+    def _flush(self, jail: str) -> None:
+        self._banned[jail].clear()
+
+    def _stop(self, remove: bool) -> None:
+        """Nothing to release."""

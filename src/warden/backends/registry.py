@@ -11,10 +11,11 @@ The daemon, for each jail and each of its actions (``ActionConfig.file`` / ``.op
 
     spec = native_action(action.file, action.options, port=jail.port, protocol=jail.protocol)
     if spec is None:           -> CommandAction(jail.name, action.name, action.options)
-    elif spec.kind == "mail":  -> Dispatcher([MailNotifier(**spec.settings)])
     else:                      -> one backend per (spec.kind, spec.settings), shared by the
                                   jails with equal settings: create_backend(spec, runner),
                                   then backend.start([spec.rule for each of its jails])
+                                  (``mail`` gives a MailBackend: one mail per new ban; an
+                                  async daemon may prefer Dispatcher + MailNotifier)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from warden.backends.hostsdeny import HostsDenyBackend
 from warden.backends.ipfw import IpfwBackend
 from warden.backends.ipset import IpsetBackend
 from warden.backends.nftables import NftablesBackend
+from warden.backends.notify import MailBackend
 from warden.backends.pf import PfBackend
 from warden.backends.route import RouteBackend
 from warden.backends.runner import Runner
@@ -140,7 +142,7 @@ def native_action(
 
 
 def create_backend(spec: NativeAction, runner: Runner | None = None) -> BaseBackend:
-    """A backend instance for ``spec`` (not started). ``mail`` is not a firewall backend."""
+    """A backend instance for ``spec`` (not started); ``mail`` gives a :class:`MailBackend`."""
     s = dict(spec.settings)
     if spec.kind == "nftables":
         return NftablesBackend(runner=runner, hook=str(s["hook"]), priority=int(str(s["priority"])))
@@ -158,4 +160,9 @@ def create_backend(spec: NativeAction, runner: Runner | None = None) -> BaseBack
         return FirewalldBackend(runner=runner)
     if spec.kind == "dryrun":
         return DryRunBackend()
+    if spec.kind == "mail":
+        dest = s["dest"]
+        return MailBackend(tuple(dest) if isinstance(dest, tuple | list) else (str(dest),),
+                           sender=str(s["sender"]), sendername=str(s["sendername"]),
+                           runner=runner)
     raise BackendError(f"no firewall backend of kind {spec.kind!r}")
