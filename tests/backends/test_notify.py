@@ -210,3 +210,18 @@ def test_mail_backend_rate_and_errors(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match=r"^mail: sendmail exited with 75: queue full "
                                            r"\(and 1 more\)$"):
         failing.commit(0.0)
+
+
+def test_webhook_backend_from_the_registry() -> None:
+    assert native_action("webhook", {}, jail="sshd") is None  # no url: the file runs as is
+    with _http_server() as (url, received):
+        spec = native_action("webhook", {"url": url}, jail="sshd")
+        assert spec is not None
+        backend = create_backend(spec)
+        backend.start([spec.rule])
+        backend.ban([FwBan("sshd", "2001:db8::7", None, {"fields": {"user": EVIL}})])
+        backend.commit(time.time())
+        backend.ban([FwBan("sshd", "2001:db8::7", None)])  # no second post
+        backend.commit(time.time())
+    assert [(r["body"]["ip"], r["body"]["fields"]) for r in received] == [
+        ("2001:db8::7", {"user": EVIL})]

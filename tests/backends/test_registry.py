@@ -96,7 +96,7 @@ def test_every_native_name_is_a_stock_action_or_warden_own() -> None:
     stock = {p.stem for p in (STOCK / "action.d").glob("*.conf")}
     own = {p.stem for p in (Path(__file__).parents[2] / "src" / "warden" / "data" / "action.d"
                             ).glob("*.conf")}
-    assert set(NATIVE_ACTIONS) - stock - own <= {"dryrun", "iptables-ipset"}
+    assert set(NATIVE_ACTIONS) - stock - own <= {"dryrun", "iptables-ipset", "webhook"}
     # every action warden ships that says native = true has a native backend
     for name in own:
         text = (Path(__file__).parents[2] / "src/warden/data/action.d" / f"{name}.conf"

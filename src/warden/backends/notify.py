@@ -13,6 +13,8 @@ what exceeds the rate is counted in ``dropped`` and reported in one line), and c
   ``sendmail-*``/``mail-*`` actions), for a daemon that runs each backend's commits in a lane
   of its own: one mail per new ban, none for restored bans (fail2ban's ``norestored``),
   rate-limited, each ``sendmail`` bounded by a timeout.
+- :class:`WebhookBackend` likewise POSTs one JSON notice per new ban (registry kind
+  ``webhook``: an action file with ``url = …`` and ``native = true``).
 - :class:`WebhookNotifier` POSTs a JSON object (``event``, ``jail``, ``ip``, ``time``,
   ``until``, ``failures``, ``matches``, ``fields``) with :mod:`urllib`; the blocking call runs
   in a worker thread under ``asyncio.wait_for`` so the event loop never waits on the network.
@@ -47,7 +49,15 @@ from warden.backends.base import (
 from warden.backends.runner import Command, Runner, SubprocessRunner
 from warden.errors import BackendError
 
-__all__ = ["Dispatcher", "MailBackend", "MailNotifier", "Notice", "Notifier", "WebhookNotifier"]
+__all__ = [
+    "Dispatcher",
+    "MailBackend",
+    "MailNotifier",
+    "Notice",
+    "Notifier",
+    "WebhookBackend",
+    "WebhookNotifier",
+]
 
 _log = logging.getLogger("warden.notify")
 
@@ -160,7 +170,8 @@ class WebhookNotifier:
                         **(headers or {})}
         self.timeout = timeout
 
-    def _post(self, body: bytes) -> int:
+    def post(self, body: bytes) -> int:
+        """POST ``body`` (JSON) synchronously; return the HTTP status."""
         request = urllib.request.Request(self.url, body, self.headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -174,7 +185,7 @@ class WebhookNotifier:
     async def send(self, notice: Notice) -> None:
         """POST ``notice``; the HTTP exchange runs in a worker thread."""
         body = json.dumps(notice.as_json()).encode()
-        await asyncio.to_thread(self._post, body)
+        await asyncio.to_thread(self.post, body)
 
 
 @dataclass
@@ -256,25 +267,11 @@ class Dispatcher:
                 self._queue.task_done()
 
 
-class MailBackend(BaseBackend):
-    """Mail for each new ban, through ``sendmail`` (argv, message on stdin), synchronously.
+class _NoticeBackend(BaseBackend):
+    """A backend that tells someone about each new ban (rate-limited, synchronous)."""
 
-    ``per_minute``/``burst`` bound the mail rate (beyond it mails are dropped and counted in
-    ``dropped``); ``timeout`` bounds one sendmail run.
-    """
-
-    name = "mail"
-
-    def __init__(
-        self, dest: Sequence[str], *, sender: str = "warden", sendername: str = "warden",
-        sendmail: str = "sendmail", runner: Runner | None = None, per_minute: float = 10.0,
-        burst: int = 5, timeout: float = 30.0, hostname: str | None = None,
-    ) -> None:
+    def __init__(self, per_minute: float, burst: int) -> None:
         super().__init__()
-        self.mailer = MailNotifier(dest, sender=sender, sendername=sendername,
-                                   sendmail=sendmail, hostname=hostname)
-        self.runner = runner or SubprocessRunner(timeout=timeout)
-        self.timeout = timeout
         self.sent = 0
         self.dropped = 0
         self._bucket: _Bucket | None = None
@@ -300,7 +297,7 @@ class MailBackend(BaseBackend):
                 self.dropped += 1
                 continue
             try:
-                self._send(entry, now)
+                self._send(_notice(entry, now))
                 self.sent += 1
             except BackendError as exc:
                 errors.append(str(exc))
@@ -308,24 +305,8 @@ class MailBackend(BaseBackend):
             raise BackendError(errors[0] + (f" (and {len(errors) - 1} more)"
                                             if len(errors) > 1 else ""))
 
-    def _send(self, entry: BanEntry, now: float) -> None:
-        info = entry.info
-        matches = info.get("matches", ())
-        fields = info.get("fields", {})
-        notice = Notice(
-            "ban", entry.jail, str(entry.network.network_address)
-            if entry.network.prefixlen == entry.network.max_prefixlen else str(entry.network),
-            now, entry.until, int(str(info.get("failures", 0)) or 0),
-            tuple(str(m) for m in matches) if isinstance(matches, list | tuple) else (),
-            {str(k): str(v) for k, v in fields.items()} if isinstance(fields, Mapping) else {})
-        mailer = self.mailer
-        done = self.runner(Command(
-            (mailer.sendmail, "-i", "-f", mailer.sender, "--", *mailer.dest),
-            mailer.message(notice).as_string(), timeout=self.timeout))
-        if done.returncode != 0:
-            why = done.stderr.strip().splitlines()
-            raise BackendError(f"mail: sendmail exited with {done.returncode}"
-                               + (f": {why[-1]}" if why else ""))
+    def _send(self, notice: Notice) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def banned(self, jail: str) -> set[Network]:
         """The addresses mailed about and not unbanned since (nothing to ask a kernel)."""
@@ -343,3 +324,61 @@ class MailBackend(BaseBackend):
 
     def _stop(self, remove: bool) -> None:
         """Nothing to release."""
+
+
+def _notice(entry: BanEntry, now: float) -> Notice:
+    info = entry.info
+    matches = info.get("matches", ())
+    fields = info.get("fields", {})
+    net = entry.network
+    return Notice(
+        "ban", entry.jail,
+        str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net),
+        now, entry.until, int(str(info.get("failures", 0)) or 0),
+        tuple(str(m) for m in matches) if isinstance(matches, list | tuple) else (),
+        {str(k): str(v) for k, v in fields.items()} if isinstance(fields, Mapping) else {})
+
+
+class MailBackend(_NoticeBackend):
+    """Mail for each new ban, through ``sendmail`` (argv, message on stdin), synchronously.
+
+    ``per_minute``/``burst`` bound the mail rate (beyond it mails are dropped and counted in
+    ``dropped``); ``timeout`` bounds one sendmail run.
+    """
+
+    name = "mail"
+
+    def __init__(
+        self, dest: Sequence[str], *, sender: str = "warden", sendername: str = "warden",
+        sendmail: str = "sendmail", runner: Runner | None = None, per_minute: float = 10.0,
+        burst: int = 5, timeout: float = 30.0, hostname: str | None = None,
+    ) -> None:
+        super().__init__(per_minute, burst)
+        self.mailer = MailNotifier(dest, sender=sender, sendername=sendername,
+                                   sendmail=sendmail, hostname=hostname)
+        self.runner = runner or SubprocessRunner(timeout=timeout)
+        self.timeout = timeout
+
+    def _send(self, notice: Notice) -> None:
+        mailer = self.mailer
+        done = self.runner(Command(
+            (mailer.sendmail, "-i", "-f", mailer.sender, "--", *mailer.dest),
+            mailer.message(notice).as_string(), timeout=self.timeout))
+        if done.returncode != 0:
+            why = done.stderr.strip().splitlines()
+            raise BackendError(f"mail: sendmail exited with {done.returncode}"
+                               + (f": {why[-1]}" if why else ""))
+
+
+class WebhookBackend(_NoticeBackend):
+    """POST one JSON notice per new ban to ``url`` (synchronously, bounded by ``timeout``)."""
+
+    name = "webhook"
+
+    def __init__(self, url: str, *, per_minute: float = 10.0, burst: int = 5,
+                 timeout: float = 10.0, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(per_minute, burst)
+        self.hook = WebhookNotifier(url, headers=headers, timeout=timeout)
+
+    def _send(self, notice: Notice) -> None:
+        self.hook.post(json.dumps(notice.as_json()).encode())

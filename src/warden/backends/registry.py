@@ -30,7 +30,7 @@ from warden.backends.hostsdeny import HostsDenyBackend
 from warden.backends.ipfw import IpfwBackend
 from warden.backends.ipset import IpsetBackend
 from warden.backends.nftables import NftablesBackend
-from warden.backends.notify import MailBackend
+from warden.backends.notify import MailBackend, WebhookBackend
 from warden.backends.pf import PfBackend
 from warden.backends.route import RouteBackend
 from warden.backends.runner import Runner
@@ -68,6 +68,7 @@ NATIVE_ACTIONS: dict[str, tuple[str, bool]] = {
     "mail": ("mail", True),
     "mail-whois": ("mail", True),
     "mail-whois-lines": ("mail", True),
+    "webhook": ("webhook", True),
 }
 
 
@@ -131,6 +132,11 @@ def native_action(
     elif kind == "hostsdeny":
         settings = {"path": _opt(options, "file", "/etc/hosts.deny"),
                     "daemons": _opt(options, "daemon_list", "ALL")}
+    elif kind == "webhook":
+        url = _opt(options, "url")
+        if url is None:
+            return None  # nothing to post to: the action file runs as it is
+        settings = {"url": url}
     elif kind == "pf":
         settings = {"log": (_opt(options, "log") or "no").lower() in ("1", "yes", "true", "on")}
     elif kind == "mail":
@@ -160,6 +166,8 @@ def create_backend(spec: NativeAction, runner: Runner | None = None) -> BaseBack
         return FirewalldBackend(runner=runner)
     if spec.kind == "dryrun":
         return DryRunBackend()
+    if spec.kind == "webhook":
+        return WebhookBackend(str(s["url"]))
     if spec.kind == "mail":
         dest = s["dest"]
         return MailBackend(tuple(dest) if isinstance(dest, tuple | list) else (str(dest),),
