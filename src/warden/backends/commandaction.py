@@ -23,6 +23,7 @@ Unlike the native backends each ban is its own process, as in fail2ban.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
@@ -93,14 +94,22 @@ def action_info(entry: BanEntry | UnbanEntry, now: float) -> dict[str, str]:
         "ipfailures": _text(info.get("ipfailures", info.get("failures", 0))),
         "ipjailfailures": _text(info.get("ipjailfailures", info.get("failures", 0))),
         "raw-ticket": repr(dict(info)),
-        "fq-hostname": socket.getfqdn(),
-        "sh-hostname": socket.gethostname().split(".")[0],
     }
     fields = info.get("fields", {})
     if isinstance(fields, Mapping):
         for key, value in fields.items():
             values["F-" + str(key).upper()] = _text(value)
     return values
+
+
+@functools.cache
+def _host_tag(tag: str) -> str:
+    # looked up once, and only by an action that uses it (getfqdn may wait on DNS)
+    if tag == "fq-hostname":
+        return socket.getfqdn()
+    if tag == "sh-hostname":
+        return socket.gethostname().split(".")[0]
+    return ""
 
 
 def _bantime(entry: BanEntry | UnbanEntry, now: float) -> float:
@@ -175,7 +184,7 @@ class CommandAction:
         if not text:
             return True
         script, used = splice_variables(text, _is_runtime)
-        env = {variable_name(tag): values.get(tag, "") for tag in used}
+        env = {variable_name(tag): values.get(tag, "") or _host_tag(tag) for tag in used}
         done: Completed = self.runner(Command(
             (self.shell, "-c", script, f"warden-{self.name}"), env=env, timeout=self.timeout))
         self.last = done
