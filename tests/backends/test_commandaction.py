@@ -253,6 +253,18 @@ def test_failures_timeouts_and_repair(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match=r"did not finish within 0\.3s"):
         slow.commit(time.time())
     assert time.monotonic() - started < 5
+    prolong_log = tmp_path / "prolong"
+    prolong = CommandAction("sshd", "p", {
+        "actionban": f"echo ban <ip> <bantime> >> {prolong_log}",
+        "actionprolong": f"echo prolong <ip> <bantime> >> {prolong_log}"})
+    now = time.time()
+    prolong.ban([BanEntry("sshd", "192.0.2.7", now + 60)])
+    prolong.commit(now)
+    prolong.ban([BanEntry("sshd", "192.0.2.7", now + 60)])  # same end: nothing
+    prolong.commit(now)
+    prolong.ban([BanEntry("sshd", "192.0.2.7", now + 600)])
+    prolong.commit(now)
+    assert prolong_log.read_text() == "ban 192.0.2.7 60\nprolong 192.0.2.7 600\n"
     with pytest.raises(BackendError, match="timeout = 'soon'"):
         CommandAction("sshd", "bad", {"timeout": "soon"})
     loop = CommandAction("sshd", "loop", {"actionban": "echo <a>", "a": "<b>", "b": "<a>"})

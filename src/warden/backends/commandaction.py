@@ -10,6 +10,8 @@ fail2ban's server does:
 - ``actionban``/``actionunban`` per address; when one fails and the action has an
   ``actioncheck``, the check runs, a failed check runs ``actionrepair`` (or stop + start) and
   the command is tried once more; ``actionrepair_on_unban`` allows the same for unbans;
+- a ban of an address the action already bans runs nothing, or ``actionprolong`` if the
+  action has one and the end time changed;
 - ``norestored``: bans restored after a restart (``info["restored"]``) do not run actionban;
 - ``actionflush`` removes all bans at once (without one, every ban is unbanned);
   ``actionstop`` at stop; ``timeout`` bounds every command (default 60 s).
@@ -270,7 +272,11 @@ class CommandAction:
         if isinstance(entry, BanEntry):
             if entry.until is not None and entry.until <= now:
                 return
-            if net in self.bans or (self.norestored and entry.info.get("restored")):
+            before = self.bans.get(net)
+            if before is not None and before.until != entry.until and self.command(
+                    "actionprolong", family):
+                self._run_checked("actionprolong", family, values)
+            if before is not None or (self.norestored and entry.info.get("restored")):
                 # already banned by this action: running actionban again would, for most
                 # stock actions, insert a duplicate rule (fail2ban does not re-ban either)
                 self.bans[net] = entry
