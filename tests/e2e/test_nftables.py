@@ -28,6 +28,10 @@ def _set(ns: str, name: str) -> str:
     return done.stdout if done.returncode == 0 else ""
 
 
+def _nft(ns: str, command: str) -> None:
+    subprocess.run(["ip", "netns", "exec", ns, "nft", command], check=True, capture_output=True)
+
+
 @pytest.fixture
 def namespace() -> Iterator[str]:
     with netns("we2e") as name:
@@ -53,8 +57,16 @@ def test_bans_reach_the_nftables_sets_and_survive_a_stop(tmp_path: Path, namespa
         assert server.stop() == 0
         # stopping leaves the bans in the firewall
         assert "192.0.2.2" in _set(namespace, "sshd4")
+        # while warden is down the firewall loses one ban and gains one warden never made
+        _nft(namespace, "delete element inet warden sshd6 { 2001:db8::2 }")
+        _nft(namespace, "add element inet warden sshd4 { 198.51.100.99 timeout 1h }")
+        assert "198.51.100.99" in _set(namespace, "sshd4")
         server.start(prefix=prefix)
         assert set(server.banned()) == {"192.0.2.2", "2001:db8::2"}
+        # reconciled on start: the lost ban is back, the stranger is gone, nothing flushed
+        assert "2001:db8::2" in _set(namespace, "sshd6")
+        assert "198.51.100.99" not in _set(namespace, "sshd4")
+        assert "192.0.2.2" in _set(namespace, "sshd4")
         done = server.cli("unban", "192.0.2.2")
         assert done.returncode == 0, done.stderr
         assert "192.0.2.2" not in _set(namespace, "sshd4")
