@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import Server, append, failure_line, wait_for
-from warden.protocol import Ban, BanEntry, BanResult, Unban, UnbanResult
+from warden.protocol import Ban, BanEntry, BanResult, SourceState, Unban, UnbanResult
 
 pytestmark = pytest.mark.skipif(not Path("/etc/fail2ban/filter.d/sshd.conf").exists(),
                                 reason="needs fail2ban's sshd filter")
@@ -46,6 +46,11 @@ def _server(made: list[Server], root: Path, jails: str, **kwargs: str) -> Server
 def _bans(server: Server, count: int) -> dict[str, BanEntry] | None:
     found = server.banned()
     return found if len(found) == count else None
+
+
+def _restarting(server: Server, jail: str) -> SourceState | None:
+    files = server.status(jail).files
+    return files[0] if files and files[0].state == "restarting" else None
 
 
 def _wait_failed(server: Server, count: int) -> None:
@@ -358,3 +363,24 @@ def _read(path: Path) -> str:
         return path.read_text()
     except FileNotFoundError:
         return ""
+
+
+def test_a_failing_source_is_restarted_and_shown(tmp_path: Path,
+                                                 server_factory: list[Server]) -> None:
+    log = tmp_path / "auth.log"
+    log.touch()
+    jails = (sshd_jail(log)
+             + "[journal]\nenabled = true\nfilter = sshd\nbackend = systemd\n"
+               "journalmatch = this-is-no-match\n\n"
+             + sshd_jail(log, name="latin", extra="logencoding = no-such-codec"))
+    server = _server(server_factory, tmp_path, jails)
+    server.start()
+    # the journal jail's source fails and is retried with backoff; status says so
+    source = wait_for("the restarting source", lambda: _restarting(server, "journal"))
+    assert "journalmatch" in source.error
+    assert "(restarting: " in server.cli("status", "journal").stdout
+    # a jail with an unusable encoding is skipped at start; the file jail runs
+    assert "no-such-codec" in server.log_text()
+    assert server.cli("status", "latin").returncode == 2
+    _fail(log, "192.0.2.88")
+    wait_for("the file jail bans", lambda: "192.0.2.88" in server.banned("sshd"))

@@ -42,6 +42,7 @@ from warden.sources.base import (
     LogSource,
     position_from_dict,
     resolve_backend,
+    resolve_encoding,
 )
 from warden.sources.filetail import FileSource, LogSpec
 from warden.sources.journal import JournalSource
@@ -107,6 +108,7 @@ class Daemon:
             extra: list[Network | str] = []
             for name in names:
                 extra.extend(await resolve_host(name))
+            resolve_encoding(cfg.logencoding)  # a bad one would stop every jail's reader
             journal = resolve_backend(cfg.backend) == "systemd"
             spec = jail_spec(cfg, ignore=extra, self_addresses=self.self_addresses,
                              journal=journal)
