@@ -384,3 +384,23 @@ def test_a_failing_source_is_restarted_and_shown(tmp_path: Path,
     assert server.cli("status", "latin").returncode == 2
     _fail(log, "192.0.2.88")
     wait_for("the file jail bans", lambda: "192.0.2.88" in server.banned("sshd"))
+
+
+def test_ban_time_increment_remembers_across_restart(
+        tmp_path: Path, server_factory: list[Server]) -> None:
+    log = tmp_path / "auth.log"
+    log.touch()
+    server = _server(server_factory, tmp_path, sshd_jail(
+        log, bantime="2", extra="bantime.increment = true\nbantime.maxtime = 1h\n"))
+    server.start()
+    _fail(log, "203.0.113.77")
+    first = wait_for("the first ban", lambda: server.banned().get("203.0.113.77"))
+    assert first.remaining is not None and first.remaining <= 2.0
+    wait_for("the first unban", lambda: not server.banned(), timeout=6)
+    assert server.stop() == 0
+    server.start()
+    _fail(log, "203.0.113.77")
+    second = wait_for("the second ban", lambda: server.banned().get("203.0.113.77"))
+    # the history came back from the store: the repeat offender's ban doubled
+    assert second.count == 2
+    assert second.remaining is not None and 2.5 < second.remaining <= 4.0
