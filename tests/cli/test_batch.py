@@ -4,9 +4,12 @@ effect on the filter's state (its inlined loop must stay in step with ``Filter._
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.cli.crafted import MULTI_LINE, SSHD_LIKE, START, multi_log, sshd_log, write_filter
 from warden.cli.logread import iter_lines
@@ -15,6 +18,7 @@ from warden.core.batch import Tally, is_comment, tally
 from warden.core.datedetect import DateDetector
 from warden.core.filter import Filter
 from warden.core.filterdef import FilterDefinition
+from warden.core.prefilter import text_screen
 
 NOW = START + 1500
 
@@ -108,3 +112,36 @@ def test_match_all_equals_match(seed: int, now: float) -> None:
     assert got == expected
     assert other.decisive_state() == one.decisive_state()
     assert other.hit_counts() == one.hit_counts() and other.hits() == one.hits()
+
+
+SCREEN_CASES = [
+    ([r"^Failed \S+ from (?P<h>\S+)", r"^Invalid user \S+ from \S+"], (" from ",)),
+    ([r"^Failed \S+ by (?P<h>\S+)", r"^Invalid user \S+ from \S+"], ("Invalid user ",
+                                                                    "Failed ")),
+    ([r"a\nb"], None),  # only literals across a line end
+    ([r"\d+"], None),  # no literal at all
+    ([r"(?i)error: (?P<h>\S+)"], (": ",)),  # case-folded letters never count
+    ([r"x" * 3] * 2, ("xxx",)),
+]
+
+
+@pytest.mark.parametrize(("patterns", "expected"), SCREEN_CASES)
+def test_text_screen_table(patterns: list[str], expected: tuple[str, ...] | None) -> None:
+    got = text_screen([re.compile(p) for p in patterns])
+    assert (sorted(got) if got else got) == (sorted(expected) if expected else expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["ab", "b c", "from ", "x+", "(?:bc|cd)", "d?", r"\n",
+                                 "e(?=f)", "[gh]", "a{2}", "(?i:k)", "(b|)", "c*"]),
+                min_size=1, max_size=6),
+       st.text(alphabet="abcdefghk \n", max_size=30))
+def test_text_screen_is_exact(parts: list[str], text: str) -> None:
+    pattern = re.compile("".join(parts))
+    literals = text_screen([pattern, re.compile("zz" + "".join(parts[:1]))])
+    if literals is None or any(lit in text for lit in literals):
+        return
+    for line in text.split("\n"):  # newline-free parts of the text, with a line end
+        for i in range(len(line) + 1):
+            assert pattern.search(line[i:] + "\n") is None
+            assert pattern.search(line[:i]) is None

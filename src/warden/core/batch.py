@@ -16,6 +16,7 @@ from itertools import islice
 
 from warden.core.datedetect import DateDetector
 from warden.core.filter import _LAST_DATE_WINDOW, Filter
+from warden.core.prefilter import text_screen
 
 __all__ = ["Tally", "is_comment", "tally"]
 
@@ -112,6 +113,9 @@ def _tally_single(flt: Filter, lines: Iterable[str], now: float, into: Tally) ->
     last_text, last = flt._last_text, flt._last_date
     count = matched = ignored = missed = 0
     match_all = flt._dates.match_all
+    # Lines holding none of these literals cannot be matched by any failregex, whatever part
+    # of them a prefregex hands on: they skip the prefregex (see prefilter.text_screen).
+    screen_out = text_screen([rx.pattern for rx in flt._fail])
     source = iter(lines)
     try:
         while block := list(islice(source, _BLOCK)):
@@ -136,6 +140,15 @@ def _tally_single(flt: Filter, lines: Iterable[str], now: float, into: Tally) ->
                         text = line  # no valid date: a recent one is reused, line kept whole
                     else:
                         text = line[:start] + line[end:]
+                if screen_out is not None:
+                    for literal in screen_out:
+                        if literal in text:
+                            break
+                    else:  # no failregex can match any part of this line
+                        missed += 1
+                        if missed_lines is not None:
+                            missed_lines.append(orig)
+                        continue
                 buf = text + "\n"
                 pre = None
                 if pref_search is not None:

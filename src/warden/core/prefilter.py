@@ -26,7 +26,7 @@ from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
-__all__ = ["Screen", "first_chars", "required_clauses", "screen_for"]
+__all__ = ["Screen", "first_chars", "required_clauses", "screen_for", "text_screen"]
 
 Clause = tuple[str, ...]
 
@@ -120,6 +120,54 @@ def required_clauses(pattern: re.Pattern[str]) -> list[Clause]:
     icase = bool(tree.state.flags & _IGNORECASE)
     # Deduplicate, keep order.
     return list(dict.fromkeys(_walk(tree, icase)))
+
+
+_RARE = 5
+
+
+def _implied(clause: Clause, chosen: list[str]) -> bool:
+    """True if every literal of ``clause`` contains one of ``chosen`` (so a text holding none
+    of ``chosen`` holds none of the clause either)."""
+    return all(any(c in lit for c in chosen) for lit in clause)
+
+
+def text_screen(patterns: list[re.Pattern[str]], limit: int = 8) -> tuple[str, ...] | None:
+    """A few literals, one of which occurs in any text where one of ``patterns`` may match.
+
+    Precisely: if none of the literals occurs in a text ``T``, none of the patterns matches any
+    string whose newline-free substrings all occur in ``T`` (``T`` itself, a part of it, a part
+    followed by ``"\\n"``...). Each pattern must have a clause whose literals are newline-free
+    and each contain a chosen literal; literals are chosen greedily: long ones first, then
+    those shared by most patterns. None if some pattern has no such clause, or if more than
+    ``limit`` literals would be needed (the test would then cost more than it saves).
+    """
+    clauses: list[list[Clause]] = []
+    for pattern in patterns:
+        usable = [c for c in required_clauses(pattern) if all(lit and "\n" not in lit for lit in c)]
+        if not usable:
+            return None
+        clauses.append(usable)
+    chosen: list[str] = []
+    left = list(range(len(clauses)))
+    while left:
+        best: tuple[tuple[int, float, int], list[str]] | None = None
+        for i in left:
+            for clause in clauses[i]:
+                new = [lit for lit in clause if not any(c in lit for c in chosen)]
+                trial = chosen + new
+                gain = sum(1 for j in left if any(_implied(c, trial) for c in clauses[j]))
+                shortest = min(len(lit) for lit in clause)
+                # Short literals are common in any text: prefer literals of 5 characters or more.
+                rank = (min(shortest, _RARE), gain / max(1, len(new)), shortest)
+                if best is None or rank > best[0]:
+                    best = (rank, new)
+        assert best is not None
+        chosen += best[1]
+        left = [j for j in left if not any(_implied(c, chosen) for c in clauses[j])]
+        if len(chosen) > limit:
+            return None
+    # A literal containing another chosen one is implied by it: drop it.
+    return tuple(lit for lit in chosen if not any(c != lit and c in lit for c in chosen))
 
 
 _BEGIN = {sre.AT_BEGINNING, sre.AT_BEGINNING_STRING}
