@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -26,7 +27,7 @@ from warden.core.history import BanHistory
 from warden.core.jail import Jail
 from warden.daemon.control import ControlServer
 from warden.daemon.enforcer import Enforcer, Route
-from warden.daemon.firewall import make_backend, route_for
+from warden.daemon.firewall import make_backend, needs_matches, route_for
 from warden.daemon.jailspec import ignore_names, jail_spec
 from warden.daemon.logtarget import NOTICE, LogTarget
 from warden.daemon.runtime import JailSlot, Runtime, resolve_host
@@ -110,7 +111,9 @@ class Daemon:
                 extra.extend(await resolve_host(name))
             resolve_encoding(cfg.logencoding)  # a bad one would stop every jail's reader
             journal = resolve_backend(cfg.backend) == "systemd"
-            spec = jail_spec(cfg, ignore=extra, self_addresses=self.self_addresses,
+            # keep no log lines per address when no action will ever print them
+            lean = cfg if needs_matches(cfg) else dataclasses.replace(cfg, maxmatches=0)
+            spec = jail_spec(lean, ignore=extra, self_addresses=self.self_addresses,
                              journal=journal)
             jail = Jail(spec, history=self.runtime.history)
         except (WardenError, ValueError) as exc:

@@ -19,7 +19,9 @@ from warden.backends.commandaction import CommandAction
 from warden.backends.registry import NativeAction, create_backend, native_action
 from warden.config import JailConfig
 
-__all__ = ["JailRoute", "make_backend", "route_for"]
+__all__ = ["JailRoute", "make_backend", "needs_matches", "route_for"]
+
+_MATCH_TAGS = ("<matches>", "<ipmatches>", "<ipjailmatches>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +75,22 @@ def route_for(cfg: JailConfig) -> JailRoute:
 def make_backend(route: JailRoute, name: str) -> FirewallBackend:
     """A new backend instance for the backend ``name`` of ``route``."""
     return route.factories[name]()
+
+
+def needs_matches(cfg: JailConfig) -> bool:
+    """True if an action of ``cfg`` uses the failures' log lines (``<matches>`` and kin).
+
+    Native backends never do; when no action does, the jail need not keep any line per
+    tracked address (the largest part of its memory in a flood).
+    """
+    for action in cfg.actions:
+        if action.python_path is not None:
+            return True
+        spec = native_action(action.file, action.options or action.params, jail=cfg.name,
+                             port=cfg.port, protocol=cfg.protocol)
+        if spec is not None and spec.kind != "mail":
+            continue
+        texts = [*action.options.values(), *action.params.values()]
+        if spec is not None or any(tag in text for text in texts for tag in _MATCH_TAGS):
+            return True
+    return False
