@@ -420,3 +420,44 @@ def test_glob_with_a_wildcard_directory(tmp_path, backend):
         src.close()
 
     run(main)
+
+
+def test_a_flood_in_one_log_does_not_starve_another(tmp_path):
+    flood, quiet = tmp_path / "flood.log", tmp_path / "quiet.log"
+    flood.write_text("")
+    quiet.write_text("")
+    n = 400_000
+
+    async def main() -> None:
+        src = source(NATIVE, str(flood), str(quiet), block=32 * 1024, rescan=3600)
+        it = src.batches()
+        first = asyncio.ensure_future(anext(it))
+        await asyncio.sleep(0.01)
+        with open(flood, "a") as f:
+            f.write("".join(f"flood {i}\n" for i in range(n)))
+        batch = await first  # the backlog is being read now; then the other log gets a line
+        with open(quiet, "a") as f:
+            f.write("quiet line\n")
+        order: list[str] = [batch.source]
+        flooded = len(batch.lines) if batch.source == str(flood) else 0
+        ticks = 0
+
+        async def ticker() -> None:  # another task of the loop must run during the backlog
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        tick_task = asyncio.ensure_future(ticker())
+        async with asyncio.timeout(20):
+            while flooded < n or str(quiet) not in order:
+                batch = await anext(it)
+                order.append(batch.source)
+                if batch.source == str(flood):
+                    flooded += len(batch.lines)
+        tick_task.cancel()
+        assert order.index(str(quiet)) < len(order) - 1  # not served only after the flood
+        assert ticks > 10
+        src.close()
+
+    run(main)

@@ -69,6 +69,9 @@ def test_watcher_reports_writes_and_entries(tmp_path):
             assert ev.modified == {str(tmp_path / "log")} and not ev.entries
             ev = await w.wait(0.01)  # nothing happened: the timeout says "check everything"
             assert ev.everything
+            assert not w.pending()  # nothing queued: pending() does not wait nor guess
+            (tmp_path / "log2").write_text("y")
+            assert str(tmp_path / "log2") in w.pending().modified
             w.unwatch_dir(str(tmp_path))
             w.unwatch_dir(str(tmp_path))
             assert w.watched() == set()
@@ -108,6 +111,7 @@ def test_polling_watcher_wakes_on_its_interval():
         assert (await w.wait(None)).everything
         assert loop.time() - t >= 0.009
         assert w.watch_dir("/nonexistent")
+        assert not w.pending()
         w.close()
 
     asyncio.run(main())

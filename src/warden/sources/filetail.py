@@ -35,6 +35,8 @@ from warden.sources.watch import Watcher, WatchEvents
 
 __all__ = ["FileSource", "LogSpec", "make_watcher"]
 
+_LOOK = 0.05  # while a backlog is read, every file is checked this often (seconds)
+
 
 @dataclass(frozen=True, slots=True)
 class LogSpec:
@@ -131,7 +133,7 @@ class FileSource:
         """Yield batches as lines are appended, until :meth:`close`."""
         loop = asyncio.get_running_loop()
         events = WatchEvents(everything=True)
-        last_full = loop.time()
+        last_full = last_look = loop.time()
         while not self._closed:
             now = loop.time()
             if now - last_full >= self._rescan:
@@ -144,10 +146,18 @@ class FileSource:
             if self._closed:
                 return
             if more:
-                # a file had more than one block waiting: keep reading it, no sleep
-                events = WatchEvents(modified=more)
+                # a file had more than one block waiting: keep reading it without waiting, but
+                # let the other tasks run between blocks and take in the events queued for the
+                # other files, so a flood in one log does not starve them
+                await asyncio.sleep(0)
+                events = self.watcher.pending()
+                events.modified |= more
+                if loop.time() - last_look >= _LOOK:  # polling knows no events: look anyway
+                    events.everything = True
+                    last_look = loop.time()
                 continue
             events = await self.watcher.wait(self._timeout(loop.time(), last_full))
+            last_look = loop.time()
 
     def close(self) -> None:
         """Close every file and the watcher; safe to call twice."""

@@ -173,6 +173,10 @@ class InotifyWatcher:
                 out.modified.add(join(directory, name))
         return out
 
+    def pending(self) -> WatchEvents:
+        """The events queued now, without waiting."""
+        return self._collect()
+
     async def wait(self, timeout: float | None) -> WatchEvents:
         """Events queued now, or the next ones within ``timeout`` seconds."""
         events = self._collect()

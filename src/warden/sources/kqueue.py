@@ -97,6 +97,10 @@ class KqueueWatcher:
                 out.entries.add(os.path.dirname(path) or ".")
         return out
 
+    def pending(self) -> WatchEvents:
+        """The events queued now, without waiting."""
+        return self._collect()
+
     async def wait(self, timeout: float | None) -> WatchEvents:
         """Events queued now, or the next ones within ``timeout`` seconds."""
         events = self._collect()

@@ -35,6 +35,10 @@ class PollingWatcher:
     def unwatch_file(self, fd: int) -> None:
         """Nothing registered."""
 
+    def pending(self) -> WatchEvents:
+        """Nothing is ever known without looking: no events."""
+        return WatchEvents()
+
     async def wait(self, timeout: float | None) -> WatchEvents:
         """Sleep one interval (or ``timeout`` if shorter); then everything may have changed."""
         delay = self.interval if timeout is None else min(self.interval, timeout)

@@ -56,6 +56,10 @@ class Watcher(Protocol):
         """Stop watching the open file ``fd`` (call before closing it)."""
         ...
 
+    def pending(self) -> WatchEvents:
+        """What the kernel has queued already, without waiting (empty for polling)."""
+        ...
+
     async def wait(self, timeout: float | None) -> WatchEvents:
         """Wait until something changed or ``timeout`` seconds passed (then ``everything``)."""
         ...
