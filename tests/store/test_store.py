@@ -172,3 +172,12 @@ def test_a_burst_of_10000_bans_is_one_fast_transaction(tmp_path: Path) -> None:
     finally:
         store.close()
     assert os.path.exists(tmp_path / "w.db")
+
+
+def test_a_database_that_cannot_be_opened_is_not_moved(tmp_path: Path) -> None:
+    # a directory where the file should be: unreadable, but nothing is corrupt
+    path = tmp_path / "w.db"
+    path.mkdir()
+    with pytest.raises(OSError, match=r"w\.db"):
+        SqliteBanStore(path)
+    assert path.is_dir() and not (tmp_path / "w.db.corrupt-1").exists()

@@ -76,6 +76,9 @@ class SqliteBanStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._conn = _connect(self.path)
+        except sqlite3.OperationalError as exc:
+            # locked, unreadable directory, I/O error: the file may be fine, never move it
+            raise OSError(f"{self.path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             aside = _move_aside(self.path)
             log.error("database %s is unreadable (%s); moved to %s, starting with an empty one",
