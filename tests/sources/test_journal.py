@@ -15,7 +15,12 @@ import pytest
 from warden.errors import SourceError
 from warden.sources import journal
 from warden.sources.base import JournalPosition, SourceState
-from warden.sources.journal import JournalSource, format_entry, parse_journalmatch
+from warden.sources.journal import (
+    JournalSource,
+    format_entry,
+    journal_arguments,
+    parse_journalmatch,
+)
 
 REMOTE = shutil.which("systemd-journal-remote") or "/lib/systemd/systemd-journal-remote"
 needs_journal = pytest.mark.skipif(
@@ -218,3 +223,33 @@ def test_refused_match_and_unreadable_directory(tmp_path, jdir):
     src = JournalSource([], path=str(empty), since=0)
     assert src.read_now() == []  # an empty journal is not an error: entries may come
     src.close()
+
+
+def test_journal_arguments_from_backend_options(tmp_path):
+    (tmp_path / "a.journal").write_bytes(b"")
+    (tmp_path / "b.journal").write_bytes(b"")
+    assert journal_arguments({"journalpath": "/var/log/journal", "journalflags": "0x1"}) == {
+        "path": "/var/log/journal", "flags": 1}
+    assert journal_arguments({"journalfiles": f"{tmp_path}/*.journal {tmp_path}/a.journal"}) == {
+        "files": [str(tmp_path / "a.journal"), str(tmp_path / "b.journal")]}
+    assert journal_arguments({}) == {}
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"journalflags": "all"}, "journalflags 'all' is not an integer"),
+    ({"journalfiles": "/nonexistent/*.journal"}, "matches no file"),
+    ({"jornalpath": "/x"}, "unknown systemd backend option 'jornalpath'"),
+])
+def test_bad_journal_arguments(options, message):
+    with pytest.raises(SourceError, match=message):
+        journal_arguments(options)
+
+
+@needs_journal
+def test_files_and_flags_open_the_given_journal(jdir):
+    args = journal_arguments({"journalfiles": str(jdir / "*.journal")})
+    src = JournalSource(["_SYSTEMD_UNIT=cron.service"], since=0, **args)
+    assert [ln for b in src.read_now() for ln in b.lines] == ["host CRON[101]: cron ran"]
+    src.close()
+    system = JournalSource([], flags=1)  # SD_JOURNAL_LOCAL_ONLY: the machine's own journal
+    system.close()

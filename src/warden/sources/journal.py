@@ -10,6 +10,7 @@ in the text but in ``LogBatch.times`` (the entry's realtime stamp). Positions ar
 
 from __future__ import annotations
 
+import glob
 import importlib
 import shlex
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -20,7 +21,7 @@ from warden.sources.base import JournalPosition, LogBatch, SourceState, SourceSt
 from warden.sources.lines import DEFAULT_MAX_LINE
 from warden.sources.watch import ReadyFlag
 
-__all__ = ["JournalSource", "available", "format_entry", "parse_journalmatch"]
+__all__ = ["JournalSource", "available", "format_entry", "journal_arguments", "parse_journalmatch"]
 
 try:
     _journal: Any = importlib.import_module("systemd.journal")
@@ -69,6 +70,32 @@ def parse_journalmatch(lines: Iterable[str]) -> list[list[str]]:
         if current:
             groups.append(current)
     return groups
+
+
+def journal_arguments(options: Mapping[str, str]) -> dict[str, Any]:
+    """Keyword arguments of :class:`JournalSource` from ``backend = systemd[...]`` options.
+
+    fail2ban's options: ``journalpath`` (a directory), ``journalfiles`` (space-separated globs)
+    and ``journalflags`` (an integer of ``sd_journal_open`` flags).
+    """
+    args: dict[str, Any] = {}
+    for key, value in options.items():
+        if key == "journalpath":
+            args["path"] = value
+        elif key == "journalfiles":
+            files = sorted({f for word in value.split() for f in glob.glob(word)})
+            if not files:
+                raise SourceError(f"journalfiles {value!r} matches no file")
+            args["files"] = files
+        elif key == "journalflags":
+            try:
+                args["flags"] = int(value, 0)
+            except ValueError:
+                raise SourceError(f"journalflags {value!r} is not an integer") from None
+        else:
+            raise SourceError(f"unknown systemd backend option {key!r}: use journalpath, "
+                              "journalfiles or journalflags")
+    return args
 
 
 def _text(value: object, encoding: str) -> str:
@@ -134,7 +161,9 @@ def _epoch(value: object) -> float:
 class JournalSource:
     """Entries of the journal that match ``journalmatch``; a :class:`LogSource`.
 
-    ``path`` (a directory) or ``files`` read given journal files instead of the system journal.
+    ``path`` (a directory) or ``files`` read given journal files instead of the system journal,
+    opened with ``flags`` (default: the system journal only, as fail2ban);
+    :func:`journal_arguments` turns ``backend = systemd[...]`` options into these.
     Start: after ``cursor`` if given (a restart), else at ``since`` (epoch seconds: the first
     start reads the last findtime), else at the end (only new entries).
     """
@@ -145,6 +174,7 @@ class JournalSource:
         *,
         path: str | None = None,
         files: Sequence[str] = (),
+        flags: int | None = None,
         cursor: JournalPosition | None = None,
         since: float | None = None,
         encoding: str = "utf-8",
@@ -165,7 +195,7 @@ class JournalSource:
             elif path is not None:
                 self._reader = _journal.Reader(path=path)
             else:
-                self._reader = _journal.Reader(flags=_SYSTEM_ONLY)
+                self._reader = _journal.Reader(flags=_SYSTEM_ONLY if flags is None else flags)
         except OSError as exc:
             raise SourceError(f"cannot open the journal {path or ''}: {exc.strerror or exc}") \
                 from None
