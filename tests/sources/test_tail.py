@@ -334,3 +334,22 @@ def test_after_a_truncation_the_new_head_is_learned(log):
     assert lines_of(tail) == ["n1"]
     append(log, "n2\n")
     assert lines_of(tail) == ["n2"]
+
+
+def test_a_rotated_file_still_written_is_kept_past_the_grace(log):
+    log.write_text("")
+    tail = FileTail(str(log))
+    tail.open()
+    with open(log, "a") as writer:  # a writer that takes long to reopen
+        os.rename(log, str(log) + ".1")
+        log.write_text("")
+        assert lines_of(tail, 0.0) == []
+        for t in (4.0, 8.0, 12.0):  # each write comes within the grace of the previous one
+            writer.write(f"late at {t}\n")
+            writer.flush()
+            assert lines_of(tail, t) == [f"late at {t}"]
+        assert tail.retired == 1
+    assert lines_of(tail, 16.9) == []
+    assert tail.retired == 1
+    assert lines_of(tail, 17.0) == []  # quiet for 5 s: let go
+    assert tail.retired == 0

@@ -4,9 +4,9 @@ A :class:`FileTail` holds the file open and, each time it is checked, reads what
 since, hands out the complete lines and remembers the offset after them. It notices when the
 file is truncated (copytruncate) or replaced (its first bytes changed), and when the path now
 names another file (rename-and-create, delete-and-recreate): then the rest of the old file is
-read first, the old descriptor is kept for a grace period in case its writer has not reopened
-yet, and the new file is read from its start. Problems with the file (missing, a directory,
-unreadable) become the tail's state, never an exception.
+read first, the old descriptor is kept in case its writer has not reopened yet (until it has
+been quiet for a grace period), and the new file is read from its start. Problems with the file
+(missing, a directory, unreadable) become the tail's state, never an exception.
 """
 
 from __future__ import annotations
@@ -184,14 +184,21 @@ class FileTail:
         ``now`` is the event loop's monotonic time, for the grace of rotated files.
         """
         out: list[LogBatch] = []
-        for reader, deadline in list(self._old):
+        kept: list[tuple[_Reader, float]] = []
+        for reader, deadline in self._old:
             try:
-                self._drain(reader, out, final=now >= deadline)
+                if self._drain(reader, out):
+                    deadline = now + grace  # its writer still writes there: keep reading it
             except OSError:
                 deadline = now  # a rotated file that cannot be read any more: let it go
-            if now >= deadline:
-                self._old = [(r, d) for r, d in self._old if r is not reader]
-                os.close(reader.fd)
+            if now < deadline:
+                kept.append((reader, deadline))
+                continue
+            last = reader.splitter.flush()  # quiet for the whole grace: it is finished
+            if last:
+                out.append(LogBatch(self.path, last, None))
+            os.close(reader.fd)
+        self._old = kept
         if self._cur is None and (not follow or not self.open()):
             return out, False
         assert self._cur is not None
@@ -215,7 +222,7 @@ class FileTail:
         if st is not None and (st.st_dev, st.st_ino) == (cur.dev, cur.ino):
             return
         # the path names another file now, or none: finish the old one, then switch
-        self._drain(cur, out, final=False)
+        self._drain(cur, out)
         self._old.append((cur, deadline))
         self._last = self.position()
         self._cur = None
@@ -259,20 +266,21 @@ class FileTail:
         self._digest = _digest(now)
         return same
 
-    def _drain(self, reader: _Reader, out: list[LogBatch], *, final: bool) -> None:
-        """Read a rotated-away file to its end (``final``: also its unfinished last line)."""
+    def _drain(self, reader: _Reader, out: list[LogBatch]) -> bool:
+        """Read a rotated-away file to its end; whether it had grown."""
         lines: list[str] = []
+        grew = False
         while True:
             data = os.pread(reader.fd, self.block, reader.pos)
             if not data:
                 break
+            grew = True
             reader.pos += len(data)
             lines.extend(reader.splitter.feed(data))
-        if final:
-            lines.extend(reader.splitter.flush())
         if lines:
             # the position belongs to a file the path no longer names: none to store
             out.append(LogBatch(self.path, lines, None))
+        return grew
 
 
 def _digest(head: bytes) -> str:
