@@ -11,7 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.cli.crafted import MULTI_LINE, SSHD_LIKE, START, multi_log, sshd_log, write_filter
+from tests.cli.crafted import (
+    MULTI_LINE,
+    SSHD_FAST,
+    SSHD_LIKE,
+    START,
+    multi_log,
+    sshd_log,
+    write_filter,
+)
 from warden.cli.logread import iter_lines
 from warden.cli.regex import resolve_filter
 from warden.core.batch import Tally, is_comment, tally
@@ -68,8 +76,10 @@ def _same(definition: FilterDefinition, lines: list[str], now: float, **kw: obje
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("now", [NOW, NOW + 10 * 86400])
-def test_single_line_loop_equals_process(tmp_path: Path, seed: int, now: float) -> None:
-    definition = resolve_filter(str(write_filter(tmp_path, "s", SSHD_LIKE)), tmp_path)
+@pytest.mark.parametrize("text", [SSHD_LIKE, SSHD_FAST], ids=["generic", "fast"])
+def test_single_line_loop_equals_process(tmp_path: Path, seed: int, now: float,
+                                         text: str) -> None:
+    definition = resolve_filter(str(write_filter(tmp_path, "s", text)), tmp_path)
     lines = list(iter_lines(_stream(sshd_log(seed, 3000))))
     _same(definition, lines, now)
     _same(definition, lines, now, max_line_length=60)

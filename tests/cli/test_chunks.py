@@ -16,7 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.crafted import MULTI_LINE, SSHD_LIKE, START, multi_log, sshd_log, write_filter
+from tests.cli.crafted import (
+    MULTI_LINE,
+    SSHD_FAST,
+    SSHD_LIKE,
+    START,
+    multi_log,
+    sshd_log,
+    write_filter,
+)
 from warden.cli import chunks
 from warden.cli.chunks import ChunkStats, run_chunked
 from warden.cli.main import main
@@ -45,12 +53,13 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("jobs", [2, 3, 7])
 @pytest.mark.parametrize("warmup", [0, 3000, 1 << 20])
 @pytest.mark.parametrize("mode", [["--json"], [], ["--print-missed", "--print-matched"]])
+@pytest.mark.parametrize("text", [SSHD_LIKE, SSHD_FAST], ids=["generic", "fast"])
 def test_cli_parallel_equals_sequential(  # noqa: PLR0917 - pytest passes them by name
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        jobs: int, warmup: int, mode: list[str]) -> None:
+        jobs: int, warmup: int, mode: list[str], text: str) -> None:
     log = tmp_path / "auth.log"
     log.write_bytes(sshd_log(seed=jobs * 31 + warmup, count=4000))
-    flt = write_filter(tmp_path, "sshd-like", SSHD_LIKE)
+    flt = write_filter(tmp_path, "sshd-like", text)
     monkeypatch.setenv("WARDEN_JOBS", "1")
     expected = _cli(capsys, str(log), str(flt), *mode)
     monkeypatch.setenv("WARDEN_JOBS", str(jobs))
@@ -96,8 +105,9 @@ def _run(definition: FilterDefinition, path: Path, jobs: int, warmup: int
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_both_outcomes_of_the_check_are_exact(tmp_path: Path, seed: int) -> None:
-    definition = _definition(tmp_path, SSHD_LIKE)
+@pytest.mark.parametrize("text", [SSHD_LIKE, SSHD_FAST], ids=["generic", "fast"])
+def test_both_outcomes_of_the_check_are_exact(tmp_path: Path, seed: int, text: str) -> None:
+    definition = _definition(tmp_path, text)
     log = tmp_path / "auth.log"
     log.write_bytes(sshd_log(seed=seed, count=6000))
     base, hits, state, _, _ = _run(definition, log, 1, 0)
@@ -123,7 +133,7 @@ def test_multi_line_buffer_across_chunks(tmp_path: Path) -> None:
 def test_date_templates_moving_across_chunks(tmp_path: Path) -> None:
     # Alternating stretches of two date formats make the detector move templates; a worker
     # that moved one is never taken (its statistics were not the true ones).
-    definition = _definition(tmp_path, SSHD_LIKE)
+    definition = _definition(tmp_path, SSHD_FAST)
     lines = []
     t = START
     for block in range(40):
@@ -150,7 +160,7 @@ def test_small_files_are_not_split(tmp_path: Path) -> None:
 
 
 def test_failing_worker_is_redone(tmp_path: Path) -> None:
-    definition = _definition(tmp_path, SSHD_LIKE)
+    definition = _definition(tmp_path, SSHD_FAST)
     log = tmp_path / "auth.log"
     log.write_bytes(sshd_log(seed=1, count=2000))
     base = _run(definition, log, 1, 0)[:3]

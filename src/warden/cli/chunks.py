@@ -137,7 +137,9 @@ def run_chunked(path: str, flt: Filter, job: Job[R], warm_up: WarmUp, out: IO[st
     size = os.path.getsize(path)
     if (jobs < 2 or size < min_bytes or not hasattr(os, "fork")
             or flt.decisive_state() is None):
-        return [job(flt, _lines(path, 0, size), 1, out)], ChunkStats()
+        # One piece: read to the end, as it is then (a growing log is read whole).
+        lines = iter_lines(open(path, "rb"), close=True)  # noqa: SIM115 - closed by iter_lines
+        return [job(flt, lines, 1, out)], ChunkStats()
     cuts = _cuts(path, size, jobs, warmup)
     stats = ChunkStats(chunks=len(cuts) - 1)
     out.flush()

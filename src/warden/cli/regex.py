@@ -157,11 +157,19 @@ def _print_summary(out: TextIO, flt: Filter, stats: Tally, *, dates: DateDetecto
         w(f"  {rx.index + 1:>3}) [{hits}] {rx.source}\n")
     if dates is not None:
         w("\nDate template hits:\n")
+        found = 0
         for name, hits in dates.hits():
             if hits:
+                found += hits
                 w(f"  [{hits}] {name}\n")
+        if stats.lines > found:
+            w(f"  [{stats.lines - found}] lines without a date (the last one is reused if it "
+              f"is less than a minute before now, else the line has no time)\n")
     w(f"\nLines: {stats.lines} lines, {stats.ignored} ignored, {stats.matched} matched, "
       f"{stats.missed} missed\n")
+    if stats.ignored:
+        w("(ignored: a failregex matched, but an ignoreregex dropped the line, or it is no "
+          "failure by itself: <F-NOFAIL>, or a session still waiting for its host)\n")
     rate = stats.lines / elapsed if elapsed > 0 else float("inf")
     how = ""
     if chunked.chunks > 1:

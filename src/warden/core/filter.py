@@ -432,26 +432,33 @@ class _Sessions:
             flags = _NOFAIL if get("nofail") else 0
         if fail.pop("mlfforget", None):
             flags |= _FORGET
-        users: set[object] | None = None
         cache = self._cache
         entry = cache.get(key)
-        session = None
+        if entry is not None and entry[1] <= now:
+            del cache[key]  # expired
+            entry = None
+        user = get("user")
         if entry is not None:
-            if entry[1] > now:
-                session = entry[0]
-            else:
-                del cache[key]  # expired
-        if session is not None:
-            users = self._add_user(session, get("user"))
+            session = entry[0]
+            # _add_user(session, user), inlined (this runs for most matched lines)
+            users = session.get("users")
+            if user:
+                if not users:
+                    users = session["users"] = set()
+                assert isinstance(users, set)
+                users.add(user)
+            if not isinstance(users, set):
+                users = None
+            pop = session.pop
             # Only the latest line's nofail/gained state counts.
-            if session.pop("nofail", None):
+            if pop("nofail", None):
                 flags |= _WAS_NOFAIL
-            if session.pop("mlfgained", None):
+            if pop("mlfgained", None):
                 flags |= _WAS_NOFAIL
             if flags & _GAINED:
-                session.pop("mlfpending", None)
+                pop("mlfpending", None)
             if not flags & _WAS_NOFAIL and not session.get("mlfpending", 0):
-                session.pop("matches", None)  # already reported with an earlier failure
+                pop("matches", None)  # already reported with an earlier failure
             for k, v in fail.items():
                 if v is not None:
                     session[k] = v
@@ -459,8 +466,10 @@ class _Sessions:
             if flags & _FORGET:
                 cache.pop(key, None)
         elif not flags & _FORGET:
-            users = self._add_user(fail, get("user"))
+            users = self._add_user(fail, user)
             self._set(key, fail, now)
+        else:
+            users = None
         if fail.pop("mlfpending", 0) or (users and len(users) > 1):
             # Pending failures or several users tried: this is a failure after all.
             fail.pop("nofail", None)
