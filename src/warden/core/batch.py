@@ -140,16 +140,17 @@ def _tally_single(flt: Filter, lines: Iterable[str], now: float, into: Tally) ->
                         text = line  # no valid date: a recent one is reused, line kept whole
                     else:
                         text = line[:start] + line[end:]
+                buf = text + "\n"
                 if screen_out is not None:
+                    # (the literals hold no newline: testing buf is testing text)
                     for literal in screen_out:
-                        if literal in text:
+                        if literal in buf:
                             break
                     else:  # no failregex can match any part of this line
                         missed += 1
                         if missed_lines is not None:
                             missed_lines.append(orig)
                         continue
-                buf = text + "\n"
                 pre = None
                 if pref_search is not None:
                     if pref_screen is not None and not pref_screen.admits(buf):
@@ -162,9 +163,10 @@ def _tally_single(flt: Filter, lines: Iterable[str], now: float, into: Tally) ->
                             missed_lines.append(orig)
                         continue
                     if pref_content:
-                        content = pre.group("content")
-                        if content:
-                            buf = content + "\n"
+                        start, end = pre.span("content")
+                        if end > start:
+                            # content + "\n", in one copy when the content ends the line
+                            buf = buf[start:] if end == len(buf) - 1 else buf[start:end] + "\n"
                 for key, screen, search, rx in plan_get(buf[0], plan_any):
                     if key is not None and key not in buf:
                         continue
