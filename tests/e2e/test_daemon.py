@@ -216,6 +216,8 @@ def test_one_broken_jail_is_reported_and_the_others_run(
     server.start()
     err = server.stderr_path.read_text()
     assert "jail.local:" in err and "maxretry" in err and "Traceback" not in err
+    # the log-less jail is reported on the terminal too, located at its logpath line
+    assert "jail.local:16: [nolog] has no logpath; the jail is skipped" in err
     status = server.cli("status")
     assert status.returncode == 0
     assert "Jail list:\tsshd" in status.stdout

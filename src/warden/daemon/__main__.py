@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import os
 import sys
@@ -16,12 +17,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from warden.config import JailsConfig, load_jails
-from warden.daemon.app import Daemon
+from warden.core.history import BanHistory
+from warden.daemon.app import Daemon, make_jail
 from warden.daemon.control import SocketInUse
 from warden.daemon.logtarget import LogTarget, setup_logging
 from warden.daemon.pidfile import PidFile, PidFileError, Readiness, detach
 from warden.daemon.settings import Settings, read_settings
-from warden.errors import ConfigError
+from warden.errors import ConfigError, WardenError
 
 __all__ = ["main"]
 
@@ -51,7 +53,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"warden: {exc}", file=sys.stderr)
         return 2
-    for error in config.errors:  # the jails with problems are skipped, the others run
+    # Build each jail once now, so that a jail that cannot run is reported here, with
+    # file:line, while the terminal is still attached; it is skipped and the others run.
+    problems = list(config.errors)
+    runnable = []
+    for cfg in config.jails:
+        try:
+            make_jail(cfg, BanHistory())
+        except (WardenError, ValueError) as exc:
+            problems.append(exc if isinstance(exc, ConfigError) else ConfigError(str(exc)))
+        else:
+            runnable.append(cfg)
+    config = dataclasses.replace(config, jails=tuple(runnable), errors=tuple(problems))
+    for error in config.errors:
         print(f"warden: {error}", file=sys.stderr)
     if not config.jails:
         print("warden: no jail can run (none enabled, or all have errors)", file=sys.stderr)

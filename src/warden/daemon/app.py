@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +51,7 @@ from warden.sources.supervise import Supervised
 from warden.sources.tail import Start
 from warden.store import BanStore, MemoryBanStore, SqliteBanStore
 
-__all__ = ["Daemon", "open_store"]
+__all__ = ["Daemon", "make_jail", "open_store"]
 
 log = logging.getLogger("warden.server")
 
@@ -61,6 +61,31 @@ _BLOCK = 256 * 1024
 
 # Longest history kept for bantime.increment when a jail sets no bantime.maxtime.
 _DEFAULT_INCREMENT_WINDOW = 7 * 86400.0
+
+
+def make_jail(cfg: JailConfig, history: BanHistory, *, ignore: Sequence[Network | str] = (),
+              self_addresses: Sequence[Network] = ()) -> Jail:
+    """The core jail for ``cfg``; :class:`ConfigError` (with file:line) if it cannot run."""
+    journal = resolve_backend(cfg.backend) == "systemd"
+    if not cfg.logpath and not journal:
+        raise _located(cfg, "has no logpath; the jail is skipped", "logpath", "enabled")
+    try:
+        resolve_encoding(cfg.logencoding)  # a bad one would stop every jail's reader
+    except WardenError as exc:
+        raise _located(cfg, f"{exc}; the jail is skipped", "logencoding", "enabled") from None
+    # keep no log lines per address when no action will ever print them
+    lean = cfg if needs_matches(cfg) else dataclasses.replace(cfg, maxmatches=0)
+    spec = jail_spec(lean, ignore=ignore, self_addresses=self_addresses, journal=journal)
+    try:
+        return Jail(spec, history=history)
+    except ValueError as exc:  # a formula or pattern the core refuses
+        raise _located(cfg, f"{exc}; the jail is skipped", "enabled") from None
+
+
+def _located(cfg: JailConfig, message: str, *options: str) -> ConfigError:
+    origin = next((o for name in options if (o := cfg.origins.get(name))), None)
+    return ConfigError(f"[{cfg.name}] {message}", file=origin.file if origin else None,
+                       line=origin.line if origin else None)
 
 
 def open_store(dbfile: str) -> BanStore:
@@ -100,22 +125,15 @@ class Daemon:
         self.self_addresses: tuple[Network, ...] = ()
 
     # -- building jails ------------------------------------------------------------------------
-    async def _build(self, cfg: JailConfig) -> JailSlot | None:
+    async def build_jail(self, cfg: JailConfig) -> JailSlot | None:
         """A running jail for ``cfg``, or None (reported) if it cannot run."""
         try:
-            if not cfg.logpath and resolve_backend(cfg.backend) != "systemd":
-                raise ConfigError(f"[{cfg.name}] has no logpath; the jail is skipped")
             _, names = ignore_names(cfg)
             extra: list[Network | str] = []
             for name in names:
                 extra.extend(await resolve_host(name))
-            resolve_encoding(cfg.logencoding)  # a bad one would stop every jail's reader
-            journal = resolve_backend(cfg.backend) == "systemd"
-            # keep no log lines per address when no action will ever print them
-            lean = cfg if needs_matches(cfg) else dataclasses.replace(cfg, maxmatches=0)
-            spec = jail_spec(lean, ignore=extra, self_addresses=self.self_addresses,
-                             journal=journal)
-            jail = Jail(spec, history=self.runtime.history)
+            jail = make_jail(cfg, self.runtime.history, ignore=extra,
+                             self_addresses=self.self_addresses)
         except (WardenError, ValueError) as exc:
             log.error("%s", exc)
             return None
@@ -128,7 +146,7 @@ class Daemon:
                         cfg.name)
         return JailSlot(cfg, jail, tuple(lp.pattern for lp in cfg.logpath))
 
-    async def _start_slots(self, slots: list[JailSlot]) -> None:
+    async def start_jails(self, slots: list[JailSlot]) -> None:
         """Start the slots' firewall rules, restore their bans and reconcile the firewall."""
         routes: dict[str, Route] = {}
         for slot in slots:
@@ -206,7 +224,7 @@ class Daemon:
 
         return Supervised("journal", factory, consume)
 
-    def _sync_sources(self) -> None:
+    def sync_sources(self) -> None:
         """Run one supervised source per watcher kind; restart those whose files changed."""
         assert self.group is not None
         wanted = self._source_groups()
@@ -234,8 +252,8 @@ class Daemon:
         self.self_addresses = await _own_addresses()
         now = self.clock()
         self.runtime.history.load(self.store.load_history(now - self.history_window()))
-        slots = [s for cfg in self.config.jails if (s := await self._build(cfg)) is not None]
-        await self._start_slots(slots)
+        slots = [s for cfg in self.config.jails if (s := await self.build_jail(cfg)) is not None]
+        await self.start_jails(slots)
 
     def history_window(self) -> float:
         """How far back ban history matters: dbpurgeage, or longer if an increment needs it."""
@@ -258,7 +276,7 @@ class Daemon:
                 group.create_task(self.enforcer.run(), name="enforcer")
                 group.create_task(self.runtime.expiry_loop(), name="expiry")
                 group.create_task(self._housekeeping(), name="housekeeping")
-                self._sync_sources()
+                self.sync_sources()
                 await control.start()
                 log.info("Server ready (warden %s), socket %s", __version__,
                          self.settings.socket)

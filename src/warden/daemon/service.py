@@ -191,7 +191,7 @@ async def reload(daemon: Daemon, only: str | None, *, restart: bool = False,
                 decisions.extend(old.jail.unban_all(now))
             kept.append(name)
             continue
-        slot = await daemon._build(cfg)
+        slot = await daemon.build_jail(cfg)
         if slot is None:
             continue  # reported; a jail that was running keeps running on its old config
         if old is not None and unban:
@@ -202,8 +202,8 @@ async def reload(daemon: Daemon, only: str | None, *, restart: bool = False,
     if decisions:
         await runtime.carry_out(decisions, wait=True)
     daemon.config = config
-    await daemon._start_slots(fresh)
-    daemon._sync_sources()
+    await daemon.start_jails(fresh)
+    daemon.sync_sources()
     log.info("reloaded: %d jail(s) kept, %d (re)started", len(kept), len(fresh))
     errors = f"; {len(config.errors)} configuration problem(s) logged" if config.errors else ""
     return Done(f"OK ({len(kept)} kept, {len(fresh)} (re)started{errors})")
