@@ -406,3 +406,24 @@ def test_ban_time_increment_remembers_across_restart(
     # the history came back from the store: the repeat offender's ban doubled
     assert second.count == 2
     assert second.remaining is not None and 2.5 < second.remaining <= 4.0
+
+
+def test_reload_restart_and_unban(tmp_path: Path, server_factory: list[Server]) -> None:
+    log = tmp_path / "auth.log"
+    log.touch()
+    server = _server(server_factory, tmp_path, sshd_jail(log))
+    server.start()
+    _fail(log, "192.0.2.31")
+    append(log, failure_line("192.0.2.32"))
+    wait_for("the ban and a pending failure",
+             lambda: (s := server.status("sshd")).currently_banned == 1 and s.currently_failed)
+    # --restart rebuilds the jail: counters start again, the ban comes back from the store
+    done = server.cli("reload", "sshd", "--restart")
+    assert done.returncode == 0, done.stderr
+    status = server.status("sshd")
+    assert (status.currently_failed, status.total_failed, status.banned) == (
+        0, 0, ("192.0.2.31",))
+    # --unban lifts the reloaded jail's bans
+    assert server.cli("reload", "--unban").returncode == 0
+    assert server.banned() == {}
+    assert server.cli("reload", "nojail").returncode == 2
