@@ -427,3 +427,15 @@ def test_reload_restart_and_unban(tmp_path: Path, server_factory: list[Server]) 
     assert server.cli("reload", "--unban").returncode == 0
     assert server.banned() == {}
     assert server.cli("reload", "nojail").returncode == 2
+
+
+def test_an_unusable_socket_is_one_clear_error(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.touch()
+    server = Server(tmp_path, sshd_jail(log))
+    blocker = tmp_path / "file"
+    blocker.touch()  # a file where the socket's directory should be
+    done = server.cli("server", "-f", "--socket", str(blocker / "warden.sock"))
+    assert done.returncode == 1
+    assert "cannot serve on" in done.stderr and "Traceback" not in done.stderr
+    assert not server.pidfile.exists()

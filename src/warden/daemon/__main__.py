@@ -82,7 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if (other := pidfile.running()) is not None:
         print(f"warden: {settings.pidfile}: warden already runs as pid {other}", file=sys.stderr)
         return 1
-    readiness = Readiness(None) if args.foreground else detach()
+    readiness = (Readiness(None, echo=settings.logtarget.upper() != "STDERR")
+                 if args.foreground else detach())
     try:
         pidfile.write()
     except PidFileError as exc:

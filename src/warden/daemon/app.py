@@ -269,6 +269,12 @@ class Daemon:
         control = ControlServer(self.settings.socket, self.handle)
         loop = asyncio.get_running_loop()
         try:
+            # bind first: a socket problem is reported as itself, before any task runs
+            await control.start()
+        except BaseException:
+            await self._shutdown()
+            raise
+        try:
             async with asyncio.TaskGroup() as group:
                 self.group = group
                 self.runtime.task_group = group
@@ -277,7 +283,6 @@ class Daemon:
                 group.create_task(self.runtime.expiry_loop(), name="expiry")
                 group.create_task(self._housekeeping(), name="housekeeping")
                 self.sync_sources()
-                await control.start()
                 log.info("Server ready (warden %s), socket %s", __version__,
                          self.settings.socket)
                 on_ready()

@@ -58,8 +58,11 @@ class PidFile:
 class Readiness:
     """The detached daemon's line back to the process that started it."""
 
-    def __init__(self, fd: int | None) -> None:
+    def __init__(self, fd: int | None, *, echo: bool = False) -> None:
+        """``fd``: the pipe to the starter (None in the foreground); ``echo``: print a
+        start-up failure on stderr (in the foreground when the log goes elsewhere)."""
         self._fd = fd
+        self._echo = echo
 
     def _send(self, text: str) -> None:
         if self._fd is None:
@@ -75,6 +78,8 @@ class Readiness:
 
     def failed(self, code: int, message: str) -> None:
         """Tell the starter that start-up failed (it prints ``message``, exits ``code``)."""
+        if self._echo:
+            print(message, file=sys.stderr)
         self._send(f"{code}\n{message}")
 
 
