@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,21 @@ def test_file_target_reopens_after_rotation(tmp_path: Path) -> None:
         assert "NOTICE  after" in text and "before" not in text
     finally:
         target.close()
+
+
+def test_syslog_target_sends_to_the_socket(tmp_path: Path) -> None:
+    path = tmp_path / "log.sock"
+    sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sink.bind(str(path))
+    sink.settimeout(5)
+    try:
+        target = setup_logging("SYSLOG", logging.INFO, syslogsocket=str(path))
+        try:
+            logging.getLogger("warden.jail").log(NOTICE, "[sshd] Ban 192.0.2.1")
+            datagram = sink.recv(4096).decode()
+        finally:
+            target.close()
+    finally:
+        sink.close()
+    # <29> = facility daemon (3) * 8 + priority notice (5)
+    assert datagram.startswith("<29>warden[") and "NOTICE [sshd] Ban 192.0.2.1" in datagram

@@ -121,6 +121,8 @@ def setup_logging(target: str, level: int, *, syslogsocket: str = "auto",
         handler = logging.handlers.SysLogHandler(
             address=_syslog_address(syslogsocket),
             facility=logging.handlers.SysLogHandler.LOG_DAEMON)
+        # bans and unbans are syslog notices (the stock map knows no NOTICE level)
+        handler.priority_map = {**handler.priority_map, "NOTICE": "notice"}
         handler.setFormatter(logging.Formatter(_SYSLOG_FORMAT))
     else:
         os.makedirs(os.path.dirname(os.path.abspath(name)), exist_ok=True)
