@@ -96,6 +96,12 @@ class LogTarget:
         self.handler.close()
 
 
+class _SysLog(logging.handlers.SysLogHandler):
+    """Bans and unbans are syslog notices (the stock map knows no NOTICE level)."""
+
+    priority_map = {**logging.handlers.SysLogHandler.priority_map, "NOTICE": "notice"}
+
+
 def _syslog_address(socket: str) -> str | tuple[str, int]:
     if socket and socket != "auto":
         return socket
@@ -118,11 +124,8 @@ def setup_logging(target: str, level: int, *, syslogsocket: str = "auto",
         handler = logging.StreamHandler(sys.stderr if upper == "STDERR" else sys.stdout)
         handler.setFormatter(logging.Formatter(_FORMAT))
     elif upper == "SYSLOG" or upper.startswith("SYSLOG["):
-        handler = logging.handlers.SysLogHandler(
-            address=_syslog_address(syslogsocket),
-            facility=logging.handlers.SysLogHandler.LOG_DAEMON)
-        # bans and unbans are syslog notices (the stock map knows no NOTICE level)
-        handler.priority_map = {**handler.priority_map, "NOTICE": "notice"}
+        handler = _SysLog(address=_syslog_address(syslogsocket),
+                          facility=logging.handlers.SysLogHandler.LOG_DAEMON)
         handler.setFormatter(logging.Formatter(_SYSLOG_FORMAT))
     else:
         os.makedirs(os.path.dirname(os.path.abspath(name)), exist_ok=True)
