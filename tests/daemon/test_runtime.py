@@ -20,7 +20,7 @@ from warden.daemon.enforcer import Enforcer, Route
 from warden.daemon.jailspec import jail_spec
 from warden.daemon.runtime import JailSlot, Runtime
 from warden.sources.base import FilePosition, LogBatch
-from warden.store import MemoryBanStore, StoredBan
+from warden.store import MemoryBanStore, SqliteBanStore, StoredBan
 
 FILTERS = Path("/etc/fail2ban/filter.d")
 pytestmark = pytest.mark.skipif(not (FILTERS / "sshd.conf").exists(), reason="needs fail2ban")
@@ -123,3 +123,28 @@ def test_manual_unban_forgets_history(tmp_path: Path) -> None:
         enforcer.cancel()
 
     asyncio.run(scenario())
+
+
+def test_a_failing_store_does_not_stop_enforcement(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        clock = Clock(1_800_000_000.0)
+        cfg = load_jails(_config(tmp_path, bantime=60)).jails[0]
+        store = SqliteBanStore(tmp_path / "w.db")
+        firewall = DryRunBackend()
+        enforcer = Enforcer({"dryrun": firewall}, clock=clock)
+        await enforcer.start_jails({"sshd": Route(JailRule("sshd"), ("dryrun",))})
+        runtime = Runtime(store, enforcer, clock=clock)
+        runtime.add_jail(JailSlot(cfg, Jail(jail_spec(cfg)), (f"{tmp_path}/auth.log",)))
+        worker = asyncio.create_task(enforcer.run())
+        store.close()  # every write now fails
+        await runtime.carry_out(runtime.slots["sshd"].jail.ban("192.0.2.5", clock.now),
+                                wait=True)
+        assert {str(n) for n in firewall.banned("sshd")} == {"192.0.2.5/32"}
+        runtime.positions["/x"] = {"offset": 1}
+        runtime.save_positions()
+        assert runtime.positions == {"/x": {"offset": 1}}  # kept for the next try
+        worker.cancel()
+
+    asyncio.run(scenario())
+    assert "will not survive a restart" in caplog.text

@@ -199,6 +199,9 @@ class Enforcer:
         except BackendError as exc:
             self.errors += 1
             log.error("firewall: %s failed: %s", what, exc)
+        except Exception:  # a backend bug must not stop detection; say where it happened
+            self.errors += 1
+            log.exception("firewall: %s failed unexpectedly", what)
         return None
 
     def stop(self) -> None:

@@ -17,6 +17,7 @@ import logging
 import os
 import shlex
 import socket
+import sqlite3
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -123,17 +124,12 @@ class Runtime:
         """
         bans = [d for d in decisions if isinstance(d, Ban)]
         unbans = [d for d in decisions if isinstance(d, Unban)]
-        if unbans:
-            forget = [(u.jail, u.address) for u in unbans if u.reason != "expired"]
-            ended = [(u.jail, u.address) for u in unbans if u.reason == "expired"]
-            if forget:
-                self.store.remove_bans(forget, forget=True)
-            if ended:
-                self.store.remove_bans(ended)
-        if bans:
-            # Durable first: a ban the firewall has is a ban the store has.
-            self.store.add_bans([StoredBan(b.jail, b.address, b.time, b.bantime, b.count)
-                                 for b in bans])
+        try:
+            self._record(bans, unbans)
+        except (sqlite3.Error, OSError) as exc:
+            # The firewall still gets the bans: losing state is bad, letting hosts in is worse.
+            log.error("state database write failed (%s): %d ban(s) and %d unban(s) are "
+                      "enforced but will not survive a restart", exc, len(bans), len(unbans))
         for unban in unbans:
             log.log(NOTICE, "[%s] Unban %s", unban.jail, unban.address)
         for ban in bans:
@@ -149,6 +145,19 @@ class Runtime:
         for decision in decisions:
             if isinstance(decision, ResolveHost | CheckIgnore):
                 self._spawn(self._answer(decision))
+
+    def _record(self, bans: list[Ban], unbans: list[Unban]) -> None:
+        if unbans:
+            forget = [(u.jail, u.address) for u in unbans if u.reason != "expired"]
+            ended = [(u.jail, u.address) for u in unbans if u.reason == "expired"]
+            if forget:
+                self.store.remove_bans(forget, forget=True)
+            if ended:
+                self.store.remove_bans(ended)
+        if bans:
+            # Durable first: a ban the firewall has is a ban the store has.
+            self.store.add_bans([StoredBan(b.jail, b.address, b.time, b.bantime, b.count)
+                                 for b in bans])
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:
         group = self.task_group
@@ -206,7 +215,11 @@ class Runtime:
     def save_positions(self) -> None:
         """Write the positions of the lines handled so far to the store."""
         if self.positions:
-            self.store.save_positions(self.positions)
+            try:
+                self.store.save_positions(self.positions)
+            except (sqlite3.Error, OSError) as exc:
+                log.error("state database write failed (%s): log positions kept in memory", exc)
+                return
             self.positions = {}
 
     # -- start -------------------------------------------------------------------------------
