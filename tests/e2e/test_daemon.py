@@ -439,3 +439,28 @@ def test_an_unusable_socket_is_one_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "cannot serve on" in done.stderr and "Traceback" not in done.stderr
     assert not server.pidfile.exists()
+
+
+def test_ignorecommand_decides_off_the_detection_path(
+        tmp_path: Path, server_factory: list[Server]) -> None:
+    log = tmp_path / "auth.log"
+    log.touch()
+    canary = tmp_path / "pwned"
+    answers = tmp_path / "answers"
+    # ignore the friend's address; the user name (from the log) is only ever data
+    command = (f"echo '<ip>' >> {answers}; "
+               "test '<ip>' = 192.0.2.200 || test \"<F-USER>\" = friend")
+    server = _server(server_factory, tmp_path,
+                     sshd_jail(log, extra=f"ignorecommand = {command}"))
+    server.start()
+    evil = f"x\"; touch {canary}; echo \""
+    append(log, failure_line("192.0.2.200") * 3 + failure_line("192.0.2.201") * 3
+           + failure_line("192.0.2.202", user=evil) * 3)
+    wait_for("the strangers' bans", lambda: {"192.0.2.201", "192.0.2.202"} <= set(server.banned()))
+    assert not canary.exists()  # the user name was compared as text, never run
+    wait_for("the friend's answer", lambda: "192.0.2.200" in _read(answers))
+    # the friend's answers said "ignore": it stays unbanned (a negative: watch it a moment)
+    deadline = time.monotonic() + 0.5
+    while time.monotonic() < deadline:
+        assert "192.0.2.200" not in server.banned()
+    assert server.status("sshd").total_failed == 6

@@ -23,6 +23,7 @@ from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from warden.backends.base import BanEntry, UnbanEntry
+from warden.backends.shellvars import splice_variables, variable_name
 from warden.config import JailConfig
 from warden.core.addr import Network, parse_network
 from warden.core.decisions import Ban, CheckIgnore, Decision, ResolveHost, Unban
@@ -255,19 +256,17 @@ async def resolve_host(host: str) -> list[Network]:
 async def run_ignorecommand(command: str, question: CheckIgnore) -> bool:
     """Run ``ignorecommand`` for one failure: exit 0 means ignore, 1 means count it.
 
-    Log data never becomes shell text: ``<ip>``, ``<fid>`` and ``<F-NAME>`` tags are replaced
-    by references to environment variables holding the values.
+    Log data never becomes shell text: ``<ip>``, ``<fid>``, ``<matches>`` and ``<F-NAME>``
+    tags become quoted references to environment variables holding the values.
     """
-    env = dict(os.environ)
-    text = command
-    values = {"ip": question.ip, "fid": question.ip, "ip-host": question.ip}
+    values = {"ip": question.ip, "fid": question.ip, "ip-host": question.ip,
+              "matches": "\n".join(question.matches)}
     for key, value in question.fields.items():
-        values[f"F-{key.upper()}"] = str(value)
-    values["matches"] = "\n".join(question.matches)
-    for n, (tag, value) in enumerate(values.items()):
-        var = f"WARDEN_TAG_{n}"
-        env[var] = value
-        text = text.replace(f"<{tag}>", f'"${{{var}}}"')
+        values[f"F-{key.upper()}"] = "" if value is None else str(value)
+    text, used = splice_variables(command, lambda tag: tag in values or tag.startswith("F-"))
+    env = dict(os.environ)
+    for tag in used:
+        env[variable_name(tag)] = values.get(tag, "")
     try:
         proc = await asyncio.create_subprocess_exec(
             "/bin/sh", "-c", text, env=env, stdin=asyncio.subprocess.DEVNULL,
