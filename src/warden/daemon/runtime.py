@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from warden.backends.base import BanEntry, UnbanEntry
 from warden.backends.shellvars import splice_variables, variable_name
 from warden.config import JailConfig
-from warden.core.addr import Network, parse_network
+from warden.core.addr import Network, format_target, parse_network
 from warden.core.decisions import Ban, CheckIgnore, Decision, ResolveHost, Unban
 from warden.core.history import BanHistory
 from warden.core.jail import Jail
@@ -136,10 +136,13 @@ class Runtime:
         for ban in bans:
             word = "Restore Ban" if ban.restored else ("Prolong" if ban.prolonged else "Ban")
             log.log(NOTICE, "[%s] %s %s", ban.jail, word, ban.address)
+        # Networks go to the firewall as they are (no text round trip); raw ids (a user
+        # name as <F-ID>) have no address and cannot be enforced.
         if bans or unbans:
             done = self.enforcer.submit(
-                [BanEntry(b.jail, b.address, b.until, _info(b)) for b in bans],
-                [UnbanEntry(u.jail, u.address) for u in unbans])
+                [BanEntry(b.jail, b.ip, b.until, _info(b)) for b in bans
+                 if not isinstance(b.ip, str)],
+                [UnbanEntry(u.jail, u.ip) for u in unbans if not isinstance(u.ip, str)])
             self._wake.set()
             if wait:
                 await done
@@ -157,8 +160,8 @@ class Runtime:
                 self.store.remove_bans(ended)
         if bans:
             # Durable first: a ban the firewall has is a ban the store has.
-            self.store.add_bans([StoredBan(b.jail, b.address, b.time, b.bantime, b.count)
-                                 for b in bans])
+            self.store.add_bans([StoredBan(b.jail, format_target(b.ip), b.time, b.bantime,
+                                           b.count) for b in bans])
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:
         group = self.task_group
