@@ -464,3 +464,21 @@ def test_ignorecommand_decides_off_the_detection_path(
     while time.monotonic() < deadline:
         assert "192.0.2.200" not in server.banned()
     assert server.status("sshd").total_failed == 6
+
+
+def test_a_broken_reload_keeps_the_running_jail(tmp_path: Path,
+                                                server_factory: list[Server]) -> None:
+    log = tmp_path / "auth.log"
+    log.touch()
+    server = _server(server_factory, tmp_path, sshd_jail(log))
+    server.start()
+    _fail(log, "192.0.2.41")
+    wait_for("the ban", lambda: "192.0.2.41" in server.banned())
+    server.write_config(sshd_jail(log, extra="maxretry = lots"))
+    done = server.cli("reload")
+    assert done.returncode == 0 and "1 configuration problem" in done.stdout
+    # the jail runs on, with its ban, on the configuration it had
+    assert "192.0.2.41" in server.banned()
+    assert "keeps running on its previous configuration" in server.log_text()
+    _fail(log, "192.0.2.42")
+    wait_for("the old maxretry still bans", lambda: "192.0.2.42" in server.banned())

@@ -176,8 +176,14 @@ async def reload(daemon: Daemon, only: str | None, *, restart: bool = False,
     decisions: list[Decision] = []
     fresh: list[JailSlot] = []
     kept: list[str] = []
+    broken = {name for name in runtime.slots
+              if any(str(e.message).startswith(f"[{name}]") for e in config.errors)}
     for name in list(runtime.slots):
         if (only is None or name == only) and name not in wanted:
+            if name in broken:
+                # a mistake in the new configuration must not unban anyone
+                log.error("Jail '%s' keeps running on its previous configuration", name)
+                continue
             slot = runtime.remove_jail(name)
             assert slot is not None
             decisions.extend(slot.jail.unban_all(now, forget=False))
