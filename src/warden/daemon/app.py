@@ -121,6 +121,7 @@ class Daemon:
         self.runtime = Runtime(self.store, self.enforcer, history=BanHistory(), clock=clock)
         self.sources: dict[str, _SourceTask] = {}
         self.stopping = asyncio.Event()
+        self._reloading = asyncio.Lock()
         self.group: asyncio.TaskGroup | None = None
         self.self_addresses: tuple[Network, ...] = ()
 
@@ -347,8 +348,10 @@ class Daemon:
         return await _handle(self, request)
 
     async def reload(self, jail: str | None, restart: bool, unban: bool) -> Response:
-        """Re-read the configuration (see :func:`warden.daemon.service.reload`)."""
-        return await _reload(self, jail, restart=restart, unban=unban)
+        """Re-read the configuration (see :func:`warden.daemon.service.reload`); one reload
+        at a time (SIGHUP and a client may ask together)."""
+        async with self._reloading:
+            return await _reload(self, jail, restart=restart, unban=unban)
 
 
 class _Stop(Exception):

@@ -149,7 +149,7 @@ async def handle(daemon: Daemon, request: Request) -> Response:
                                             ban.count))
             return BannedList(tuple(entries))
         case Reload(jail=name, restart=restart, unban=unban):
-            return await reload(daemon, name, restart=restart, unban=unban)
+            return await daemon.reload(name, restart, unban)
         case Stop():
             daemon.stopping.set()
             return Done("Shutdown successful")
