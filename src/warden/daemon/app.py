@@ -321,8 +321,15 @@ class Daemon:
         loop.add_signal_handler(signal.SIGTERM, self._stop_signal)
         loop.add_signal_handler(signal.SIGINT, self._stop_signal)
         loop.add_signal_handler(signal.SIGHUP,
-                                lambda: group.create_task(self.reload(None, False, False)))
+                                lambda: group.create_task(self._reload_signal()))
         loop.add_signal_handler(signal.SIGUSR1, self._reopen_log)
+
+    async def _reload_signal(self) -> None:
+        log.info("SIGHUP: reloading the configuration")
+        try:
+            await self.reload(None, False, False)
+        except Exception:  # a bug in reload must not take the running jails down
+            log.exception("reload failed; the running configuration stays")
 
     def _stop_signal(self) -> None:
         if not self.stopping.is_set():
