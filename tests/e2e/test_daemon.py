@@ -482,3 +482,29 @@ def test_a_broken_reload_keeps_the_running_jail(tmp_path: Path,
     assert "keeps running on its previous configuration" in server.log_text()
     _fail(log, "192.0.2.42")
     wait_for("the old maxretry still bans", lambda: "192.0.2.42" in server.banned())
+
+
+def test_mail_action_sends_one_mail_per_ban(tmp_path: Path, server_factory: list[Server],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "auth.log"
+    log.touch()
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    outbox = tmp_path / "outbox"
+    # a sendmail of our own: it keeps the argv and the message it was given
+    fake = bin_dir / "sendmail"
+    fake.write_text(f"#!/bin/sh\n{{ echo \"ARGS $*\"; cat; echo; }} >> {outbox}\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    server = _server(server_factory, tmp_path, sshd_jail(
+        log, extra="action = dummy\n         sendmail-whois[dest=admin@example.org]"))
+    for name in ("sendmail-common.conf", "sendmail-whois.conf", "mail-whois-common.conf"):
+        (server.conf / "action.d" / name).write_text(
+            (Path("/etc/fail2ban/action.d") / name).read_text())
+    server.start()
+    _fail(log, "198.51.100.23")
+    wait_for("the mail", lambda: "198.51.100.23" in _read(outbox))
+    mail = _read(outbox)
+    assert "admin@example.org" in mail.splitlines()[0]
+    assert mail.count("ARGS ") == 1
+    assert "198.51.100.23" in server.banned()  # the dry-run firewall got it as well

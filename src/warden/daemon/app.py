@@ -140,8 +140,8 @@ class Daemon:
             return None
         route = route_for(cfg)
         if route.unsupported:
-            log.warning("[%s] actions not run by the daemon (mail and Python actions are not "
-                        "supported yet): %s", cfg.name, ", ".join(route.unsupported))
+            log.warning("[%s] actions not run by the daemon (Python actions are not supported "
+                        "yet): %s", cfg.name, ", ".join(route.unsupported))
         if not route.backends:
             log.warning("[%s] no firewall action: bans are recorded but not enforced",
                         cfg.name)

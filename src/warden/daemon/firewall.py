@@ -4,8 +4,9 @@ Each native action (``nftables-multiport``, ``iptables-ipset``, ``pf``, ``dummy`
 backend kind with settings; jails whose actions have equal settings share one backend instance,
 named by that key. Any other ``action.d`` action runs as a fail2ban command action
 (:class:`~warden.backends.commandaction.CommandAction`, one per jail and action, in its own
-enforcer lane so a slow command never delays the firewall). Mail actions are reported as not
-run (``unsupported``).
+enforcer lane so a slow command never delays the firewall); mail actions become the mail
+notifier, in a lane of its own too. Python actions (``action.d/*.py``) are reported as not run
+(``unsupported``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from warden.config import JailConfig
 __all__ = ["JailRoute", "make_backend", "needs_matches", "route_for"]
 
 _MATCH_TAGS = ("<matches>", "<ipmatches>", "<ipjailmatches>")
+_NOTICES = ("mail", "webhook")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +61,11 @@ def route_for(cfg: JailConfig) -> JailRoute:
             options = dict(action.options)
             factories[name] = functools.partial(CommandAction, cfg.name, action.name, options)
             self_timed.append(name)
-        elif spec.kind == "mail":
-            unsupported.append(action.file)
-            continue
+        elif spec.kind in _NOTICES:
+            # mail and webhooks: their own lane, bounded by their own timeouts
+            name = _name(spec)
+            factories[name] = functools.partial(create_backend, spec)
+            self_timed.append(name)
         else:
             name = _name(spec)
             factories[name] = functools.partial(create_backend, spec)
@@ -88,7 +92,7 @@ def needs_matches(cfg: JailConfig) -> bool:
             return True
         spec = native_action(action.file, action.options or action.params, jail=cfg.name,
                              port=cfg.port, protocol=cfg.protocol)
-        if spec is not None and spec.kind != "mail":
+        if spec is not None and spec.kind not in _NOTICES:
             continue
         texts = [*action.options.values(), *action.params.values()]
         if spec is not None or any(tag in text for text in texts for tag in _MATCH_TAGS):
