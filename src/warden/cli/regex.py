@@ -38,10 +38,19 @@ def _is_filter_name(spec: str, config_dir: Path) -> bool:
         return True
     try:
         name = parse_reference(spec).name
-    except ValueError:
+    except ValueError as exc:
+        # "sshd[mode=" names an existing filter with broken parameters: say so rather than
+        # treating the text as a regex that then fails to compile.
+        head = spec.split("[", 1)[0].strip()
+        if "[" in spec and head and _filter_file_exists(head, config_dir):
+            raise ConfigError(f"FILTER argument {spec!r}: {exc}") from None
         return False
     if not name or "/" in name:
         return Path(name).is_file()
+    return _filter_file_exists(name, config_dir)
+
+
+def _filter_file_exists(name: str, config_dir: Path) -> bool:
     filter_d = config_dir / "filter.d"
     return any((filter_d / f"{name}{ext}").is_file() for ext in (".conf", ".local", ""))
 
@@ -77,6 +86,9 @@ def _open_log(log: str) -> tuple[str, Iterator[str], str | None]:
         return str(path), iter_lines(stream, close=True), str(path)
     if path.exists():
         raise ConfigError(f"log {log} is not a regular file")
+    if "/" in log and not any(ch.isspace() for ch in log):
+        # A log line has blanks; a word with slashes is a path that was mistyped.
+        raise ConfigError(f"log file {log} does not exist")
     return "a single line", iter(log.splitlines() or [""]), None
 
 
