@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from ipaddress import ip_address, ip_network
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from warden.core.addr import contains, format_target, parse_address, parse_network, parse_target
 
@@ -66,3 +69,38 @@ def test_format_target(text: str, shown: str) -> None:
 ])
 def test_contains(outer: str, inner: str, inside: bool) -> None:
     assert contains(parse_target(outer), parse_target(inner)) is inside
+
+
+def _reference(text: str) -> object:
+    """parse_address written with ipaddress alone (its fast paths must agree)."""
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.scope_id is not None:
+            return None
+        return addr.ipv4_mapped or addr
+    return addr
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=6).map(lambda a: a.exploded),
+    st.text(alphabet="0123456789abcdefABCDEF:.%g", max_size=42),
+))
+def test_parse_address_agrees_with_ipaddress(text: str) -> None:
+    got = parse_address(text)
+    want = _reference(text)
+    assert got == want and type(got) is type(want)
+    if got is not None:
+        assert parse_network(text) == ipaddress.ip_network(got)
+
+
+@pytest.mark.parametrize("text", ["01.2.3.4", "1.2.3", "256.0.0.1", "1::2::3", ":1", "1:",
+                                  "12345::", "1:2:3:4:5:6:7:8:9", "::ffff:102:304",
+                                  "::ffff:1.2.3.4", "fe80::1%eth0", "::"])
+def test_parse_address_edge_cases(text: str) -> None:
+    got = parse_address(text)
+    assert got == _reference(text) and type(got) is type(_reference(text))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -152,11 +154,36 @@ def _reference(events: list[tuple[str, float, int]], maxretry: int,
     events=st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 40).map(float),
                               st.integers(1, 3)), max_size=60),
 )
+@pytest.mark.parametrize("maxmatches", [0, 2])  # times only / times with lines
 def test_tracker_agrees_with_the_plain_rule(maxretry: int, findtime: float,
-                                            events: list[tuple[str, float, int]]) -> None:
-    tracker = Tracker(maxretry, findtime, maxmatches=0)
+                                            events: list[tuple[str, float, int]],
+                                            maxmatches: int) -> None:
+    tracker = Tracker(maxretry, findtime, maxmatches=maxmatches)
     got: list[tuple[int, float] | int] = []
     for key, t, weight in events:
         ticket = tracker.add(key, t, (), weight)
         got.append((ticket.failures, ticket.time) if ticket else tracker.count(key))
     assert got == _reference(events, maxretry, findtime)
+
+
+def _bytes_per_key(maxmatches: int, failures: int, keys: int = 20_000) -> float:
+    names = [f"2001:db8::{i:x}" for i in range(keys)]  # made before measuring
+    tracker = Tracker(maxretry=5, findtime=3600, maxmatches=maxmatches, max_tracked=keys)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(failures):
+            for name in names:
+                # every failure at the same second, each time a float object of its own
+                tracker.add(name, float(int("1700000000")), ("a log line",))
+        return (tracemalloc.get_traced_memory()[0] - before) / keys
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_per_address_without_matches() -> None:
+    # one failure costs only the dictionary slot (the time is shared); two add a pair
+    assert _bytes_per_key(0, 1) < 56
+    assert _bytes_per_key(0, 2) < 56 + 56
+    # keeping lines costs more (what maxmatches = 0 saves)
+    assert _bytes_per_key(5, 2) > _bytes_per_key(0, 2) + 40

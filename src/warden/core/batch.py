@@ -1,4 +1,5 @@
-"""Counting many lines at once: fail2ban-regex's statistics without a result per line.
+"""Many lines at once: fail2ban-regex's statistics (:func:`tally`) and the daemon's failures
+(:class:`Scanner`), without a result object per line.
 
 :func:`tally` feeds lines to a :class:`~warden.core.filter.Filter` exactly as
 :meth:`Filter.process <warden.core.filter.Filter.process>` would, one after another, with the
@@ -7,18 +8,20 @@ common single-line filter the per-line steps of ``process``, ``process_dated`` a
 inlined here and no :class:`~warden.core.filter.Failure` is built; everything else (multi-line
 buffers, journal mode, early ignoreregexes) goes through ``process`` itself. The inlined loop
 must stay in step with ``Filter._find``: ``tests/cli/test_batch.py`` compares the two.
+:meth:`Scanner.scan` is the same loop for the daemon: it returns the failures themselves
+(built by the filter's own code), compared with ``process`` by ``tests/core/test_scanner.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import islice
 
 from warden.core.datedetect import DateDetector
-from warden.core.filter import _LAST_DATE_WINDOW, Filter
+from warden.core.filter import _LAST_DATE_WINDOW, Failure, Filter
 from warden.core.prefilter import text_screen
 
-__all__ = ["Tally", "is_comment", "tally"]
+__all__ = ["Scanner", "Tally", "is_comment", "tally"]
 
 # Lines handled per step (dates are found for a whole block first: see DateDetector.match_all).
 _BLOCK = 2048
@@ -200,3 +203,118 @@ def _tally_single(flt: Filter, lines: Iterable[str], now: float, into: Tally) ->
         into.matched += matched
         into.ignored += ignored
         into.missed += missed
+
+
+class Scanner:
+    """One filter's failures for whole batches of lines (the daemon's read blocks).
+
+    :meth:`scan` gives what :meth:`Filter.process` line by line gives, with the same effect on
+    the filter's state; single-line filters with a :class:`DateDetector` take the inlined
+    path (dates found for the block at once, lines holding none of the failregexes' literals
+    skipped before the prefregex), every other filter goes line by line.
+    """
+
+    __slots__ = ("_fast", "_screen", "filter")
+
+    def __init__(self, flt: Filter) -> None:
+        self.filter = flt
+        self._fast = not (flt.journal or flt._multi or flt._ignore_first
+                          or not isinstance(flt._dates, DateDetector))
+        # worked out once per filter: see prefilter.text_screen
+        self._screen = text_screen([rx.pattern for rx in flt._fail]) if self._fast else None
+
+    def scan(self, lines: Sequence[str], now: float) -> list[tuple[int, Failure]]:
+        """The failures found in ``lines`` (line ends may be attached), each with the index of
+        its line, in order."""
+        flt = self.filter
+        out: list[tuple[int, Failure]] = []
+        if not self._fast:
+            process = flt.process
+            for i, line in enumerate(lines):
+                hits = process(line, now).failures
+                if hits:
+                    out.extend((i, failure) for failure in hits)
+            return out
+        if not lines:
+            return out
+        cut = [flt.clean(line) for line in lines] if _needs_cleaning(
+            lines, flt.max_line_length) else list(lines)
+        assert isinstance(flt._dates, DateDetector)
+        window = now - _LAST_DATE_WINDOW
+        pref = flt._pref
+        pref_search = pref.search if pref is not None else None
+        pref_screen = flt._pref_screen
+        pref_content = flt._pref_content
+        plan_get = flt._plan_by_first.get
+        plan_any = flt._plan_any
+        failure = flt._failure
+        screen_out = self._screen
+        last_text, last = flt._last_text, flt._last_date
+        try:
+            for i, (line, found) in enumerate(zip(cut, flt._dates.match_all(cut, now),
+                                                  strict=True)):
+                # Filter.process_dated: which text is searched, and the time it gets
+                date: float | None
+                if found is None:
+                    if last and last > window:
+                        text, date = line, last
+                    else:
+                        text, date = line, None
+                else:
+                    start, end, date = found[0], found[1], found[2]
+                    if start == end:
+                        if last and last > window:
+                            text, date = line, last
+                        else:
+                            text, date = line, now
+                    elif date is not None:
+                        last_text, last = line[start:end], date
+                        text = line[end:] if start == 0 else line[:start] + line[end:]
+                    elif last and last > window:
+                        text, date = line, last
+                    else:
+                        text = line[:start] + line[end:]
+                buf = text + "\n"
+                if screen_out is not None:
+                    for literal in screen_out:
+                        if literal in buf:
+                            break
+                    else:  # no failregex can match any part of this line
+                        continue
+                pre = None
+                if pref_search is not None:
+                    if pref_screen is not None and not pref_screen.admits(buf):
+                        continue
+                    pre = pref_search(buf)
+                    if pre is None:
+                        continue
+                    if pref_content:
+                        start, end = pre.span("content")
+                        if end > start:
+                            buf = buf[start:] if end == len(buf) - 1 else buf[start:end] + "\n"
+                # Filter._find: the first failregex that settles wins
+                for key, screen, search, rx in plan_get(buf[0], plan_any):
+                    if key is not None and key not in buf:
+                        continue
+                    if screen is not None and not screen.admits(buf):
+                        continue
+                    m = search(buf)
+                    if m is None:
+                        continue
+                    flt._last_text, flt._last_date = last_text, last
+                    result = failure(rx, m, pre, line, (date, now))
+                    if result is None:
+                        buf = "\n"
+                        continue
+                    if result.failures:
+                        out.extend((i, f) for f in result.failures)
+                    break
+        finally:
+            flt._last_text, flt._last_date = last_text, last
+        return out
+
+
+def _needs_cleaning(lines: Sequence[str], limit: int) -> bool:
+    # sources hand out lines without their ends and already cut: usually nothing to do
+    return max(map(len, lines)) > limit or any(
+        line.endswith(("\n", "\r")) for line in lines)

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import random as _random
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from ipaddress import IPv4Address, IPv6Address, ip_network
+from ipaddress import IPv4Address, IPv6Address
+from operator import itemgetter
 from types import MappingProxyType
 
 from warden.core.addr import (
@@ -31,10 +32,12 @@ from warden.core.addr import (
     Target,
     contains,
     format_target,
+    host_network,
     parse_address,
     parse_network,
 )
 from warden.core.banlist import ActiveBan, BanList, ends_later
+from warden.core.batch import Scanner
 from warden.core.datedetect import DateMatch
 from warden.core.decisions import (
     Ban,
@@ -80,6 +83,7 @@ class Jail:
         self.filters: tuple[Filter, ...] = tuple(filters) if filters is not None else tuple(
             Filter(d, journal=spec.journal, max_line_length=spec.max_line_length)
             for d in spec.filters)
+        self._scanners = tuple(Scanner(f) for f in self.filters)
         self.tracker = Tracker(spec.maxretry, spec.findtime, spec.maxmatches, spec.max_tracked)
         self.ignore = IgnoreList(spec.ignore)
         cache = spec.ignorecache
@@ -106,6 +110,23 @@ class Jail:
                 result = flt.process_dated(flt.clean(line), date, now)
             for failure in result.failures:
                 self.add_failure(failure, now, out, live=live)
+        return out
+
+    def feed_lines(self, lines: Sequence[str], now: float, *,
+                   live: bool = False) -> list[Decision]:
+        """Process a batch of log lines: the decisions :meth:`feed` would give for each line
+        in turn (each filter finds the dates itself), at a fraction of the cost per line."""
+        out: list[Decision] = []
+        scanners = self._scanners
+        if len(scanners) == 1:
+            found = scanners[0].scan(lines, now)
+        else:
+            # line by line, and on one line in the order of the filters, as feed
+            found = sorted((item for sc in scanners for item in sc.scan(lines, now)),
+                           key=itemgetter(0))
+        add = self.add_failure
+        for _index, failure in found:
+            add(failure, now, out, live=live)
         return out
 
     def add_failure(self, failure: Failure, now: float, out: list[Decision] | None = None, *,
@@ -171,7 +192,7 @@ class Jail:
         ticket = self.tracker.add(fid, time, matches, weight)
         if ticket is not None:
             target: Target = (fid if net is None else
-                              ip_network(net) if isinstance(net, IPv4Address | IPv6Address)
+                              host_network(net) if isinstance(net, IPv4Address | IPv6Address)
                               else net)
             ban = self._ban(target, fid, ticket.time, now, failures=ticket.failures,
                             matches=ticket.matches, fields=fields)

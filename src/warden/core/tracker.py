@@ -10,9 +10,12 @@ a :class:`Ticket` and
 forgotten, as fail2ban's ``toBan`` does: counting starts again from zero.
 
 Memory is what matters here (a flood brings millions of distinct addresses). An address costs
-one dictionary slot, its id string (shared with the filter) and one flat tuple
-``(time1, lines1, time2, lines2, ...)`` sorted by time, where ``lines`` is ``None`` (no
-``maxmatches``), the one log line of the failure, or a tuple of lines. At most
+one dictionary slot, its id string (shared with the filter) and its failure times. Without
+``maxmatches`` (no action prints log lines) those are the bare time of a single failure, or a
+tuple of times sorted, and equal times share one float object (a flood logs many failures in
+the same second), so an address with one failure costs no more than its slot and id. With
+``maxmatches`` they are one flat tuple ``(time1, lines1, time2, lines2, ...)`` sorted by time,
+where ``lines`` is ``None``, the one log line of the failure, or a tuple of lines. At most
 ``maxretry - 1`` failures are ever kept per address. The dictionary is ordered by last update;
 past ``max_tracked`` addresses the least recently updated are evicted in batches (counted in
 :attr:`Tracker.evicted`), and :meth:`Tracker.expire` drops addresses from the front while their
@@ -21,12 +24,15 @@ newest failure is out of the window.
 
 from __future__ import annotations
 
+from bisect import insort
 from itertools import islice
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 __all__ = ["Ticket", "Tracker"]
 
 _Lines = str | tuple[str, ...] | None
+# one address' failures: a bare time, a tuple of times, or (time, lines) pairs flattened
+_Entry = float | tuple[float | _Lines, ...]
 
 
 class Ticket(NamedTuple):
@@ -49,8 +55,8 @@ def _lines(matches: tuple[str, ...], maxmatches: int) -> _Lines:
 class Tracker:
     """Failure windows of every address of one jail (keys are failure ids)."""
 
-    __slots__ = ("_batch", "_entries", "evicted", "findtime", "max_tracked", "maxmatches",
-                 "maxretry")
+    __slots__ = ("_batch", "_entries", "_last", "evicted", "findtime", "max_tracked",
+                 "maxmatches", "maxretry")
 
     def __init__(self, maxretry: int, findtime: float, maxmatches: int = 5,
                  max_tracked: int = 200_000) -> None:
@@ -63,7 +69,8 @@ class Tracker:
         # Evicting in batches keeps the cost per eviction constant: each batch walks the
         # deleted slots at the front of the dictionary once.
         self._batch = max(1, max_tracked // 64)
-        self._entries: dict[str, tuple[float | _Lines, ...]] = {}
+        self._entries: dict[str, _Entry] = {}
+        self._last = 0.0  # the latest time seen: equal times share this object
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -73,7 +80,12 @@ class Tracker:
 
     def count(self, key: str) -> int:
         """Failures of ``key`` currently kept (within the window of its newest failure)."""
-        return len(self._entries.get(key, ())) // 2
+        entry = self._entries.get(key)
+        if entry is None:
+            return 0
+        if not isinstance(entry, tuple):
+            return 1
+        return len(entry) // 2 if self.maxmatches else len(entry)
 
     def add(self, key: str, time: float, matches: tuple[str, ...] = (),
             weight: int = 1) -> Ticket | None:
@@ -82,6 +94,8 @@ class Tracker:
 
         A failure older than the window of the address' newest failure is not counted.
         """
+        if not self.maxmatches:
+            return self._add_times(key, time, weight)
         entries = self._entries
         lines = _lines(matches, self.maxmatches)
         old = entries.pop(key, None)
@@ -92,6 +106,7 @@ class Tracker:
                 self._evict()
             entries[key] = (time, lines) + (time, None) * (weight - 1)
             return None
+        assert isinstance(old, tuple)
         newest = old[-2]
         assert isinstance(newest, float | int)
         newest = max(newest, time)
@@ -115,6 +130,37 @@ class Tracker:
         if count >= self.maxretry:
             return self._ticket(tuple(kept), count)
         entries[key] = tuple(kept)
+        return None
+
+    def _add_times(self, key: str, time: float, weight: int) -> Ticket | None:
+        """:meth:`add` without log lines: the same window, only times kept."""
+        if time == self._last:
+            time = self._last  # share one float object among equal times
+        else:
+            self._last = time
+        entries = self._entries
+        old = entries.pop(key, None)
+        if old is None:
+            if weight >= self.maxretry:
+                return Ticket(float(time), weight, ())
+            if len(entries) >= self.max_tracked:
+                self._evict()
+            entries[key] = time if weight == 1 else (time,) * weight
+            return None
+        times = cast("tuple[float, ...]", old if isinstance(old, tuple) else (old,))
+        newest = times[-1]
+        newest = max(newest, time)
+        floor = newest - self.findtime
+        if time <= floor and time != newest:
+            entries[key] = old  # a stale failure: the window is unchanged
+            return None
+        kept = [t for t in times if t > floor or t == newest]
+        for _ in range(weight):
+            insort(kept, time)  # after equal times, as the flat form places it
+        count = len(kept)
+        if count >= self.maxretry:
+            return Ticket(float(newest), count, ())
+        entries[key] = kept[0] if count == 1 else tuple(kept)
         return None
 
     def _ticket(self, flat: tuple[float | _Lines, ...], failures: int) -> Ticket:
@@ -150,8 +196,9 @@ class Tracker:
         floor = now - self.findtime
         entries = self._entries
         stale: list[str] = []
-        for key, flat in entries.items():
-            newest = flat[-2]
+        lean = not self.maxmatches
+        for key, entry in entries.items():
+            newest = entry if not isinstance(entry, tuple) else entry[-1] if lean else entry[-2]
             assert isinstance(newest, float | int)
             if newest > floor:
                 break

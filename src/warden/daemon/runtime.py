@@ -101,12 +101,17 @@ class Runtime:
         decisions: list[Decision] = []
         if jails:
             times = batch.times
-            for i, line in enumerate(batch.lines):
-                at = times[i] if times is not None else now
+            if times is None and _independent(jails):
+                # a file's lines carry their dates: each jail takes the whole batch at once
                 for jail in jails:
-                    found = jail.feed(line, at)
-                    if found:
-                        decisions.extend(found)
+                    decisions.extend(jail.feed_lines(batch.lines, now))
+            else:
+                for i, line in enumerate(batch.lines):
+                    at = times[i] if times is not None else now
+                    for jail in jails:
+                        found = jail.feed(line, at)
+                        if found:
+                            decisions.extend(found)
         if decisions:
             await self.carry_out(decisions)
             # A source with a backlog hands out batches without ever suspending: let the
@@ -231,6 +236,12 @@ class Runtime:
         """Give ``slot`` back its bans that are still active (from the store)."""
         mine = [b for b in active if b.jail == slot.config.name]
         return slot.jail.restore(mine, self.clock())
+
+
+def _independent(jails: Sequence[Jail]) -> bool:
+    """True if the jails' decisions do not depend on the order in which they see lines: one
+    jail, or none whose ban times count the bans of the others (``bantime.overalljails``)."""
+    return len(jails) == 1 or not any(j.spec.increment.overalljails for j in jails)
 
 
 def _info(ban: Ban) -> dict[str, object]:
