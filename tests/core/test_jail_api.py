@@ -221,6 +221,20 @@ def test_set_ignore_and_bad_arguments() -> None:
         jail.unban("192.0.2.1/40", T0)
 
 
+def test_an_address_ignored_later_is_no_longer_counted() -> None:
+    # tracked addresses skip the ignore test on later failures: set_ignore must forget them
+    jail = Jail(JailSpec("j", maxretry=3))
+    for addr in ("192.0.2.5", "198.51.100.5", "bob"):
+        fail(jail, addr, T0, T0)
+        fail(jail, addr, T0 + 1, T0 + 1)
+    jail.set_ignore([ip_network("192.0.2.0/24"), "bob"])
+    assert fail(jail, "192.0.2.5", T0 + 2, T0 + 2) == []
+    assert fail(jail, "bob", T0 + 2, T0 + 2) == []
+    (ban,) = fail(jail, "198.51.100.5", T0 + 2, T0 + 2)
+    assert isinstance(ban, Ban) and ban.ip == ip_network("198.51.100.5/32")
+    assert jail.status(T0 + 2).currently_failed == 0
+
+
 def test_resolved_accepts_address_objects_and_networks() -> None:
     jail = Jail(JailSpec("j", maxretry=1))
     out = jail.add_failure(Failure("h.example", T0, MappingProxyType({"dns": "h.example"}),

@@ -36,10 +36,12 @@ class ActiveBan:
 class BanList:
     """Active bans by target; ``total`` counts every ban ever added (fail2ban's ban total)."""
 
-    __slots__ = ("_bans", "_heap", "_seq", "total")
+    __slots__ = ("_bans", "_heap", "_keys", "_seq", "total")
 
     def __init__(self) -> None:
         self._bans: dict[Target, ActiveBan] = {}
+        # the target of each ban by its key (a failure id): found without parsing the id
+        self._keys: dict[str, Target] = {}
         self._heap: list[tuple[float, int, Target]] = []
         self._seq = 0
         self.total = 0
@@ -57,15 +59,23 @@ class BanList:
         """The active ban of exactly ``target``, if any."""
         return self._bans.get(target)
 
+    def target_of(self, key: str) -> Target | None:
+        """The banned target whose ban has the key ``key``, if any."""
+        return self._keys.get(key)
+
     def items(self) -> list[tuple[Target, ActiveBan]]:
         """Every active ban, the oldest first."""
         return sorted(self._bans.items(), key=lambda kv: kv[1].time)
 
     def put(self, target: Target, ban: ActiveBan) -> None:
         """Add ``ban`` (replacing one of the same target, which then does not count again)."""
-        if target not in self._bans:
+        old = self._bans.get(target)
+        if old is None:
             self.total += 1
+        else:
+            self._forget_key(old, target)
         self._bans[target] = ban
+        self._keys[ban.key] = target
         self._schedule(target, ban)
 
     def prolong(self, target: Target, until: float | None) -> ActiveBan:
@@ -84,13 +94,21 @@ class BanList:
 
     def pop(self, target: Target) -> ActiveBan | None:
         """Remove and return the ban of ``target`` (its heap entry is skipped later)."""
-        return self._bans.pop(target, None)
+        ban = self._bans.pop(target, None)
+        if ban is not None:
+            self._forget_key(ban, target)
+        return ban
+
+    def _forget_key(self, ban: ActiveBan, target: Target) -> None:
+        if self._keys.get(ban.key) == target:
+            del self._keys[ban.key]
 
     def clear(self) -> list[tuple[Target, ActiveBan]]:
         """Remove every ban; return them."""
         removed = list(self._bans.items())
         self._bans.clear()
         self._heap.clear()
+        self._keys.clear()
         return removed
 
     def expire(self, now: float) -> list[Target]:
@@ -102,6 +120,7 @@ class BanList:
             ban = bans.get(target)
             if ban is not None and ban.seq == seq:  # else unbanned or prolonged since
                 del bans[target]
+                self._forget_key(ban, target)
                 ended.append(target)
         return ended
 

@@ -249,6 +249,7 @@ class Scanner:
         plan_any = flt._plan_any
         failure = flt._failure
         screen_out = self._screen
+        append = out.append
         last_text, last = flt._last_text, flt._last_date
         try:
             for i, (line, found) in enumerate(zip(cut, flt._dates.match_all(cut, now),
@@ -306,8 +307,8 @@ class Scanner:
                     if result is None:
                         buf = "\n"
                         continue
-                    if result.failures:
-                        out.extend((i, f) for f in result.failures)
+                    for one in result.failures:
+                        append((i, one))
                     break
         finally:
             flt._last_text, flt._last_date = last_text, last

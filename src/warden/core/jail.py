@@ -67,6 +67,10 @@ _Address = IPv4Address | IPv6Address | Network
 _Parked = tuple[str, _Address | None, float, Mapping[str, object], tuple[str, ...]]
 
 
+def _parse(fid: str) -> _Address | None:
+    return parse_network(fid) if "/" in fid else parse_address(fid)
+
+
 class Jail:
     """The failure counting and ban state of one jail."""
 
@@ -150,9 +154,16 @@ class Jail:
         elif time < now - self.spec.findtime:
             return out
         fid = failure.fid
+        if fid in self.tracker and not self.spec.ignorecommand and \
+                failure.fields.get("dns") != fid:
+            # Counted before, so not ignored (set_ignore forgets ids it ignores) and not a
+            # host name to resolve: the address is parsed only if this failure bans it.
+            self._count((fid, None, time, failure.fields, failure.matches), now, out)
+            return out
         # a plain address object is a third of the cost of a network: make the network only
-        # when banning
-        net = parse_network(fid) if "/" in fid else parse_address(fid)
+        # when banning (an address banned already has its network)
+        banned = self.bans.target_of(fid)
+        net = banned if banned is not None and not isinstance(banned, str) else _parse(fid)
         if net is None and failure.fields.get("dns") == fid:
             usedns = self.spec.usedns
             if usedns == "no":
@@ -191,6 +202,10 @@ class Jail:
                 weight = self.policy.weight(prev.bans, self.spec.maxretry)
         ticket = self.tracker.add(fid, time, matches, weight)
         if ticket is not None:
+            if net is None:  # not parsed yet (add_failure), or a raw id (None again)
+                banned = self.bans.target_of(fid)
+                net = banned if banned is not None and not isinstance(banned, str) \
+                    else _parse(fid)
             target: Target = (fid if net is None else
                               host_network(net) if isinstance(net, IPv4Address | IPv6Address)
                               else net)
@@ -260,6 +275,13 @@ class Jail:
     def set_ignore(self, entries: Iterable[Network | str]) -> None:
         """Replace the ignored networks (the daemon re-resolved ``ignoreip`` host names)."""
         self.ignore = IgnoreList(entries)
+        # tracked ids skip the ignore test (add_failure): forget those ignored from now on
+        for key in [k for k in self.tracker.ids() if self._ignored(k)]:
+            self.tracker.drop(key)
+
+    def _ignored(self, fid: str) -> bool:
+        net = _parse(fid)
+        return (net if net is not None else fid) in self.ignore
 
     # -- bans ------------------------------------------------------------------------------
 

@@ -103,8 +103,15 @@ class Sessions:
             if flags & _FORGET:
                 cache.pop(key, None)
         elif not flags & _FORGET:
-            users = self._add_user(fail, user)
-            self._set(key, fail, now)
+            # a new session (most failures in a flood): _add_user and _set, inlined
+            if user and "users" not in fail:
+                users = fail["users"] = {user}
+            else:
+                users = self._add_user(fail, user)
+            if len(cache) >= _SESSION_COUNT:
+                self._set(key, fail, now)
+            else:
+                cache[key] = (fail, now + _SESSION_TTL)
         else:
             users = None
         if fail.pop("mlfpending", 0) or (users and len(users) > 1):

@@ -78,6 +78,10 @@ class Tracker:
     def __contains__(self, key: object) -> bool:
         return key in self._entries
 
+    def ids(self) -> list[str]:
+        """The ids with failures kept, least recently updated first."""
+        return list(self._entries)
+
     def count(self, key: str) -> int:
         """Failures of ``key`` currently kept (within the window of its newest failure)."""
         entry = self._entries.get(key)

@@ -57,7 +57,7 @@ log = logging.getLogger("warden.server")
 
 # Bytes read per batch: small enough that the first bans of a burst are enforced while the
 # rest is still being read, large enough that per-batch costs (one store transaction) vanish.
-_BLOCK = 256 * 1024
+_BLOCK = 128 * 1024
 
 # Longest history kept for bantime.increment when a jail sets no bantime.maxtime.
 _DEFAULT_INCREMENT_WINDOW = 7 * 86400.0
