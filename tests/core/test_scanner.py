@@ -54,6 +54,7 @@ def _same(definition: FilterDefinition, lines: list[str], now: float, block: int
         got += [(start + i, f) for i, f in scanner.scan(lines[start:start + block], now)]
     assert got == want
     assert other.decisive_state() == one.decisive_state()
+    assert other._last_text == one._last_text
     return len(want)
 
 

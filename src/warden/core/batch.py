@@ -250,6 +250,8 @@ class Scanner:
         failure = flt._failure
         screen_out = self._screen
         append = out.append
+        # the date text of the last dated line, cut out only once at the end
+        last_line, last_span = None, (0, 0)
         last_text, last = flt._last_text, flt._last_date
         try:
             for i, (line, found) in enumerate(zip(cut, flt._dates.match_all(cut, now),
@@ -269,7 +271,7 @@ class Scanner:
                         else:
                             text, date = line, now
                     elif date is not None:
-                        last_text, last = line[start:end], date
+                        last_line, last_span, last = line, (start, end), date
                         text = line[end:] if start == 0 else line[:start] + line[end:]
                     elif last and last > window:
                         text, date = line, last
@@ -302,7 +304,6 @@ class Scanner:
                     m = search(buf)
                     if m is None:
                         continue
-                    flt._last_text, flt._last_date = last_text, last
                     result = failure(rx, m, pre, line, (date, now))
                     if result is None:
                         buf = "\n"
@@ -311,6 +312,8 @@ class Scanner:
                         append((i, one))
                     break
         finally:
+            if last_line is not None:
+                last_text = last_line[last_span[0]:last_span[1]]
             flt._last_text, flt._last_date = last_text, last
         return out
 
