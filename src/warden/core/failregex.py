@@ -184,6 +184,10 @@ def normalise_address(text: str, family: int, prefix: int | None = None) -> str:
     IPv4); with a ``<CIDR>`` ``prefix`` the host bits are cleared and ``/prefix`` appended when
     shorter than the address.  Text that is not a valid address (``192.030.0.6``) is kept raw.
     """
+    if family == 4 and prefix is None:
+        # A dotted quad that parses is already canonical (no leading zeros are accepted), and
+        # one that does not parse stays raw: either way the text is the id, no parse needed.
+        return text
     key = (text, family, prefix)
     found = _CANONICAL.get(key)
     if found is None:
