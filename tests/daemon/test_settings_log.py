@@ -77,6 +77,22 @@ def test_rate_limit_drops_a_flood_and_says_so() -> None:
     assert sum(limit.filter(record()) for _ in range(100)) == 5
 
 
+def test_ban_lines_are_never_dropped() -> None:
+    # recidive counts "[jail] Ban ADDR" lines: a burst of bans must reach the log whole.
+    now = [0.0]
+    limit = RateLimit(rate=10.0, burst=5.0, clock=lambda: now[0])
+
+    def record(level: int, msg: str) -> logging.LogRecord:
+        return logging.LogRecord("warden", level, __file__, 1, msg, (), None)
+
+    assert sum(limit.filter(record(logging.INFO, "x")) for _ in range(50)) == 5
+    bans = [record(NOTICE, f"[sshd] Ban 192.0.2.{i}") for i in range(200)]
+    assert all(limit.filter(ban) for ban in bans)
+    assert "45 earlier messages suppressed" in str(bans[0].msg)
+    assert not limit.filter(record(logging.INFO, "y"))  # bans took no tokens, gave none back
+    assert not limit.filter(record(logging.WARNING, "z"))  # warnings are still limited
+
+
 def test_file_target_reopens_after_rotation(tmp_path: Path) -> None:
     path = tmp_path / "w.log"
     target = setup_logging(str(path), logging.INFO)

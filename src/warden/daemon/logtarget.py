@@ -2,7 +2,9 @@
 fail2ban's line layout, a rate limit, and reopening on SIGUSR1 (after log rotation).
 
 The rate limit is a token bucket over every record below ERROR: a flood of failures cannot fill
-the disk, and when records were dropped the next record that passes says how many.
+the disk, and when records were dropped the next record that passes says how many. Ban and
+unban lines (NOTICE) always pass: they are the audit trail and the input of the ``recidive``
+jail, and there is one per ban, which the firewall and the store pay for anyway.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def parse_level(text: str) -> int:
 
 
 class RateLimit(logging.Filter):
-    """Let at most ``rate`` records per second through (bursts of ``burst``) below ERROR."""
+    """Let at most ``rate`` records per second through (bursts of ``burst``) below ERROR,
+    except NOTICE (ban and unban lines), which always pass and take no token."""
 
     def __init__(self, rate: float = 200.0, burst: float = 2000.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -52,11 +55,11 @@ class RateLimit(logging.Filter):
         self.dropped = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Pass ``record`` if the bucket has a token (errors always pass)."""
+        """Pass ``record`` if the bucket has a token (bans and errors always pass)."""
         now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
         self.last = now
-        if record.levelno < logging.ERROR:
+        if record.levelno < logging.ERROR and record.levelno != NOTICE:
             if self.tokens < 1.0:
                 self.dropped += 1
                 return False

@@ -151,21 +151,24 @@ class Runtime:
             # The firewall still gets the bans: losing state is bad, letting hosts in is worse.
             log.error("state database write failed (%s): %d ban(s) and %d unban(s) are "
                       "enforced but will not survive a restart", exc, len(bans), len(unbans))
-        for unban in unbans:
-            log.log(NOTICE, "[%s] Unban %s", unban.jail, unban.address)
-        for ban, text in zip(bans, texts, strict=True):
-            word = "Restore Ban" if ban.restored else ("Prolong" if ban.prolonged else "Ban")
-            log.log(NOTICE, "[%s] %s %s", ban.jail, word, text)
         # Networks go to the firewall as they are (no text round trip); raw ids (a user
         # name as <F-ID>) have no address and cannot be enforced.
+        done = None
         if bans or unbans:
             done = self.enforcer.submit(
                 [BanEntry(b.jail, b.ip, b.until, _info(b)) for b in bans
                  if not isinstance(b.ip, str)],
                 [UnbanEntry(u.jail, u.ip) for u in unbans if not isinstance(u.ip, str)])
             self._wake.set()
-            if wait:
-                await done
+        # Logged once the firewall has the batch, so a burst of ban lines (every one is
+        # logged: recidive reads them) never delays enforcement.
+        for unban in unbans:
+            log.log(NOTICE, "[%s] Unban %s", unban.jail, unban.address)
+        for ban, text in zip(bans, texts, strict=True):
+            word = "Restore Ban" if ban.restored else ("Prolong" if ban.prolonged else "Ban")
+            log.log(NOTICE, "[%s] %s %s", ban.jail, word, text)
+        if wait and done is not None:
+            await done
         for decision in decisions:
             if isinstance(decision, ResolveHost | CheckIgnore):
                 self._spawn(self._answer(decision))
