@@ -21,6 +21,7 @@ __all__ = [
     "parse_address",
     "parse_network",
     "parse_target",
+    "plain_v6_value",
 ]
 
 Network = IPv4Network | IPv6Network
@@ -52,7 +53,7 @@ def _fast_v4(text: str) -> int | None:
     return value
 
 
-def _fast_v6(text: str) -> int | None:
+def plain_v6_value(text: str) -> int | None:
     """The value of a plain IPv6 text (hex groups, at most one ``::``, no dotted tail, no
     scope); None when unsure."""
     if not _V6_CHARS.issuperset(text):
@@ -83,7 +84,7 @@ def parse_address(text: str) -> IPv4Address | IPv6Address | None:
     # Plain texts (every canonical failure id) are parsed here; building the object from its
     # integer is a tenth of the cost of ipaddress' own text parser, which runs per failure.
     if ":" in text:
-        value = _fast_v6(text)
+        value = plain_v6_value(text)
         if value is not None and value >> 32 != _V4_MAPPED:
             return IPv6Address(value)
     else:

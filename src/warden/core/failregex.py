@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from operator import methodcaller
 
+from warden.core.addr import plain_v6_value
 from warden.core.prefilter import Screen, screen_for
 from warden.core.tags import compound_groups, expand_tags, localise_flags
 from warden.errors import RegexError
@@ -197,41 +198,10 @@ def normalise_address(text: str, family: int, prefix: int | None = None) -> str:
     return found
 
 
-# Text made of hex digits and colons only: the common IPv6 form, parsed without ipaddress.
-_PLAIN6 = re.compile(r"[0-9A-Fa-f:]{2,39}")
-
-
-def _plain6(text: str) -> int | None:
-    """The value of a plain IPv6 text (hex groups and at most one ``::``), or None when the
-    text is anything else (then ipaddress decides, so both accept exactly the same texts)."""
-    if _PLAIN6.fullmatch(text) is None:
-        return None
-    head, sep, tail = text.partition("::")
-    if sep:
-        if "::" in tail:
-            return None
-        left = head.split(":") if head else []
-        right = tail.split(":") if tail else []
-        missing = 8 - len(left) - len(right)
-        if missing < 1:
-            return None
-        groups = [*left, *(["0"] * missing), *right]
-    else:
-        groups = text.split(":")
-        if len(groups) != 8:
-            return None
-    value = 0
-    for group in groups:
-        if not 0 < len(group) <= 4:
-            return None
-        value = value << 16 | int(group, 16)
-    return value
-
-
 def _canonical(text: str, family: int, prefix: int | None) -> str:
     families = (4, 6) if prefix is not None else (family,)
     for fam in families:
-        value = _plain6(text) if fam == 6 else None
+        value = plain_v6_value(text) if fam == 6 else None
         if value is None:
             try:
                 addr = ipaddress.IPv4Address(text) if fam == 4 else ipaddress.IPv6Address(text)
