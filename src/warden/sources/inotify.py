@@ -16,7 +16,7 @@ import os
 import struct
 
 from warden.errors import SourceError
-from warden.sources.watch import ReadyFlag, WatchEvents, join
+from warden.sources.watch import ReadyFlag, WatchEvents, join, wait_for_events
 
 __all__ = ["Inotify", "InotifyWatcher"]
 
@@ -179,12 +179,7 @@ class InotifyWatcher:
 
     async def wait(self, timeout: float | None) -> WatchEvents:
         """Events queued now, or the next ones within ``timeout`` seconds."""
-        events = self._collect()
-        if events:
-            return events
-        if not await self._flag.wait(timeout):
-            return WatchEvents(everything=True)
-        return self._collect()
+        return await wait_for_events(self._flag, self._collect, timeout)
 
     def close(self) -> None:
         """Remove every watch and close the descriptor."""

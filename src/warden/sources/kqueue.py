@@ -13,7 +13,7 @@ import select
 from typing import Any
 
 from warden.errors import SourceError
-from warden.sources.watch import ReadyFlag, WatchEvents
+from warden.sources.watch import ReadyFlag, WatchEvents, wait_for_events
 
 __all__ = ["KqueueWatcher", "available"]
 
@@ -103,12 +103,7 @@ class KqueueWatcher:
 
     async def wait(self, timeout: float | None) -> WatchEvents:
         """Events queued now, or the next ones within ``timeout`` seconds."""
-        events = self._collect()
-        if events:
-            return events
-        if not await self._flag.wait(timeout):
-            return WatchEvents(everything=True)
-        return self._collect()
+        return await wait_for_events(self._flag, self._collect, timeout)
 
     def close(self) -> None:
         """Close the kqueue and our directory descriptors."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["ReadyFlag", "WatchEvents", "Watcher", "join"]
+__all__ = ["ReadyFlag", "WatchEvents", "Watcher", "join", "wait_for_events"]
 
 
 @dataclass(slots=True)
@@ -106,6 +107,18 @@ class ReadyFlag:
             if not self._loop.is_closed():
                 self._loop.remove_reader(self._fd)
             self._loop = None
+
+
+async def wait_for_events(flag: ReadyFlag, collect: Callable[[], WatchEvents],
+                          timeout: float | None) -> WatchEvents:
+    """What ``collect`` finds queued now, else once ``flag``'s descriptor is readable; after
+    ``timeout`` seconds with nothing, ``everything`` (the tail then checks every file)."""
+    events = collect()
+    if events:
+        return events
+    if not await flag.wait(timeout):
+        return WatchEvents(everything=True)
+    return collect()
 
 
 def join(directory: str, name: str) -> str:
