@@ -181,3 +181,36 @@ def test_a_database_that_cannot_be_opened_is_not_moved(tmp_path: Path) -> None:
     with pytest.raises(OSError, match=r"w\.db"):
         SqliteBanStore(path)
     assert path.is_dir() and not (tmp_path / "w.db.corrupt-1").exists()
+
+
+def test_every_end_of_a_ban_is_recorded_and_outlives_a_forgiving_unban(store: BanStore) -> None:
+    store.add_bans([StoredBan("sshd", "192.0.2.3", 0.0, 100.0),
+                    StoredBan("sshd", "192.0.2.4", 0.0, 100.0),
+                    StoredBan("web", "192.0.2.3", 0.0, 100.0)])
+    store.remove_bans([("sshd", "192.0.2.3")], at=50.0)  # expired
+    store.remove_bans([("sshd", "192.0.2.4")], forget=True, at=60.0)  # manual unban forgives
+    store.remove_bans([("sshd", "192.0.2.3")], at=40.0)  # an older end never wins
+    assert store.history("192.0.2.4", "sshd", 0.0) is None
+    assert store.ends(["sshd"]) == {("sshd", "192.0.2.3"): 50.0, ("sshd", "192.0.2.4"): 60.0}
+    assert store.ends(["web"]) == {}
+    # kept until the purge age, like the history
+    assert store.purge_history(before=55.0) >= 0
+    assert store.ends(["sshd", "web"]) == {("sshd", "192.0.2.4"): 60.0}
+
+
+def test_a_database_of_the_previous_layout_gains_the_end_records(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE bans (jail TEXT NOT NULL, addr TEXT NOT NULL, start REAL NOT NULL, "
+        "bantime REAL NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (jail, addr)) WITHOUT ROWID;"
+        "INSERT INTO bans VALUES ('sshd', '192.0.2.1', 10.0, 100.0, 1);"
+        "PRAGMA user_version=1;")
+    old.close()
+    store = SqliteBanStore(path)
+    try:
+        assert [b.addr for b in store.active_bans(20.0)] == ["192.0.2.1"]
+        store.remove_bans([("sshd", "192.0.2.1")], at=30.0)
+        assert store.ends(["sshd"]) == {("sshd", "192.0.2.1"): 30.0}
+    finally:
+        store.close()

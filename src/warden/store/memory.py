@@ -17,6 +17,7 @@ class MemoryBanStore:
         self._bans: dict[BanKey, StoredBan] = {}
         self._history: list[tuple[str, str, float, float]] = []
         self._positions: dict[str, PositionData] = {}
+        self._ends: dict[BanKey, float] = {}
 
     def add_bans(self, bans: Sequence[StoredBan]) -> None:
         """Record ``bans`` as active and in the history."""
@@ -24,14 +25,23 @@ class MemoryBanStore:
             self._bans[ban.key] = ban
             self._history.append((ban.jail, ban.addr, ban.start, ban.bantime))
 
-    def remove_bans(self, keys: Iterable[BanKey], *, forget: bool = False) -> None:
-        """End the active bans named by ``keys`` (``forget``: and their history)."""
+    def remove_bans(self, keys: Iterable[BanKey], *, forget: bool = False,
+                    at: float | None = None) -> None:
+        """End the active bans named by ``keys`` (``forget``: and their history; ``at``:
+        record when they ended)."""
         dropped = set()
         for key in keys:
             self._bans.pop(key, None)
             dropped.add(key)
+            if at is not None:
+                self._ends[key] = max(at, self._ends.get(key, at))
         if forget:
             self._history = [h for h in self._history if (h[0], h[1]) not in dropped]
+
+    def ends(self, jails: Iterable[str]) -> dict[BanKey, float]:
+        """When the bans of ``jails`` last ended."""
+        names = set(jails)
+        return {key: at for key, at in self._ends.items() if key[0] in names}
 
     def active_bans(self, now: float) -> list[StoredBan]:
         """Every ban still active at ``now``, oldest first."""
@@ -63,6 +73,7 @@ class MemoryBanStore:
         kept = [h for h in self._history if h[2] >= before]
         dropped = len(self._history) - len(kept)
         self._history = kept
+        self._ends = {key: at for key, at in self._ends.items() if at >= before}
         return dropped
 
     def save_positions(self, positions: Mapping[str, PositionData]) -> None:

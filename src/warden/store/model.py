@@ -69,9 +69,15 @@ class BanStore(Protocol):
     def add_bans(self, bans: Sequence[StoredBan]) -> None:
         """Record ``bans`` as active (replacing a ban of the same key) and in the history."""
 
-    def remove_bans(self, keys: Iterable[BanKey], *, forget: bool = False) -> None:
+    def remove_bans(self, keys: Iterable[BanKey], *, forget: bool = False,
+                    at: float | None = None) -> None:
         """End the active bans named by ``keys``; with ``forget`` also drop their history
-        (a manual unban forgives, as in fail2ban)."""
+        (a manual unban forgives, as in fail2ban). With ``at`` also record that each ban
+        ended then (kept until the history purge, even when ``forget`` drops the history):
+        the evidence that lets a restart remove a kernel element the store unbanned."""
+
+    def ends(self, jails: Iterable[str]) -> dict[BanKey, float]:
+        """When the bans of ``jails`` last ended, by (jail, address)."""
 
     def active_bans(self, now: float) -> list[StoredBan]:
         """Every ban still active at ``now`` (permanent ones included)."""
@@ -84,7 +90,8 @@ class BanStore(Protocol):
         ``count`` is the number of bans of that address in that jail so far."""
 
     def purge_history(self, before: float) -> int:
-        """Drop history older than ``before``; return the number of entries dropped."""
+        """Drop history (and end records) older than ``before``; return the number of history
+        entries dropped."""
 
     def save_positions(self, positions: Mapping[str, PositionData]) -> None:
         """Remember where each log (by its key, e.g. the path) was read up to."""

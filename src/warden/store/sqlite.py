@@ -1,4 +1,4 @@
-"""The SQLite ban store (WAL mode): active bans, ban history, log positions.
+"""The SQLite ban store (WAL mode): active bans, ban history, ends of bans, log positions.
 
 Each public method is one transaction, so a burst of bans costs one commit (one fsync).
 ``synchronous=FULL``: a ban reported to the caller survives a crash or power loss.
@@ -33,6 +33,9 @@ CREATE TABLE IF NOT EXISTS history (
 CREATE INDEX IF NOT EXISTS history_addr ON history (addr, start);
 CREATE INDEX IF NOT EXISTS history_start ON history (start);
 CREATE TABLE IF NOT EXISTS positions (key TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ends (
+    jail TEXT NOT NULL, addr TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (jail, addr)) WITHOUT ROWID;
 """
 
 
@@ -105,14 +108,30 @@ class SqliteBanStore:
                 "INSERT INTO history (jail, addr, start, bantime, count) VALUES (?, ?, ?, ?, ?)",
                 rows)
 
-    def remove_bans(self, keys: Iterable[BanKey], *, forget: bool = False) -> None:
-        """End the active bans named by ``keys`` (``forget``: and their history)."""
+    def remove_bans(self, keys: Iterable[BanKey], *, forget: bool = False,
+                    at: float | None = None) -> None:
+        """End the active bans named by ``keys`` (``forget``: and their history; ``at``:
+        record when they ended), in one transaction."""
         rows = list(keys)
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany("DELETE FROM bans WHERE jail = ? AND addr = ?", rows)
             if forget:
                 self._conn.executemany("DELETE FROM history WHERE jail = ? AND addr = ?", rows)
+            if at is not None:
+                # the latest end wins: a restart compares it with the kernel element's age
+                self._conn.executemany(
+                    "INSERT INTO ends (jail, addr, at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (jail, addr) DO UPDATE SET at = max(at, excluded.at)",
+                    [(jail, addr, at) for jail, addr in rows])
+
+    def ends(self, jails: Iterable[str]) -> dict[BanKey, float]:
+        """When the bans of ``jails`` last ended."""
+        found: dict[BanKey, float] = {}
+        for jail in set(jails):
+            rows = self._conn.execute("SELECT addr, at FROM ends WHERE jail = ?", (jail,))
+            found.update(((jail, addr), float(at)) for addr, at in rows)
+        return found
 
     def active_bans(self, now: float) -> list[StoredBan]:
         """Every ban still active at ``now``."""
@@ -152,7 +171,9 @@ class SqliteBanStore:
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             cursor = self._conn.execute("DELETE FROM history WHERE start < ?", (before,))
-            return cursor.rowcount
+            dropped = cursor.rowcount
+            self._conn.execute("DELETE FROM ends WHERE at < ?", (before,))
+            return dropped
 
     def save_positions(self, positions: Mapping[str, PositionData]) -> None:
         """Remember each log's read position (as JSON)."""
