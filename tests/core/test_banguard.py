@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from warden.core.addr import Network, parse_network
-from warden.core.banguard import refusal
+from warden.core.banguard import danger, refusal
 
 
 def net(text: str) -> Network:
@@ -59,3 +59,9 @@ def test_without_own_addresses_only_loopback_and_size_count() -> None:
     assert refusal(net("192.0.2.77")) is None
     assert refusal(net("127.0.0.2")) is not None
     assert refusal(net("1.0.0.0/1")) is not None
+
+
+def test_danger_is_the_bare_reason() -> None:
+    assert danger(net("::/0")) == "it covers every IPv6 address"
+    assert danger(net("192.0.2.0/24"), OWN) == "it contains 192.0.2.77, an address of this host"
+    assert danger(net("198.51.100.0/24"), OWN) is None

@@ -42,6 +42,7 @@ REQUESTS: list[Request] = [
     Ping(), Version(), Status(), Status("sshd"), Status(all=True), Ban("sshd", ("192.0.2.1",)),
     Unban(None, ("2001:db8::1",)), Unban(all=True), Banned(), Banned(("192.0.2.1",), "sshd"),
     Reload(), Reload("sshd", restart=True, unban=True), Stop(),
+    Ban("sshd", ("0.0.0.0/0",), force=True), Status("sshd", counts_only=True),
 ]
 RESPONSES: list[Response] = [
     Pong(), VersionInfo("0.1.0"), ServerStatus(("a", "b")), ServerStatus(("sshd",), (STATUS,)),
@@ -49,6 +50,7 @@ RESPONSES: list[Response] = [
     BannedList((BanEntry("sshd", "192.0.2.1", 5.5, 10.0, 2),
                 BanEntry("x", "2001:db8::1", 1.0, None))),
     Done("reloaded"), Failed("no jail 'x'", "usage"),
+    JailStatus("sshd", 0, 1, (), 100_000, 100_001), Failed("refusing to ban ::/0", "refused"),
 ]
 
 
@@ -66,7 +68,19 @@ def test_responses_round_trip(message: Response) -> None:
 
 def test_wire_form_names_version_and_kind() -> None:
     assert json.loads(encode(Ban("sshd", ("192.0.2.1",)))) == {
-        "v": 1, "kind": "ban", "jail": "sshd", "addrs": ["192.0.2.1"]}
+        "v": 1, "kind": "ban", "jail": "sshd", "addrs": ["192.0.2.1"], "force": False}
+
+
+def test_lines_of_a_client_without_the_newer_fields_still_decode() -> None:
+    # an older client sends neither force nor counts_only: it gets what it always got
+    assert decode_request(b'{"v":1,"kind":"ban","jail":"sshd","addrs":["192.0.2.1"]}') == \
+        Ban("sshd", ("192.0.2.1",), force=False)
+    assert decode_request(b'{"v":1,"kind":"status","jail":"sshd"}') == \
+        Status("sshd", counts_only=False)
+    counts = decode_response(b'{"v":1,"kind":"jail-status","name":"sshd","currently_failed":0,'
+                             b'"total_failed":0,"files":[],"currently_banned":2,'
+                             b'"total_banned":2,"banned":null}')
+    assert isinstance(counts, JailStatus) and counts.banned is None
 
 
 @pytest.mark.parametrize(("line", "needle"), [

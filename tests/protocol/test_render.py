@@ -49,6 +49,20 @@ def test_jail_status_is_fail2ban_clients_tree() -> None:
         "   `- Banned IP list:\t192.0.2.1 2001:db8::1")
 
 
+def test_counts_only_status_is_the_tree_without_the_list() -> None:
+    counts = JailStatus("sshd", 1, 7, (SourceState("/var/log/auth.log"),), 100_000, 100_003)
+    assert render(counts) == (
+        "Status for the jail: sshd\n"
+        "|- Filter\n"
+        "|  |- Currently failed:\t1\n"
+        "|  |- Total failed:\t7\n"
+        "|  `- File list:\t/var/log/auth.log\n"
+        "`- Actions\n"
+        "   |- Currently banned:\t100000\n"
+        "   `- Total banned:\t100003")
+    assert json.loads(render_json(counts))["banned"] is None
+
+
 def test_server_status_lists_jails() -> None:
     assert render(ServerStatus(("sshd", "nginx"))) == (
         "Status\n|- Number of jail:\t2\n`- Jail list:\tsshd, nginx")
@@ -75,6 +89,7 @@ def test_terse_fail2ban_forms() -> None:
 def test_exit_codes_and_json() -> None:
     assert exit_code(Failed("no such jail", "usage")) == 2
     assert exit_code(Failed("firewall refused")) == 1
+    assert exit_code(Failed("refusing to ban ::/0: ...", "refused")) == 2  # usage: --force
     assert exit_code(Done("x")) == 0
     data = json.loads(render_json(STATUS))
     assert data["kind"] == "jail-status" and data["banned"] == ["192.0.2.1", "2001:db8::1"]
@@ -90,10 +105,14 @@ def _parse(*argv: str) -> argparse.Namespace:
 @pytest.mark.parametrize(("argv", "request_", "compat"), [
     (["status"], Status(), Compat.NONE),
     (["status", "sshd"], Status("sshd"), Compat.NONE),
+    (["status", "sshd", "--count"], Status("sshd", counts_only=True), Compat.NONE),
+    (["status", "--all", "--count", "--json"], Status(all=True, counts_only=True), Compat.NONE),
     (["ping"], Ping(), Compat.NONE),
     (["stop"], Stop(), Compat.NONE),
     (["reload", "sshd", "--restart"], Reload("sshd", restart=True), Compat.NONE),
     (["ban", "sshd", "192.0.2.1", "2001:db8::/64"], Ban("sshd", ("192.0.2.1", "2001:db8::/64")),
+     Compat.NONE),
+    (["ban", "sshd", "0.0.0.0/0", "--force"], Ban("sshd", ("0.0.0.0/0",), force=True),
      Compat.NONE),
     (["unban", "192.0.2.1"], Unban(None, ("192.0.2.1",)), Compat.NONE),
     (["unban", "sshd", "192.0.2.1"], Unban("sshd", ("192.0.2.1",)), Compat.NONE),

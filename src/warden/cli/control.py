@@ -17,6 +17,7 @@ from warden.errors import ProtocolError, WardenError
 from warden.protocol import (
     Ban,
     Banned,
+    Failed,
     Ping,
     Reload,
     Request,
@@ -72,7 +73,7 @@ def request_for(args: argparse.Namespace) -> tuple[Request, Compat]:
     """The request a parsed daemon command stands for, and how to print its answer."""
     command = args.command
     if command == "status":
-        return Status(args.jail, all=args.all), Compat.NONE
+        return Status(args.jail, all=args.all, counts_only=args.count), Compat.NONE
     if command == "ping":
         return Ping(), Compat.NONE
     if command == "stop":
@@ -82,7 +83,7 @@ def request_for(args: argparse.Namespace) -> tuple[Request, Compat]:
     if command == "ban":
         if not args.addrs:
             raise UsageError("ban: give at least one address after the jail")
-        return Ban(args.jail, _addresses(args.addrs)), Compat.NONE
+        return Ban(args.jail, _addresses(args.addrs), force=args.force), Compat.NONE
     if command == "banned":
         return Banned(_addresses(args.addrs)), Compat.NONE
     if command == "unban":
@@ -117,9 +118,14 @@ def add_control_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-ar
     status.add_argument("jail", nargs="?", metavar="JAIL")
     status.add_argument("--all", action="store_true", help="every jail's status")
     status.add_argument("--json", action="store_true", help="print JSON")
+    status.add_argument("--count", action="store_true",
+                        help="counts only: leave out the banned list (fast with many bans)")
     ban = make("ban", "ban addresses in a jail now")
     ban.add_argument("jail", metavar="JAIL")
     ban.add_argument("addrs", nargs="*", metavar="ADDR")
+    ban.add_argument("--force", action="store_true",
+                     help="ban even a whole family, a prefix shorter than /8 (IPv4) or /32 "
+                          "(IPv6), loopback or this host's own address")
     ban.add_argument("--json", action="store_true", help="print JSON")
     unban = make("unban", "lift bans (in one jail or every jail), or --all")
     unban.add_argument("words", nargs="*", metavar="[JAIL] ADDR")
@@ -160,6 +166,12 @@ def run_control(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         print(f"warden: {exc}", file=stderr)
         return 1
     code = exit_code(response)
-    text = render_json(response) if getattr(args, "json", False) else render(response, compat)
+    as_json = getattr(args, "json", False)
+    text = render_json(response) if as_json else render(response, compat)
+    if isinstance(response, Failed) and response.reason == "refused" and args.command == "set" \
+            and not as_json:
+        # fail2ban's grammar has no way to insist; warden's own command has
+        text += ("\nwarden: 'set JAIL banip' has no force option; "
+                 "run 'warden ban JAIL ADDR... --force' instead")
     print(text, file=stderr if code else stdout)
     return code

@@ -38,9 +38,10 @@ class Compat(Enum):
 
 
 def exit_code(response: Response) -> int:
-    """0 for success, 2 for a request the daemon calls wrong, 1 for other failures."""
+    """0 for success, 2 for a request the daemon calls wrong (or refuses without ``--force``),
+    1 for other failures."""
     if isinstance(response, Failed):
-        return 2 if response.reason == "usage" else 1
+        return 2 if response.reason in ("usage", "refused") else 1
     return 0
 
 
@@ -70,17 +71,19 @@ def _tree(title: str, branches: list[tuple[str, list[tuple[str, str]]]]) -> list
 
 
 def _jail_status(status: JailStatus) -> str:
+    actions = [
+        ("Currently banned", str(status.currently_banned)),
+        ("Total banned", str(status.total_banned)),
+    ]
+    if status.banned is not None:  # None: the counts were asked for (status --count)
+        actions.append(("Banned IP list", " ".join(status.banned)))
     return "\n".join(_tree(f"Status for the jail: {status.name}", [
         ("Filter", [
             ("Currently failed", str(status.currently_failed)),
             ("Total failed", str(status.total_failed)),
             ("File list", " ".join(_file(f) for f in status.files)),
         ]),
-        ("Actions", [
-            ("Currently banned", str(status.currently_banned)),
-            ("Total banned", str(status.total_banned)),
-            ("Banned IP list", " ".join(status.banned)),
-        ]),
+        ("Actions", actions),
     ]))
 
 

@@ -13,7 +13,7 @@ from ipaddress import IPv4Network, IPv6Network
 
 from warden.core.addr import Network, format_target
 
-__all__ = ["MIN_PREFIX", "refusal"]
+__all__ = ["MIN_PREFIX", "danger", "refusal"]
 
 #: the shortest prefix a manual ban may have without ``--force``, per IP version
 MIN_PREFIX = {4: 8, 6: 32}
@@ -22,7 +22,12 @@ _LOOPBACK: dict[int, Network] = {4: IPv4Network("127.0.0.0/8"), 6: IPv6Network("
 _FAMILY = {4: "IPv4", 6: "IPv6"}
 
 
-def _why(net: Network, own: Iterable[Network]) -> str | None:
+def danger(net: Network, own: Iterable[Network] = ()) -> str | None:
+    """What is wrong with banning ``net`` by hand ("it covers every IPv4 address"), or None.
+
+    ``own`` are the host's own addresses. Dangerous: a whole address family, a prefix shorter
+    than :data:`MIN_PREFIX`, anything overlapping loopback or one of ``own``.
+    """
     version = net.version
     if net.prefixlen == 0:
         return f"it covers every {_FAMILY[version]} address"
@@ -41,13 +46,9 @@ def _why(net: Network, own: Iterable[Network]) -> str | None:
 
 
 def refusal(net: Network, own: Iterable[Network] = ()) -> str | None:
-    """Why a manual ban of ``net`` is refused (``None``: it is not).
-
-    ``own`` are the host's own addresses. Refused: a whole address family, a prefix shorter
-    than :data:`MIN_PREFIX`, anything overlapping loopback or one of ``own``. The reason is a
-    whole sentence naming the network, ending with how to ban it anyway.
-    """
-    why = _why(net, own)
+    """Why a manual ban of ``net`` is refused (``None``: it is not), as a whole sentence that
+    names the network, says what is wrong (:func:`danger`) and how to ban it anyway."""
+    why = danger(net, own)
     if why is None:
         return None
     return f"refusing to ban {format_target(net)}: {why}; use --force to ban it anyway"

@@ -53,20 +53,31 @@ class Version:
 
 @dataclass(frozen=True, slots=True)
 class Status:
-    """The list of jails (``jail`` None) or one jail's counters and bans."""
+    """The list of jails (``jail`` None) or one jail's counters and bans.
+
+    ``counts_only``: leave the banned list out of each :class:`JailStatus` (its counts stay);
+    a jail with 100,000 bans answers in a few hundred bytes instead of megabytes.
+    """
 
     kind: ClassVar[str] = "status"
     jail: str | None = None
     all: bool = False
+    counts_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Ban:
-    """Ban ``addrs`` in ``jail`` now, with the jail's ban time."""
+    """Ban ``addrs`` in ``jail`` now, with the jail's ban time.
+
+    Without ``force`` the daemon refuses the whole request (bans none of it) when one address
+    would cover a whole family, has a very short prefix, or is loopback or the host's own
+    (:func:`warden.core.banguard.refusal`).
+    """
 
     kind: ClassVar[str] = "ban"
     jail: str
     addrs: tuple[str, ...]
+    force: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +148,8 @@ class SourceState:
 
 @dataclass(frozen=True, slots=True)
 class JailStatus:
-    """One jail, as fail2ban-client's ``status JAIL`` shows it."""
+    """One jail, as fail2ban-client's ``status JAIL`` shows it; ``banned`` is None when the
+    request asked for counts only."""
 
     kind: ClassVar[str] = "jail-status"
     name: str
@@ -146,7 +158,7 @@ class JailStatus:
     files: tuple[SourceState, ...]
     currently_banned: int
     total_banned: int
-    banned: tuple[str, ...]
+    banned: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +218,8 @@ class Done:
 
 @dataclass(frozen=True, slots=True)
 class Failed:
-    """The request was refused or failed: ``usage`` (the request is wrong) or ``failed``."""
+    """The request was refused or failed: ``usage`` (the request is wrong), ``refused`` (a
+    manual ban that needs ``force``, also a usage error) or ``failed``."""
 
     kind: ClassVar[str] = "failed"
     message: str
