@@ -191,7 +191,7 @@ def test_status_of_10000_bans_is_fast(tmp_path: Path, server_factory: list[Serve
     started = time.perf_counter()
     status = server.status("sshd")
     in_process = time.perf_counter() - started
-    assert status.currently_banned == 10_000 and len(status.banned) == 10_000
+    assert status.currently_banned == 10_000 and len(status.banned or ()) == 10_000
     started = time.perf_counter()
     done = server.cli("status", "sshd")
     command = time.perf_counter() - started
