@@ -4,7 +4,8 @@ Interface for the daemon (one backend instance serves every jail that uses it)::
 
     backend = registry.create(...) or NftablesBackend(runner=SubprocessRunner())
     backend.start([JailRule("sshd", ports=("ssh",), protocols=("tcp",)), ...])
-    backend.reconcile(active_bans_from_the_store, now)   # after a (re)start: no flush
+    backend.present("sshd", now)   # the kernel's evidence: element -> Held(remaining, age)
+    backend.reconcile(active_bans_from_the_store, now, jails=["sshd"])  # no flush
     backend.ban([BanEntry("sshd", "192.0.2.7", until=now + 600)])      # queued
     backend.unban([UnbanEntry("sshd", "192.0.2.9")])                  # queued
     backend.commit(now)      # every queued change in one transaction (nft -f, ipset restore…)
@@ -22,8 +23,14 @@ Rules the daemon can rely on:
 - Where the firewall has per-element timeouts (nftables, ipset) a ban carries ``until - now`` to
   the kernel, so bans expire even while the daemon is down; elsewhere the daemon's own expiry
   must unban. ``until=None`` is a permanent ban; an entry already expired at commit is skipped.
-- ``reconcile(active, now)`` makes the kernel agree with the store for the started jails: adds
-  missing bans, removes stale ones, returns what it changed, never flushes.
+  A backend whose kernel bounds timeouts declares ``max_timeout``; a ban with more time left
+  than that goes in *without* a timeout and the daemon's expiry removes it (so a ``10y`` ban
+  is enforced for ten years, and never lapses early while the daemon is down).
+- ``present(jail, now)`` reports the jail's elements with what the kernel knows of their time
+  (:class:`~warden.core.reconcile.Held`); the daemon decides from it what a restart adopts.
+- ``reconcile(active, now, jails)`` makes the kernel agree with ``active`` for the named jails
+  (every started jail if ``None``): adds missing bans, removes the others, returns what it
+  changed, never flushes, and never touches the elements of a jail it was not given.
 - Errors are :class:`warden.errors.BackendError` with a one-line message. A failed batch is
   retried element by element, so one bad address cannot cost the other bans.
 - Every method is synchronous and quick (one short process per commit); command actions and
@@ -33,16 +40,18 @@ Rules the daemon can rely on:
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from warden.core.reconcile import Held
 from warden.errors import BackendError
 
 __all__ = [
     "BanEntry",
     "BaseBackend",
     "FirewallBackend",
+    "Held",
     "JailRule",
     "Network",
     "Reconciled",
@@ -166,8 +175,12 @@ class FirewallBackend(Protocol):
     def banned(self, jail: str) -> set[Network]:
         """The addresses the firewall currently blocks for ``jail``."""
 
-    def reconcile(self, active: Iterable[BanEntry], now: float) -> Reconciled:
-        """Make the firewall match ``active`` for the started jails (add missing, drop stale)."""
+    def present(self, jail: str, now: float) -> dict[Network, Held]:
+        """The elements of ``jail`` with their kernel timeout and age, where known."""
+
+    def reconcile(self, active: Iterable[BanEntry], now: float,
+                  jails: Collection[str] | None = None) -> Reconciled:
+        """Make the firewall match ``active`` for ``jails`` (all started jails if ``None``)."""
 
     def stop(self, *, remove: bool = False) -> None:
         """Stop using the firewall; with ``remove`` also delete warden's rules and sets."""
@@ -181,6 +194,8 @@ class BaseBackend:
     """
 
     name = "base"
+    #: the longest kernel timeout in seconds (``None``: no limit, or no kernel timeouts)
+    max_timeout: int | None = None
 
     def __init__(self) -> None:
         self.jails: dict[str, JailRule] = {}
@@ -225,13 +240,21 @@ class BaseBackend:
             self._check_jail(name)
             self._flush(name)
 
-    def reconcile(self, active: Iterable[BanEntry], now: float) -> Reconciled:
-        """Add the missing bans of ``active``, remove the stale ones; never flush."""
-        wanted: dict[str, dict[Network, BanEntry]] = {name: {} for name in self.jails}
+    def reconcile(self, active: Iterable[BanEntry], now: float,
+                  jails: Collection[str] | None = None) -> Reconciled:
+        """Add the missing bans of ``active``, remove the others, for ``jails`` only (every
+        started jail if ``None``); never flush. Bans of other jails in ``active`` are an
+        error: they would be added to a jail that was not reconciled."""
+        names = list(self.jails) if jails is None else list(dict.fromkeys(jails))
+        for name in names:
+            self._check_jail(name)
+        wanted: dict[str, dict[Network, BanEntry]] = {name: {} for name in names}
         for entry in active:
             if entry.until is not None and entry.until <= now:
                 continue
-            self._check_jail(entry.jail)
+            if entry.jail not in wanted:
+                raise BackendError(f"{self.name}: a ban of jail {entry.jail!r} was given to "
+                                   f"the reconciliation of {', '.join(names) or 'no jail'}")
             wanted[entry.jail][entry.network] = entry
         added: list[tuple[str, Network]] = []
         removed: list[tuple[str, Network]] = []
@@ -256,6 +279,19 @@ class BaseBackend:
     def banned(self, jail: str) -> set[Network]:  # pragma: no cover - abstract
         """The addresses the firewall currently blocks for ``jail``."""
         raise NotImplementedError
+
+    def present(self, jail: str, now: float) -> dict[Network, Held]:
+        """The elements of ``jail``; this default knows nothing of their time (a firewall
+        without per-element timeouts, or one that cannot be asked)."""
+        return {net: Held() for net in self.banned(jail)}
+
+    def kernel_timeout(self, entry: BanEntry, now: float) -> int | None:
+        """The timeout to give ``entry`` in the kernel: its whole seconds left, or ``None``
+        (no timeout) for a permanent ban or one longer than ``max_timeout``."""
+        seconds = remaining(entry, now)
+        if seconds is None or (self.max_timeout is not None and seconds > self.max_timeout):
+            return None
+        return seconds
 
     # -- for subclasses -----------------------------------------------------------------
     def _check_jail(self, jail: str) -> None:

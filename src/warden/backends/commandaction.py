@@ -29,9 +29,17 @@ import functools
 import ipaddress
 import re
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from warden.backends.base import BanEntry, JailRule, Network, Reconciled, UnbanEntry, parse_network
+from warden.backends.base import (
+    BanEntry,
+    Held,
+    JailRule,
+    Network,
+    Reconciled,
+    UnbanEntry,
+    parse_network,
+)
 from warden.backends.runner import Command, Completed, Runner, SubprocessRunner
 from warden.backends.shellvars import splice_variables, variable_name
 from warden.errors import BackendError
@@ -306,7 +314,12 @@ class CommandAction:
         """The addresses this action banned (a shell action cannot be asked)."""
         return set(self.bans)
 
-    def reconcile(self, active: Iterable[BanEntry], now: float) -> Reconciled:
+    def present(self, jail: str, now: float) -> dict[Network, Held]:
+        """What this action banned (a shell action cannot be asked about time)."""
+        return {net: Held() for net in self.bans}
+
+    def reconcile(self, active: Iterable[BanEntry], now: float,
+                  jails: Collection[str] | None = None) -> Reconciled:
         """Ban every active ban again as *restored* (``norestored`` actions skip them)."""
         added = []
         for entry in active:

@@ -7,7 +7,7 @@ kernel timeouts would, and it appends one line per operation to ``log`` so tests
 
 from __future__ import annotations
 
-from warden.backends.base import BanEntry, BaseBackend, JailRule, Network, UnbanEntry
+from warden.backends.base import BanEntry, BaseBackend, Held, JailRule, Network, UnbanEntry
 
 __all__ = ["DryRunBackend"]
 
@@ -52,6 +52,13 @@ class DryRunBackend(BaseBackend):
             net for net, until in self._sets.get(jail, {}).items()
             if until is None or until > self._now
         }
+
+    def present(self, jail: str, now: float) -> dict[Network, Held]:
+        """The running bans of ``jail`` with their time left (as a kernel with timeouts
+        reports them; it keeps no start time)."""
+        return {net: Held(None if until is None else until - now)
+                for net, until in self._sets.get(jail, {}).items()
+                if until is None or until > max(now, self._now)}
 
     def _flush(self, jail: str) -> None:
         self._sets[jail].clear()

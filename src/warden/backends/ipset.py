@@ -10,17 +10,18 @@ timeout and deleting an absent one a no-op, so the batch is idempotent.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import socket
 
 from warden.backends.base import (
     BanEntry,
     BaseBackend,
+    Held,
     JailRule,
     Network,
     UnbanEntry,
     parse_network,
-    remaining,
 )
 from warden.backends.runner import Command, Runner, SubprocessRunner
 from warden.errors import BackendError
@@ -30,7 +31,8 @@ __all__ = ["IpsetBackend"]
 _PORT = re.compile(r"[A-Za-z0-9_-]+([:-][0-9]+)?\Z")
 _WORD = re.compile(r"[A-Za-z0-9_-]+\Z")
 _MAX_SETNAME = 31  # IPSET_MAXNAMELEN - 1
-_MAX_TIMEOUT = 2_147_483
+#: ipset's longest timeout (seconds, about 24.8 days); longer bans go in without one
+MAX_TIMEOUT = 2_147_483
 
 
 def _port(text: str) -> str:
@@ -52,6 +54,7 @@ class IpsetBackend(BaseBackend):
     """
 
     name = "ipset"
+    max_timeout = MAX_TIMEOUT
 
     def __init__(
         self,
@@ -130,11 +133,8 @@ class IpsetBackend(BaseBackend):
         lines = []
         for entry in bans:
             net = entry.network
-            seconds = remaining(entry, now)
-            # ipset's longest timeout is 2147483 s (~24.8 days); longer bans are kept in the
-            # kernel without one and lifted by the daemon
-            if seconds is None or seconds > _MAX_TIMEOUT:
-                seconds = 0
+            # "timeout 0" is ipset's element without a timeout (lifted by the daemon)
+            seconds = self.kernel_timeout(entry, now) or 0
             lines.append(f"add {self.setname(entry.jail, net.version)} {net} timeout {seconds}")
         for gone in unbans:
             net = gone.network
@@ -143,13 +143,18 @@ class IpsetBackend(BaseBackend):
 
     def banned(self, jail: str) -> set[Network]:
         """The members of the jail's two sets."""
-        found: set[Network] = set()
+        return set(self.present(jail, 0.0))
+
+    def present(self, jail: str, now: float) -> dict[Network, Held]:
+        """The members of the jail's two sets with the timeout they have left (ipset keeps
+        no start time, so their age is unknown; ``timeout 0`` means none)."""
+        found: dict[Network, Held] = {}
         for version in (4, 6):
             out = self._run((self.ipset, "save", self.setname(jail, version)))
             for line in out.splitlines():
                 words = line.split()
                 if len(words) >= 3 and words[0] == "add":
-                    found.add(parse_network(words[2]))
+                    found[parse_network(words[2])] = _held(words[3:])
         return found
 
     def _flush(self, jail: str) -> None:
@@ -169,3 +174,11 @@ class IpsetBackend(BaseBackend):
                         if self.runner(delete).returncode != 0:
                             break
                 self._run((self.ipset, "destroy", self.setname(rule.jail, version)))
+
+
+def _held(options: list[str]) -> Held:
+    """What ``timeout N`` among an ``ipset save`` line's options says of the element."""
+    for key, value in itertools.pairwise(options):
+        if key == "timeout" and value.isdigit() and int(value) > 0:
+            return Held(float(value))
+    return Held()

@@ -23,6 +23,10 @@ state. Every change goes through ``nft -f -`` (argv, batch on stdin): one transa
 atomically by the kernel. ``start`` rebuilds a jail's chain in one transaction (its rules
 only) and never touches set elements, so a restart keeps every ban. Elements carry their
 remaining time as a timeout, so bans expire in the kernel even with the daemon down.
+
+nft 1.0.6 refuses timeouts of 100,000,000 s (about 3.2 years) and more ("value too large",
+found by trying in a network namespace: 99,999,999 s is accepted). Bans with more time left
+than :data:`MAX_TIMEOUT` go in without a timeout and the daemon's expiry removes them.
 """
 
 from __future__ import annotations
@@ -35,16 +39,19 @@ from collections.abc import Iterable
 from warden.backends.base import (
     BanEntry,
     BaseBackend,
+    Held,
     JailRule,
     Network,
     UnbanEntry,
     parse_network,
-    remaining,
 )
 from warden.backends.runner import Command, Runner, SubprocessRunner
 from warden.errors import BackendError
 
-__all__ = ["NftablesBackend"]
+__all__ = ["MAX_TIMEOUT", "NftablesBackend"]
+
+#: the longest element timeout warden gives nft: 1,000 days, well below nft 1.0.6's limit
+MAX_TIMEOUT = 86_400_000
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _PORT = re.compile(r"[A-Za-z0-9_-]+([:-][0-9]+)?\Z")
@@ -76,6 +83,7 @@ class NftablesBackend(BaseBackend):
     """
 
     name = "nftables"
+    max_timeout = MAX_TIMEOUT
 
     def __init__(
         self,
@@ -172,7 +180,7 @@ class NftablesBackend(BaseBackend):
         for entry in bans:
             net = entry.network
             name = self._set_for(entry.jail, net)
-            adds.setdefault(name, []).append(self._element(net, remaining(entry, now)))
+            adds.setdefault(name, []).append(self._element(net, self.kernel_timeout(entry, now)))
             keys.setdefault(name, []).append(self._element(net, None))
         for gone in unbans:
             net = gone.network
@@ -234,7 +242,12 @@ class NftablesBackend(BaseBackend):
 
     def banned(self, jail: str) -> set[Network]:
         """The elements of the jail's sets, read from the kernel."""
-        found: set[Network] = set()
+        return set(self.present(jail, 0.0))
+
+    def present(self, jail: str, now: float) -> dict[Network, Held]:
+        """The elements of the jail's sets with their timeout left and age (from
+        ``timeout`` and ``expires``; an element without timeout knows neither)."""
+        found: dict[Network, Held] = {}
         for _, name, _ in self._sets(jail):
             done = self.runner(
                 Command((self.nft, "-j", "list", "set", self.family, self.table, name))
@@ -253,23 +266,36 @@ class NftablesBackend(BaseBackend):
             self._run(f"add table {self._where()}\ndelete table {self._where()}\n")
 
 
-def _elements(text: str) -> set[Network]:
-    """Parse ``nft -j list set`` output into networks."""
+def _elements(text: str) -> dict[Network, Held]:
+    """Parse ``nft -j list set`` output into networks and what nft says of their time
+    (``timeout`` is the element's whole timeout, ``expires`` what is left, in seconds)."""
     try:
         document = json.loads(text)
     except ValueError as exc:
         raise BackendError("nftables: nft -j printed something that is not JSON") from exc
-    found: set[Network] = set()
+    found: dict[Network, Held] = {}
     for item in document.get("nftables", []):
         for elem in item.get("set", {}).get("elem", []):
-            value = elem["elem"]["val"] if isinstance(elem, dict) and "elem" in elem else elem
+            held = Held()
+            value = elem
+            if isinstance(elem, dict) and "elem" in elem:
+                value = elem["elem"]["val"]
+                held = _held(elem["elem"])
             if isinstance(value, str):
-                found.add(parse_network(value))
+                found[parse_network(value)] = held
             elif "prefix" in value:
-                found.add(parse_network(f"{value['prefix']['addr']}/{value['prefix']['len']}"))
+                found[parse_network(f"{value['prefix']['addr']}/{value['prefix']['len']}")] = held
             elif "range" in value:
                 first, last = value["range"]
                 low = ipaddress.ip_address(first)
                 high = ipaddress.ip_address(last)
-                found.update(ipaddress.summarize_address_range(low, high))
+                found.update((net, held) for net in ipaddress.summarize_address_range(low, high))
     return found
+
+
+def _held(elem: dict[str, object]) -> Held:
+    timeout, expires = elem.get("timeout"), elem.get("expires")
+    if not isinstance(expires, int | float):
+        return Held()
+    age = timeout - expires if isinstance(timeout, int | float) else None
+    return Held(float(expires), None if age is None else float(max(0, age)))

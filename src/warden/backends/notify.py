@@ -34,7 +34,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -312,7 +312,8 @@ class _NoticeBackend(BaseBackend):
         """The addresses mailed about and not unbanned since (nothing to ask a kernel)."""
         return set(self._banned.get(jail, ()))
 
-    def reconcile(self, active: Iterable[BanEntry], now: float) -> Reconciled:
+    def reconcile(self, active: Iterable[BanEntry], now: float,
+                  jails: Collection[str] | None = None) -> Reconciled:
         """Remember the active bans without mailing (they were mailed when they began)."""
         for entry in active:
             if entry.jail in self._banned:

@@ -23,12 +23,14 @@ from warden import __version__
 from warden.backends.base import BanEntry, FirewallBackend
 from warden.config import JailConfig, JailsConfig
 from warden.core.addr import Network, parse_network
+from warden.core.decisions import Ban
 from warden.core.history import BanHistory
 from warden.core.jail import Jail
 from warden.daemon.control import ControlServer
 from warden.daemon.enforcer import Enforcer, Route
 from warden.daemon.firewall import make_backend, needs_matches, route_for
 from warden.daemon.jailspec import ignore_names, jail_spec
+from warden.daemon.kernelbans import adopt
 from warden.daemon.logtarget import NOTICE, LogTarget
 from warden.daemon.runtime import JailSlot, Runtime, resolve_host
 from warden.daemon.service import handle as _handle
@@ -148,7 +150,8 @@ class Daemon:
         return JailSlot(cfg, jail, tuple(lp.pattern for lp in cfg.logpath))
 
     async def start_jails(self, slots: list[JailSlot]) -> None:
-        """Start the slots' firewall rules, restore their bans and reconcile the firewall."""
+        """Start the slots' firewall rules, restore their bans, adopt what only the firewall
+        still holds, and reconcile the firewall for these jails only (never another's)."""
         routes: dict[str, Route] = {}
         for slot in slots:
             route = route_for(slot.config)
@@ -158,23 +161,29 @@ class Daemon:
                 if name in route.self_timed:
                     self.enforcer.timeouts[name] = None
             routes[slot.config.name] = Route(route.rule, route.backends)
-        await self.enforcer.start_jails(routes)
-        active = self.store.active_bans(self.clock())
-        restored: list[BanEntry] = []
-        for slot in slots:
-            self.runtime.add_jail(slot)
-            for ban in self.runtime.restore(slot, active):
-                restored.append(BanEntry(ban.jail, ban.address, ban.until))
-                log.log(NOTICE, "[%s] Restore Ban %s", ban.jail, ban.address)
-            log.info("Jail '%s' started", slot.config.name)
-        if routes:
-            # The firewall may have lost or kept bans while we were down: add the missing,
-            # drop the stale ones of these jails, never flush.
-            done = await self.enforcer.reconcile(
-                [b for b in restored if b.jail in routes])
-            if done.added or done.removed:
-                log.info("firewall reconciled: %d bans restored, %d stale removed",
-                         len(done.added), len(done.removed))
+        # Commits wait while the kernel is read and reconciled: what they would add between
+        # the reading and the reconciliation would otherwise look stale.
+        async with self.enforcer.paused():
+            await self.enforcer.start_jails(routes)
+            present = await self.enforcer.present(list(routes)) if routes else {}
+            now = self.clock()
+            active = self.store.active_bans(now)
+            restored: list[Ban] = []
+            for slot in slots:
+                self.runtime.add_jail(slot)
+                for ban in self.runtime.restore(slot, active):
+                    restored.append(ban)
+                    log.log(NOTICE, "[%s] Restore Ban %s", ban.jail, ban.address)
+                log.info("Jail '%s' started", slot.config.name)
+            restored += adopt(slots, present, restored, self.store, now=now,
+                              history_since=now - self.history_window())
+            if routes:
+                done = await self.enforcer.reconcile(
+                    [BanEntry(b.jail, b.ip, b.until) for b in restored
+                     if b.jail in routes and not isinstance(b.ip, str)], list(routes))
+                if done.added or done.removed:
+                    log.info("firewall reconciled: %d bans restored, %d the store ended "
+                             "removed", len(done.added), len(done.removed))
 
     # -- sources -------------------------------------------------------------------------------
     def _source_groups(self) -> dict[str, tuple[_Spec, ...]]:

@@ -10,12 +10,29 @@ of commits rather than 10,000.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 
-from warden.backends.base import BanEntry, FirewallBackend, JailRule, Reconciled, UnbanEntry
+from warden.backends.base import (
+    BanEntry,
+    FirewallBackend,
+    Held,
+    JailRule,
+    Network,
+    Reconciled,
+    UnbanEntry,
+)
 from warden.errors import BackendError
 
 __all__ = ["Enforcer", "Route"]
@@ -44,6 +61,8 @@ class _Lane:
     def __init__(self) -> None:
         self.next = _Round()
         self.wake = asyncio.Event()
+        # held by a commit round, or by a reconciliation that must see a still kernel
+        self.busy = asyncio.Lock()
 
 
 class Enforcer:
@@ -77,18 +96,50 @@ class Enforcer:
         for name in self.backends:
             self._lane(name)
 
-    async def reconcile(self, active: Sequence[BanEntry]) -> Reconciled:
-        """Make each backend agree with the store's ``active`` bans (no flush)."""
-        added: list[tuple[str, object]] = []
-        removed: list[tuple[str, object]] = []
+    @contextlib.asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """Hold every lane's commits (they queue meanwhile) while a (re)start reads the kernel,
+        decides and reconciles, so no commit of the same jails lands in between."""
+        async with contextlib.AsyncExitStack() as stack:
+            for name in sorted(self.backends):  # one order: two pausers cannot deadlock
+                await stack.enter_async_context(self._lane(name).busy)
+            yield
+
+    async def present(self, jails: Collection[str]) -> dict[str, dict[Network, Held]]:
+        """What the firewall holds for each of ``jails``, merged over the jail's backends
+        (the longest kernel time wins). A backend that cannot be read reports nothing."""
+        found: dict[str, dict[Network, Held]] = {}
         now = self.clock()
+        for jail in jails:
+            merged = found.setdefault(jail, {})
+            for name in self._route_of(jail):
+                held = await self._call(name, f"list {jail} on {name}",
+                                        self.backends[name].present, jail, now)
+                if not isinstance(held, dict):
+                    continue
+                for net, this in held.items():
+                    merged[net] = _longer(merged.get(net), this)
+        return found
+
+    async def reconcile(self, active: Sequence[BanEntry], jails: Collection[str] | None = None
+                        ) -> Reconciled:
+        """Make each backend agree with ``active`` for ``jails`` (every routed jail if
+        ``None``): add missing, remove the rest, never flush, never touch other jails."""
+        added: list[tuple[str, Network]] = []
+        removed: list[tuple[str, Network]] = []
+        now = self.clock()
+        names = list(self.routes) if jails is None else list(jails)
         for name, backend in self.backends.items():
-            mine = [b for b in active if name in self._route_of(b.jail)]
-            result = await self._call(name, f"reconcile {name}", backend.reconcile, mine, now)
+            mine_jails = [j for j in names if name in self._route_of(j)]
+            if not mine_jails:
+                continue
+            mine = [b for b in active if b.jail in mine_jails]
+            result = await self._call(name, f"reconcile {name}", backend.reconcile, mine, now,
+                                      mine_jails)
             if isinstance(result, Reconciled):
                 added += result.added
                 removed += result.removed
-        return Reconciled(tuple(added), tuple(removed))  # type: ignore[arg-type]
+        return Reconciled(tuple(added), tuple(removed))
 
     def _route_of(self, jail: str) -> tuple[str, ...]:
         route = self.routes.get(jail)
@@ -158,8 +209,9 @@ class Enforcer:
     async def _commit(self, name: str, current: _Round) -> None:
         try:
             if current.ops:
-                await self._call(name, f"commit {name}", self._apply, self.backends[name],
-                                 current.ops)
+                async with self._lane(name).busy:
+                    await self._call(name, f"commit {name}", self._apply, self.backends[name],
+                                     current.ops)
                 self.commits += 1
         finally:
             for done in current.done:
@@ -211,3 +263,12 @@ class Enforcer:
                 backend.stop()
             except BackendError as exc:
                 log.error("firewall: stopping %s failed: %s", name, exc)
+
+
+def _longer(old: Held | None, new: Held) -> Held:
+    """Of two backends' views of one element, the one that keeps it longest."""
+    if old is None or old.remaining is None:
+        return old or new
+    if new.remaining is None or new.remaining > old.remaining:
+        return new
+    return old

@@ -175,12 +175,15 @@ class Runtime:
 
     def _record(self, bans: list[Ban], unbans: list[Unban], texts: list[str]) -> None:
         if unbans:
+            # Every end is recorded with its time: after a restart it is what allows removing
+            # a kernel element the store ended (anything else the kernel holds is adopted).
+            at = max(u.time for u in unbans)
             forget = [(u.jail, u.address) for u in unbans if u.reason != "expired"]
             ended = [(u.jail, u.address) for u in unbans if u.reason == "expired"]
             if forget:
-                self.store.remove_bans(forget, forget=True)
+                self.store.remove_bans(forget, forget=True, at=at)
             if ended:
-                self.store.remove_bans(ended)
+                self.store.remove_bans(ended, at=at)
         if bans:
             # Durable first: a ban the firewall has is a ban the store has.
             self.store.add_bans([StoredBan(b.jail, text, b.time, b.bantime, b.count)
