@@ -43,7 +43,7 @@ def test_pf_contract() -> None:
     fake = FakePfctl()
     a = ("pfctl", "-a", "warden/sshd")
     ruleset = ("table <warden-sshd> persist\n"
-               "block quick log proto { tcp } from <warden-sshd> to any port { ssh, 2222 }\n")
+               "block quick log proto tcp from <warden-sshd> to any port { ssh, 2222 }\n")
     assert _script(lambda r: PfBackend(runner=r, log=True), fake) == [
         ((*a, "-s", "Tables"), None),
         ((*a, "-f", "-"), ruleset),

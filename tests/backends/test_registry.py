@@ -124,3 +124,22 @@ def test_create_backend(tmp_path: Path) -> None:
     base = native_action("nftables-multiport", {"port": "22"}, jail="sshd")
     assert same and other and base
     assert same.key() == base.key() != other.key()  # sshd and web share one table
+
+
+@pytest.mark.parametrize(("actiontype", "ports", "target"), [
+    ("<multiport>", ("ssh", "2222"), "any port $port"),
+    ("<allports>", (), "any"),
+    ("any port 25", (), "any port 25"),
+], ids=["multiport", "allports", "custom"])
+def test_pf_actiontype_decides_the_ports(actiontype: str, ports: tuple[str, ...],
+                                         target: str) -> None:
+    # the options of fail2ban's pf action as the reader gives them (tags unresolved)
+    options = {"actiontype": actiontype, "multiport": "any port $port", "allports": "any",
+               "port": "ssh,2222", "protocol": "tcp", "tablename": "f2b",
+               "block": "block quick",
+               "actionban": "pfctl -a f2b/sshd -t f2b-sshd -T add <ip>"}
+    spec = native_action("pf", options, jail="sshd")
+    assert spec is not None
+    assert spec.rule.ports == ports
+    assert spec.settings["target"] == target
+    assert (spec.settings["anchor"], spec.settings["table"]) == ("f2b/<name>", "f2b-<name>")

@@ -31,7 +31,7 @@ from warden.backends.ipfw import IpfwBackend
 from warden.backends.ipset import IpsetBackend
 from warden.backends.nftables import NftablesBackend
 from warden.backends.notify import MailBackend, WebhookBackend
-from warden.backends.pf import PfBackend
+from warden.backends.pf import PfBackend, pf_settings
 from warden.backends.route import RouteBackend
 from warden.backends.runner import Runner
 from warden.errors import BackendError
@@ -93,6 +93,20 @@ def _opt(options: Mapping[str, str], name: str, default: str | None = None) -> s
     return value.strip()
 
 
+def _raw(options: Mapping[str, str], name: str) -> str | None:
+    value = options.get(name)
+    return value.strip() if value is not None and value.strip() else None
+
+
+def _unbraced(text: str | None) -> str | None:
+    # pf and fail2ban users write lists in braces: "{tcp udp}", "{ssh,2222}"
+    return None if text is None else text.replace("{", " ").replace("}", " ")
+
+
+def _words(value: object) -> tuple[object, ...]:
+    return tuple(value) if isinstance(value, tuple | list) else (value,)
+
+
 def _blocktype(options: Mapping[str, str], kind: str) -> str:
     given = (_opt(options, "blocktype") or "").lower()
     if kind == "nftables":
@@ -116,11 +130,15 @@ def native_action(
         return None
     kind, allports = found
     name = jail or _opt(options, "name") or "default"
-    if _opt(options, "type") == "allports" or _opt(options, "actiontype") == "<allports>":
+    pf: dict[str, object] = {}
+    if kind == "pf":
+        pf, pf_allports = pf_settings(options, name)
+        allports = allports or pf_allports
+    elif _opt(options, "type") == "allports" or _raw(options, "actiontype") == "<allports>":
         allports = True
     rule = JailRule.from_options(
-        name, None if allports else (_opt(options, "port") or port),
-        _opt(options, "protocol") or protocol, _blocktype(options, kind))
+        name, None if allports else _unbraced(_opt(options, "port") or port),
+        _unbraced(_opt(options, "protocol") or protocol), _blocktype(options, kind))
     settings: dict[str, object] = {}
     if kind == "nftables":
         settings = {"hook": _opt(options, "chain_hook", "input"),
@@ -138,7 +156,7 @@ def native_action(
             return None  # nothing to post to: the action file runs as it is
         settings = {"url": url}
     elif kind == "pf":
-        settings = {"log": (_opt(options, "log") or "no").lower() in ("1", "yes", "true", "on")}
+        settings = pf
     elif kind == "mail":
         settings = {"dest": tuple((_opt(options, "dest", "root") or "root").replace(",", " ")
                                   .split()),
@@ -159,7 +177,10 @@ def create_backend(spec: NativeAction, runner: Runner | None = None) -> BaseBack
     if spec.kind == "hostsdeny":
         return HostsDenyBackend(path=str(s["path"]), daemons=str(s["daemons"]))
     if spec.kind == "pf":
-        return PfBackend(runner=runner, log=bool(s["log"]))
+        return PfBackend(runner=runner, anchor=str(s["anchor"]), table=str(s["table"]),
+                         pfctl=tuple(str(w) for w in _words(s["pfctl"])), log=bool(s["log"]),
+                         block=str(s["block"]), target=str(s["target"]),
+                         table_options=str(s["table_options"]))
     if spec.kind == "ipfw":
         return IpfwBackend(runner=runner)
     if spec.kind == "firewalld":
