@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 
 import pytest
@@ -142,3 +143,96 @@ def test_real_file_source_under_supervision(tmp_path):
 
     asyncio.run(main())
     assert got == ["one", "two"]
+
+
+def _source_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "warden.sources"]
+
+
+def test_failures_are_logged_once_per_change(caplog):
+    same = SourceError("journalmatch refused")
+    plan = iter([Flaky([], same), Flaky([], same), Flaky([], same),
+                 Flaky(["a"], OSError(5, "I/O error")), Flaky([], OSError(5, "I/O error")),
+                 Flaky(["b"], None)])
+    got: list[str] = []
+
+    async def main() -> None:
+        async def consume(batch: LogBatch) -> None:
+            got.extend(batch.lines)
+
+        sup = Supervised("journal", lambda: next(plan), consume,
+                         backoff=Backoff(initial=0.001, maximum=0.001))
+        async with asyncio.timeout(5):
+            await sup.run()
+
+    caplog.set_level("INFO", logger="warden.sources")
+    asyncio.run(main())
+    assert got == ["a", "b"]
+    assert _source_lines(caplog) == [
+        ("WARNING", "journal: journalmatch refused; restarting it (retries with backoff up to "
+                    "0.001s)"),
+        ("INFO", "journal: reading again after 3 restart(s)"),
+        ("WARNING", "journal: [Errno 5] I/O error; restarting it (retries with backoff up to "
+                    "0.001s)"),
+        ("INFO", "journal: reading again after 5 restart(s)"),
+    ]
+
+
+@pytest.mark.parametrize("blocker", ["directory", "fifo"])
+def test_an_unreadable_log_is_logged_once_and_its_recovery_once(tmp_path, caplog, blocker):
+    path = tmp_path / "auth.log"
+    if blocker == "directory":
+        path.mkdir()  # root reads any file: a directory in its place is what fails for root
+        reason = "is a directory"
+    else:
+        os.mkfifo(path)
+        reason = "is not a regular file"
+    source = FileSource([LogSpec(str(path))], watcher=PollingWatcher(interval=0.01))
+    got: list[str] = []
+    passes = 0
+
+    async def main() -> None:
+        nonlocal passes
+        it = source.batches().__aiter__()
+        reader = asyncio.ensure_future(anext(it))
+        # many polling passes over the unreadable path
+        async with asyncio.timeout(5):
+            while passes < 30:
+                await asyncio.sleep(0.01)
+                passes += 1
+        assert not reader.done()
+        assert source.status()[0].state is SourceState.ERROR
+        if blocker == "directory":
+            path.rmdir()
+        else:
+            path.unlink()
+        path.write_text("back\n")
+        async with asyncio.timeout(5):
+            got.extend((await reader).lines)
+        source.close()
+
+    caplog.set_level("INFO", logger="warden.sources")
+    asyncio.run(main())
+    assert got == ["back"]
+    assert _source_lines(caplog) == [
+        ("WARNING", f"{path}: {reason}; watching for it to become readable"),
+        ("INFO", f"{path}: readable again"),
+    ]
+
+
+def test_an_unreadable_log_that_goes_away_says_so(tmp_path, caplog):
+    path = tmp_path / "auth.log"
+    path.mkdir()
+    source = FileSource([LogSpec(str(path))], watcher=PollingWatcher(interval=0.01))
+    caplog.set_level("INFO", logger="warden.sources")
+    source.read_now(now=0.0)
+    source.read_now(now=1.0)
+    path.rmdir()
+    source.read_now(now=2.0)
+    source.read_now(now=3.0)
+    source.close()
+    assert source.status()[0].state is SourceState.MISSING
+    assert _source_lines(caplog) == [
+        ("WARNING", f"{path}: is a directory; watching for it to become readable"),
+        ("INFO", f"{path}: no longer unreadable, now missing; watching for it to appear"),
+    ]

@@ -6,12 +6,16 @@ lines are appended. A watcher (inotify, kqueue or polling) wakes it; directories
 rather than files, so a missing log, a rotation and a new file matching a glob are all noticed
 as soon as the kernel reports them. A periodic full check (``rescan`` seconds) is the safety
 net for what no watch can see (a glob's directory created later, a rotated file moved away).
+
+A file that cannot be read (permissions, a directory or a FIFO in its place) is logged once at
+WARNING when it becomes so and once at INFO when that ends, never at each check in between.
 """
 
 from __future__ import annotations
 
 import asyncio
 import glob
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -36,6 +40,25 @@ from warden.sources.watch import Watcher, WatchEvents
 __all__ = ["FileSource", "LogSpec", "make_watcher"]
 
 _LOOK = 0.05  # while a backlog is read, every file is checked this often (seconds)
+
+log = logging.getLogger("warden.sources")
+
+#: what a tail's state was before a check: (state, error)
+_Before = tuple[SourceState, str | None]
+
+
+def _report(tail: FileTail, before: _Before) -> None:
+    """Log the change of a tail's readability, if it changed (one line per change)."""
+    state, error = before
+    if tail.state is SourceState.ERROR:
+        if state is not SourceState.ERROR or tail.error != error:
+            log.warning("%s; watching for it to become readable", tail.error)
+    elif state is SourceState.ERROR:
+        if tail.state is SourceState.OK:
+            log.info("%s: readable again", tail.path)
+        else:
+            log.info("%s: no longer unreadable, now missing; watching for it to appear",
+                     tail.path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +234,9 @@ class FileSource:
         for path, follow in todo.items():
             tail = self._tails[path]
             before, opened = tail.fd, tail.opened
+            state = tail.state, tail.error
             batches, pending = tail.check(now=now, follow=follow, grace=self._grace)
+            _report(tail, state)
             if tail.opened != opened or tail.fd != before:
                 # compared by count, not number: a closed descriptor's number is reused
                 self._rewatch(tail, before)
@@ -249,10 +274,12 @@ class FileSource:
     def _add(self, path: str, spec: LogSpec, *, initial: bool) -> None:
         tail = FileTail(path, encoding=spec.encoding, max_line=self._max_line, block=self._block)
         self._tails[path] = tail
+        state = tail.state, tail.error
         if initial:
             tail.open(resume=self._positions.get(path), start=spec.start)
         else:
             tail.open()  # appeared while running: all of it is new
+        _report(tail, state)
         self._rewatch(tail, None)
 
     def _rewatch(self, tail: FileTail, old_fd: int | None) -> None:

@@ -6,11 +6,16 @@ one is made by the factory,
 after a delay that doubles with each failure in a row (up to ``maximum``) and starts again from
 ``initial`` once a source has run ``stable`` seconds without failing. Errors of the consumer are
 the daemon's own and are not caught here.
+
+A failure is logged at WARNING when it is new (not the same message as the failure before),
+and the first batch after failures at INFO; a source that fails the same way at every restart
+gives one line, not one per retry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 
@@ -18,6 +23,8 @@ from warden.errors import SourceError
 from warden.sources.base import LogBatch, LogSource, SourceState, SourceStatus
 
 __all__ = ["Backoff", "Supervised"]
+
+log = logging.getLogger("warden.sources")
 
 
 @dataclass(slots=True)
@@ -58,6 +65,7 @@ class Supervised:
         self._source: LogSource | None = None
         self._error: str | None = None
         self._waiting = False
+        self._reported: str | None = None  # the failure last logged, until a batch comes
 
     def status(self) -> list[SourceStatus]:
         """The source's entries, or one entry for the whole source while it is restarting."""
@@ -78,6 +86,10 @@ class Supervised:
                 return
             self._error = failure
             delay = self.backoff.failed(ran_for=loop.time() - started)
+            if failure != self._reported:
+                log.warning("%s: %s; restarting it (retries with backoff up to %gs)",
+                            self.name, failure, self.backoff.maximum)
+                self._reported = failure
             self._waiting = True
             try:
                 await asyncio.sleep(delay)
@@ -102,6 +114,10 @@ class Supervised:
                     return None
                 except Exception as exc:  # a source's bug must not stop the other sources
                     return _describe(exc)
+                if self._reported is not None:
+                    log.info("%s: reading again after %d restart(s)", self.name,
+                             self.backoff.restarts)
+                    self._reported = None
                 await self._consume(batch)
         finally:
             aclose = getattr(iterator, "aclose", None)
