@@ -20,10 +20,18 @@ from pathlib import Path
 from warden.config import JailsConfig, load_jails
 from warden.core.history import BanHistory
 from warden.daemon.app import Daemon, make_jail
-from warden.daemon.control import SocketInUse
+from warden.daemon.control import SocketInUse, socket_in_use
 from warden.daemon.logtarget import LogTarget, setup_logging
 from warden.daemon.pidfile import PidFile, PidFileError, Readiness, detach
 from warden.daemon.settings import Settings, read_settings
+from warden.daemon.statefiles import (
+    DatabaseLock,
+    DatabaseLocked,
+    UnsafeStatePath,
+    check_dir,
+    lock_database,
+    tighten,
+)
 from warden.errors import ConfigError, WardenError
 
 __all__ = ["main"]
@@ -46,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the daemon; return its exit code."""
     args = _parser().parse_args(argv)
+    # Everything the daemon creates is its own: the state files and SQLite's -wal and -shm
+    # (which SQLite creates when it likes) are born 0600, new directories 0700.
+    os.umask(0o077)
     try:
         config = load_jails(args.config_dir)
         settings = read_settings(config.settings, foreground=args.foreground,
@@ -72,30 +83,111 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("warden: no jail can run (none enabled, or all have errors)", file=sys.stderr)
         return 2
     try:
+        _prepare_log(settings.logtarget)
         target = setup_logging(settings.logtarget, settings.loglevel,
                                syslogsocket=settings.syslogsocket)
+    except UnsafeStatePath as exc:
+        print(f"warden: logtarget {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"warden: logtarget {settings.logtarget}: {exc.strerror}", file=sys.stderr)
         return 2
+    try:
+        return _serve(args, settings, config, target)
+    finally:
+        target.close()
+
+
+def _prepare_log(logtarget: str) -> None:
+    """Check a log file's directory and make an existing log file 0600 (it names addresses)."""
+    if logtarget.strip().upper() in ("STDERR", "STDOUT") or \
+            logtarget.strip().upper().startswith("SYSLOG"):
+        return
+    path = Path(os.path.abspath(logtarget.strip()))
+    check_dir(path.parent, group_ok=True)
+    tighten(path)
+
+
+def _serve(args: argparse.Namespace, settings: Settings, config: JailsConfig,
+           target: LogTarget) -> int:
     for error in config.errors:
         log.error("%s", error)
     pidfile = PidFile(settings.pidfile)
     if (other := pidfile.running()) is not None:
-        print(f"warden: {settings.pidfile}: warden already runs as pid {other}", file=sys.stderr)
-        return 1
-    readiness = (Readiness(None, echo=settings.logtarget.upper() != "STDERR")
-                 if args.foreground else detach())
+        return _refuse(target, f"{settings.pidfile}: warden already runs as pid {other}")
     try:
-        pidfile.write()
-    except PidFileError as exc:
-        readiness.failed(1, f"warden: {exc}")
-        log.error("%s", exc)
-        return 1
+        lock = _claim_state(settings)
+    except _Refused as exc:
+        return _refuse(target, str(exc))
     try:
-        return asyncio.run(_run(args.config_dir, settings, config, target, readiness))
+        readiness = (Readiness(None, echo=settings.logtarget.upper() != "STDERR")
+                     if args.foreground else detach())
+        if lock is not None:
+            lock.note_pid()  # detaching changed our pid
+        try:
+            pidfile.write()
+        except PidFileError as exc:
+            readiness.failed(1, f"warden: {exc}")
+            log.error("%s", exc)
+            return 1
+        try:
+            return asyncio.run(_run(args.config_dir, settings, config, target, readiness))
+        finally:
+            pidfile.remove()
     finally:
-        pidfile.remove()
-        target.close()
+        if lock is not None:
+            lock.release()
+
+
+class _Refused(Exception):
+    """The daemon must not start; the message says why."""
+
+
+def _claim_state(settings: Settings) -> DatabaseLock | None:
+    """Lock the database and check every state directory; :class:`_Refused` if not possible.
+
+    Everything that can stop a second daemon is decided here, before the database is opened
+    and before any firewall rule is touched (Daemon.start reconciles the firewall).
+    """
+    try:
+        lock = lock_database(settings.dbfile)
+    except (DatabaseLocked, UnsafeStatePath) as exc:
+        raise _Refused(str(exc)) from None
+    except OSError as exc:
+        raise _Refused(f"cannot lock the state database {settings.dbfile}: "
+                       f"{exc.strerror}") from None
+    try:
+        if settings.dbfile != ":memory:":
+            # older versions left these 0644, and SQLite gives -wal/-shm the database's mode
+            for suffix in ("", "-wal", "-shm"):
+                tighten(Path(settings.dbfile + suffix))
+        check_dir(settings.pidfile.parent)
+        try:
+            check_dir(settings.socket.parent)
+        except UnsafeStatePath as exc:
+            raise _Refused(f"cannot serve on {settings.socket}: {exc}") from None
+        if socket_in_use(settings.socket):
+            raise _Refused(f"cannot serve on {settings.socket}: another warden daemon is "
+                           "listening there")
+    except (UnsafeStatePath, OSError) as exc:
+        if lock is not None:
+            lock.release()
+        if isinstance(exc, OSError):
+            raise _Refused(f"{exc.filename}: {exc.strerror}") from None
+        raise _Refused(str(exc)) from None
+    except _Refused:
+        if lock is not None:
+            lock.release()
+        raise
+    return lock
+
+
+def _refuse(target: LogTarget, message: str) -> int:
+    """Report why the daemon does not start (still attached to the terminal); exit code 1."""
+    print(f"warden: {message}", file=sys.stderr)
+    if target.target.upper() not in ("STDERR", "STDOUT"):
+        log.error("%s", message)
+    return 1
 
 
 # allocations between two collections of the youngest generation (Python's default: 700)
@@ -119,7 +211,7 @@ async def _run(config_dir: Path, settings: Settings, config: JailsConfig, target
         gc.freeze()
         gc.set_threshold(_GC_THRESHOLD, *gc.get_threshold()[1:])
         await daemon.serve(on_ready=readiness.ready)
-    except (SocketInUse, OSError) as exc:
+    except (SocketInUse, OSError, UnsafeStatePath) as exc:
         message = f"warden: cannot serve on {settings.socket}: {exc}"
         readiness.failed(1, message)
         log.error("%s", message)
@@ -128,5 +220,4 @@ async def _run(config_dir: Path, settings: Settings, config: JailsConfig, target
 
 
 if __name__ == "__main__":
-    os.umask(0o022)
     sys.exit(main())

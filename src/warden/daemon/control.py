@@ -3,46 +3,73 @@
 One request per line, one response line each; several requests may share a connection. A
 malformed line is answered with :class:`~warden.protocol.Failed` (reason ``usage``); the
 connection stays usable. The handler is any async callable from request to response.
+
+Limits keep a misbehaving client from costing the daemon more than a bounded amount: a
+request longer than :data:`~warden.protocol.codec.MAX_REQUEST` is answered and the connection
+closed; a connection that sends no request, or reads no answer, for ``idle_timeout`` seconds is
+closed; at most ``max_connections`` are served at once (one more is told so and closed). When
+the process runs out of descriptors, accepting pauses and retries, with one log line when that
+starts and one when it ends.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from warden.daemon.statefiles import check_dir
 from warden.errors import ProtocolError
-from warden.protocol import MAX_LINE, Failed, Request, Response, decode_request, encode
+from warden.protocol import Failed, Request, Response, decode_request, encode
+from warden.protocol.codec import MAX_REQUEST
 
-__all__ = ["ControlServer", "Handler", "SocketInUse"]
+__all__ = ["IDLE_TIMEOUT", "MAX_CONNECTIONS", "ControlServer", "Handler", "SocketInUse",
+           "socket_in_use"]
 
 log = logging.getLogger("warden.control")
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+#: seconds a connection may wait without sending a request or reading an answer
+IDLE_TIMEOUT = 60.0
+#: connections served at once (the CLI uses one per command)
+MAX_CONNECTIONS = 64
+# seconds between attempts to accept while descriptors are exhausted
+_ACCEPT_RETRY = 0.2
+_EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 class SocketInUse(OSError):
     """Another daemon answers on the control socket."""
 
 
+def socket_in_use(path: Path) -> bool:
+    """Whether a daemon answers on ``path`` (checked before anything is started)."""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(os.fspath(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
 def _bind(path: Path) -> socket.socket:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # the directory must be one nobody else can swap entries in (created 0700 if missing)
+    check_dir(path.parent)
     if path.exists() or path.is_symlink():
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(os.fspath(path))
-        except OSError:
-            path.unlink()  # stale: nobody listens there any more
-        else:
+        if socket_in_use(path):
             raise SocketInUse(f"{path}: another warden daemon is listening there")
-        finally:
-            probe.close()
+        path.unlink()  # stale: nobody listens there any more (unlink never follows)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    # The socket is born 0600: no window in which another user could connect.
+    # The socket is born 0600: no window in which another user could connect. bind() never
+    # follows a symlink and fails if the name exists.
     old = os.umask(0o177)
     try:
         sock.bind(os.fspath(path))
@@ -57,61 +84,112 @@ def _bind(path: Path) -> socket.socket:
 
 
 class ControlServer:
-    """Serves ``handler`` on the Unix socket ``path``."""
+    """Serves ``handler`` on the Unix socket ``path``.
 
-    def __init__(self, path: Path, handler: Handler) -> None:
+    The accept loop and one task per connection belong to this object: :meth:`close` cancels
+    and awaits them all.
+    """
+
+    def __init__(self, path: Path, handler: Handler, *, idle_timeout: float = IDLE_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         self.path = path
         self.handler = handler
-        self._server: asyncio.Server | None = None
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
+        self._sock: socket.socket | None = None
+        self._acceptor: asyncio.Task[None] | None = None
         self._clients: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Bind the socket and start accepting (raises OSError / SocketInUse)."""
-        sock = _bind(self.path)
-        self._server = await asyncio.start_unix_server(self._serve, sock=sock, limit=MAX_LINE)
+        self._sock = _bind(self.path)
+        self._acceptor = asyncio.get_running_loop().create_task(
+            self._accept(self._sock), name="control accept")
+
+    async def _accept(self, listener: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        exhausted = False
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(listener)
+            except OSError as exc:
+                if exc.errno not in _EXHAUSTED:
+                    log.warning("control socket: accept failed: %s", exc.strerror or exc)
+                elif not exhausted:
+                    # one line per episode: the retries below would otherwise log each time
+                    exhausted = True
+                    log.error("control socket: out of descriptors (%s); new connections wait "
+                              "until some are freed", exc.strerror or exc)
+                await asyncio.sleep(_ACCEPT_RETRY)
+                continue
+            if exhausted:
+                exhausted = False
+                log.warning("control socket: descriptors available again; accepting "
+                            "connections")
+            if len(self._clients) >= self.max_connections:
+                with contextlib.suppress(OSError):
+                    conn.send(encode(Failed(f"too many connections (at most "
+                                            f"{self.max_connections}); try again later")))
+                conn.close()
+                continue
+            task = loop.create_task(self._connection(conn), name="control connection")
+            self._clients.add(task)
+            task.add_done_callback(self._clients.discard)
+
+    async def _connection(self, conn: socket.socket) -> None:
+        try:
+            reader, writer = await asyncio.open_unix_connection(sock=conn, limit=MAX_REQUEST)
+        except OSError:
+            conn.close()
+            return
+        try:
+            await self._serve(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass  # the client went away or stopped talking: nothing to answer
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._clients.add(task)
-        try:
-            while True:
-                try:
+        while True:
+            try:
+                async with asyncio.timeout(self.idle_timeout):
                     line = await reader.readline()
-                except (ValueError, asyncio.LimitOverrunError):
-                    writer.write(encode(Failed("request too long", "usage")))
-                    break
-                if not line:
-                    break
-                response: Response
+            except (ValueError, asyncio.LimitOverrunError):
+                # more than MAX_REQUEST bytes without a newline: answer, then hang up
+                writer.write(encode(Failed("request too long", "usage")))
+                async with asyncio.timeout(self.idle_timeout):
+                    await writer.drain()
+                return
+            if not line:
+                return
+            response: Response
+            try:
+                request = decode_request(line)
+            except ProtocolError as exc:
+                response = Failed(str(exc), "usage")
+            else:
                 try:
-                    request = decode_request(line)
-                except ProtocolError as exc:
-                    response = Failed(str(exc), "usage")
-                else:
-                    try:
-                        response = await self.handler(request)
-                    except Exception as exc:  # a bug must not take the daemon down
-                        log.exception("control request %r failed", request)
-                        response = Failed(f"internal error: {exc}")
-                writer.write(encode(response))
+                    response = await self.handler(request)
+                except Exception as exc:  # a bug must not take the daemon down
+                    log.exception("control request %r failed", request)
+                    response = Failed(f"internal error: {exc}")
+            writer.write(encode(response))
+            # A client that does not read its answers is dropped after the idle timeout;
+            # until then at most one answer waits here (nothing more is read meanwhile).
+            async with asyncio.timeout(self.idle_timeout):
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self._clients.discard(task)
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
 
     async def close(self) -> None:
         """Stop accepting, end open connections, remove the socket file."""
-        if self._server is not None:
-            self._server.close()
-            for client in list(self._clients):
-                client.cancel()
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-            self._server = None
-        with contextlib.suppress(OSError):
-            self.path.unlink()
+        tasks = [t for t in (self._acceptor, *self._clients) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._acceptor = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+            with contextlib.suppress(OSError):
+                self.path.unlink()

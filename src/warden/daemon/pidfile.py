@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from warden.daemon.statefiles import UnsafeStatePath, check_dir, write_atomic
+
 __all__ = ["PidFile", "PidFileError", "Readiness", "detach"]
 
 
@@ -40,10 +42,12 @@ class PidFile:
         if other is not None:
             raise PidFileError(f"{self.path}: warden already runs as pid {other}")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(f"{os.getpid()}\n")
-            os.replace(tmp, self.path)
+            check_dir(self.path.parent)
+        except UnsafeStatePath as exc:
+            raise PidFileError(str(exc)) from None
+        try:
+            # a fresh 0600 file renamed into place: nothing planted there is followed
+            write_atomic(self.path, f"{os.getpid()}\n".encode())
         except OSError as exc:
             raise PidFileError(f"{self.path}: cannot write the pid file ({exc.strerror})"
                                ) from None
@@ -106,7 +110,7 @@ def detach() -> Readiness:
     if os.fork() > 0:
         os._exit(0)
     os.chdir("/")
-    os.umask(0o022)
+    os.umask(0o077)  # state files (and SQLite's -wal, -shm) are the daemon's alone
     null = os.open(os.devnull, os.O_RDWR)
     for stream in (sys.stdin, sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):

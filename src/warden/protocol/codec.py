@@ -20,6 +20,7 @@ from warden.protocol.messages import REQUEST_TYPES, RESPONSE_TYPES, Request, Res
 
 __all__ = [
     "MAX_LINE",
+    "MAX_REQUEST",
     "PROTOCOL_VERSION",
     "decode_request",
     "decode_response",
@@ -29,6 +30,10 @@ __all__ = [
 PROTOCOL_VERSION = 1
 #: the longest line either side accepts (a status of 100,000 IPv6 bans fits)
 MAX_LINE = 64 * 1024 * 1024
+#: the longest request the daemon reads: a whole command line of addresses fits (Linux's
+#: ARG_MAX is 2 MiB and JSON quoting at most doubles it), and 64 connections buffering
+#: this much cost the daemon at most 256 MiB
+MAX_REQUEST = 4 * 1024 * 1024
 
 _T = TypeVar("_T")
 
@@ -109,6 +114,10 @@ def _decode(line: bytes | str, classes: tuple[type[_T], ...]) -> _T:
         data = json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"malformed message: {exc}") from None
+    except RecursionError:
+        # json recurses once per nesting level; no message is nested more than a few levels,
+        # and the interpreter's recursion limit stops the parser long before the C stack ends
+        raise ProtocolError("malformed message: nested too deeply") from None
     if not isinstance(data, dict):
         raise ProtocolError("malformed message: not a JSON object")
     version = data.pop("v", None)
