@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import socket
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from warden.protocol import (
     decode_response,
     encode,
 )
+from warden.protocol.codec import MAX_REQUEST
 
 
 async def _handler(request: Request) -> Response:
@@ -40,9 +43,9 @@ async def _handler(request: Request) -> Response:
 class _Loop:
     """An event loop in a thread serving the control socket, so the blocking client can run."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, **limits: float) -> None:
         self.loop = asyncio.new_event_loop()
-        self.server = ControlServer(path, _handler)
+        self.server = ControlServer(path, _handler, **limits)  # type: ignore[arg-type]
         started = threading.Event()
         self.error: BaseException | None = None
 
@@ -142,3 +145,81 @@ def test_stale_socket_file_is_replaced(tmp_path: Path) -> None:
 def test_unreachable_when_nothing_is_there(tmp_path: Path) -> None:
     with pytest.raises(Unreachable, match="is it running"):
         call(tmp_path / "none.sock", Ping())
+
+
+def _connect(path: Path, timeout: float = 10.0) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(timeout)
+    sock.connect(os.fspath(path))
+    return sock
+
+
+def _read_to_eof(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_idle_connection_is_closed_after_the_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "w.sock"
+    loop = _Loop(path, idle_timeout=0.3)
+    try:
+        with _connect(path) as idle, _connect(path) as busy:
+            started = time.monotonic()
+            stream = busy.makefile("rwb")
+            # a connection that keeps talking is not idle, however long it lives
+            while time.monotonic() - started < 1.0:
+                stream.write(encode(Ping()))
+                stream.flush()
+                assert decode_response(stream.readline()) == Pong()
+                time.sleep(0.1)
+            assert idle.recv(100) == b""  # closed by the server, long before the 10 s timeout
+            assert time.monotonic() - started < 5.0
+    finally:
+        loop.close()
+
+
+def test_client_that_never_reads_its_answers_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "w.sock"
+    loop = _Loop(path, idle_timeout=0.5)
+    try:
+        with _connect(path) as sock:
+            request = encode(Ban("sshd", tuple(f"2001:db8::{i:x}" for i in range(2000))))
+            sock.setblocking(False)
+            sent = 0
+            with contextlib.suppress(BlockingIOError):
+                for _ in range(1000):  # until the server stops reading: its buffers are full
+                    sent += sock.send(request)
+            assert sent < 1000 * len(request)
+            sock.settimeout(10)
+            answers = _read_to_eof(sock)  # ends: the server hung up after the timeout
+        # only what fits in the buffers was answered, not a thousand requests
+        assert 0 < answers.count(b"\n") < 100
+    finally:
+        loop.close()
+
+
+def test_deeply_nested_json_is_a_usage_error_and_the_connection_stays(
+        served: tuple[Path, _Loop]) -> None:
+    path, _ = served
+    with _connect(path) as sock:
+        stream = sock.makefile("rwb")
+        answer = _failed(stream, b"[" * 100_000 + b"]" * 100_000 + b"\n")
+        assert (answer.reason, answer.message) == ("usage", "malformed message: nested too deeply")
+        stream.write(encode(Ping()))
+        stream.flush()
+        assert decode_response(stream.readline()) == Pong()
+
+
+def test_request_without_newline_is_cut_at_the_limit(served: tuple[Path, _Loop]) -> None:
+    path, _ = served
+    with _connect(path) as sock:
+        def flood() -> None:
+            with contextlib.suppress(OSError):  # the server hangs up while we still send
+                sock.sendall(b"x" * (MAX_REQUEST + (1 << 20)))
+        sender = threading.Thread(target=flood)
+        sender.start()
+        answer = sock.makefile("rb").readline()
+        sender.join(10)
+        assert decode_response(answer) == Failed("request too long", "usage")
