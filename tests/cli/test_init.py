@@ -13,6 +13,7 @@ from warden.cli.check import check_config, lint_config, run_check
 from warden.cli.init import MANIFEST, HostFacts, default_init_dir, plan_tree, run_init
 from warden.cli.main import main
 from warden.config import load_jails
+from warden.config.pfconf import evaluated_anchors, evaluates, jail_anchors
 
 ROOT = Path(__file__).resolve().parents[2]
 LINUX = HostFacts(system="Linux", auth_log=True, journald=True)
@@ -88,6 +89,51 @@ def test_freebsd_bans_with_pf(tmp_path: Path) -> None:
     assert "pf" in out
     assert default_init_dir(FREEBSD) == Path("/usr/local/etc/warden")
     assert default_init_dir(LINUX) == Path("/etc/warden")
+
+
+def _daemon_files(target: Path) -> dict[str, str]:
+    settings = load_jails(target).settings
+    return {name: settings[name].text.strip()
+            for name in ("socket", "pidfile", "dbfile", "logtarget")}
+
+
+@pytest.mark.parametrize(("facts", "files"), [
+    (FREEBSD, {"socket": "/var/run/warden/warden.sock", "pidfile": "/var/run/warden/warden.pid",
+               "dbfile": "/var/db/warden/warden.db", "logtarget": "/var/log/warden.log"}),
+    (HostFacts(system="OpenBSD", auth_log=True, journald=False),
+     {"socket": "/var/run/warden/warden.sock", "pidfile": "/var/run/warden/warden.pid",
+      "dbfile": "/var/db/warden/warden.db", "logtarget": "/var/log/warden.log"}),
+    (LINUX, {"socket": "/run/warden/warden.sock", "pidfile": "/run/warden/warden.pid",
+             "dbfile": "/var/lib/warden/warden.db", "logtarget": "/var/log/warden.log"}),
+], ids=["freebsd", "openbsd", "linux"])
+def test_daemon_files_follow_the_system(tmp_path: Path, facts: HostFacts,
+                                        files: dict[str, str]) -> None:
+    # hier(7) of the BSDs: /var/run and /var/db; Linux: /run and /var/lib
+    target = tmp_path / "warden"
+    assert init(target, facts)[0] == 0
+    assert _daemon_files(target) == files
+
+
+def test_freebsd_init_prints_the_pf_conf_line(tmp_path: Path) -> None:
+    _, out, _ = init(tmp_path / "bsd", FREEBSD)
+    lines = out.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  pf: "))
+    assert "/etc/pf.conf" in lines[at] and "service pf reload" in lines[at]
+    assert lines[at + 1] == '      anchor "warden/*"'
+    _, out, _ = init(tmp_path / "linux", LINUX)
+    assert "anchor" not in out and "pf.conf" not in out
+
+
+def test_freebsd_tree_needs_only_the_printed_line(tmp_path: Path) -> None:
+    # every jail of the tree, enabled, lands in an anchor that the printed line evaluates
+    target = tmp_path / "warden"
+    _, out, _ = init(target, FREEBSD)
+    (target / "jail.local").write_text("[DEFAULT]\nenabled = true\n")
+    printed = next(line.strip() for line in out.splitlines() if line.startswith("      anchor"))
+    anchors = jail_anchors(load_jails(target))
+    assert len(anchors) >= 30
+    rules = evaluated_anchors(printed + "\n")
+    assert all(any(evaluates(rule, a) for rule in rules) for a in anchors.values())
 
 
 def test_second_run_changes_nothing(tmp_path: Path) -> None:

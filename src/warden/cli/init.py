@@ -5,7 +5,13 @@ The tree is the package data under ``warden/data`` plus two files chosen for the
 * ``paths-os.conf`` includes ``paths-linux.conf`` (ban action nftables) or
   ``paths-freebsd.conf`` (pf) - the operating system decides;
 * ``jail.d/defaults.conf`` enables the sshd jail, reading ``/var/log/auth.log``, or the systemd
-  journal when that file does not exist but journald runs.
+  journal when that file does not exist but journald runs;
+
+and ``warden.conf`` names the daemon's files where the system keeps them: ``/run/warden``,
+``/var/lib/warden`` on Linux; ``/var/run/warden``, ``/var/db/warden`` on the BSDs (hier(7)),
+whose configuration lives in ``/usr/local/etc/warden``. On a BSD the report ends with the
+pf.conf line that makes pf evaluate the jails' anchors. The system is a field of
+:class:`HostFacts`, so every branch can be tested on any host.
 
 Existing files are treated with care. A ``.local`` file is the user's and is never touched.
 A ``.conf`` file that warden wrote earlier and nobody changed since is updated; one that differs
@@ -27,6 +33,8 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TextIO
+
+from warden.config.pfconf import WARDEN_ANCHOR_LINE
 
 __all__ = [
     "MANIFEST",
@@ -112,9 +120,24 @@ def _defaults(facts: HostFacts) -> str:
     return head + "[sshd]\nenabled = true\n"
 
 
+#: Linux's locations of the daemon's files in warden.conf -> those of the BSDs (hier(7))
+_BSD_PATHS = (("/run/warden/", "/var/run/warden/"), ("/var/lib/warden/", "/var/db/warden/"))
+
+
+def _settings(text: str, facts: HostFacts) -> str:
+    if not facts.bsd:
+        return text
+    for linux, bsd in _BSD_PATHS:
+        if linux not in text:  # the shipped warden.conf changed: this must follow it
+            raise ValueError(f"warden.conf names no {linux} to move to {bsd}")
+        text = text.replace(linux, bsd)
+    return text
+
+
 def plan_tree(facts: HostFacts) -> dict[str, str]:
     """Every file of the tree for this host: relative path -> content."""
     files = dict(_data_files(resources.files("warden") / "data"))
+    files["warden.conf"] = _settings(files["warden.conf"], facts)
     files["paths-os.conf"] = _paths_os(facts)
     files["jail.d/defaults.conf"] = _defaults(facts)
     return files
@@ -218,6 +241,11 @@ def run_init(config_dir: Path | None, out: TextIO, err: TextIO,
                   "the sshd jail reads the systemd journal (backend = systemd)\n")
     else:
         out.write("  sshd jail: enabled, reading /var/log/auth.log\n")
+    if facts.bsd:
+        out.write("  pf: pf evaluates the jails' anchors (warden/<jail>) only if /etc/pf.conf "
+                  "names them; add this line to its filter section, before any `pass quick` "
+                  "rule, then run `service pf reload`:\n"
+                  f"      {WARDEN_ANCHOR_LINE}\n")
     for rel in report.kept:
         out.write(f"  kept {target / rel}: it differs from warden's version, which was written "
                   f"to {target / rel}.new\n")
