@@ -172,3 +172,62 @@ def test_bans_expire_in_the_kernel(harness: Harness) -> None:
     assert wait_for(lambda: net("192.0.2.8/32") not in backend.banned("sshd"), timeout=5)
     assert backend.banned("sshd") == {net("192.0.2.9/32")}
     backend.stop(remove=True)
+
+
+def test_reconcile_touches_only_the_jails_it_is_given(harness: Harness) -> None:
+    now = time.time()
+    backend = harness.make()
+    backend.start(RULES)
+    backend.ban([BanEntry("sshd", "192.0.2.7", now + 600), BanEntry("sshd", "192.0.2.8", now + 600),
+                 BanEntry("nginx-http-auth", "198.51.100.7", now + 600)])
+    backend.commit(now)
+    backend.stop()
+    restarted = harness.make()
+    restarted.start(RULES)
+    # only sshd is (re)started; nginx's bans are not in ``active`` and must stay
+    done = restarted.reconcile([BanEntry("sshd", "192.0.2.7", now + 600)], now, jails=["sshd"])
+    assert set(done.removed) == {("sshd", net("192.0.2.8/32"))}
+    assert restarted.banned("sshd") == {net("192.0.2.7/32")}
+    assert restarted.banned("nginx-http-auth") == {net("198.51.100.7/32")}
+    with pytest.raises(BackendError, match="nginx-http-auth"):
+        restarted.reconcile([BanEntry("nginx-http-auth", "192.0.2.1", now + 60)], now,
+                            jails=["sshd"])
+    restarted.stop(remove=True)
+
+
+def test_present_reports_every_element_with_the_kernel_time_left(harness: Harness) -> None:
+    now = time.time()
+    backend = harness.make()
+    backend.start(RULES[:1])
+    backend.ban([BanEntry("sshd", "192.0.2.7", now + 600), BanEntry("sshd", "2001:db8::7", None),
+                 BanEntry("sshd", "198.51.100.0/24", now + 300)])
+    backend.commit(now)
+    held = backend.present("sshd", now)
+    assert set(held) == backend.banned("sshd")
+    if harness.kernel_timeouts:
+        left = held[net("192.0.2.7/32")].remaining
+        assert left is not None and 590 < left <= 600
+        assert held[net("2001:db8::7/128")].remaining is None  # permanent: no timeout
+    backend.stop(remove=True)
+
+
+@pytest.mark.parametrize("kind", ["nftables", "ipset"])
+def test_a_ban_longer_than_the_kernel_allows_goes_in_without_a_timeout(
+        kind: str, tmp_path: Path) -> None:
+    with ExitStack() as stack:
+        made = HARNESSES[kind](stack, tmp_path)
+        backend = made.make()
+        assert isinstance(backend, NftablesBackend | IpsetBackend)
+        limit = backend.max_timeout
+        assert limit is not None
+        now = time.time()
+        backend.start(RULES[:1])
+        backend.ban([BanEntry("sshd", "192.0.2.7", now + 10 * 365.25 * 86400),
+                     BanEntry("sshd", "192.0.2.8", now + 99999999999999),
+                     BanEntry("sshd", "192.0.2.9", now + limit)])
+        backend.commit(now)
+        held = backend.present("sshd", now)
+        assert held[net("192.0.2.7/32")].remaining is None
+        assert held[net("192.0.2.8/32")].remaining is None
+        assert (held[net("192.0.2.9/32")].remaining or 0) > limit - 5  # the longest timeout
+        backend.stop(remove=True)
