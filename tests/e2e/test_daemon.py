@@ -476,7 +476,8 @@ def test_a_broken_reload_keeps_the_running_jail(tmp_path: Path,
     wait_for("the ban", lambda: "192.0.2.41" in server.banned())
     server.write_config(sshd_jail(log, extra="maxretry = lots"))
     done = server.cli("reload")
-    assert done.returncode == 0 and "1 configuration problem" in done.stdout
+    # refused: exit 1, the problem on the terminal (issue 8, item 8)
+    assert done.returncode == 1 and "1 configuration problem" in done.stderr
     # the jail runs on, with its ban, on the configuration it had
     assert "192.0.2.41" in server.banned()
     assert "keeps running on its previous configuration" in server.log_text()

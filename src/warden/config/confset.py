@@ -6,6 +6,8 @@ every file ``F.conf`` read is followed by ``F.local`` when that exists. Later fi
 earlier ones option by option; the overridden values stay reachable as ``%(known/name)s`` and
 ``<known/name>``. A section named ``name?key=value`` is stored as section ``name`` with every
 option renamed ``option?key=value`` (fail2ban's conditional sections, used by actions).
+Includes nest at most :data:`MAX_INCLUDE_DEPTH` files deep; deeper chains are an error that
+names the chain (instead of exhausting Python's stack).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from warden.core.filterdef import Origin
 from warden.errors import ConfigError
 
 __all__ = [
+    "MAX_INCLUDE_DEPTH",
     "ConfigSet",
     "FileCache",
     "Value",
@@ -32,6 +35,8 @@ __all__ = [
 ]
 
 INCLUDES_SECTION = "INCLUDES"
+#: files an include chain may hold (fail2ban's stock tree needs 3)
+MAX_INCLUDE_DEPTH = 64
 KNOWN_PREFIX = "KNOWN/"
 _CONDITIONAL = re.compile(r"^(\w+)(\?.+)$")
 _QUALIFIED = re.compile(r"^([\w\-]+)/([^\s>]+)$")
@@ -59,6 +64,10 @@ class FileCache:
         if cached is None:
             cached = self._files[path] = read_ini(path)
         return cached
+
+    def paths(self) -> list[str]:
+        """Every file read so far."""
+        return list(self._files)
 
 
 class ConfigSet:
@@ -247,10 +256,28 @@ def _expand(paths: Sequence[str], chain: list[str], cache: FileCache) -> list[st
                         file=origin.file,
                         line=origin.line,
                     )
+                if len(chain) + 1 >= MAX_INCLUDE_DEPTH:
+                    raise ConfigError(
+                        f"includes nest deeper than {MAX_INCLUDE_DEPTH} files: "
+                        f"{_chain_text([*chain, path, target])}",
+                        file=origin.file,
+                        line=origin.line,
+                    )
                 found += _expand([target], [*chain, path], cache)
             parts.append(found)
         out += [*parts[0], path, *parts[1]]
     return out
+
+
+def _chain_text(chain: Sequence[str]) -> str:
+    """``a.conf -> b.conf -> ...``, paths relative to the first file's directory; a long
+    chain keeps its first three and last three files (enough to see where it starts and
+    which files repeat)."""
+    base = os.path.dirname(chain[0])
+    names = [os.path.relpath(path, base) for path in chain]
+    if len(names) > 8:
+        names = [*names[:3], f"... ({len(names) - 6} more)", *names[-3:]]
+    return " -> ".join(names)
 
 
 def read_set(paths: Sequence[str], cache: FileCache | None = None) -> ConfigSet:

@@ -19,7 +19,9 @@ from warden.core.filterdef import FilterDefinition, Origin
 from warden.errors import ConfigError
 
 __all__ = [
+    "BACKTRACKING_OPTION",
     "FILTER_OPTIONS",
+    "allows_backtracking",
     "filter_options_for_jail",
     "load_filter",
     "read_filter_files",
@@ -37,6 +39,33 @@ FILTER_OPTIONS = (
     "datepattern",
     "journalmatch",
 )
+
+
+#: the filter option that keeps a regex the linter proves exponential (``allow``; default
+#: ``refuse``); set in ``[Definition]``, ``[Init]`` or as a parameter ``name[backtracking=allow]``
+BACKTRACKING_OPTION = "backtracking"
+
+
+def allows_backtracking(confset: ConfigSet, reference: Reference, spec_origin: Origin) -> bool:
+    """Whether the filter opts in to regexes certain to backtrack exponentially (its
+    ``backtracking`` option, see :data:`BACKTRACKING_OPTION`). Raises ConfigError at the
+    option's line for a value other than ``allow`` or ``refuse``."""
+    text = reference.params.get(BACKTRACKING_OPTION)
+    origin = spec_origin
+    if text is None:
+        found = confset.get("Init", BACKTRACKING_OPTION) or confset.get(
+            "Definition", BACKTRACKING_OPTION)
+        if found is None:
+            return False
+        text, origin = found.text, found.origin
+    value = text.strip().lower()
+    if value not in ("allow", "refuse", ""):
+        raise ConfigError(
+            f"{BACKTRACKING_OPTION} = {text!r}: use allow or refuse",
+            file=origin.file,
+            line=origin.line,
+        )
+    return value == "allow"
 
 
 def read_filter_files(

@@ -8,6 +8,10 @@
   one and ``%(known/name)s`` the value ``name`` had in this section before the file being
   read last overrode it (falling back to ``[DEFAULT]``). Such references are resolved only
   when no variable with that literal name exists.
+
+Expansion is bounded by size as well as depth: ten levels of ten references each would
+otherwise build a gigabyte (a "billion laughs"), so the text one value makes the expander read
+and write may total at most :data:`MAX_SIZE` bytes.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from warden.errors import ConfigError
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_SIZE",
     "InterpolationError",
     "Lookup",
     "SectionRefs",
@@ -27,6 +32,8 @@ __all__ = [
 ]
 
 MAX_DEPTH = 10
+#: bytes of text one interpolation may read and write in total (1 MiB)
+MAX_SIZE = 1 << 20
 
 _REFERENCE = re.compile(r"%\(([^)]+)\)s")
 _SECTION_REFERENCE = re.compile(r"%\(([\w\-]+)/([^)]+)\)s")
@@ -47,6 +54,8 @@ class _Scope:
     lookup: Lookup
     section_refs: SectionRefs
     extra: dict[str, str]
+    #: bytes still allowed (shared by the scopes of one interpolation: a one-element list)
+    budget: list[int]
 
     def get(self, name: str) -> str | None:
         if name == "__name__":
@@ -66,7 +75,17 @@ class _Scope:
             raw = self.section_refs(match.group(1), match.group(2))
             if raw is not None:
                 extra[full] = raw
-        return _Scope(self.section, self.lookup, self.section_refs, extra)
+        return _Scope(self.section, self.lookup, self.section_refs, extra, self.budget)
+
+    def spend(self, option: str, size: int) -> None:
+        """Count ``size`` bytes of work; an error once the whole interpolation exceeds
+        :data:`MAX_SIZE` (values whose references multiply at every level)."""
+        self.budget[0] -= size
+        if self.budget[0] < 0:
+            raise InterpolationError(
+                f"[{self.section}] {option}: interpolation of {option} grows beyond "
+                f"{MAX_SIZE} bytes (references that multiply at every level?)"
+            )
 
 
 def _expand(scope: _Scope, option: str, text: str, depth: int, out: list[str]) -> None:
@@ -75,6 +94,8 @@ def _expand(scope: _Scope, option: str, text: str, depth: int, out: list[str]) -
             f"[{scope.section}] {option}: %(...)s references nest deeper than {MAX_DEPTH} "
             "levels (a reference loop?)"
         )
+    # every text read counts, so references that expand to nothing are bounded too
+    scope.spend(option, len(text))
     scope = scope.with_section_refs(text)
     rest = text
     while rest:
@@ -111,6 +132,7 @@ def _expand(scope: _Scope, option: str, text: str, depth: int, out: list[str]) -
         if "%" in value:
             _expand(scope, option, value, depth + 1, out)
         else:
+            scope.spend(option, len(value))
             out.append(value)
 
 
@@ -127,10 +149,10 @@ def interpolate(
 
     ``lookup`` resolves plain names in scope; ``section_refs(section, name)`` resolves
     ``section/name`` references. Raises InterpolationError on an unknown name, a loop (more
-    than :data:`MAX_DEPTH` levels) or a stray ``%``.
+    than :data:`MAX_DEPTH` levels), a result beyond :data:`MAX_SIZE` or a stray ``%``.
     """
     extra = {key.lower(): value for key, value in (variables or {}).items()}
-    scope = _Scope(section, lookup, section_refs, extra)
+    scope = _Scope(section, lookup, section_refs, extra, [MAX_SIZE])
     out: list[str] = []
     _expand(scope, option, text, 1, out)
     return "".join(out)

@@ -2,9 +2,10 @@
 includes) resolved into frozen :class:`JailConfig` values, as fail2ban's jail reader does.
 
 Only enabled jails are fully resolved: their filter and actions must exist and load, their
-numbers and durations must parse. A jail with problems is left out of ``JailsConfig.jails``
-and every problem is listed in ``JailsConfig.errors`` (each naming file and line), so one
-broken jail does not stop the others.
+numbers and durations must parse, and :func:`warden.config.validate.jail_problems` must find
+nothing. A jail with problems is left out of ``JailsConfig.jails`` and every problem is listed
+in ``JailsConfig.errors`` (each naming file and line), so one broken jail does not stop the
+others. ``JailsConfig.warnings`` lists option names nothing reads and risky regexes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from warden.config.action import ActionConfig, load_action
 from warden.config.confset import ConfigSet, FileCache, Value, read_layered
 from warden.config.filter import (
     FILTER_OPTIONS,
+    allows_backtracking,
     filter_options_for_jail,
     read_filter_files,
     regex_origins,
@@ -27,7 +29,9 @@ from warden.config.filter import (
 )
 from warden.config.ini import RawValue
 from warden.config.model import BanTimeIncrement, JailConfig, JailsConfig, LogPath
+from warden.config.optionnames import known_names, unknown_option_warnings
 from warden.config.reference import Reference, parse_reference, split_references
+from warden.config.validate import jail_problems, jail_warnings
 from warden.core.duration import parse_duration
 from warden.core.filterdef import FilterDefinition, Origin
 from warden.errors import ConfigError
@@ -40,6 +44,7 @@ __all__ = [  # the model types are re-exported for convenience
     "LogPath",
     "as_bool",
     "load_jails",
+    "truth_value",
 ]
 
 #: options a jail reads (fail2ban's list plus the filter options a jail may override)
@@ -77,6 +82,16 @@ def as_bool(text: str) -> bool:
     return text.strip().lower() in ("1", "on", "true", "yes")
 
 
+_TRUE = ("1", "on", "true", "yes")
+_FALSE = ("0", "off", "false", "no")
+
+
+def truth_value(text: str) -> bool | None:
+    """``True``/``False`` for fail2ban's truth words (any case), None for anything else."""
+    word = text.strip().lower()
+    return True if word in _TRUE else False if word in _FALSE else None
+
+
 def _split_words(text: str) -> tuple[str, ...]:
     words = text.replace(",", " ").split()
     return tuple(word for word in words if word)
@@ -93,6 +108,7 @@ class _Jail:
         self.errors: list[ConfigError] = []
         self.values: dict[str, Value] = {}
         self.attempted: set[str] = set()
+        self.allow_backtracking = False
 
     def fail(self, message: str, origin: Origin | None) -> None:
         where = origin or Origin(self.confset.files[0] if self.confset.files else "<jail>")
@@ -129,6 +145,19 @@ class _Jail:
         except ValueError as exc:
             self.fail(f"{option} = {found.text!r}: {what} ({exc})", found.origin)
             return default
+
+    def truth(self, option: str, default: bool) -> bool:
+        """A truth value; an empty value is the default, a word that is none is an error
+        (fail2ban reads ``enabled = maybe`` as false without a word)."""
+        found = self.values.get(option)
+        if found is None or not found.text.strip():
+            return default
+        value = truth_value(found.text)
+        if value is None:
+            self.fail(f"{option} = {found.text!r}: not a truth value (use true or false)",
+                      found.origin)
+            return default
+        return value
 
     def duration(self, option: str, default: float | None) -> float | None:
         found = self.values.get(option)
@@ -179,6 +208,7 @@ class _Jail:
             return None
         reference, confset = prepared
         try:
+            self.allow_backtracking = allows_backtracking(confset, reference, spec.origin)
             found = resolve_filter(
                 confset,
                 reference,
@@ -258,7 +288,7 @@ class _Jail:
     def increment(self) -> BanTimeIncrement:
         multipliers = self.text("bantime.multipliers") or ""
         return BanTimeIncrement(
-            enabled=as_bool(self.text("bantime.increment") or "false"),
+            enabled=self.truth("bantime.increment", False),
             factor=self.convert("bantime.factor", float, 1.0, "not a number"),
             formula=self.text("bantime.formula") or None,
             multipliers=self.convert(
@@ -271,7 +301,7 @@ class _Jail:
             else (),
             maxtime=self.duration("bantime.maxtime", None),
             rndtime=self.duration("bantime.rndtime", None),
-            overalljails=as_bool(self.text("bantime.overalljails") or "false"),
+            overalljails=self.truth("bantime.overalljails", False),
         )
 
     def build(self) -> JailConfig:
@@ -308,7 +338,7 @@ class _Jail:
             bantime=self.seconds("bantime", 600.0),
             bantime_increment=self.increment(),
             ignoreip=_split_words(self.text("ignoreip") or ""),
-            ignoreself=as_bool(self.text("ignoreself") or "true"),
+            ignoreself=self.truth("ignoreself", True),
             ignorecommand=self.text("ignorecommand") or None,
             ignorecache=self.text("ignorecache") or None,
             usedns=self.text("usedns") or "warn",
@@ -317,6 +347,7 @@ class _Jail:
             journalmatch=flt.journalmatch if flt is not None else (),
             port=self.text("port"),
             protocol=self.text("protocol"),
+            allow_backtracking=self.allow_backtracking,
             extra=extra,
             origins={key: value.origin for key, value in self.values.items()},
         )
@@ -355,19 +386,45 @@ def load_jails(config_dir: str | os.PathLike[str], cache: FileCache | None = Non
     jails: list[JailConfig] = []
     disabled: list[str] = []
     errors: list[ConfigError] = []
+    warnings: list[ConfigError] = []
+    bad_enabled: set[Origin] = set()
     for name in confset.section_names():
         if name == "INCLUDES":
             continue
         builder = _Jail(confset, name, directory, cache)
         enabled = builder.read("enabled")
+        if enabled is not None and truth_value(enabled.text or "false") is None:
+            if enabled.origin not in bad_enabled:  # a [DEFAULT] line: said once
+                bad_enabled.add(enabled.origin)
+                builder.fail(f"enabled = {enabled.text!r}: not a truth value "
+                             "(use true or false); the jail is skipped", enabled.origin)
+            errors += builder.errors
+            continue
         if enabled is None or not as_bool(enabled.text):
             disabled.append(name)
             continue
         jail = builder.build()
+        if not builder.errors:
+            builder.errors += jail_problems(jail)
         if builder.errors:
             errors += sorted(builder.errors, key=lambda e: (e.file or "", e.line or 0))
         else:
             jails.append(jail)
+            warnings += jail_warnings(jail)
+    known = known_names(directory, _EXPOSED, cache.paths())
     return JailsConfig(
-        directory, settings, tuple(jails), tuple(disabled), tuple(errors), confset.files
+        directory, settings, tuple(jails), tuple(disabled), tuple(errors), confset.files,
+        tuple(unknown_option_warnings(confset, known)) + tuple(_once(warnings)),
     )
+
+
+def _once(warnings: list[ConfigError]) -> list[ConfigError]:
+    """``warnings`` without repeats: a filter used by several jails is flagged once."""
+    seen: set[tuple[str, str | None, int | None]] = set()
+    found: list[ConfigError] = []
+    for warning in warnings:
+        key = (warning.message.split(": ", 1)[-1], warning.file, warning.line)
+        if key not in seen:
+            seen.add(key)
+            found.append(warning)
+    return found

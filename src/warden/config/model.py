@@ -57,13 +57,16 @@ class JailConfig:
     journalmatch: tuple[str, ...] = ()
     port: str | None = None
     protocol: str | None = None
+    #: the filter sets ``backtracking = allow``: keep regexes the linter proves exponential
+    allow_backtracking: bool = False
     extra: dict[str, str] = field(default_factory=dict, compare=False)
     origins: dict[str, Origin] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class JailsConfig:
-    """Everything ``load_jails`` found: global settings, enabled jails, problems."""
+    """Everything ``load_jails`` found: global settings, enabled jails, problems (each a
+    reason a jail is left out) and warnings (advice that changes nothing)."""
 
     config_dir: str
     settings: dict[str, Value]
@@ -71,3 +74,4 @@ class JailsConfig:
     disabled: tuple[str, ...]
     errors: tuple[ConfigError, ...]
     files: tuple[str, ...] = ()
+    warnings: tuple[ConfigError, ...] = ()

@@ -18,6 +18,12 @@ possessive quantifiers never backtrack and are skipped.  Character classes are c
 sample alphabet (ASCII plus a few non-ASCII characters), which is exact for the classes filters
 use.  The analysis is a heuristic: it has no false negatives on the classic shapes above and
 accepts every filter of warden's library.
+
+:func:`certain_problems` keeps only the findings that are sure, whatever the alphabet: a loop
+whose body is nothing but another unbounded loop (``(a+)+``, ``(?:\\w+)*``).  Such a loop
+splits a run of ``n`` characters in ``2**(n-1)`` ways, and any failure after it tries them
+all; no filter of fail2ban's or warden's library has one, so loading refuses it (the other
+findings stay warnings, as some stock filters have them).
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from typing import Any
 P: Any = importlib.import_module("re._parser")
 C: Any = importlib.import_module("re._constants")
 
-__all__ = ["BOUND", "lint_regex"]
+__all__ = ["BOUND", "certain_problems", "lint_regex"]
 
 #: a loop allowing at least this many repetitions is treated as unbounded
 BOUND = 64
@@ -284,12 +290,18 @@ def _only_loop(seq: Any) -> bool:
     return op in _REPEATS and av[0] >= 1 and _unbounded(av[1])
 
 
-def _nested_problems(body: Any) -> list[str]:
+def _only_loop_problem(body: Any) -> list[str]:
     if _only_loop(body):
         return [
             f"nested quantifier: the loop {_describe(body)!r} repeats nothing but another "
             "unbounded loop, so the same text splits between them in exponentially many ways"
         ]
+    return []
+
+
+def _nested_problems(body: Any) -> list[str]:
+    if only := _only_loop_problem(body):
+        return only
     for inner, unbounded in _loops(body, lookarounds=False):
         # loops over one character class; a loop over a longer body is checked on its own
         chars = _loop_chars(inner)
@@ -344,4 +356,21 @@ def lint_regex(pattern: str) -> list[str]:
         for problem in _nested_problems(body) + _branch_problems(body):
             if problem not in problems:
                 problems.append(problem)
+    return problems
+
+
+def certain_problems(pattern: str) -> list[str]:
+    """The problems of :func:`lint_regex` that are certain to be exponential (a loop that
+    repeats nothing but another unbounded loop); an empty list if none or if ``pattern``
+    does not parse (compiling reports that)."""
+    try:
+        tree = P.parse(pattern)
+    except re.error:
+        return []
+    problems: list[str] = []
+    for body, unbounded in _loops(tree):
+        if unbounded:
+            for problem in _only_loop_problem(body):
+                if problem not in problems:
+                    problems.append(problem)
     return problems

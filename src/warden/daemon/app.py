@@ -22,6 +22,7 @@ from pathlib import Path
 from warden import __version__
 from warden.backends.base import BanEntry, FirewallBackend
 from warden.config import JailConfig, JailsConfig
+from warden.config.validate import jail_problems
 from warden.core.addr import Network, parse_network
 from warden.core.decisions import Ban
 from warden.core.history import BanHistory
@@ -45,7 +46,6 @@ from warden.sources.base import (
     LogSource,
     position_from_dict,
     resolve_backend,
-    resolve_encoding,
 )
 from warden.sources.filetail import FileSource, LogSpec
 from warden.sources.journal import JournalSource
@@ -67,20 +67,18 @@ _DEFAULT_INCREMENT_WINDOW = 7 * 86400.0
 
 def make_jail(cfg: JailConfig, history: BanHistory, *, ignore: Sequence[Network | str] = (),
               self_addresses: Sequence[Network] = ()) -> Jail:
-    """The core jail for ``cfg``; :class:`ConfigError` (with file:line) if it cannot run."""
+    """The core jail for ``cfg``; the first problem :func:`warden.config.validate.jail_problems`
+    finds (what ``warden check`` says, with file:line) if it cannot run."""
+    problems = jail_problems(cfg)
+    if problems:
+        raise problems[0]
     journal = resolve_backend(cfg.backend) == "systemd"
-    if not cfg.logpath and not journal:
-        raise _located(cfg, "has no logpath; the jail is skipped", "logpath", "enabled")
-    try:
-        resolve_encoding(cfg.logencoding)  # a bad one would stop every jail's reader
-    except WardenError as exc:
-        raise _located(cfg, f"{exc}; the jail is skipped", "logencoding", "enabled") from None
     # keep no log lines per address when no action will ever print them
     lean = cfg if needs_matches(cfg) else dataclasses.replace(cfg, maxmatches=0)
     spec = jail_spec(lean, ignore=ignore, self_addresses=self_addresses, journal=journal)
     try:
         return Jail(spec, history=history)
-    except ValueError as exc:  # a formula or pattern the core refuses
+    except ValueError as exc:  # something config.validate does not foresee: still located
         raise _located(cfg, f"{exc}; the jail is skipped", "enabled") from None
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from warden import __version__
 from warden.config import load_jails
+from warden.config.validate import settings_problems
 from warden.core.addr import Target, format_target, parse_network
 from warden.core.banguard import danger, refusal
 from warden.core.decisions import Decision
@@ -230,15 +231,26 @@ async def reload(daemon: Daemon, only: str | None, *, restart: bool = False,
                  unban: bool = False) -> Response:
     """Re-read the configuration; rebuild jails whose configuration changed (all with
     ``restart``), start new ones, stop removed ones. Unchanged jails keep their failures and
-    bans. ``only`` limits this to one jail. Bans of rebuilt jails come back from the store."""
+    bans. ``only`` limits this to one jail. Bans of rebuilt jails come back from the store.
+
+    A configuration with any problem (what ``warden check`` reports) changes nothing, not
+    even the jails it does not concern: the answer is :class:`Failed` listing every problem
+    with file:line, and every jail keeps running as it was."""
     runtime = daemon.runtime
     try:
         config = await asyncio.to_thread(load_jails, daemon.config_dir)
     except ConfigError as exc:
-        log.error("reload failed, the running configuration stays: %s", exc)
-        return Failed(f"reload failed: {exc}", "usage")
-    for error in config.errors:
-        log.error("%s", error)
+        log.error("reload refused, the running configuration stays: %s", exc)
+        return Failed(f"reload refused, nothing changed: {exc}")
+    problems = [*config.errors, *settings_problems(config.settings)]
+    if problems:
+        for error in problems:
+            log.error("%s", error)
+        log.error("reload refused (%d configuration problem(s)): every jail keeps running "
+                  "on its previous configuration", len(problems))
+        lines = "\n".join(" ".join(str(error).splitlines()) for error in problems)
+        return Failed(f"{lines}\nreload refused, nothing changed: {len(problems)} "
+                      "configuration problem(s)")
     wanted = {cfg.name: cfg for cfg in config.jails}
     if only is not None and only not in wanted and only not in runtime.slots:
         return _unknown(only, daemon)
@@ -246,14 +258,8 @@ async def reload(daemon: Daemon, only: str | None, *, restart: bool = False,
     decisions: list[Decision] = []
     fresh: list[JailSlot] = []
     kept: list[str] = []
-    broken = {name for name in runtime.slots
-              if any(str(e.message).startswith(f"[{name}]") for e in config.errors)}
     for name in list(runtime.slots):
         if (only is None or name == only) and name not in wanted:
-            if name in broken:
-                # a mistake in the new configuration must not unban anyone
-                log.error("Jail '%s' keeps running on its previous configuration", name)
-                continue
             slot = runtime.remove_jail(name)
             assert slot is not None
             decisions.extend(slot.jail.unban_all(now, forget=False))
@@ -280,6 +286,8 @@ async def reload(daemon: Daemon, only: str | None, *, restart: bool = False,
     daemon.config = config
     await daemon.start_jails(fresh)
     daemon.sync_sources()
+    for warning in config.warnings:
+        log.warning("%s", warning)
     log.info("reloaded: %d jail(s) kept, %d (re)started", len(kept), len(fresh))
-    errors = f"; {len(config.errors)} configuration problem(s) logged" if config.errors else ""
-    return Done(f"OK ({len(kept)} kept, {len(fresh)} (re)started{errors})")
+    advice = f"; {len(config.warnings)} warning(s) logged" if config.warnings else ""
+    return Done(f"OK ({len(kept)} kept, {len(fresh)} (re)started{advice})")
