@@ -79,6 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = dataclasses.replace(config, jails=tuple(runnable), errors=tuple(problems))
     for error in config.errors:
         print(f"warden: {error}", file=sys.stderr)
+    for warning in config.warnings:  # advice (unknown option names, risky regexes)
+        print(f"warden: warning: {warning}", file=sys.stderr)
     if not config.jails:
         print("warden: no jail can run (none enabled, or all have errors)", file=sys.stderr)
         return 2
@@ -112,6 +114,8 @@ def _serve(args: argparse.Namespace, settings: Settings, config: JailsConfig,
            target: LogTarget) -> int:
     for error in config.errors:
         log.error("%s", error)
+    for warning in config.warnings:
+        log.warning("%s", warning)
     pidfile = PidFile(settings.pidfile)
     if (other := pidfile.running()) is not None:
         return _refuse(target, f"{settings.pidfile}: warden already runs as pid {other}")
