@@ -138,10 +138,10 @@ def test_seed_story_with_pf(tmp_path: Path, pfctl_on_path: Path) -> None:
         wait_for("both anchors loaded", lambda: len(
             [c for c in _calls(bins) if c[0][2:] == ["-f", "-"]]) == 2)
         calls = _calls(bins)
-        assert _of(calls, SSHD)[:2] == [(SSHD + ["-s", "Tables"], None),
-                                        (SSHD + ["-f", "-"], SSHD_RULES)]
-        assert _of(calls, MAIL)[:2] == [(MAIL + ["-s", "Tables"], None),
-                                        (MAIL + ["-f", "-"], MAIL_RULES)]
+        assert _of(calls, SSHD)[:2] == [([*SSHD, "-s", "Tables"], None),
+                                        ([*SSHD, "-f", "-"], SSHD_RULES)]
+        assert _of(calls, MAIL)[:2] == [([*MAIL, "-s", "Tables"], None),
+                                        ([*MAIL, "-f", "-"], MAIL_RULES)]
 
         # three attackers in one read block: one batched -T add, then their states killed
         append(authlog, "".join(failure_line(a) for a in ATTACKERS for _ in range(3)))
@@ -154,7 +154,7 @@ def test_seed_story_with_pf(tmp_path: Path, pfctl_on_path: Path) -> None:
         assert len(_added(calls, SSHD)) < len(ATTACKERS), _added(calls, SSHD)  # batched
         for argv, _ in _of(calls, SSHD):
             if argv[4:6] == ["-T", "add"]:
-                assert argv[:4] == SSHD + ["-t", "f2b-sshd"]
+                assert argv[:4] == [*SSHD, "-t", "f2b-sshd"]
         assert _tables(bins)["f2b/sshd:f2b-sshd"] == set(ATTACKERS)
 
         # one AUTH failure: a week's ban in the all-ports table
@@ -163,7 +163,7 @@ def test_seed_story_with_pf(tmp_path: Path, pfctl_on_path: Path) -> None:
                        lambda: server.banned("sendmail-auth").get("198.51.100.23"))
         assert ban.remaining is not None and 7 * 86400 - 60 < ban.remaining <= 7 * 86400
         wait_for("the mail ban in pf", lambda: (
-            MAIL + ["-t", "f2b-sendmail-auth", "-T", "add", "198.51.100.23"], None)
+            [*MAIL, "-t", "f2b-sendmail-auth", "-T", "add", "198.51.100.23"], None)
             in _calls(bins))
         wait_for("its states killed", lambda: (["-k", "198.51.100.23"], None) in _calls(bins))
 
@@ -176,8 +176,8 @@ def test_seed_story_with_pf(tmp_path: Path, pfctl_on_path: Path) -> None:
         wait_for("both rulesets reloaded", lambda: len(
             [c for c in _calls(bins)[before:] if c[0][2:] == ["-R", "-f", "-"]]) == 2)
         after = _calls(bins)[before:]
-        assert (SSHD + ["-R", "-f", "-"], SSHD_RULES) in after
-        assert (MAIL + ["-R", "-f", "-"], MAIL_RULES) in after
+        assert ([*SSHD, "-R", "-f", "-"], SSHD_RULES) in after
+        assert ([*MAIL, "-R", "-f", "-"], MAIL_RULES) in after
         assert not [c for c in after if c[0][2:] == ["-f", "-"]]  # no table redefined empty
         assert _tables(bins)["f2b/sshd:f2b-sshd"] == set(ATTACKERS)
         assert _tables(bins)["f2b/sendmail-auth:f2b-sendmail-auth"] == {"198.51.100.23"}
@@ -186,7 +186,7 @@ def test_seed_story_with_pf(tmp_path: Path, pfctl_on_path: Path) -> None:
         done = server.cli("unban", "sshd", "192.0.2.10")
         assert done.returncode == 0, done.stderr
         wait_for("the delete", lambda: (
-            SSHD + ["-t", "f2b-sshd", "-T", "delete", "192.0.2.10"], None) in _calls(bins))
+            [*SSHD, "-t", "f2b-sshd", "-T", "delete", "192.0.2.10"], None) in _calls(bins))
         assert _tables(bins)["f2b/sshd:f2b-sshd"] == {"192.0.2.11", "2001:db8::12"}
         assert set(server.banned("sshd")) == {"192.0.2.11", "2001:db8::12"}
         # every command went to one of the two anchors, or killed a banned host's states
