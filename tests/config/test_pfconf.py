@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,31 @@ def test_stock_tree_needs_fail2ban_anchor_line(tmp_path: Path) -> None:
     assert _warnings(tree, _host(tmp_path / "a", 'anchor "f2b/*"\nanchor "mail/*"\n')) == []
     assert _warnings(tree, _host(tmp_path / "b", "anchor f2b {\n anchor sshd\n}\n"
                                  "anchor mail {\n anchor postfix\n}\n")) == []
+
+
+def _check_in_own_etc(tree: Path, etc: Path) -> subprocess.CompletedProcess[str]:
+    """``warden check`` in a mount namespace whose /etc holds only the files of ``etc``
+    (the host has no pf.conf, and the test must not give it one)."""
+    script = ('mount --make-rprivate / && mount -t tmpfs tmpfs /etc && cp -r "$1"/. /etc && '
+              'shift && exec "$@"')
+    return subprocess.run(
+        ["unshare", "--mount", "sh", "-c", script, "sh", str(etc), sys.executable, "-m",
+         "warden", "check", "-c", str(tree)],
+        capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None,
+                    reason="needs root and unshare for a private /etc")
+def test_warden_check_warns_for_the_hosts_pf_conf(tmp_path: Path) -> None:
+    tree = _own_tree(tmp_path)
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "pf.conf").write_text("block in all\npass out all\n")
+    done = _check_in_own_etc(tree, etc)
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stdout.splitlines() if "pf.conf" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("warning: /etc/pf.conf: no anchor")
+    assert 'anchor "warden/*"' in warnings[0]
+    (etc / "pf.conf").write_text(f"block in all\n{WARDEN_ANCHOR_LINE}\npass out all\n")
+    done = _check_in_own_etc(tree, etc)
+    assert done.returncode == 0 and "warning:" not in done.stdout, done.stdout + done.stderr

@@ -10,6 +10,7 @@ import pathlib
 from typing import TextIO
 
 from warden.config.jail import JailsConfig, load_jails
+from warden.config.pfconf import report_pf_anchors
 from warden.config.validate import settings_problems
 from warden.errors import ConfigError
 
@@ -55,6 +56,7 @@ def run_check(config_dir: pathlib.Path, out: TextIO, err: TextIO) -> int:
         # advice, not errors: on stdout, and the exit status stays that of the problems
         for warning in lint_config(config):
             out.write("warning: " + " ".join(str(warning).splitlines()) + "\n")
+        report_pf_anchors(config, out)  # pf jails whose anchor /etc/pf.conf never evaluates
     if problems or config is None:
         err.write(f"{len(problems)} problem(s) found in {config_dir}\n")
         return 2
