@@ -174,3 +174,9 @@ def test_warden_check_warns_for_the_hosts_pf_conf(tmp_path: Path) -> None:
     (etc / "pf.conf").write_text(f"block in all\n{WARDEN_ANCHOR_LINE}\npass out all\n")
     done = _check_in_own_etc(tree, etc)
     assert done.returncode == 0 and "warning:" not in done.stdout, done.stdout + done.stderr
+
+
+def test_contrib_example_evaluates_the_own_tree(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parents[2] / "contrib" / "freebsd" / "pf.conf"
+    tree = _own_tree(tmp_path)
+    assert _warnings(tree, _host(tmp_path, example.read_text())) == []
