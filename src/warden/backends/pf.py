@@ -302,7 +302,7 @@ def pf_settings(options: Mapping[str, str], jail: str) -> tuple[dict[str, object
         if target == "<multiport>":  # an action file without fail2ban's [Init] entries
             target = "any port $port"
     settings: dict[str, object] = {
-        "pfctl": program,
+        "pfctl": shlex.join(program),
         "anchor": "/".join(JAIL if part == jail else part for part in anchor.split("/")),
         "table": table.replace(jail, JAIL),
         "block": " ".join(_expand(opt("block", "block quick"), options, jail).split()),

@@ -20,6 +20,7 @@ The daemon, for each jail and each of its actions (``ActionConfig.file`` / ``.op
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -103,10 +104,6 @@ def _unbraced(text: str | None) -> str | None:
     return None if text is None else text.replace("{", " ").replace("}", " ")
 
 
-def _words(value: object) -> tuple[object, ...]:
-    return tuple(value) if isinstance(value, tuple | list) else (value,)
-
-
 def _blocktype(options: Mapping[str, str], kind: str) -> str:
     given = (_opt(options, "blocktype") or "").lower()
     if kind == "nftables":
@@ -178,7 +175,7 @@ def create_backend(spec: NativeAction, runner: Runner | None = None) -> BaseBack
         return HostsDenyBackend(path=str(s["path"]), daemons=str(s["daemons"]))
     if spec.kind == "pf":
         return PfBackend(runner=runner, anchor=str(s["anchor"]), table=str(s["table"]),
-                         pfctl=tuple(str(w) for w in _words(s["pfctl"])), log=bool(s["log"]),
+                         pfctl=shlex.split(str(s["pfctl"])), log=bool(s["log"]),
                          block=str(s["block"]), target=str(s["target"]),
                          table_options=str(s["table_options"]))
     if spec.kind == "ipfw":
