@@ -90,6 +90,14 @@ def test_exit_codes_and_json() -> None:
     assert exit_code(Failed("no such jail", "usage")) == 2
     assert exit_code(Failed("firewall refused")) == 1
     assert exit_code(Failed("refusing to ban ::/0: ...", "refused")) == 2  # usage: --force
+    refused = Failed("refusing to ban ::/0: it covers every IPv6 address; use --force to ban it "
+                     "anyway", "refused")
+    assert render(refused) == refused.message
+    # fail2ban's `set JAIL banip` (COUNT form) has no --force: say which command has
+    assert render(refused, Compat.COUNT).split("\n") == [
+        refused.message,
+        "warden: 'set JAIL banip' has no force option; run 'warden ban JAIL ADDR... --force' "
+        "instead"]
     assert exit_code(Done("x")) == 0
     data = json.loads(render_json(STATUS))
     assert data["kind"] == "jail-status" and data["banned"] == ["192.0.2.1", "2001:db8::1"]

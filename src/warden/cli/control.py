@@ -17,7 +17,6 @@ from warden.errors import ProtocolError, WardenError
 from warden.protocol import (
     Ban,
     Banned,
-    Failed,
     Ping,
     Reload,
     Request,
@@ -166,12 +165,6 @@ def run_control(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         print(f"warden: {exc}", file=stderr)
         return 1
     code = exit_code(response)
-    as_json = getattr(args, "json", False)
-    text = render_json(response) if as_json else render(response, compat)
-    if isinstance(response, Failed) and response.reason == "refused" and args.command == "set" \
-            and not as_json:
-        # fail2ban's grammar has no way to insist; warden's own command has
-        text += ("\nwarden: 'set JAIL banip' has no force option; "
-                 "run 'warden ban JAIL ADDR... --force' instead")
+    text = render_json(response) if getattr(args, "json", False) else render(response, compat)
     print(text, file=stderr if code else stdout)
     return code

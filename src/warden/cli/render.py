@@ -137,5 +137,9 @@ def render(response: Response, compat: Compat = Compat.NONE) -> str:
             return _banned(response, compat)
         case Done(message=message):
             return message or "OK"
+        case Failed(message=message, reason="refused") if compat is Compat.COUNT:
+            # only `set JAIL banip` asks for a ban in this form; its grammar cannot insist
+            return (f"{message}\nwarden: 'set JAIL banip' has no force option; "
+                    "run 'warden ban JAIL ADDR... --force' instead")
         case Failed(message=message):
             return message
