@@ -163,7 +163,7 @@ class Daemon:
         # the reading and the reconciliation would otherwise look stale.
         async with self.enforcer.paused():
             await self.enforcer.start_jails(routes)
-            present = await self.enforcer.present(list(routes)) if routes else {}
+            view = await self.enforcer.present(list(routes))
             now = self.clock()
             active = self.store.active_bans(now)
             restored: list[Ban] = []
@@ -173,12 +173,13 @@ class Daemon:
                     restored.append(ban)
                     log.log(NOTICE, "[%s] Restore Ban %s", ban.jail, ban.address)
                 log.info("Jail '%s' started", slot.config.name)
-            restored += adopt(slots, present, restored, self.store, now=now,
+            restored += adopt(slots, view.held, restored, self.store, now=now,
                               history_since=now - self.history_window())
             if routes:
                 done = await self.enforcer.reconcile(
                     [BanEntry(b.jail, b.ip, b.until) for b in restored
-                     if b.jail in routes and not isinstance(b.ip, str)], list(routes))
+                     if b.jail in routes and not isinstance(b.ip, str)], list(routes),
+                    unread=view.unread)
                 if done.added or done.removed:
                     log.info("firewall reconciled: %d bans restored, %d the store ended "
                              "removed", len(done.added), len(done.removed))

@@ -35,7 +35,7 @@ from warden.backends.base import (
 )
 from warden.errors import BackendError
 
-__all__ = ["Enforcer", "Route"]
+__all__ = ["Enforcer", "KernelView", "Route"]
 
 log = logging.getLogger("warden.enforce")
 
@@ -46,6 +46,14 @@ class Route:
 
     rule: JailRule
     backends: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KernelView:
+    """What the firewall holds per jail, and the (backend, jail) pairs it could not read."""
+
+    held: dict[str, dict[Network, Held]]
+    unread: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(slots=True)
@@ -105,10 +113,11 @@ class Enforcer:
                 await stack.enter_async_context(self._lane(name).busy)
             yield
 
-    async def present(self, jails: Collection[str]) -> dict[str, dict[Network, Held]]:
+    async def present(self, jails: Collection[str]) -> KernelView:
         """What the firewall holds for each of ``jails``, merged over the jail's backends
-        (the longest kernel time wins). A backend that cannot be read reports nothing."""
+        (the longest kernel time wins), and which backends could not be read."""
         found: dict[str, dict[Network, Held]] = {}
+        unread: set[tuple[str, str]] = set()
         now = self.clock()
         for jail in jails:
             merged = found.setdefault(jail, {})
@@ -116,26 +125,34 @@ class Enforcer:
                 held = await self._call(name, f"list {jail} on {name}",
                                         self.backends[name].present, jail, now)
                 if not isinstance(held, dict):
+                    unread.add((name, jail))
                     continue
                 for net, this in held.items():
                     merged[net] = _longer(merged.get(net), this)
-        return found
+        return KernelView(found, frozenset(unread))
 
-    async def reconcile(self, active: Sequence[BanEntry], jails: Collection[str] | None = None
-                        ) -> Reconciled:
+    async def reconcile(self, active: Sequence[BanEntry], jails: Collection[str] | None = None,
+                        *, unread: Collection[tuple[str, str]] = ()) -> Reconciled:
         """Make each backend agree with ``active`` for ``jails`` (every routed jail if
-        ``None``): add missing, remove the rest, never flush, never touch other jails."""
+        ``None``): add missing, remove the rest, never flush, never touch other jails.
+        On the (backend, jail) pairs of ``unread`` (their elements could not be read, so
+        nothing says what the store did not end) bans are only added."""
         added: list[tuple[str, Network]] = []
         removed: list[tuple[str, Network]] = []
         now = self.clock()
         names = list(self.routes) if jails is None else list(jails)
         for name, backend in self.backends.items():
             mine_jails = [j for j in names if name in self._route_of(j)]
-            if not mine_jails:
+            blind = [j for j in mine_jails if (name, j) in unread]
+            seen = [j for j in mine_jails if j not in blind]
+            if blind:
+                await self._call(name, f"restore {', '.join(blind)} on {name}", self._apply,
+                                 backend, [b for b in active if b.jail in blind])
+            if not seen:
                 continue
-            mine = [b for b in active if b.jail in mine_jails]
+            mine = [b for b in active if b.jail in seen]
             result = await self._call(name, f"reconcile {name}", backend.reconcile, mine, now,
-                                      mine_jails)
+                                      seen)
             if isinstance(result, Reconciled):
                 added += result.added
                 removed += result.removed
