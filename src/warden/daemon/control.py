@@ -41,6 +41,9 @@ IDLE_TIMEOUT = 60.0
 MAX_CONNECTIONS = 64
 # seconds between attempts to accept while descriptors are exhausted
 _ACCEPT_RETRY = 0.2
+# seconds without exhaustion that end an episode: freeing a few descriptors often lets one
+# connection in before the next shortage, and that is still the same episode
+_CALM = 2.0
 _EXHAUSTED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
@@ -108,24 +111,27 @@ class ControlServer:
 
     async def _accept(self, listener: socket.socket) -> None:
         loop = asyncio.get_running_loop()
-        exhausted = False
+        # the episode of descriptor exhaustion we are in: (first, latest) failure times
+        episode: tuple[float, float] | None = None
         while True:
             try:
                 conn, _ = await loop.sock_accept(listener)
             except OSError as exc:
                 if exc.errno not in _EXHAUSTED:
                     log.warning("control socket: accept failed: %s", exc.strerror or exc)
-                elif not exhausted:
+                elif episode is None:
                     # one line per episode: the retries below would otherwise log each time
-                    exhausted = True
+                    episode = (loop.time(), loop.time())
                     log.error("control socket: out of descriptors (%s); new connections wait "
                               "until some are freed", exc.strerror or exc)
+                else:
+                    episode = (episode[0], loop.time())
                 await asyncio.sleep(_ACCEPT_RETRY)
                 continue
-            if exhausted:
-                exhausted = False
-                log.warning("control socket: descriptors available again; accepting "
-                            "connections")
+            if episode is not None and loop.time() - episode[1] >= _CALM:
+                log.warning("control socket: descriptors available again after %.1f s; "
+                            "accepting connections", episode[1] - episode[0])
+                episode = None
             if len(self._clients) >= self.max_connections:
                 with contextlib.suppress(OSError):
                     conn.send(encode(Failed(f"too many connections (at most "
