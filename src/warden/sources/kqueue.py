@@ -2,7 +2,12 @@
 
 kqueue watches open descriptors, not names: a directory is opened to learn of entries created,
 deleted or renamed in it (``NOTE_WRITE``), and each open log to learn of appends, truncation and
-its own rename or deletion. Only import-tested on Linux, where ``select.kqueue`` does not exist.
+its own rename or deletion. A directory that is deleted or renamed is forgotten (its descriptor
+closed), so the tail's next pass watches whatever then has its name.
+
+The kernel interface is a parameter (``api``, default :mod:`select`): on Linux, where
+``select.kqueue`` does not exist, ``tests/sources/test_kqueue_fake.py`` drives the event logic
+with a model of kqueue(2) over real files.
 """
 
 from __future__ import annotations
@@ -26,11 +31,12 @@ def available() -> bool:
 class KqueueWatcher:
     """Vnode events of watched directories and open log files on one kqueue."""
 
-    def __init__(self) -> None:
-        if not available():
+    def __init__(self, api: Any = None) -> None:
+        if api is None and not available():
             raise SourceError("kqueue is not available on this system; use backend = polling "
                               "(or inotify on Linux)")
-        sel: Any = select  # the kqueue names exist only on the BSDs; typeshed hides them here
+        # the kqueue names exist only on the BSDs; typeshed hides them here
+        sel: Any = select if api is None else api
         self._sel = sel
         self._kq = sel.kqueue()
         self._flag = ReadyFlag(self._kq.fileno())
@@ -67,6 +73,10 @@ class KqueueWatcher:
             self._dir_of.pop(fd, None)
             os.close(fd)  # closing a descriptor removes its kevents
 
+    def watched(self) -> set[str]:
+        """The directories watched now."""
+        return set(self._dirs)
+
     def watch_file(self, path: str, fd: int) -> None:
         """Watch the tail's open descriptor ``fd`` of ``path`` for writes and renames."""
         sel = self._sel
@@ -82,11 +92,15 @@ class KqueueWatcher:
     def _collect(self) -> WatchEvents:
         out = WatchEvents()
         sel = self._sel
+        gone: list[str] = []
         for ev in self._kq.control(None, 256, 0):
             ident = int(ev.ident)
             if ident in self._dir_of:
                 out.entries.add(self._dir_of[ident])
-                if ev.fflags & (sel.KQ_NOTE_DELETE | sel.KQ_NOTE_RENAME):
+                if ev.fflags & (sel.KQ_NOTE_DELETE | sel.KQ_NOTE_RENAME | sel.KQ_NOTE_REVOKE):
+                    # our descriptor follows the old directory: forget it, so a directory
+                    # created (or moved back) under that name is opened anew
+                    gone.append(self._dir_of[ident])
                     out.everything = True
                 continue
             path = self._files.get(ident)
@@ -95,6 +109,8 @@ class KqueueWatcher:
             out.modified.add(path)
             if ev.fflags & (sel.KQ_NOTE_DELETE | sel.KQ_NOTE_RENAME | sel.KQ_NOTE_REVOKE):
                 out.entries.add(os.path.dirname(path) or ".")
+        for path in gone:
+            self.unwatch_dir(path)
         return out
 
     def pending(self) -> WatchEvents:
