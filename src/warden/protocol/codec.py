@@ -31,8 +31,8 @@ PROTOCOL_VERSION = 1
 #: the longest line either side accepts (a status of 100,000 IPv6 bans fits)
 MAX_LINE = 64 * 1024 * 1024
 #: the longest request the daemon reads: a whole command line of addresses fits (Linux's
-#: ARG_MAX is 2 MiB and JSON quoting at most doubles it), and 64 connections buffering
-#: this much cost the daemon at most 256 MiB
+#: ARG_MAX is 2 MiB and JSON quoting at most doubles it). A connection buffers at most twice
+#: this before asyncio stops reading it: 512 MiB for 64 connections in the very worst case.
 MAX_REQUEST = 4 * 1024 * 1024
 
 _T = TypeVar("_T")
