@@ -4,7 +4,7 @@
 
 Starts ``warden server -f`` (dry-run action, ``--dbfile :memory:``) in a temporary tree, bans
 N addresses (default 100,000 IPv6 addresses) through the control socket, then, ``--rounds``
-times: sends ``status sshd`` on one connection while a thread sends ``ping`` every 2 ms on a
+times: sends ``status sshd`` on one connection while another process sends ``ping`` every 2 ms on a
 second connection, and reports the time until the whole status reply has arrived, and the
 median / worst ping round trip while it was being produced. It also times the commands
 ``warden status sshd`` and ``warden status sshd --count`` (interpreter start-up included).
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shutil
 import socket
@@ -22,8 +23,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 _FILTERS = Path("/etc/fail2ban/filter.d")
@@ -81,28 +83,33 @@ def _wait_ready(path: Path, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the daemon did not answer within 30 s")
 
 
+def _pinger(path: Path, done: EventType, out: Queue[list[float]]) -> None:
+    """Ping every 2 ms until ``done``; put the round trips on ``out`` (its own process, so
+    that receiving the big reply in this one does not delay the pings)."""
+    pings: list[float] = []
+    with _connect(path) as sock:
+        while not done.is_set():
+            started = time.perf_counter()
+            _ask(sock, {"kind": "ping"})
+            pings.append(time.perf_counter() - started)
+            time.sleep(0.002)
+    out.put(pings)
+
+
 def _round(path: Path, request: dict[str, object]) -> tuple[float, list[float], int]:
     """One status request with pings beside it: (status seconds, ping round trips, bytes)."""
-    pings: list[float] = []
-    done = threading.Event()
-
-    def pinger() -> None:
-        with _connect(path) as sock:
-            while not done.is_set():
-                started = time.perf_counter()
-                _ask(sock, {"kind": "ping"})
-                pings.append(time.perf_counter() - started)
-                time.sleep(0.002)
-
-    thread = threading.Thread(target=pinger)
+    done = multiprocessing.Event()
+    out: Queue[list[float]] = multiprocessing.Queue()
+    pinger = multiprocessing.Process(target=_pinger, args=(path, done, out))
     with _connect(path) as sock:
-        thread.start()
-        time.sleep(0.05)  # the pinger is connected and running
+        pinger.start()
+        time.sleep(0.2)  # the pinger is connected and running
         started = time.perf_counter()
         reply = _ask(sock, request)
         took = time.perf_counter() - started
     done.set()
-    thread.join()
+    pings = out.get(timeout=30)
+    pinger.join()
     return took, pings, len(reply)
 
 

@@ -58,8 +58,8 @@ def _unknown(name: str, daemon: Daemon) -> Failed:
     return Failed(f"Sorry but the jail '{name}' does not exist (jails: {known})", "usage")
 
 
-#: bans formatted between two turns of the event loop while a status is built (a few ms)
-_SLICE = 5_000
+#: bans formatted between two turns of the event loop while a status is built (~10 ms)
+_SLICE = 2_000
 
 
 @contextlib.contextmanager
@@ -130,10 +130,13 @@ def _refuse(daemon: Daemon, jail: str, addrs: tuple[str, ...], *, force: bool
             ) -> Failed | None:
     """Why a manual ban of ``addrs`` is refused as a whole (None: go ahead); a forced ban
     that would have been refused is logged, being the kind a reader of the log looks for."""
+    nets = []
     for addr in addrs:
         net = parse_network(addr)
         if net is None:
             return Failed(f"not an IP address or network: {addr!r}", "usage")
+        nets.append(net)
+    for addr, net in zip(addrs, nets, strict=True):
         if not force:
             why = refusal(net, daemon.self_addresses)
             if why is not None:
