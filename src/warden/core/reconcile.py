@@ -64,6 +64,7 @@ def plan_reconcile(present: Mapping[Network, Held], wanted: Collection[Network],
     forever). The result lists targets in the order of their inputs.
     """
     add = tuple(net for net in wanted if net not in present)
+    wanted = set(wanted)  # looked up once per element: 10,000 bans would be quadratic
     remove: list[Network] = []
     adopt: list[Adopted] = []
     for net, held in present.items():
