@@ -152,6 +152,8 @@ class ControlServer:
             await self._serve(reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass  # the client went away or stopped talking: nothing to answer
+        except Exception:  # a bug ends this connection, not the daemon, and is reported once
+            log.exception("control connection failed")
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
