@@ -9,6 +9,7 @@ message`` for the same configuration, and refuses the jail.
 from __future__ import annotations
 
 import resource
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -164,7 +165,11 @@ def test_a_reload_with_errors_changes_nothing_and_exits_1(
     wait_for("two more failures", lambda: server.status("sshd").total_failed == 6)
     assert "192.0.2.63" not in server.banned()  # maxretry is still 3
     # SIGHUP refuses it the same way, in the log
-    assert "reload refused (1 configuration problem(s))" in server.log_text()
+    refused = "reload refused (1 configuration problem(s))"
+    assert server.log_text().count(refused) == 1
+    server.signal(signal.SIGHUP)
+    wait_for("the SIGHUP refusal", lambda: server.log_text().count(refused) == 2)
+    assert "Jail list:\tsshd\n" in server.cli("status").stdout + "\n"
 
 
 def _laughs(levels: int = 10, width: int = 10) -> str:
