@@ -28,7 +28,7 @@ import pytest
 
 from warden.backends.base import BanEntry, JailRule, UnbanEntry
 from warden.backends.commandaction import CommandAction
-from warden.backends.pf import PfBackend
+from warden.backends.pf import PfBackend, pf_settings
 from warden.backends.registry import NativeAction, create_backend, native_action
 from warden.backends.runner import Command, Completed, RecordingRunner
 from warden.cli.init import HostFacts, run_init
@@ -300,3 +300,19 @@ action = pf[native=false, port="ssh,2222", pfctl="{pfctl} -a warden/<name>"]
         "ARGS -a warden/sshd -f-\n"
         "table <warden-sshd> persist counters\n"
         "block quick proto tcp from <warden-sshd> to any port { ssh,2222 }\n")
+
+
+@pytest.mark.parametrize(("options", "settings"), [
+    ({}, {"pfctl": "pfctl", "anchor": "warden/<name>", "table": "warden-<name>"}),
+    ({"tablename": "f2b"}, {"pfctl": "pfctl", "anchor": "f2b/<name>", "table": "f2b-<name>"}),
+    ({"tablename": "f2b", "pfctl": "/sbin/pfctl -a fw/<name>"},
+     {"pfctl": "/sbin/pfctl", "anchor": "fw/<name>", "table": "f2b-<name>"}),
+    # an actionban of a pf.local that is a shell pipeline is not taken over as a command
+    ({"tablename": "f2b", "actionban": "pfctl -t f2b-<name> -T add <ip> | logger"},
+     {"pfctl": "pfctl", "anchor": "f2b/<name>", "table": "f2b-<name>"}),
+], ids=["nothing", "tablename", "pfctl", "pipeline"])
+def test_without_a_plain_actionban_the_parameters_decide(options: dict[str, str],
+                                                        settings: dict[str, str]) -> None:
+    found, allports = pf_settings(options, "sshd")
+    assert {k: found[k] for k in settings} == settings
+    assert not allports

@@ -244,7 +244,7 @@ def _ban_command(actionban: str) -> tuple[list[str], str] | None:
     if "-t" not in words:
         return None
     at = words.index("-t")
-    if at == 0 or words[at + 2:at + 4] != ["-T", "add"]:
+    if at == 0 or words[at + 2:] != ["-T", "add", "<ip>"]:
         return None
     command = words[:at]
     if any(_SHELLISH.search(word) for word in command):
@@ -285,12 +285,14 @@ def pf_settings(options: Mapping[str, str], jail: str) -> tuple[dict[str, object
     if found is not None:
         command, table = found
     else:
-        pfctl = _expand(opt("pfctl", f"pfctl -a warden/{JAIL}"), options, jail)
+        # no plain actionban to read them from: the parameters, anchors named like the tables
+        prefix = _expand(opt("tablename", "warden"), options, jail)
+        pfctl = _expand(opt("pfctl", f"pfctl -a {prefix}/{JAIL}"), options, jail)
         try:
             command = shlex.split(pfctl)
         except ValueError:
             command = [pfctl]
-        table = f"{_expand(opt('tablename', 'warden'), options, jail)}-{jail}"
+        table = f"{prefix}-{jail}"
     program, anchor = _split_anchor(command)
     kind = opt("type", "")
     if kind == "allports":
