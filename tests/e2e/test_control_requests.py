@@ -157,17 +157,24 @@ def _addrs() -> list[str]:
     return [f"2001:db8:2::{i >> 16:x}:{i & 0xFFFF:x}" for i in range(BANS)]
 
 
-@pytest.fixture
-def big(tmp_path: Path, servers: list[Server]) -> Server:
-    log = tmp_path / "auth.log"
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One daemon with 100,000 bans, shared by the tests below (banning takes seconds)."""
+    root = tmp_path_factory.mktemp("big")
+    log = root / "auth.log"
     log.touch()
-    server = _server(servers, tmp_path, log, "bantime = 1d")
-    server.start("--dbfile", ":memory:")
-    addrs = _addrs()
-    for start in range(0, BANS, 10_000):
-        answer = server.call(Ban("sshd", tuple(addrs[start:start + 10_000])), timeout=120)
-        assert isinstance(answer, BanResult) and len(answer.banned) == 10_000, answer
-    return server
+    made: list[Server] = []
+    try:
+        server = _server(made, root, log, "bantime = 1d")
+        server.start("--dbfile", ":memory:")
+        addrs = _addrs()
+        for start in range(0, BANS, 10_000):
+            answer = server.call(Ban("sshd", tuple(addrs[start:start + 10_000])), timeout=120)
+            assert isinstance(answer, BanResult) and len(answer.banned) == 10_000, answer
+        yield server
+    finally:
+        for one in made:
+            one.close()
 
 
 def test_status_count_of_100000_bans(big: Server) -> None:
@@ -192,18 +199,34 @@ def test_status_count_of_100000_bans(big: Server) -> None:
     assert "Currently banned:\t100000" in every.stdout
 
 
-def test_ping_is_answered_while_a_status_of_100000_bans_is_built(big: Server) -> None:
+@pytest.mark.parametrize(("request_", "kind", "field"), [
+    (b'{"v":1,"kind":"status","jail":"sshd"}', "jail-status", "banned"),
+    (b'{"v":1,"kind":"banned","jail":"sshd"}', "banned-list", "bans"),  # get JAIL banned
+])
+def test_ping_is_answered_while_a_list_of_100000_bans_is_built(
+        big: Server, request_: bytes, kind: str, field: str) -> None:
     with socket.socket(socket.AF_UNIX) as slow, socket.socket(socket.AF_UNIX) as quick:
         slow.connect(os.fspath(big.socket))
         quick.connect(os.fspath(big.socket))
         quick.sendall(b'{"v":1,"kind":"ping"}\n')
         assert b"pong" in _read_line(quick)  # both connections are being served
-        slow.sendall(b'{"v":1,"kind":"status","jail":"sshd"}\n')
+        slow.sendall(request_ + b"\n")
         time.sleep(0.05)  # the daemon is building the list now (it takes some 0.4 s)
         quick.sendall(b'{"v":1,"kind":"ping"}\n')
         assert b"pong" in _read_line(quick)
-        # the pong came back before the first byte of the status reply was sent
+        # the pong came back before the first byte of the big reply was sent
         with pytest.raises(BlockingIOError):
             slow.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        status = json.loads(_read_line(slow))
-    assert status["kind"] == "jail-status" and len(status["banned"]) == BANS
+        reply = json.loads(_read_line(slow))
+    assert reply["kind"] == kind
+    expected = [str(ipaddress.ip_address(a)) for a in _addrs()]  # oldest first
+    if kind == "jail-status":
+        assert reply[field] == expected
+    else:
+        assert [e["addr"] for e in reply[field]] == expected
+        assert {(e["jail"], e["count"]) for e in reply[field]} == {("sshd", 1)}
+        assert all(86_000 < e["remaining"] <= 86_400 for e in reply[field])
+        # and one address asked for by name is found among them
+        data = json.loads(big.cli("banned", expected[7], "2001:db8:2::ffff:ffff",
+                                  "--json").stdout)
+        assert [(e["jail"], e["addr"]) for e in data["bans"]] == [("sshd", expected[7])]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from warden import __version__
 from warden.config import load_jails
 from warden.config.validate import settings_problems
-from warden.core.addr import Target, format_target, parse_network
+from warden.core.addr import Network, Target, format_target, parse_network
 from warden.core.banguard import danger, refusal
 from warden.core.decisions import Decision
 from warden.daemon.runtime import JailSlot
@@ -100,6 +100,27 @@ async def _texts(targets: list[Target]) -> tuple[str, ...]:
         with _collector_paused():
             out.extend(format_target(t) for t in targets[start:start + _SLICE])
     return tuple(out)
+
+
+async def _ban_entries(slot: JailSlot, now: float, wanted: set[Network] | None
+                       ) -> list[BanEntry]:
+    """The active bans of one jail (only those of ``wanted``, if given), oldest first, built
+    a slice at a time like the banned list of a status."""
+    name = slot.config.name
+    with _collector_paused():
+        pairs = slot.jail.bans.items()
+    if wanted is not None:
+        pairs = [(target, ban) for target, ban in pairs if target in wanted]
+    out: list[BanEntry] = []
+    for start in range(0, len(pairs), _SLICE):
+        if start:
+            await asyncio.sleep(0)
+        with _collector_paused():
+            out.extend(BanEntry(name, format_target(target), ban.time,
+                                None if ban.until is None else max(0.0, ban.until - now),
+                                ban.count)
+                       for target, ban in pairs[start:start + _SLICE])
+    return out
 
 
 async def jail_status(daemon: Daemon, slot: JailSlot, *, counts_only: bool = False
@@ -210,17 +231,12 @@ async def handle(daemon: Daemon, request: Request) -> Response:
         case Banned(addrs=addrs, jail=name):
             if name is not None and name not in runtime.slots:
                 return _unknown(name, daemon)
-            wanted = {str(n) for a in addrs if (n := parse_network(a)) is not None}
+            wanted = {n for a in addrs if (n := parse_network(a)) is not None} \
+                if addrs else None
             entries: list[BanEntry] = []
-            for slot in runtime.slots.values():
-                if name is not None and slot.config.name != name:
-                    continue
-                for ban in slot.jail.status(now).banned:
-                    net = parse_network(ban.ip)
-                    if addrs and (net is None or str(net) not in wanted):
-                        continue
-                    entries.append(BanEntry(slot.config.name, ban.ip, ban.time, ban.left,
-                                            ban.count))
+            for slot in list(runtime.slots.values()):
+                if name is None or slot.config.name == name:
+                    entries.extend(await _ban_entries(slot, now, wanted))
             return BannedList(tuple(entries))
         case Reload(jail=name, restart=restart, unban=unban):
             return await daemon.reload(name, restart, unban)
