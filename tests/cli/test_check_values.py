@@ -28,6 +28,7 @@ CASES = [
     ("ignoreip", ["198.51.100.0/24"], "10.0.0.0/33 2001:db8::zz",
      "'10.0.0.0/33', '2001:db8::zz': not an address"),
     ("ignoreip", ["host-1.example.org"], "-dash.example", "'-dash.example': not an address"),
+    ("ignoreip", ["10.0.0.0/8"], "10.0.0.0/255.0.0.0", "write a netmask as a prefix length"),
     ("maxretry", ["1", "10"], "-5", "maxretry: must be at least 1, not -5"),
     ("maxmatches", ["0", "5"], "-1", "maxmatches: must not be negative, not -1"),
     ("usedns", ["yes", "No", "warn", "raw"], "sometimes", "usedns: must be one of"),

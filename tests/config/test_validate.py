@@ -23,8 +23,8 @@ from warden.core.filterdef import FilterDefinition
 from warden.core.regexlint import certain_problems, lint_regex
 from warden.daemon.logtarget import parse_level
 from warden.daemon.settings import read_settings
-from warden.errors import ConfigError
-from warden.sources.base import BACKENDS
+from warden.errors import ConfigError, SourceError
+from warden.sources.base import BACKENDS, resolve_encoding
 
 STOCK = pathlib.Path("/etc/fail2ban")
 OWN = pathlib.Path(__file__).resolve().parents[2] / "src" / "warden" / "data"
@@ -143,6 +143,19 @@ def test_certain_problems_leave_the_uncertain_shapes_to_warnings(pattern: str) -
 
 def test_the_backend_names_are_the_sources_ones() -> None:
     assert set(BACKEND_NAMES) == set(BACKENDS)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1", "auto", "utf-16", "nope", "cp500"])
+def test_logencoding_is_refused_exactly_when_the_reader_refuses_it(
+        tmp_path: pathlib.Path, encoding: str) -> None:
+    root = make_tree(tmp_path, f"[demo]\nlogencoding = {encoding}\n")
+    errors = load_jails(root).errors
+    try:
+        resolve_encoding(encoding)
+    except SourceError as exc:
+        assert [e.message for e in errors] == [f"[demo] {exc}; the jail is skipped"]
+    else:
+        assert errors == ()
 
 
 def test_every_loglevel_name_is_one_the_daemon_reads() -> None:

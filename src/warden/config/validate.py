@@ -56,13 +56,7 @@ _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 _HOST_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
 # what an address or network looks like when it is one that does not parse
 _ADDRESS_LIKE = re.compile(r"[\d.]+(?:/.*)?|.*[:/].*")
-
-
-def _error(cfg: JailConfig, option: str, message: str) -> ConfigError:
-    origin = cfg.origins.get(option)
-    return ConfigError(f"[{cfg.name}] {option}: {message}",
-                       file=origin.file if origin else None,
-                       line=origin.line if origin else None)
+_NETMASK = re.compile(r"[\d.]+/\d+\.\d+\.\d+\.\d+")
 
 
 def _located(cfg: JailConfig, message: str, *options: str) -> ConfigError:
@@ -70,6 +64,11 @@ def _located(cfg: JailConfig, message: str, *options: str) -> ConfigError:
     origin = next((o for name in options if (o := cfg.origins.get(name))), None)
     return ConfigError(f"[{cfg.name}] {message}", file=origin.file if origin else None,
                        line=origin.line if origin else None)
+
+
+def _error(cfg: JailConfig, option: str, message: str) -> ConfigError:
+    """``[jail] option: message`` at the option's line."""
+    return _located(cfg, f"{option}: {message}", option)
 
 
 def parse_ignorecache(text: str) -> IgnoreCacheSpec:
@@ -160,8 +159,11 @@ def _ignoreip_problems(cfg: JailConfig) -> list[ConfigError]:
     if not bad:
         return []
     words = ", ".join(repr(word) for word in bad)
+    # fail2ban also takes ADDR/NETMASK; warden's networks are ADDR/PREFIX only
+    hint = (" (write a netmask as a prefix length: /255.255.0.0 is /16)"
+            if any(_NETMASK.fullmatch(word) for word in bad) else "")
     return [_error(cfg, "ignoreip", f"{words}: not an address, a network (ADDR/PREFIX) "
-                                    "or a host name")]
+                                    f"or a host name{hint}")]
 
 
 def _service_known(name: str) -> bool | None:
