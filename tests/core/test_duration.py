@@ -47,6 +47,8 @@ VALID = [
     ("2ww", 14 * DAY),
     ("3ss", 3),
     ("1 d 2 h", DAY + 7200),
+    ("99999999999999", 99999999999999),
+    ("100y", 100 * 365.25 * DAY),
 ]
 
 INVALID = [
@@ -60,6 +62,9 @@ INVALID = [
     ("1h*2", "unexpected '*'"),
     ("__import__('os')", "unexpected '_'"),
     ("10m;", "unexpected ';'"),
+    ("9" * 400, "too large"),
+    ("1" + "0" * 306 + "y", "too large"),
+    ("9" * 400 + "-" + "9" * 400, "too large"),
 ]
 
 

@@ -11,6 +11,8 @@ The parser is a small hand-written tokenizer; nothing is ever evaluated.
 
 from __future__ import annotations
 
+import math
+
 __all__ = ["UNIT_SECONDS", "parse_duration"]
 
 _DAY = 24 * 60 * 60
@@ -114,6 +116,9 @@ def parse_duration(text: str) -> float:
         if not char:
             if expect_term:
                 raise scan.fail("expected a number after the sign")
+            if not math.isfinite(total):
+                # a float overflowed: no clock, store or firewall can hold this time
+                raise ValueError(f"invalid time value {text!r}: too large")
             return total
         if char in "+-":
             scan.pos += 1
