@@ -24,6 +24,13 @@ from warden.core.addr import contains, format_target, parse_address, parse_netwo
     ("::ffff:192.0.2.1/24", "192.0.2.0/24"),
     ("192.0.2.7/33", None),
     ("192.0.2.7/x", None),
+    ("10.1.2.3/255.0.0.0", "10.0.0.0/8"),
+    ("192.0.2.7/255.255.255.255", "192.0.2.7/32"),
+    ("192.0.2.7/0.0.0.0", "0.0.0.0/0"),
+    ("2001:db8::1/ffff:ffff::", "2001:db8::/32"),
+    ("10.0.0.0/255.0.255.0", None),  # not contiguous: fail2ban refuses it too
+    ("10.0.0.0/ffff::", None),  # a mask of the other family
+    ("2001:db8::/255.255.0.0", None),
     ("192.0.2.7/-1", None),
     ("fe80::1%eth0", None),
     ("192.030.0.6", None),

@@ -159,11 +159,10 @@ def _ignoreip_problems(cfg: JailConfig) -> list[ConfigError]:
     if not bad:
         return []
     words = ", ".join(repr(word) for word in bad)
-    # fail2ban also takes ADDR/NETMASK; warden's networks are ADDR/PREFIX only
-    hint = (" (write a netmask as a prefix length: /255.255.0.0 is /16)"
+    hint = (" (a netmask must be contiguous, such as 255.255.0.0)"
             if any(_NETMASK.fullmatch(word) for word in bad) else "")
-    return [_error(cfg, "ignoreip", f"{words}: not an address, a network (ADDR/PREFIX) "
-                                    f"or a host name{hint}")]
+    return [_error(cfg, "ignoreip", f"{words}: not an address, a network (ADDR/PREFIX or "
+                                    f"ADDR/NETMASK) or a host name{hint}")]
 
 
 def _service_known(name: str) -> bool | None:

@@ -105,10 +105,12 @@ def parse_address(text: str) -> IPv4Address | IPv6Address | None:
 
 
 def parse_network(text: str) -> Network | None:
-    """``text`` (``ADDR`` or ``ADDR/PREFIX``) as a network, or ``None`` if it is neither.
+    """``text`` (``ADDR``, ``ADDR/PREFIX`` or ``ADDR/NETMASK``) as a network, or ``None`` if it
+    is none of them.
 
     Host bits below the prefix are cleared (``192.0.2.7/24`` is ``192.0.2.0/24``), as fail2ban
-    does for a ``<CIDR>`` capture.
+    does for a ``<CIDR>`` capture. A netmask (``/255.255.255.0``) must be of the address's
+    family and contiguous, as fail2ban requires.
     """
     text = text.strip()
     addr_text, slash, prefix_text = text.partition("/")
@@ -117,14 +119,31 @@ def parse_network(text: str) -> Network | None:
         return None
     if not slash:
         return host_network(addr)
-    if not prefix_text.isdigit():
-        return None
-    prefix = int(prefix_text)
+    if prefix_text.isdigit():
+        prefix = int(prefix_text)
+    else:
+        found = _mask_prefix(addr, prefix_text)
+        if found is None:
+            return None
+        prefix = found
     if prefix > addr.max_prefixlen:
         return None
     if isinstance(addr, IPv4Address):
         return IPv4Network((int(addr), prefix), strict=False)
     return IPv6Network((int(addr), prefix), strict=False)
+
+
+def _mask_prefix(addr: IPv4Address | IPv6Address, text: str) -> int | None:
+    """The prefix length of the netmask ``text`` for ``addr``'s family, None if not one."""
+    mask = parse_address(text)
+    if mask is None or mask.version != addr.version:
+        return None
+    bits = addr.max_prefixlen
+    value = int(mask)
+    host = (~value) & ((1 << bits) - 1)
+    if host & (host + 1):  # the host part must be all ones: 1...10...0
+        return None
+    return bits - host.bit_length()
 
 
 def host_network(addr: IPv4Address | IPv6Address) -> Network:
