@@ -12,7 +12,6 @@ import resource
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,16 +45,6 @@ BROKEN = [
 def jail(name: str, log: Path, lines: str = "") -> str:
     enabled = "" if "enabled" in lines else "enabled = true\n"
     return f"[{name}]\n{enabled}filter = sshd\nlogpath = {log}\n{lines}\n\n"
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    made: list[Server] = []
-    try:
-        yield made
-    finally:
-        for server in made:
-            server.close()
 
 
 def _limited() -> None:

@@ -28,16 +28,6 @@ pytestmark = pytest.mark.skipif(not Path("/etc/fail2ban/filter.d/sshd.conf").exi
 OWN = "192.0.2.77"  # the address the daemon's host name resolves to in test_refused_bans
 
 
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    made: list[Server] = []
-    try:
-        yield made
-    finally:
-        for server in made:
-            server.close()
-
-
 def _server(made: list[Server], root: Path, log: Path, extra: str = "") -> Server:
     server = Server(root, f"[sshd]\nenabled = true\nfilter = sshd\nlogpath = {log}\n{extra}\n")
     made.append(server)

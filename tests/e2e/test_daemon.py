@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,16 +24,6 @@ pytestmark = pytest.mark.skipif(not Path("/etc/fail2ban/filter.d/sshd.conf").exi
 def sshd_jail(log: Path, *, bantime: str = "1h", name: str = "sshd", extra: str = "") -> str:
     return (f"[{name}]\nenabled = true\nfilter = sshd\nlogpath = {log}\nbantime = {bantime}\n"
             f"{extra}\n")
-
-
-@pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[list[Server]]:
-    made: list[Server] = []
-    try:
-        yield made
-    finally:
-        for server in made:
-            server.close()
 
 
 def _server(made: list[Server], root: Path, jails: str, **kwargs: str) -> Server:
@@ -61,10 +50,10 @@ def _fail(log: Path, addr: str, times: int = 3) -> None:
     append(log, "".join(failure_line(addr) for _ in range(times)))
 
 
-def test_ban_then_unban_after_bantime(tmp_path: Path, server_factory: list[Server]) -> None:
+def test_ban_then_unban_after_bantime(tmp_path: Path, servers: list[Server]) -> None:
     log = tmp_path / "auth.log"
     log.touch()
-    server = _server(server_factory, tmp_path, sshd_jail(log, bantime="2"))
+    server = _server(servers, tmp_path, sshd_jail(log, bantime="2"))
     server.start()
     _fail(log, "192.0.2.10", times=2)
     wait_for("two failures counted", lambda: server.status("sshd").total_failed == 2)
@@ -104,11 +93,11 @@ def _rotate(log: Path, kind: str) -> None:
 
 @pytest.mark.parametrize("backend", ["auto", "polling"])
 @pytest.mark.parametrize("kind", ["rename", "copytruncate", "delete"])
-def test_rotation_while_lines_keep_coming(tmp_path: Path, server_factory: list[Server],
+def test_rotation_while_lines_keep_coming(tmp_path: Path, servers: list[Server],
                                           kind: str, backend: str) -> None:
     log = tmp_path / "auth.log"
     log.touch()
-    server = _server(server_factory, tmp_path,
+    server = _server(servers, tmp_path,
                      sshd_jail(log, extra=f"backend = {backend}\n"))
     server.start()
     addrs = [f"198.51.100.{i}" for i in range(1, 41)]
@@ -132,10 +121,10 @@ def test_rotation_while_lines_keep_coming(tmp_path: Path, server_factory: list[S
 
 
 def test_restart_restores_bans_with_their_remaining_time(
-        tmp_path: Path, server_factory: list[Server]) -> None:
+        tmp_path: Path, servers: list[Server]) -> None:
     log = tmp_path / "auth.log"
     log.touch()
-    server = _server(server_factory, tmp_path, sshd_jail(log, bantime="40"))
+    server = _server(servers, tmp_path, sshd_jail(log, bantime="40"))
     server.start()
     _fail(log, "203.0.113.5")
     answer = server.call(Ban("sshd", ("2001:db8::66", "203.0.113.0/28")))
@@ -156,10 +145,10 @@ def test_restart_restores_bans_with_their_remaining_time(
 
 
 def test_kill_9_during_a_burst_loses_no_reported_ban(
-        tmp_path: Path, server_factory: list[Server]) -> None:
+        tmp_path: Path, servers: list[Server]) -> None:
     log = tmp_path / "auth.log"
     log.touch()
-    server = _server(server_factory, tmp_path, sshd_jail(log, bantime="1h"))
+    server = _server(servers, tmp_path, sshd_jail(log, bantime="1h"))
     server.start()
     addrs = [f"2001:db8:1::{i:x}" for i in range(1, 3001)]
     reported: set[str] = set()
@@ -180,10 +169,10 @@ def test_kill_9_during_a_burst_loses_no_reported_ban(
     wait_for("the whole burst banned", lambda: len(server.banned()) == len(addrs), 30)
 
 
-def test_status_of_10000_bans_is_fast(tmp_path: Path, server_factory: list[Server]) -> None:
+def test_status_of_10000_bans_is_fast(tmp_path: Path, servers: list[Server]) -> None:
     log = tmp_path / "auth.log"
     log.touch()
-    server = _server(server_factory, tmp_path, sshd_jail(log))
+    server = _server(servers, tmp_path, sshd_jail(log))
     server.start()
     addrs = tuple(f"2001:db8:2::{i:x}" for i in range(10_000))
     answer = server.call(Ban("sshd", addrs))
@@ -206,13 +195,13 @@ def test_status_of_10000_bans_is_fast(tmp_path: Path, server_factory: list[Serve
 
 
 def test_one_broken_jail_is_reported_and_the_others_run(
-        tmp_path: Path, server_factory: list[Server]) -> None:
+        tmp_path: Path, servers: list[Server]) -> None:
     log = tmp_path / "auth.log"
     log.touch()
     jails = (sshd_jail(log)
              + "[broken]\nenabled = true\nfilter = sshd\nlogpath = /x\nmaxretry = many\n\n"
              + "[nolog]\nenabled = true\nfilter = sshd\nlogpath =\n")
-    server = _server(server_factory, tmp_path, jails)
+    server = _server(servers, tmp_path, jails)
     server.start()
     err = server.stderr_path.read_text()
     assert "jail.local:" in err and "maxretry" in err and "Traceback" not in err
@@ -233,13 +222,13 @@ def test_no_runnable_jail_is_a_configuration_error(tmp_path: Path) -> None:
 
 
 def test_sighup_reload_keeps_unchanged_jails(tmp_path: Path,
-                                             server_factory: list[Server]) -> None:
+                                             servers: list[Server]) -> None:
     log = tmp_path / "auth.log"
     other = tmp_path / "other.log"
     log.touch()
     other.touch()
     jails = sshd_jail(log) + sshd_jail(other, name="second")
-    server = _server(server_factory, tmp_path, jails)
+    server = _server(servers, tmp_path, jails)
     server.start()
     _fail(log, "192.0.2.1")
     _fail(other, "192.0.2.2")
@@ -265,10 +254,10 @@ def test_sighup_reload_keeps_unchanged_jails(tmp_path: Path,
     assert done.returncode == 0 and "OK" in done.stdout
 
 
-def test_sigusr1_reopens_the_log_file(tmp_path: Path, server_factory: list[Server]) -> None:
+def test_sigusr1_reopens_the_log_file(tmp_path: Path, servers: list[Server]) -> None:
     log = tmp_path / "auth.log"
     log.touch()
-    server = _server(server_factory, tmp_path, sshd_jail(log))
+    server = _server(servers, tmp_path, sshd_jail(log))
     server.start()
     rotated = server.logfile.with_suffix(".log.1")
     os.rename(server.logfile, rotated)
@@ -279,10 +268,10 @@ def test_sigusr1_reopens_the_log_file(tmp_path: Path, server_factory: list[Serve
     assert "Ban 192.0.2.44" not in rotated.read_text()
 
 
-def test_cli_grammar_and_exit_codes(tmp_path: Path, server_factory: list[Server]) -> None:
+def test_cli_grammar_and_exit_codes(tmp_path: Path, servers: list[Server]) -> None:
     log = tmp_path / "auth.log"
     log.touch()
-    server = _server(server_factory, tmp_path, sshd_jail(log))
+    server = _server(servers, tmp_path, sshd_jail(log))
     assert server.cli("status").returncode == 3  # not running yet
     server.start()
     assert server.cli("ping").stdout.strip() == "Server replied: pong"
@@ -339,12 +328,12 @@ def _alive(pid: int) -> bool:
 
 
 def test_command_action_runs_with_log_values_as_data(
-        tmp_path: Path, server_factory: list[Server]) -> None:
+        tmp_path: Path, servers: list[Server]) -> None:
     log = tmp_path / "auth.log"
     log.touch()
     record = tmp_path / "record.txt"
     canary = tmp_path / "pwned"
-    server = _server(server_factory, tmp_path, sshd_jail(log, bantime="2", extra="action = record"))
+    server = _server(servers, tmp_path, sshd_jail(log, bantime="2", extra="action = record"))
     (server.conf / "action.d" / "record.conf").write_text(
         "[Definition]\nactionstart = echo start >> <file>\nactionstop = echo stop >> <file>\n"
         "actionban = echo ban <ip> <F-USER> >> <file>\n"
@@ -368,14 +357,14 @@ def _read(path: Path) -> str:
 
 
 def test_a_failing_source_is_restarted_and_shown(tmp_path: Path,
-                                                 server_factory: list[Server]) -> None:
+                                                 servers: list[Server]) -> None:
     log = tmp_path / "auth.log"
     log.touch()
     jails = (sshd_jail(log)
              + "[journal]\nenabled = true\nfilter = sshd\nbackend = systemd\n"
                "journalmatch = this-is-no-match\n\n"
              + sshd_jail(log, name="latin", extra="logencoding = no-such-codec"))
-    server = _server(server_factory, tmp_path, jails)
+    server = _server(servers, tmp_path, jails)
     server.start()
     # the journal jail's source fails and is retried with backoff; status says so
     source = wait_for("the restarting source", lambda: _restarting(server, "journal"))
@@ -389,10 +378,10 @@ def test_a_failing_source_is_restarted_and_shown(tmp_path: Path,
 
 
 def test_ban_time_increment_remembers_across_restart(
-        tmp_path: Path, server_factory: list[Server]) -> None:
+        tmp_path: Path, servers: list[Server]) -> None:
     log = tmp_path / "auth.log"
     log.touch()
-    server = _server(server_factory, tmp_path, sshd_jail(
+    server = _server(servers, tmp_path, sshd_jail(
         log, bantime="2", extra="bantime.increment = true\nbantime.maxtime = 1h\n"))
     server.start()
     _fail(log, "203.0.113.77")
@@ -408,10 +397,10 @@ def test_ban_time_increment_remembers_across_restart(
     assert second.remaining is not None and 2.5 < second.remaining <= 4.0
 
 
-def test_reload_restart_and_unban(tmp_path: Path, server_factory: list[Server]) -> None:
+def test_reload_restart_and_unban(tmp_path: Path, servers: list[Server]) -> None:
     log = tmp_path / "auth.log"
     log.touch()
-    server = _server(server_factory, tmp_path, sshd_jail(log))
+    server = _server(servers, tmp_path, sshd_jail(log))
     server.start()
     _fail(log, "192.0.2.31")
     append(log, failure_line("192.0.2.32"))
@@ -442,7 +431,7 @@ def test_an_unusable_socket_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_ignorecommand_decides_off_the_detection_path(
-        tmp_path: Path, server_factory: list[Server]) -> None:
+        tmp_path: Path, servers: list[Server]) -> None:
     log = tmp_path / "auth.log"
     log.touch()
     canary = tmp_path / "pwned"
@@ -450,7 +439,7 @@ def test_ignorecommand_decides_off_the_detection_path(
     # ignore the friend's address; the user name (from the log) is only ever data
     command = (f"echo '<ip>' >> {answers}; "
                "test '<ip>' = 192.0.2.200 || test \"<F-USER>\" = friend")
-    server = _server(server_factory, tmp_path,
+    server = _server(servers, tmp_path,
                      sshd_jail(log, extra=f"ignorecommand = {command}"))
     server.start()
     evil = f"x\"; touch {canary}; echo \""
@@ -467,10 +456,10 @@ def test_ignorecommand_decides_off_the_detection_path(
 
 
 def test_a_broken_reload_keeps_the_running_jail(tmp_path: Path,
-                                                server_factory: list[Server]) -> None:
+                                                servers: list[Server]) -> None:
     log = tmp_path / "auth.log"
     log.touch()
-    server = _server(server_factory, tmp_path, sshd_jail(log))
+    server = _server(servers, tmp_path, sshd_jail(log))
     server.start()
     _fail(log, "192.0.2.41")
     wait_for("the ban", lambda: "192.0.2.41" in server.banned())
@@ -485,7 +474,7 @@ def test_a_broken_reload_keeps_the_running_jail(tmp_path: Path,
     wait_for("the old maxretry still bans", lambda: "192.0.2.42" in server.banned())
 
 
-def test_mail_action_sends_one_mail_per_ban(tmp_path: Path, server_factory: list[Server],
+def test_mail_action_sends_one_mail_per_ban(tmp_path: Path, servers: list[Server],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "auth.log"
     log.touch()
@@ -497,7 +486,7 @@ def test_mail_action_sends_one_mail_per_ban(tmp_path: Path, server_factory: list
     fake.write_text(f"#!/bin/sh\n{{ echo \"ARGS $*\"; cat; echo; }} >> {outbox}\n")
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    server = _server(server_factory, tmp_path, sshd_jail(
+    server = _server(servers, tmp_path, sshd_jail(
         log, extra="action = dummy\n         sendmail-whois[dest=admin@example.org]"))
     for name in ("sendmail-common.conf", "sendmail-whois.conf", "mail-whois-common.conf"):
         (server.conf / "action.d" / name).write_text(

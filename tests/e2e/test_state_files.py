@@ -40,16 +40,6 @@ def root() -> Iterator[Path]:
         shutil.rmtree(path)
 
 
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    made: list[Server] = []
-    try:
-        yield made
-    finally:
-        for server in made:
-            server.close()
-
-
 def _jail(root: Path) -> str:
     log = root / "auth.log"
     log.touch()
