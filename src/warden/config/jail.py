@@ -27,6 +27,7 @@ from warden.config.filter import (
     regex_origins,
     resolve_filter,
 )
+from warden.config.fleet import read_fleet
 from warden.config.ini import RawValue
 from warden.config.model import BanTimeIncrement, JailConfig, JailsConfig, LogPath
 from warden.config.optionnames import known_names, unknown_option_warnings
@@ -71,6 +72,7 @@ JAIL_OPTIONS = (
     "logencoding",
     "logpath",
     "action",
+    "fleet",
     *FILTER_OPTIONS,
 )
 _EXPOSED = (*JAIL_OPTIONS, "port", "protocol")
@@ -348,24 +350,25 @@ class _Jail:
             port=self.text("port"),
             protocol=self.text("protocol"),
             allow_backtracking=self.allow_backtracking,
+            fleet=self.text("fleet") or "",
             extra=extra,
             origins={key: value.origin for key, value in self.values.items()},
         )
 
 
-def _settings(config_dir: str, cache: FileCache) -> dict[str, Value]:
+def _settings(config_dir: str, cache: FileCache) -> tuple[dict[str, Value], ConfigSet | None]:
     confset = read_layered(config_dir, "warden", cache) or read_layered(
         config_dir, "fail2ban", cache
     )
     if confset is None:
-        return {}
+        return {}, None
     settings: dict[str, Value] = {}
     for section in ("Definition", "Thread", "DEFAULT"):
         for option in confset.own_options(section):
             found = confset.get(section, option)
             if found is not None:
                 settings.setdefault(option, found)
-    return settings
+    return settings, confset
 
 
 def load_jails(config_dir: str | os.PathLike[str], cache: FileCache | None = None) -> JailsConfig:
@@ -376,7 +379,8 @@ def load_jails(config_dir: str | os.PathLike[str], cache: FileCache | None = Non
     """
     directory = os.fspath(config_dir)
     cache = cache or FileCache()
-    settings = _settings(directory, cache)
+    settings, main_conf = _settings(directory, cache)
+    fleet, fleet_errors = read_fleet(main_conf)
     confset = read_layered(directory, "jail", cache)
     if confset is None:
         raise ConfigError(f"no jail.conf or jail.local in {directory}", file=directory)
@@ -385,7 +389,7 @@ def load_jails(config_dir: str | os.PathLike[str], cache: FileCache | None = Non
     confset.defaults["fail2ban_confpath"] = RawValue(directory.rstrip("/"), builtin)
     jails: list[JailConfig] = []
     disabled: list[str] = []
-    errors: list[ConfigError] = []
+    errors: list[ConfigError] = list(fleet_errors)
     warnings: list[ConfigError] = []
     bad_enabled: set[Origin] = set()
     for name in confset.section_names():
@@ -414,7 +418,7 @@ def load_jails(config_dir: str | os.PathLike[str], cache: FileCache | None = Non
     known = known_names(directory, _EXPOSED, cache.paths())
     return JailsConfig(
         directory, settings, tuple(jails), tuple(disabled), tuple(errors), confset.files,
-        tuple(unknown_option_warnings(confset, known)) + tuple(_once(warnings)),
+        tuple(unknown_option_warnings(confset, known)) + tuple(_once(warnings)), fleet,
     )
 
 

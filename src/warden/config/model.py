@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from warden.config.action import ActionConfig
 from warden.config.confset import Value
+from warden.config.fleet import FleetConfig
 from warden.core.filterdef import FilterDefinition, Origin
 from warden.errors import ConfigError
 
@@ -59,6 +60,8 @@ class JailConfig:
     protocol: str | None = None
     #: the filter sets ``backtracking = allow``: keep regexes the linter proves exponential
     allow_backtracking: bool = False
+    #: what the jail shares with the fleet (``""``: the default, see config.fleet.fleet_mode)
+    fleet: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False)
     origins: dict[str, Origin] = field(default_factory=dict, compare=False)
 
@@ -75,3 +78,5 @@ class JailsConfig:
     errors: tuple[ConfigError, ...]
     files: tuple[str, ...] = ()
     warnings: tuple[ConfigError, ...] = ()
+    #: the ``[Fleet]`` section of warden.conf (None: this host is in no fleet)
+    fleet: FleetConfig | None = None

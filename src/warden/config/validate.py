@@ -21,6 +21,7 @@ import socket
 
 from warden.config.confset import Value
 from warden.config.filter import BACKTRACKING_OPTION
+from warden.config.fleet import fleet_problems
 from warden.config.model import JailConfig
 from warden.config.reference import parse_reference
 from warden.core.addr import parse_network
@@ -289,7 +290,7 @@ def _date_problem(cfg: JailConfig, exc: ConfigError) -> ConfigError:
 def jail_problems(cfg: JailConfig) -> list[ConfigError]:
     """Every reason the enabled jail ``cfg`` cannot run, each located at its option."""
     problems = [*value_problems(cfg), *_source_problems(cfg), *_ignoreip_problems(cfg),
-                *_port_problems(cfg)]
+                *_port_problems(cfg), *fleet_problems(cfg)]
     if cfg.filter is not None:
         compiled, broken = _compiled(cfg)
         problems += broken or _backtracking_problems(cfg, compiled) or _core_problems(cfg)
