@@ -18,6 +18,9 @@ class MemoryBanStore:
         self._history: list[tuple[str, str, float, float]] = []
         self._positions: dict[str, PositionData] = {}
         self._ends: dict[BanKey, float] = {}
+        self._cursors: dict[str, str] = {}
+        self._outbox: list[tuple[int, str]] = []
+        self._seq = 0
 
     def add_bans(self, bans: Sequence[StoredBan]) -> None:
         """Record ``bans`` as active and in the history."""
@@ -84,6 +87,32 @@ class MemoryBanStore:
     def positions(self) -> dict[str, PositionData]:
         """Every remembered log position."""
         return dict(self._positions)
+
+    def fleet_cursors(self) -> dict[str, str]:
+        """The last fleet entry ID read, by stream."""
+        return dict(self._cursors)
+
+    def save_fleet_cursors(self, cursors: Mapping[str, str]) -> None:
+        """Remember the last entry ID read of each stream."""
+        self._cursors.update(cursors)
+
+    def outbox_add(self, entries: Sequence[str]) -> None:
+        """Queue fleet entries to publish."""
+        for entry in entries:
+            self._seq += 1
+            self._outbox.append((self._seq, entry))
+
+    def outbox(self, limit: int) -> list[tuple[int, str]]:
+        """The oldest ``limit`` queued fleet entries."""
+        return self._outbox[:limit]
+
+    def outbox_remove(self, through: int) -> None:
+        """Drop the queued fleet entries up to ``through``."""
+        self._outbox = [item for item in self._outbox if item[0] > through]
+
+    def outbox_size(self) -> int:
+        """How many fleet entries wait."""
+        return len(self._outbox)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -99,5 +99,23 @@ class BanStore(Protocol):
     def positions(self) -> dict[str, PositionData]:
         """Every remembered log position, by key."""
 
+    def fleet_cursors(self) -> dict[str, str]:
+        """The last fleet stream entry ID read, by stream key (a host catches up from it)."""
+
+    def save_fleet_cursors(self, cursors: Mapping[str, str]) -> None:
+        """Remember the last entry ID read of each stream in ``cursors``."""
+
+    def outbox_add(self, entries: Sequence[str]) -> None:
+        """Queue fleet entries (opaque text) to publish, after those already queued."""
+
+    def outbox(self, limit: int) -> list[tuple[int, str]]:
+        """The oldest ``limit`` queued fleet entries with their sequence numbers, in order."""
+
+    def outbox_remove(self, through: int) -> None:
+        """Drop the queued fleet entries up to sequence number ``through`` (published)."""
+
+    def outbox_size(self) -> int:
+        """How many fleet entries wait to be published."""
+
     def close(self) -> None:
         """Flush and release the store."""

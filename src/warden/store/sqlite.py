@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS positions (key TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ends (
     jail TEXT NOT NULL, addr TEXT NOT NULL, at REAL NOT NULL,
     PRIMARY KEY (jail, addr)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fleet_cursors (stream TEXT PRIMARY KEY, last_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fleet_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry TEXT NOT NULL);
 """
 
 
@@ -191,6 +194,35 @@ class SqliteBanStore:
             if isinstance(data, dict):
                 found[key] = data
         return found
+
+    def fleet_cursors(self) -> dict[str, str]:
+        """The last fleet entry ID read, by stream."""
+        return dict(self._conn.execute("SELECT stream, last_id FROM fleet_cursors"))
+
+    def save_fleet_cursors(self, cursors: Mapping[str, str]) -> None:
+        """Remember the last entry ID read of each stream."""
+        self._write("INSERT OR REPLACE INTO fleet_cursors (stream, last_id) VALUES (?, ?)",
+                    cursors.items())
+
+    def outbox_add(self, entries: Sequence[str]) -> None:
+        """Queue fleet entries to publish, in one transaction."""
+        if entries:
+            self._write("INSERT INTO fleet_outbox (entry) VALUES (?)",
+                        ((entry,) for entry in entries))
+
+    def outbox(self, limit: int) -> list[tuple[int, str]]:
+        """The oldest ``limit`` queued fleet entries, in order."""
+        rows = self._conn.execute(
+            "SELECT seq, entry FROM fleet_outbox ORDER BY seq LIMIT ?", (limit,))
+        return [(int(seq), str(entry)) for seq, entry in rows]
+
+    def outbox_remove(self, through: int) -> None:
+        """Drop the queued fleet entries up to ``through``."""
+        self._write("DELETE FROM fleet_outbox WHERE seq <= ?", [(through,)])
+
+    def outbox_size(self) -> int:
+        """How many fleet entries wait."""
+        return int(self._conn.execute("SELECT count(*) FROM fleet_outbox").fetchone()[0])
 
     def close(self) -> None:
         """Checkpoint the WAL and close."""
