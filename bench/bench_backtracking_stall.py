@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.e2e.harness import Server, append
 
 from warden.core.failregex import compile_regex
-from warden.protocol import Ping
+from warden.protocol import PingRequest
 
 REGEX = r"^user (\w+)+ from <HOST>$"
 
@@ -47,12 +47,12 @@ def main() -> None:
     server.start()
     try:
         started = time.perf_counter()
-        server.call(Ping())
+        server.call(PingRequest())
         idle = time.perf_counter() - started
         append(log, "user " + "a" * args.chars + "! from 192.0.2.1\n")
         time.sleep(0.05)  # the daemon reads the line and starts matching it
         started = time.perf_counter()
-        server.call(Ping())
+        server.call(PingRequest())
         busy = time.perf_counter() - started
         print(f"daemon (backtracking = allow): ping {idle * 1000:.1f} ms idle, {busy:.2f} s "
               f"while one {args.chars}-character line is matched")

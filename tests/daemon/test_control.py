@@ -18,14 +18,14 @@ import pytest
 from warden.cli.client import Unreachable, call
 from warden.daemon.control import ControlServer, SocketInUse
 from warden.protocol import (
-    Ban,
-    BanResult,
-    Failed,
-    Ping,
-    Pong,
+    BanReply,
+    BanRequest,
+    FailedReply,
+    PingRequest,
+    PongReply,
     Request,
     Response,
-    Status,
+    StatusRequest,
     decode_response,
     encode,
 )
@@ -33,10 +33,10 @@ from warden.protocol.codec import MAX_REQUEST
 
 
 async def _handler(request: Request) -> Response:
-    if isinstance(request, Ping):
-        return Pong()
-    if isinstance(request, Ban):
-        return BanResult(request.jail, request.addrs)
+    if isinstance(request, PingRequest):
+        return PongReply()
+    if isinstance(request, BanRequest):
+        return BanReply(request.jail, request.addrs)
     raise RuntimeError("boom")
 
 
@@ -86,8 +86,8 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, _Loop]]:
 def test_socket_is_0600_and_answers(served: tuple[Path, _Loop]) -> None:
     path, _ = served
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert call(path, Ping()) == Pong()
-    assert call(path, Ban("sshd", ("192.0.2.1",))) == BanResult("sshd", ("192.0.2.1",))
+    assert call(path, PingRequest()) == PongReply()
+    assert call(path, BanRequest("sshd", ("192.0.2.1",))) == BanReply("sshd", ("192.0.2.1",))
 
 
 def test_bad_lines_and_handler_errors_are_answered(served: tuple[Path, _Loop]) -> None:
@@ -95,24 +95,24 @@ def test_bad_lines_and_handler_errors_are_answered(served: tuple[Path, _Loop]) -
     with socket.socket(socket.AF_UNIX) as sock:
         sock.connect(os.fspath(path))
         stream = sock.makefile("rwb")
-        for line in (b"garbage\n", b'{"v": 9, "kind": "ping"}\n', encode(Status("x")),
-                     encode(Ping())):
+        for line in (b"garbage\n", b'{"v": 9, "kind": "ping"}\n', encode(StatusRequest("x")),
+                     encode(PingRequest())):
             stream.write(line)
             stream.flush()
             answers = decode_response(stream.readline())
-            if line == encode(Ping()):
-                assert answers == Pong()
+            if line == encode(PingRequest()):
+                assert answers == PongReply()
             else:
-                assert isinstance(answers, Failed)
+                assert isinstance(answers, FailedReply)
         assert "malformed" in _failed(stream, b"garbage\n").message
-        assert _failed(stream, encode(Status("x"))).message == "internal error: boom"
+        assert _failed(stream, encode(StatusRequest("x"))).message == "internal error: boom"
 
 
-def _failed(stream: io.BufferedRWPair, line: bytes) -> Failed:
+def _failed(stream: io.BufferedRWPair, line: bytes) -> FailedReply:
     stream.write(line)
     stream.flush()
     answer = decode_response(stream.readline())
-    assert isinstance(answer, Failed)
+    assert isinstance(answer, FailedReply)
     return answer
 
 
@@ -123,7 +123,7 @@ def test_second_server_on_a_live_socket_is_refused(served: tuple[Path, _Loop]) -
         assert isinstance(other.error, SocketInUse)
     finally:
         other.close()
-    assert call(path, Ping()) == Pong()
+    assert call(path, PingRequest()) == PongReply()
 
 
 def test_stale_socket_file_is_replaced(tmp_path: Path) -> None:
@@ -132,11 +132,11 @@ def test_stale_socket_file_is_replaced(tmp_path: Path) -> None:
     dead.bind(os.fspath(path))
     dead.close()  # the file stays, nobody listens
     with pytest.raises(Unreachable):
-        call(path, Ping())
+        call(path, PingRequest())
     loop = _Loop(path)
     try:
         assert loop.error is None
-        assert call(path, Ping()) == Pong()
+        assert call(path, PingRequest()) == PongReply()
     finally:
         loop.close()
     assert not path.exists()
@@ -144,7 +144,7 @@ def test_stale_socket_file_is_replaced(tmp_path: Path) -> None:
 
 def test_unreachable_when_nothing_is_there(tmp_path: Path) -> None:
     with pytest.raises(Unreachable, match="is it running"):
-        call(tmp_path / "none.sock", Ping())
+        call(tmp_path / "none.sock", PingRequest())
 
 
 def _connect(path: Path, timeout: float = 10.0) -> socket.socket:
@@ -170,9 +170,9 @@ def test_idle_connection_is_closed_after_the_timeout(tmp_path: Path) -> None:
             stream = busy.makefile("rwb")
             # a connection that keeps talking is not idle, however long it lives
             while time.monotonic() - started < 1.0:
-                stream.write(encode(Ping()))
+                stream.write(encode(PingRequest()))
                 stream.flush()
-                assert decode_response(stream.readline()) == Pong()
+                assert decode_response(stream.readline()) == PongReply()
                 time.sleep(0.1)
             assert idle.recv(100) == b""  # closed by the server, long before the 10 s timeout
             assert time.monotonic() - started < 5.0
@@ -185,7 +185,7 @@ def test_client_that_never_reads_its_answers_is_dropped(tmp_path: Path) -> None:
     loop = _Loop(path, idle_timeout=0.5)
     try:
         with _connect(path) as sock:
-            request = encode(Ban("sshd", tuple(f"2001:db8::{i:x}" for i in range(2000))))
+            request = encode(BanRequest("sshd", tuple(f"2001:db8::{i:x}" for i in range(2000))))
             sock.setblocking(False)
             sent = 0
             with contextlib.suppress(BlockingIOError):
@@ -207,9 +207,9 @@ def test_deeply_nested_json_is_a_usage_error_and_the_connection_stays(
         stream = sock.makefile("rwb")
         answer = _failed(stream, b"[" * 100_000 + b"]" * 100_000 + b"\n")
         assert (answer.reason, answer.message) == ("usage", "malformed message: nested too deeply")
-        stream.write(encode(Ping()))
+        stream.write(encode(PingRequest()))
         stream.flush()
-        assert decode_response(stream.readline()) == Pong()
+        assert decode_response(stream.readline()) == PongReply()
 
 
 def test_request_without_newline_is_cut_at_the_limit(served: tuple[Path, _Loop]) -> None:
@@ -222,4 +222,4 @@ def test_request_without_newline_is_cut_at_the_limit(served: tuple[Path, _Loop])
         sender.start()
         answer = sock.makefile("rb").readline()
         sender.join(10)
-        assert decode_response(answer) == Failed("request too long", "usage")
+        assert decode_response(answer) == FailedReply("request too long", "usage")

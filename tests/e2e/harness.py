@@ -21,15 +21,15 @@ from typing import TypeVar
 
 from warden.cli.client import Unreachable, call
 from warden.protocol import (
-    BanEntry,
-    Banned,
-    BannedList,
-    JailStatus,
-    Ping,
-    Pong,
+    BanInfo,
+    BannedReply,
+    BannedRequest,
+    JailStatusReply,
+    PingRequest,
+    PongReply,
     Request,
     Response,
-    Status,
+    StatusRequest,
 )
 
 __all__ = ["Server", "failure_line", "wait_for"]
@@ -117,7 +117,7 @@ class Server:
             raise AssertionError(f"server exited with {self.proc.returncode}: "
                                  f"{self.stderr_path.read_text()[-2000:]}")
         try:
-            return call(self.socket, Ping(), timeout=2.0) == Pong()
+            return call(self.socket, PingRequest(), timeout=2.0) == PongReply()
         except (Unreachable, OSError):
             return False
 
@@ -157,16 +157,16 @@ class Server:
         """One request through the client library."""
         return call(self.socket, request, timeout)
 
-    def status(self, jail: str) -> JailStatus:
+    def status(self, jail: str) -> JailStatusReply:
         """The status of ``jail``."""
-        answer = self.call(Status(jail))
-        assert isinstance(answer, JailStatus), answer
+        answer = self.call(StatusRequest(jail))
+        assert isinstance(answer, JailStatusReply), answer
         return answer
 
-    def banned(self, jail: str | None = None) -> dict[str, BanEntry]:
+    def banned(self, jail: str | None = None) -> dict[str, BanInfo]:
         """Active bans by address (of ``jail``, or of all jails)."""
-        answer = self.call(Banned((), jail))
-        assert isinstance(answer, BannedList), answer
+        answer = self.call(BannedRequest((), jail))
+        assert isinstance(answer, BannedReply), answer
         return {b.addr: b for b in answer.bans}
 
     def cli(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import Server, append, failure_line, wait_for
-from warden.protocol import Ban, BanResult
+from warden.protocol import BanReply, BanRequest
 
 pytestmark = pytest.mark.skipif(not Path("/etc/fail2ban/filter.d/sshd.conf").exists(),
                                 reason="needs fail2ban's sshd filter")
@@ -159,8 +159,9 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         server.start("--dbfile", ":memory:")
         addrs = _addrs()
         for start in range(0, BANS, 10_000):
-            answer = server.call(Ban("sshd", tuple(addrs[start:start + 10_000])), timeout=120)
-            assert isinstance(answer, BanResult) and len(answer.banned) == 10_000, answer
+            answer = server.call(BanRequest("sshd", tuple(addrs[start:start + 10_000])),
+                                 timeout=120)
+            assert isinstance(answer, BanReply) and len(answer.banned) == 10_000, answer
         yield server
     finally:
         for one in made:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import Server, append, failure_line, wait_for
-from warden.protocol import Ban, BanEntry, BanResult, SourceState, Unban, UnbanResult
+from warden.protocol import BanInfo, BanReply, BanRequest, SourceInfo, UnbanReply, UnbanRequest
 
 pytestmark = pytest.mark.skipif(not Path("/etc/fail2ban/filter.d/sshd.conf").exists(),
                                 reason="needs fail2ban's sshd filter")
@@ -32,12 +32,12 @@ def _server(made: list[Server], root: Path, jails: str, **kwargs: str) -> Server
     return server
 
 
-def _bans(server: Server, count: int) -> dict[str, BanEntry] | None:
+def _bans(server: Server, count: int) -> dict[str, BanInfo] | None:
     found = server.banned()
     return found if len(found) == count else None
 
 
-def _restarting(server: Server, jail: str) -> SourceState | None:
+def _restarting(server: Server, jail: str) -> SourceInfo | None:
     files = server.status(jail).files
     return files[0] if files and files[0].state == "restarting" else None
 
@@ -127,8 +127,8 @@ def test_restart_restores_bans_with_their_remaining_time(
     server = _server(servers, tmp_path, sshd_jail(log, bantime="40"))
     server.start()
     _fail(log, "203.0.113.5")
-    answer = server.call(Ban("sshd", ("2001:db8::66", "203.0.113.0/28")))
-    assert isinstance(answer, BanResult) and len(answer.banned) == 2
+    answer = server.call(BanRequest("sshd", ("2001:db8::66", "203.0.113.0/28")))
+    assert isinstance(answer, BanReply) and len(answer.banned) == 2
     before = wait_for("three bans", lambda: _bans(server, 3))
     assert server.stop() == 0
     time.sleep(1.0)  # the downtime itself is what is measured here
@@ -175,8 +175,8 @@ def test_status_of_10000_bans_is_fast(tmp_path: Path, servers: list[Server]) -> 
     server = _server(servers, tmp_path, sshd_jail(log))
     server.start()
     addrs = tuple(f"2001:db8:2::{i:x}" for i in range(10_000))
-    answer = server.call(Ban("sshd", addrs))
-    assert isinstance(answer, BanResult) and len(answer.banned) == 10_000
+    answer = server.call(BanRequest("sshd", addrs))
+    assert isinstance(answer, BanReply) and len(answer.banned) == 10_000
     started = time.perf_counter()
     status = server.status("sshd")
     in_process = time.perf_counter() - started
@@ -190,8 +190,8 @@ def test_status_of_10000_bans_is_fast(tmp_path: Path, servers: list[Server]) -> 
           f"{command * 1000:.0f} ms as a command")
     assert in_process < 0.5
     assert command < 1.5  # includes the interpreter's start-up
-    answer = server.call(Unban(all=True))
-    assert isinstance(answer, UnbanResult) and answer.count == 10_000
+    answer = server.call(UnbanRequest(all=True))
+    assert isinstance(answer, UnbanReply) and answer.count == 10_000
 
 
 def test_one_broken_jail_is_reported_and_the_others_run(

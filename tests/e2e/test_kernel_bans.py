@@ -22,7 +22,7 @@ import pytest
 
 from tests.backends.netns import can_use_netns, netns
 from tests.e2e.harness import Server, wait_for
-from warden.protocol import Ban, BanResult, JailStatus, Status
+from warden.protocol import BanReply, BanRequest, JailStatusReply, StatusRequest
 from warden.store import SqliteBanStore
 
 ACTIONS = Path("/etc/fail2ban/action.d")
@@ -104,13 +104,13 @@ def _reconfigure(server: Server, kind: str, jails: str) -> None:
 
 def _ban(server: Server, jail: str, addrs: list[str]) -> None:
     # returns once the firewall has the bans (the daemon waits for the commit)
-    answer = server.call(Ban(jail, tuple(addrs)), timeout=120)
-    assert isinstance(answer, BanResult), answer
+    answer = server.call(BanRequest(jail, tuple(addrs)), timeout=120)
+    assert isinstance(answer, BanReply), answer
     assert len(answer.banned) + len(answer.already) == len(addrs)
 
 
 def _started(server: Server, jail: str) -> Callable[[], bool]:
-    return lambda: isinstance(server.call(Status(jail)), JailStatus)
+    return lambda: isinstance(server.call(StatusRequest(jail)), JailStatusReply)
 
 
 @pytest.mark.parametrize("kind", ["nftables", "ipset"])

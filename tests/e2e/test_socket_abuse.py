@@ -15,7 +15,7 @@ import pytest
 
 from tests.e2e.harness import Server, wait_for
 from warden.daemon.control import MAX_CONNECTIONS
-from warden.protocol import Failed, Ping, Pong, Response, decode_response, encode
+from warden.protocol import FailedReply, PingRequest, PongReply, Response, decode_response, encode
 
 pytestmark = pytest.mark.skipif(not Path("/etc/fail2ban/filter.d/sshd.conf").exists(),
                                 reason="needs fail2ban's sshd filter")
@@ -58,11 +58,11 @@ def test_deeply_nested_json_is_a_usage_error_on_a_connection_that_stays(server: 
     server.start()
     with _connect(server) as sock:
         answer = _ask(sock, b"[" * 100_000 + b"]" * 100_000 + b"\n")
-        assert answer == Failed("malformed message: nested too deeply", "usage")
+        assert answer == FailedReply("malformed message: nested too deeply", "usage")
         answer = _ask(sock, b'{"v": 1, "kind": "ping", "x": ' + b'{"x": ' * 100_000
                       + b"1" + b"}" * 100_001 + b"\n")
-        assert answer == Failed("malformed message: nested too deeply", "usage")
-        assert _ask(sock, encode(Ping())) == Pong()
+        assert answer == FailedReply("malformed message: nested too deeply", "usage")
+        assert _ask(sock, encode(PingRequest())) == PongReply()
     _no_tracebacks(server)
 
 
@@ -73,10 +73,10 @@ def test_one_connection_too_many_is_told_so_and_closed(server: Server) -> None:
         for _ in range(MAX_CONNECTIONS):
             sock = _connect(server)
             held.append(sock)
-            assert _ask(sock, encode(Ping())) == Pong()  # served, and now held open
+            assert _ask(sock, encode(PingRequest())) == PongReply()  # served, and now held open
         with _connect(server) as extra:
             answer = extra.recv(65536)
-            assert decode_response(answer) == Failed(
+            assert decode_response(answer) == FailedReply(
                 f"too many connections (at most {MAX_CONNECTIONS}); try again later")
             assert extra.recv(100) == b""
         held.pop().close()
@@ -84,14 +84,14 @@ def test_one_connection_too_many_is_told_so_and_closed(server: Server) -> None:
         def served() -> bool:
             try:
                 with _connect(server) as sock:
-                    return _ask(sock, encode(Ping())) == Pong()
+                    return _ask(sock, encode(PingRequest())) == PongReply()
             except OSError:  # refused while the closed connection was still counted
                 return False
         wait_for("a free connection slot", served)
     finally:
         for sock in held:
             sock.close()
-    wait_for("the slots to be freed", lambda: server.call(Ping()) == Pong())
+    wait_for("the slots to be freed", lambda: server.call(PingRequest()) == PongReply())
     _no_tracebacks(server)
 
 
@@ -116,7 +116,7 @@ def test_running_out_of_descriptors_is_one_log_line_and_the_daemon_recovers(
 
     def recovered() -> bool:
         # the episode ends with the first connection after a calm spell
-        assert server.call(Ping()) == Pong()
+        assert server.call(PingRequest()) == PongReply()
         return "descriptors available again" in server.log_text()
     wait_for("the recovery line", recovered, interval=0.5)
     text = server.log_text()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import Server, wait_for
-from warden.protocol import Ban, BanResult
+from warden.protocol import BanReply, BanRequest
 
 NOBODY = 65534
 
@@ -77,7 +77,7 @@ def _refused(server: Server, *extra: str) -> subprocess.CompletedProcess[str]:
 
 def _ban(server: Server) -> None:
     # a write: SQLite has its -wal and -shm open from here on
-    assert server.call(Ban("sshd", ("192.0.2.7",))) == BanResult("sshd", ("192.0.2.7",))
+    assert server.call(BanRequest("sshd", ("192.0.2.7",))) == BanReply("sshd", ("192.0.2.7",))
 
 
 def test_state_files_are_0600_in_a_0700_directory_and_another_user_reads_none(

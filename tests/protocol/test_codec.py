@@ -9,48 +9,52 @@ import pytest
 
 from warden.errors import ProtocolError
 from warden.protocol import (
-    Ban,
-    BanEntry,
-    Banned,
-    BannedList,
-    BanResult,
-    Done,
-    Failed,
-    JailStatus,
-    Ping,
-    Pong,
-    Reload,
+    BanInfo,
+    BannedReply,
+    BannedRequest,
+    BanReply,
+    BanRequest,
+    DoneReply,
+    FailedReply,
+    JailStatusReply,
+    PingRequest,
+    PongReply,
+    ReloadRequest,
     Request,
     Response,
-    ServerStatus,
-    SourceState,
-    Status,
-    Stop,
-    Unban,
-    UnbanResult,
-    Version,
-    VersionInfo,
+    ServerStatusReply,
+    SourceInfo,
+    StatusRequest,
+    StopRequest,
+    UnbanReply,
+    UnbanRequest,
+    VersionReply,
+    VersionRequest,
     decode_request,
     decode_response,
     encode,
 )
 
-STATUS = JailStatus("sshd", 2, 10, (SourceState("/var/log/auth.log"),
-                                    SourceState("/x", "restarting", "gone")),
-                    1, 4, ("192.0.2.1",))
+STATUS = JailStatusReply("sshd", 2, 10, (SourceInfo("/var/log/auth.log"),
+                                         SourceInfo("/x", "restarting", "gone")),
+                         1, 4, ("192.0.2.1",))
 REQUESTS: list[Request] = [
-    Ping(), Version(), Status(), Status("sshd"), Status(all=True), Ban("sshd", ("192.0.2.1",)),
-    Unban(None, ("2001:db8::1",)), Unban(all=True), Banned(), Banned(("192.0.2.1",), "sshd"),
-    Reload(), Reload("sshd", restart=True, unban=True), Stop(),
-    Ban("sshd", ("0.0.0.0/0",), force=True), Status("sshd", counts_only=True),
+    PingRequest(), VersionRequest(), StatusRequest(), StatusRequest("sshd"),
+    StatusRequest(all=True), BanRequest("sshd", ("192.0.2.1",)),
+    UnbanRequest(None, ("2001:db8::1",)), UnbanRequest(all=True), BannedRequest(),
+    BannedRequest(("192.0.2.1",), "sshd"),
+    ReloadRequest(), ReloadRequest("sshd", restart=True, unban=True), StopRequest(),
+    BanRequest("sshd", ("0.0.0.0/0",), force=True), StatusRequest("sshd", counts_only=True),
 ]
 RESPONSES: list[Response] = [
-    Pong(), VersionInfo("0.1.0"), ServerStatus(("a", "b")), ServerStatus(("sshd",), (STATUS,)),
-    STATUS, BanResult("sshd", ("192.0.2.1",), ("192.0.2.2",)), UnbanResult(3, ("192.0.2.9",)),
-    BannedList((BanEntry("sshd", "192.0.2.1", 5.5, 10.0, 2),
-                BanEntry("x", "2001:db8::1", 1.0, None))),
-    Done("reloaded"), Failed("no jail 'x'", "usage"),
-    JailStatus("sshd", 0, 1, (), 100_000, 100_001), Failed("refusing to ban ::/0", "refused"),
+    PongReply(), VersionReply("0.1.0"), ServerStatusReply(("a", "b")),
+    ServerStatusReply(("sshd",), (STATUS,)),
+    STATUS, BanReply("sshd", ("192.0.2.1",), ("192.0.2.2",)), UnbanReply(3, ("192.0.2.9",)),
+    BannedReply((BanInfo("sshd", "192.0.2.1", 5.5, 10.0, 2),
+                BanInfo("x", "2001:db8::1", 1.0, None))),
+    DoneReply("reloaded"), FailedReply("no jail 'x'", "usage"),
+    JailStatusReply("sshd", 0, 1, (), 100_000, 100_001),
+    FailedReply("refusing to ban ::/0", "refused"),
 ]
 
 
@@ -67,20 +71,20 @@ def test_responses_round_trip(message: Response) -> None:
 
 
 def test_wire_form_names_version_and_kind() -> None:
-    assert json.loads(encode(Ban("sshd", ("192.0.2.1",)))) == {
+    assert json.loads(encode(BanRequest("sshd", ("192.0.2.1",)))) == {
         "v": 1, "kind": "ban", "jail": "sshd", "addrs": ["192.0.2.1"], "force": False}
 
 
 def test_lines_of_a_client_without_the_newer_fields_still_decode() -> None:
     # an older client sends neither force nor counts_only: it gets what it always got
     assert decode_request(b'{"v":1,"kind":"ban","jail":"sshd","addrs":["192.0.2.1"]}') == \
-        Ban("sshd", ("192.0.2.1",), force=False)
+        BanRequest("sshd", ("192.0.2.1",), force=False)
     assert decode_request(b'{"v":1,"kind":"status","jail":"sshd"}') == \
-        Status("sshd", counts_only=False)
+        StatusRequest("sshd", counts_only=False)
     counts = decode_response(b'{"v":1,"kind":"jail-status","name":"sshd","currently_failed":0,'
                              b'"total_failed":0,"files":[],"currently_banned":2,'
                              b'"total_banned":2,"banned":null}')
-    assert isinstance(counts, JailStatus) and counts.banned is None
+    assert isinstance(counts, JailStatusReply) and counts.banned is None
 
 
 @pytest.mark.parametrize(("line", "needle"), [
@@ -116,13 +120,13 @@ def test_int_is_accepted_where_float_is_declared_but_bool_is_not() -> None:
     line = (b'{"v":1,"kind":"banned-list",'
             b'"bans":[{"jail":"j","addr":"a","start":3,"remaining":null}]}')
     decoded = decode_response(line)
-    assert decoded == BannedList((BanEntry("j", "a", 3.0, None),))
+    assert decoded == BannedReply((BanInfo("j", "a", 3.0, None),))
     with pytest.raises(ProtocolError):
         decode_response(b'{"v":1,"kind":"unban-result","count":true}')
 
 
 def test_a_status_of_10000_bans_decodes_fast() -> None:
-    big = JailStatus("sshd", 0, 0, (), 10_000, 10_000,
+    big = JailStatusReply("sshd", 0, 0, (), 10_000, 10_000,
                      tuple(f"2001:db8::{i:x}" for i in range(10_000)))
     started = time.perf_counter()
     assert decode_response(encode(big)) == big

@@ -12,27 +12,27 @@ from warden.cli.control import UsageError, request_for
 from warden.cli.main import build_parser
 from warden.cli.render import Compat, exit_code, render, render_json
 from warden.protocol import (
-    Ban,
-    BanEntry,
-    Banned,
-    BannedList,
-    BanResult,
-    Done,
-    Failed,
-    JailStatus,
-    Ping,
-    Pong,
-    Reload,
-    ServerStatus,
-    SourceState,
-    Status,
-    Stop,
-    Unban,
-    UnbanResult,
+    BanInfo,
+    BannedReply,
+    BannedRequest,
+    BanReply,
+    BanRequest,
+    DoneReply,
+    FailedReply,
+    JailStatusReply,
+    PingRequest,
+    PongReply,
+    ReloadRequest,
+    ServerStatusReply,
+    SourceInfo,
+    StatusRequest,
+    StopRequest,
+    UnbanReply,
+    UnbanRequest,
 )
 
-STATUS = JailStatus("sshd", 1, 7, (SourceState("/var/log/auth.log"),
-                                   SourceState("/var/log/x.log", "missing")),
+STATUS = JailStatusReply("sshd", 1, 7, (SourceInfo("/var/log/auth.log"),
+                                   SourceInfo("/var/log/x.log", "missing")),
                     2, 3, ("192.0.2.1", "2001:db8::1"))
 
 
@@ -50,7 +50,7 @@ def test_jail_status_is_fail2ban_clients_tree() -> None:
 
 
 def test_counts_only_status_is_the_tree_without_the_list() -> None:
-    counts = JailStatus("sshd", 1, 7, (SourceState("/var/log/auth.log"),), 100_000, 100_003)
+    counts = JailStatusReply("sshd", 1, 7, (SourceInfo("/var/log/auth.log"),), 100_000, 100_003)
     assert render(counts) == (
         "Status for the jail: sshd\n"
         "|- Filter\n"
@@ -64,41 +64,41 @@ def test_counts_only_status_is_the_tree_without_the_list() -> None:
 
 
 def test_server_status_lists_jails() -> None:
-    assert render(ServerStatus(("sshd", "nginx"))) == (
+    assert render(ServerStatusReply(("sshd", "nginx"))) == (
         "Status\n|- Number of jail:\t2\n`- Jail list:\tsshd, nginx")
-    with_details = render(ServerStatus(("sshd",), (STATUS,)))
+    with_details = render(ServerStatusReply(("sshd",), (STATUS,)))
     assert with_details.startswith("Status\n") and "Status for the jail: sshd" in with_details
 
 
 def test_terse_fail2ban_forms() -> None:
-    bans = BannedList((BanEntry("sshd", "192.0.2.1", 0.0, 65.0), BanEntry("x", "2001:db8::1",
+    bans = BannedReply((BanInfo("sshd", "192.0.2.1", 0.0, 65.0), BanInfo("x", "2001:db8::1",
                                                                           0.0, None)))
     assert render(bans, Compat.LIST) == "['192.0.2.1', '2001:db8::1']"
     assert render(bans, Compat.WORDS) == "192.0.2.1 2001:db8::1"
     assert render(bans) == "192.0.2.1    sshd  1:05\n2001:db8::1  x  permanent"
-    assert render(BannedList(())) == "no address is banned"
-    assert render(BanResult("sshd", ("192.0.2.1",), ("192.0.2.2",)), Compat.COUNT) == "1"
-    assert render(BanResult("sshd", ("192.0.2.1",), ("192.0.2.2",))) == (
+    assert render(BannedReply(())) == "no address is banned"
+    assert render(BanReply("sshd", ("192.0.2.1",), ("192.0.2.2",)), Compat.COUNT) == "1"
+    assert render(BanReply("sshd", ("192.0.2.1",), ("192.0.2.2",))) == (
         "sshd: banned 1; already banned: 192.0.2.2")
-    assert render(UnbanResult(2, ("192.0.2.9",)), Compat.COUNT) == "2"
-    assert render(UnbanResult(2, ("192.0.2.9",))) == "unbanned 2; not banned: 192.0.2.9"
-    assert render(Pong()) == "Server replied: pong"
-    assert render(Done()) == "OK"
+    assert render(UnbanReply(2, ("192.0.2.9",)), Compat.COUNT) == "2"
+    assert render(UnbanReply(2, ("192.0.2.9",))) == "unbanned 2; not banned: 192.0.2.9"
+    assert render(PongReply()) == "Server replied: pong"
+    assert render(DoneReply()) == "OK"
 
 
 def test_exit_codes_and_json() -> None:
-    assert exit_code(Failed("no such jail", "usage")) == 2
-    assert exit_code(Failed("firewall refused")) == 1
-    assert exit_code(Failed("refusing to ban ::/0: ...", "refused")) == 2  # usage: --force
-    refused = Failed("refusing to ban ::/0: it covers every IPv6 address; use --force to ban it "
-                     "anyway", "refused")
+    assert exit_code(FailedReply("no such jail", "usage")) == 2
+    assert exit_code(FailedReply("firewall refused")) == 1
+    assert exit_code(FailedReply("refusing to ban ::/0: ...", "refused")) == 2  # usage: --force
+    refused = FailedReply("refusing to ban ::/0: it covers every IPv6 address; use --force to "
+                          "ban it anyway", "refused")
     assert render(refused) == refused.message
     # fail2ban's `set JAIL banip` (COUNT form) has no --force: say which command has
     assert render(refused, Compat.COUNT).split("\n") == [
         refused.message,
         "warden: 'set JAIL banip' has no force option; run 'warden ban JAIL ADDR... --force' "
         "instead"]
-    assert exit_code(Done("x")) == 0
+    assert exit_code(DoneReply("x")) == 0
     data = json.loads(render_json(STATUS))
     assert data["kind"] == "jail-status" and data["banned"] == ["192.0.2.1", "2001:db8::1"]
     assert data["files"][1] == {"path": "/var/log/x.log", "state": "missing", "error": ""}
@@ -111,26 +111,27 @@ def _parse(*argv: str) -> argparse.Namespace:
 
 
 @pytest.mark.parametrize(("argv", "request_", "compat"), [
-    (["status"], Status(), Compat.NONE),
-    (["status", "sshd"], Status("sshd"), Compat.NONE),
-    (["status", "sshd", "--count"], Status("sshd", counts_only=True), Compat.NONE),
-    (["status", "--all", "--count", "--json"], Status(all=True, counts_only=True), Compat.NONE),
-    (["ping"], Ping(), Compat.NONE),
-    (["stop"], Stop(), Compat.NONE),
-    (["reload", "sshd", "--restart"], Reload("sshd", restart=True), Compat.NONE),
-    (["ban", "sshd", "192.0.2.1", "2001:db8::/64"], Ban("sshd", ("192.0.2.1", "2001:db8::/64")),
+    (["status"], StatusRequest(), Compat.NONE),
+    (["status", "sshd"], StatusRequest("sshd"), Compat.NONE),
+    (["status", "sshd", "--count"], StatusRequest("sshd", counts_only=True), Compat.NONE),
+    (["status", "--all", "--count", "--json"], StatusRequest(all=True, counts_only=True),
      Compat.NONE),
-    (["ban", "sshd", "0.0.0.0/0", "--force"], Ban("sshd", ("0.0.0.0/0",), force=True),
+    (["ping"], PingRequest(), Compat.NONE),
+    (["stop"], StopRequest(), Compat.NONE),
+    (["reload", "sshd", "--restart"], ReloadRequest("sshd", restart=True), Compat.NONE),
+    (["ban", "sshd", "192.0.2.1", "2001:db8::/64"],
+     BanRequest("sshd", ("192.0.2.1", "2001:db8::/64")), Compat.NONE),
+    (["ban", "sshd", "0.0.0.0/0", "--force"], BanRequest("sshd", ("0.0.0.0/0",), force=True),
      Compat.NONE),
-    (["unban", "192.0.2.1"], Unban(None, ("192.0.2.1",)), Compat.NONE),
-    (["unban", "sshd", "192.0.2.1"], Unban("sshd", ("192.0.2.1",)), Compat.NONE),
-    (["unban", "--all"], Unban(all=True), Compat.COUNT),
-    (["banned", "192.0.2.1"], Banned(("192.0.2.1",)), Compat.NONE),
-    (["set", "sshd", "banip", "192.0.2.1"], Ban("sshd", ("192.0.2.1",)), Compat.COUNT),
-    (["set", "sshd", "unbanip", "192.0.2.1"], Unban("sshd", ("192.0.2.1",)), Compat.COUNT),
-    (["get", "sshd", "banned"], Banned((), "sshd"), Compat.LIST),
-    (["get", "sshd", "banip"], Banned((), "sshd"), Compat.WORDS),
-    (["-c", "/etc/x", "status", "--socket", "/s"], Status(), Compat.NONE),
+    (["unban", "192.0.2.1"], UnbanRequest(None, ("192.0.2.1",)), Compat.NONE),
+    (["unban", "sshd", "192.0.2.1"], UnbanRequest("sshd", ("192.0.2.1",)), Compat.NONE),
+    (["unban", "--all"], UnbanRequest(all=True), Compat.COUNT),
+    (["banned", "192.0.2.1"], BannedRequest(("192.0.2.1",)), Compat.NONE),
+    (["set", "sshd", "banip", "192.0.2.1"], BanRequest("sshd", ("192.0.2.1",)), Compat.COUNT),
+    (["set", "sshd", "unbanip", "192.0.2.1"], UnbanRequest("sshd", ("192.0.2.1",)), Compat.COUNT),
+    (["get", "sshd", "banned"], BannedRequest((), "sshd"), Compat.LIST),
+    (["get", "sshd", "banip"], BannedRequest((), "sshd"), Compat.WORDS),
+    (["-c", "/etc/x", "status", "--socket", "/s"], StatusRequest(), Compat.NONE),
 ])
 def test_grammar(argv: list[str], request_: object, compat: Compat) -> None:
     assert request_for(_parse(*argv)) == (request_, compat)

@@ -15,14 +15,14 @@ from warden.cli.client import Unreachable, call, socket_path
 from warden.cli.render import Compat, exit_code, render, render_json
 from warden.errors import ProtocolError, WardenError
 from warden.protocol import (
-    Ban,
-    Banned,
-    Ping,
-    Reload,
+    BannedRequest,
+    BanRequest,
+    PingRequest,
+    ReloadRequest,
     Request,
-    Status,
-    Stop,
-    Unban,
+    StatusRequest,
+    StopRequest,
+    UnbanRequest,
 )
 
 __all__ = ["CONTROL_COMMANDS", "UsageError", "request_for", "run_control"]
@@ -57,13 +57,13 @@ def _set_get(args: argparse.Namespace) -> tuple[Request, Compat]:
                          f"'{args.command} sshd {'banip' if args.command == 'set' else 'banned'}')")
     jail, prop, rest = words[0], words[1].lower(), words[2:]
     if args.command == "set" and prop == "banip" and rest:
-        return Ban(jail, _addresses(rest)), Compat.COUNT
+        return BanRequest(jail, _addresses(rest)), Compat.COUNT
     if args.command == "set" and prop == "unbanip" and rest:
-        return Unban(jail, _addresses(rest)), Compat.COUNT
+        return UnbanRequest(jail, _addresses(rest)), Compat.COUNT
     if args.command == "get" and prop == "banned":
-        return Banned(_addresses(rest), jail), Compat.LIST
+        return BannedRequest(_addresses(rest), jail), Compat.LIST
     if args.command == "get" and prop == "banip":
-        return Banned((), jail), Compat.WORDS
+        return BannedRequest((), jail), Compat.WORDS
     raise UsageError(f"{args.command} {prop}: not supported (supported: set JAIL banip|unbanip "
                      "ADDR..., get JAIL banned [ADDR...], get JAIL banip)")
 
@@ -72,31 +72,31 @@ def request_for(args: argparse.Namespace) -> tuple[Request, Compat]:
     """The request a parsed daemon command stands for, and how to print its answer."""
     command = args.command
     if command == "status":
-        return Status(args.jail, all=args.all, counts_only=args.count), Compat.NONE
+        return StatusRequest(args.jail, all=args.all, counts_only=args.count), Compat.NONE
     if command == "ping":
-        return Ping(), Compat.NONE
+        return PingRequest(), Compat.NONE
     if command == "stop":
-        return Stop(), Compat.NONE
+        return StopRequest(), Compat.NONE
     if command == "reload":
-        return Reload(args.jail, restart=args.restart, unban=args.unban), Compat.NONE
+        return ReloadRequest(args.jail, restart=args.restart, unban=args.unban), Compat.NONE
     if command == "ban":
         if not args.addrs:
             raise UsageError("ban: give at least one address after the jail")
-        return Ban(args.jail, _addresses(args.addrs), force=args.force), Compat.NONE
+        return BanRequest(args.jail, _addresses(args.addrs), force=args.force), Compat.NONE
     if command == "banned":
-        return Banned(_addresses(args.addrs)), Compat.NONE
+        return BannedRequest(_addresses(args.addrs)), Compat.NONE
     if command == "unban":
         words: list[str] = list(args.words)
         if args.all:
             if words:
                 raise UsageError("unban --all takes no addresses")
-            return Unban(all=True), Compat.COUNT
+            return UnbanRequest(all=True), Compat.COUNT
         jail = None
         if words and not _is_address(words[0]):
             jail, words = words[0], words[1:]
         if not words:
             raise UsageError("unban: give addresses (unban [JAIL] ADDR...) or --all")
-        return Unban(jail, _addresses(words)), Compat.NONE
+        return UnbanRequest(jail, _addresses(words)), Compat.NONE
     if command in ("set", "get"):
         return _set_get(args)
     raise UsageError(f"unknown command {command!r}")  # pragma: no cover - argparse refuses

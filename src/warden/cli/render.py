@@ -11,17 +11,17 @@ import json
 from enum import Enum
 
 from warden.protocol import (
-    BannedList,
-    BanResult,
-    Done,
-    Failed,
-    JailStatus,
-    Pong,
+    BannedReply,
+    BanReply,
+    DoneReply,
+    FailedReply,
+    JailStatusReply,
+    PongReply,
     Response,
-    ServerStatus,
-    SourceState,
-    UnbanResult,
-    VersionInfo,
+    ServerStatusReply,
+    SourceInfo,
+    UnbanReply,
+    VersionReply,
     encode,
 )
 
@@ -40,7 +40,7 @@ class Compat(Enum):
 def exit_code(response: Response) -> int:
     """0 for success, 2 for a request the daemon calls wrong (or refuses without ``--force``),
     1 for other failures."""
-    if isinstance(response, Failed):
+    if isinstance(response, FailedReply):
         return 2 if response.reason in ("usage", "refused") else 1
     return 0
 
@@ -52,7 +52,7 @@ def render_json(response: Response) -> str:
     return json.dumps(data, indent=2)
 
 
-def _file(source: SourceState) -> str:
+def _file(source: SourceInfo) -> str:
     if source.state == "ok":
         return source.path
     detail = f": {source.error}" if source.error else ""
@@ -70,7 +70,7 @@ def _tree(title: str, branches: list[tuple[str, list[tuple[str, str]]]]) -> list
     return lines
 
 
-def _jail_status(status: JailStatus) -> str:
+def _jail_status(status: JailStatusReply) -> str:
     actions = [
         ("Currently banned", str(status.currently_banned)),
         ("Total banned", str(status.total_banned)),
@@ -96,7 +96,7 @@ def _left(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _banned(response: BannedList, compat: Compat) -> str:
+def _banned(response: BannedReply, compat: Compat) -> str:
     addrs = [ban.addr for ban in response.bans]
     if compat is Compat.LIST:
         return "[" + ", ".join(repr(a) for a in addrs) + "]"
@@ -109,37 +109,37 @@ def _banned(response: BannedList, compat: Compat) -> str:
 
 
 def render(response: Response, compat: Compat = Compat.NONE) -> str:
-    """The text to print for ``response`` (a :class:`Failed` gives the error line)."""
+    """The text to print for ``response`` (a :class:`FailedReply` gives the error line)."""
     match response:
-        case Pong():
+        case PongReply():
             return "Server replied: pong"
-        case VersionInfo(version=version):
+        case VersionReply(version=version):
             return version
-        case ServerStatus(jails=jails, details=details):
+        case ServerStatusReply(jails=jails, details=details):
             text = "\n".join(["Status", f"|- Number of jail:\t{len(jails)}",
                               f"`- Jail list:\t{', '.join(jails)}"])
             return "\n".join([text, *(_jail_status(d) for d in details)])
-        case JailStatus():
+        case JailStatusReply():
             return _jail_status(response)
-        case BanResult(jail=jail, banned=banned, already=already):
+        case BanReply(jail=jail, banned=banned, already=already):
             if compat is Compat.COUNT:
                 return str(len(banned))
             parts = [f"{jail}: banned {len(banned)}"]
             if already:
                 parts.append(f"already banned: {' '.join(already)}")
             return "; ".join(parts)
-        case UnbanResult(count=count, not_banned=missing):
+        case UnbanReply(count=count, not_banned=missing):
             if compat is Compat.COUNT:
                 return str(count)
             text = f"unbanned {count}"
             return text + (f"; not banned: {' '.join(missing)}" if missing else "")
-        case BannedList():
+        case BannedReply():
             return _banned(response, compat)
-        case Done(message=message):
+        case DoneReply(message=message):
             return message or "OK"
-        case Failed(message=message, reason="refused") if compat is Compat.COUNT:
+        case FailedReply(message=message, reason="refused") if compat is Compat.COUNT:
             # only `set JAIL banip` asks for a ban in this form; its grammar cannot insist
             return (f"{message}\nwarden: 'set JAIL banip' has no force option; "
                     "run 'warden ban JAIL ADDR... --force' instead")
-        case Failed(message=message):
+        case FailedReply(message=message):
             return message

@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from warden.backends.base import BanEntry, FirewallBackend
 from warden.config import JailConfig, JailsConfig
 from warden.config.validate import jail_problems
 from warden.core.addr import Network, parse_network
-from warden.core.decisions import Ban
+from warden.core.decisions import Ban, Decision
 from warden.core.history import BanHistory
 from warden.core.jail import Jail
 from warden.daemon.control import ControlServer
@@ -44,6 +44,7 @@ from warden.sources.base import (
     JournalPosition,
     LogBatch,
     LogSource,
+    SourceStatus,
     position_from_dict,
     resolve_backend,
 )
@@ -358,9 +359,35 @@ class Daemon:
             self.logtarget.reopen()
             log.info("log file reopened")
 
+    # -- what the request handler sees (warden.daemon.handler) -------------------------------
     async def handle(self, request: Request) -> Response:
-        """Answer one control request."""
+        """Answer one request (from either socket)."""
         return await _handle(self, request)
+
+    @property
+    def jails(self) -> Mapping[str, JailSlot]:
+        """The running jails by name."""
+        return self.runtime.slots
+
+    def now(self) -> float:
+        """The daemon's clock."""
+        return self.clock()
+
+    def source_states(self) -> Iterable[tuple[str, Sequence[SourceStatus]]]:
+        """Each log source's key and its status entries."""
+        return [(key, source.supervised.status()) for key, source in self.sources.items()]
+
+    async def carry_out(self, decisions: Sequence[Decision]) -> None:
+        """Record and enforce ``decisions``, returning once they are committed."""
+        await self.runtime.carry_out(decisions, wait=True)
+
+    def remove_jail(self, name: str) -> JailSlot | None:
+        """Stop running the jail ``name``."""
+        return self.runtime.remove_jail(name)
+
+    def request_stop(self) -> None:
+        """Stop serving (the answer to the stop request is sent first)."""
+        self.stopping.set()
 
     async def reload(self, jail: str | None, restart: bool, unban: bool) -> Response:
         """Re-read the configuration (see :func:`warden.daemon.service.reload`); one reload

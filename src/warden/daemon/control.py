@@ -1,7 +1,7 @@
 """The control server: JSON lines over a Unix socket created 0600 (root only).
 
 One request per line, one response line each; several requests may share a connection. A
-malformed line is answered with :class:`~warden.protocol.Failed` (reason ``usage``); the
+malformed line is answered with :class:`~warden.protocol.FailedReply` (reason ``usage``); the
 connection stays usable. The handler is any async callable from request to response.
 
 Limits keep a misbehaving client from costing the daemon more than a bounded amount: a
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from warden.daemon.statefiles import check_dir
 from warden.errors import ProtocolError
-from warden.protocol import Failed, Request, Response, decode_request, encode
+from warden.protocol import FailedReply, Request, Response, decode_request, encode
 from warden.protocol.codec import MAX_REQUEST
 
 __all__ = ["IDLE_TIMEOUT", "MAX_CONNECTIONS", "ControlServer", "Handler", "SocketInUse",
@@ -134,7 +134,7 @@ class ControlServer:
                 episode = None
             if len(self._clients) >= self.max_connections:
                 with contextlib.suppress(OSError):
-                    conn.send(encode(Failed(f"too many connections (at most "
+                    conn.send(encode(FailedReply(f"too many connections (at most "
                                             f"{self.max_connections}); try again later")))
                 conn.close()
                 continue
@@ -166,7 +166,7 @@ class ControlServer:
                     line = await reader.readline()
             except (ValueError, asyncio.LimitOverrunError):
                 # more than MAX_REQUEST bytes without a newline: answer, then hang up
-                writer.write(encode(Failed("request too long", "usage")))
+                writer.write(encode(FailedReply("request too long", "usage")))
                 async with asyncio.timeout(self.idle_timeout):
                     await writer.drain()
                 return
@@ -176,13 +176,13 @@ class ControlServer:
             try:
                 request = decode_request(line)
             except ProtocolError as exc:
-                response = Failed(str(exc), "usage")
+                response = FailedReply(str(exc), "usage")
             else:
                 try:
                     response = await self.handler(request)
                 except Exception as exc:  # a bug must not take the daemon down
                     log.exception("control request %r failed", request)
-                    response = Failed(f"internal error: {exc}")
+                    response = FailedReply(f"internal error: {exc}")
             writer.write(encode(response))
             # A client that does not read its answers is dropped after the idle timeout;
             # until then at most one answer waits here (nothing more is read meanwhile).

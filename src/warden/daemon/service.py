@@ -1,6 +1,8 @@
-"""Answering control requests, and reloading: what each typed request does to the daemon.
+"""Answering requests, and reloading: what each typed request does to the daemon.
 
-Dispatch is a ``match`` on the request's type; every answer is a typed response.
+Dispatch is a ``match`` on the request's type; every answer is a typed response. Both sockets
+(warden's JSON lines and fail2ban's compatible one) call :func:`handle`; it sees the daemon
+only through :class:`~warden.daemon.handler.RequestContext`.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import dataclasses
 import gc
 import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from warden import __version__
 from warden.config import load_jails
@@ -19,43 +20,41 @@ from warden.config.validate import settings_problems
 from warden.core.addr import Network, Target, format_target, parse_network
 from warden.core.banguard import danger, refusal
 from warden.core.decisions import Decision
+from warden.daemon.handler import ReloadContext, RequestContext
 from warden.daemon.runtime import JailSlot
 from warden.errors import ConfigError
 from warden.protocol import (
-    Ban,
-    BanEntry,
-    Banned,
-    BannedList,
-    BanResult,
-    Done,
-    Failed,
-    JailStatus,
-    Ping,
-    Pong,
-    Reload,
+    BanInfo,
+    BannedReply,
+    BannedRequest,
+    BanReply,
+    BanRequest,
+    DoneReply,
+    FailedReply,
+    JailStatusReply,
+    PingRequest,
+    PongReply,
+    ReloadRequest,
     Request,
     Response,
-    ServerStatus,
-    SourceState,
-    Status,
-    Stop,
-    Unban,
-    UnbanResult,
-    Version,
-    VersionInfo,
+    ServerStatusReply,
+    SourceInfo,
+    StatusRequest,
+    StopRequest,
+    UnbanReply,
+    UnbanRequest,
+    VersionReply,
+    VersionRequest,
 )
-
-if TYPE_CHECKING:
-    from warden.daemon.app import Daemon
 
 __all__ = ["handle", "jail_status", "reload"]
 
 log = logging.getLogger("warden.server")
 
 
-def _unknown(name: str, daemon: Daemon) -> Failed:
-    known = ", ".join(sorted(daemon.runtime.slots)) or "none"
-    return Failed(f"Sorry but the jail '{name}' does not exist (jails: {known})", "usage")
+def _unknown(name: str, ctx: RequestContext) -> FailedReply:
+    known = ", ".join(sorted(ctx.jails)) or "none"
+    return FailedReply(f"Sorry but the jail '{name}' does not exist (jails: {known})", "usage")
 
 
 #: bans formatted between two turns of the event loop while a status is built (~10 ms)
@@ -75,18 +74,18 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _files(daemon: Daemon, slot: JailSlot) -> tuple[SourceState, ...]:
-    files: list[SourceState] = []
+def _files(ctx: RequestContext, slot: JailSlot) -> tuple[SourceInfo, ...]:
+    files: list[SourceInfo] = []
     own_journal = f"journal:{slot.config.name}"
-    for key, source in daemon.sources.items():
+    for key, entries in ctx.source_states():
         if key.startswith("journal:") and key != own_journal:
             continue
-        for entry in source.supervised.status():
+        for entry in entries:
             # a file source that is restarting reports itself as one "<kind> files" entry
             if key == own_journal or slot.watches(entry.path) or entry.path.endswith(" files"):
-                files.append(SourceState(entry.path, entry.state.value, entry.error or ""))
+                files.append(SourceInfo(entry.path, entry.state.value, entry.error or ""))
     if not files:
-        files = [SourceState(p, "missing") for p in slot.patterns]
+        files = [SourceInfo(p, "missing") for p in slot.patterns]
     return tuple(files)
 
 
@@ -103,7 +102,7 @@ async def _texts(targets: list[Target]) -> tuple[str, ...]:
 
 
 async def _ban_entries(slot: JailSlot, now: float, wanted: set[Network] | None
-                       ) -> list[BanEntry]:
+                       ) -> list[BanInfo]:
     """The active bans of one jail (only those of ``wanted``, if given), oldest first, built
     a slice at a time like the banned list of a status."""
     name = slot.config.name
@@ -111,20 +110,20 @@ async def _ban_entries(slot: JailSlot, now: float, wanted: set[Network] | None
         pairs = slot.jail.bans.items()
     if wanted is not None:
         pairs = [(target, ban) for target, ban in pairs if target in wanted]
-    out: list[BanEntry] = []
+    out: list[BanInfo] = []
     for start in range(0, len(pairs), _SLICE):
         if start:
             await asyncio.sleep(0)
         with _collector_paused():
-            out.extend(BanEntry(name, format_target(target), ban.time,
+            out.extend(BanInfo(name, format_target(target), ban.time,
                                 None if ban.until is None else max(0.0, ban.until - now),
                                 ban.count)
                        for target, ban in pairs[start:start + _SLICE])
     return out
 
 
-async def jail_status(daemon: Daemon, slot: JailSlot, *, counts_only: bool = False
-                      ) -> JailStatus:
+async def jail_status(ctx: RequestContext, slot: JailSlot, *, counts_only: bool = False
+                      ) -> JailStatusReply:
     """The status of one jail: counters, its files (with their sources' state), bans.
 
     The counters and the list are taken at one moment (they agree); the list is then turned
@@ -134,11 +133,11 @@ async def jail_status(daemon: Daemon, slot: JailSlot, *, counts_only: bool = Fal
     # the same counters as Jail.status(), read without building its per-ban records
     with _collector_paused():
         targets = None if counts_only else [target for target, _ in jail.bans.items()]
-    status = JailStatus(
+    status = JailStatusReply(
         name=jail.name,
         currently_failed=len(jail.tracker),
         total_failed=jail.total_failed,
-        files=_files(daemon, slot),
+        files=_files(ctx, slot),
         currently_banned=len(jail.bans),
         total_banned=jail.bans.total,
     )
@@ -147,52 +146,52 @@ async def jail_status(daemon: Daemon, slot: JailSlot, *, counts_only: bool = Fal
     return dataclasses.replace(status, banned=await _texts(targets))
 
 
-def _refuse(daemon: Daemon, jail: str, addrs: tuple[str, ...], *, force: bool
-            ) -> Failed | None:
+def _refuse(ctx: RequestContext, jail: str, addrs: tuple[str, ...], *, force: bool
+            ) -> FailedReply | None:
     """Why a manual ban of ``addrs`` is refused as a whole (None: go ahead); a forced ban
     that would have been refused is logged, being the kind a reader of the log looks for."""
     nets = []
     for addr in addrs:
         net = parse_network(addr)
         if net is None:
-            return Failed(f"not an IP address or network: {addr!r}", "usage")
+            return FailedReply(f"not an IP address or network: {addr!r}", "usage")
         nets.append(net)
     for addr, net in zip(addrs, nets, strict=True):
         if not force:
-            why = refusal(net, daemon.self_addresses)
+            why = refusal(net, ctx.self_addresses)
             if why is not None:
-                return Failed(why, "refused")
-        elif (what := danger(net, daemon.self_addresses)) is not None:
+                return FailedReply(why, "refused")
+        elif (what := danger(net, ctx.self_addresses)) is not None:
             log.warning("[%s] forced manual ban of %s: %s", jail, addr, what)
     return None
 
 
-async def handle(daemon: Daemon, request: Request) -> Response:
+async def handle(ctx: RequestContext, request: Request) -> Response:
     """Carry out ``request`` and describe the outcome."""
-    runtime = daemon.runtime
-    now = daemon.clock()
+    jails = ctx.jails
+    now = ctx.now()
     match request:
-        case Ping():
-            return Pong()
-        case Version():
-            return VersionInfo(__version__)
-        case Status(jail=None, all=everything, counts_only=counts_only):
-            names = tuple(runtime.slots)
+        case PingRequest():
+            return PongReply()
+        case VersionRequest():
+            return VersionReply(__version__)
+        case StatusRequest(jail=None, all=everything, counts_only=counts_only):
+            names = tuple(jails)
             # the jails as they were when asked, even if a reload runs while the lists are built
-            slots = list(runtime.slots.values())
-            details = [await jail_status(daemon, s, counts_only=counts_only) for s in slots] \
+            slots = list(jails.values())
+            details = [await jail_status(ctx, s, counts_only=counts_only) for s in slots] \
                 if everything else []
-            return ServerStatus(names, tuple(details))
-        case Status(jail=str(name), counts_only=counts_only):
-            slot = runtime.slots.get(name)
+            return ServerStatusReply(names, tuple(details))
+        case StatusRequest(jail=str(name), counts_only=counts_only):
+            slot = jails.get(name)
             if slot is None:
-                return _unknown(name, daemon)
-            return await jail_status(daemon, slot, counts_only=counts_only)
-        case Ban(jail=name, addrs=addrs, force=force):
-            slot = runtime.slots.get(name)
+                return _unknown(name, ctx)
+            return await jail_status(ctx, slot, counts_only=counts_only)
+        case BanRequest(jail=name, addrs=addrs, force=force):
+            slot = jails.get(name)
             if slot is None:
-                return _unknown(name, daemon)
-            refused = _refuse(daemon, name, addrs, force=force)
+                return _unknown(name, ctx)
+            refused = _refuse(ctx, name, addrs, force=force)
             if refused is not None:
                 return refused  # nothing of the request is banned
             decisions: list[Decision] = []
@@ -205,62 +204,61 @@ async def handle(daemon: Daemon, request: Request) -> Response:
                 found = slot.jail.ban(addr, now)
                 decisions.extend(found)
                 banned.append(addr)
-            await runtime.carry_out(decisions, wait=True)
-            return BanResult(name, tuple(banned), tuple(already))
-        case Unban(all=True):
+            await ctx.carry_out(decisions)
+            return BanReply(name, tuple(banned), tuple(already))
+        case UnbanRequest(all=True):
             unbans: list[Decision] = []
-            for slot in runtime.slots.values():
+            for slot in jails.values():
                 unbans.extend(slot.jail.unban_all(now))
-            await runtime.carry_out(unbans, wait=True)
-            return UnbanResult(len(unbans))
-        case Unban(jail=name, addrs=addrs):
-            if name is not None and name not in runtime.slots:
-                return _unknown(name, daemon)
-            slots = [runtime.slots[name]] if name else list(runtime.slots.values())
+            await ctx.carry_out(unbans)
+            return UnbanReply(len(unbans))
+        case UnbanRequest(jail=name, addrs=addrs):
+            if name is not None and name not in jails:
+                return _unknown(name, ctx)
+            slots = [jails[name]] if name else list(jails.values())
             lifted: list[Decision] = []
             missing: list[str] = []
             for addr in addrs:
                 if parse_network(addr) is None:
-                    return Failed(f"not an IP address or network: {addr!r}", "usage")
+                    return FailedReply(f"not an IP address or network: {addr!r}", "usage")
                 ended = [u for slot in slots for u in slot.jail.unban(addr, now)]
                 if not ended:
                     missing.append(addr)
                 lifted.extend(ended)
-            await runtime.carry_out(lifted, wait=True)
-            return UnbanResult(len(lifted), tuple(missing))
-        case Banned(addrs=addrs, jail=name):
-            if name is not None and name not in runtime.slots:
-                return _unknown(name, daemon)
+            await ctx.carry_out(lifted)
+            return UnbanReply(len(lifted), tuple(missing))
+        case BannedRequest(addrs=addrs, jail=name):
+            if name is not None and name not in jails:
+                return _unknown(name, ctx)
             wanted = {n for a in addrs if (n := parse_network(a)) is not None} \
                 if addrs else None
-            entries: list[BanEntry] = []
-            for slot in list(runtime.slots.values()):
+            entries: list[BanInfo] = []
+            for slot in list(jails.values()):
                 if name is None or slot.config.name == name:
                     entries.extend(await _ban_entries(slot, now, wanted))
-            return BannedList(tuple(entries))
-        case Reload(jail=name, restart=restart, unban=unban):
-            return await daemon.reload(name, restart, unban)
-        case Stop():
-            daemon.stopping.set()
-            return Done("Shutdown successful")
-    return Failed(f"request {request.kind!r} is not supported", "usage")  # pragma: no cover
+            return BannedReply(tuple(entries))
+        case ReloadRequest(jail=name, restart=restart, unban=unban):
+            return await ctx.reload(name, restart, unban)
+        case StopRequest():
+            ctx.request_stop()
+            return DoneReply("Shutdown successful")
+    return FailedReply(f"request {request.kind!r} is not supported", "usage")  # pragma: no cover
 
 
-async def reload(daemon: Daemon, only: str | None, *, restart: bool = False,
+async def reload(ctx: ReloadContext, only: str | None, *, restart: bool = False,
                  unban: bool = False) -> Response:
     """Re-read the configuration; rebuild jails whose configuration changed (all with
     ``restart``), start new ones, stop removed ones. Unchanged jails keep their failures and
     bans. ``only`` limits this to one jail. Bans of rebuilt jails come back from the store.
 
     A configuration with any problem (what ``warden check`` reports) changes nothing, not
-    even the jails it does not concern: the answer is :class:`Failed` listing every problem
+    even the jails it does not concern: the answer is :class:`FailedReply` listing every problem
     with file:line, and every jail keeps running as it was."""
-    runtime = daemon.runtime
     try:
-        config = await asyncio.to_thread(load_jails, daemon.config_dir)
+        config = await asyncio.to_thread(load_jails, ctx.config_dir)
     except ConfigError as exc:
         log.error("reload refused, the running configuration stays: %s", exc)
-        return Failed(f"reload refused, nothing changed: {exc}")
+        return FailedReply(f"reload refused, nothing changed: {exc}")
     problems = [*config.errors, *settings_problems(config.settings)]
     if problems:
         for error in problems:
@@ -268,45 +266,45 @@ async def reload(daemon: Daemon, only: str | None, *, restart: bool = False,
         log.error("reload refused (%d configuration problem(s)): every jail keeps running "
                   "on its previous configuration", len(problems))
         lines = "\n".join(" ".join(str(error).splitlines()) for error in problems)
-        return Failed(f"{lines}\nreload refused, nothing changed: {len(problems)} "
+        return FailedReply(f"{lines}\nreload refused, nothing changed: {len(problems)} "
                       "configuration problem(s)")
     wanted = {cfg.name: cfg for cfg in config.jails}
-    if only is not None and only not in wanted and only not in runtime.slots:
-        return _unknown(only, daemon)
-    now = daemon.clock()
+    if only is not None and only not in wanted and only not in ctx.jails:
+        return _unknown(only, ctx)
+    now = ctx.now()
     decisions: list[Decision] = []
     fresh: list[JailSlot] = []
     kept: list[str] = []
-    for name in list(runtime.slots):
+    for name in list(ctx.jails):
         if (only is None or name == only) and name not in wanted:
-            slot = runtime.remove_jail(name)
+            slot = ctx.remove_jail(name)
             assert slot is not None
             decisions.extend(slot.jail.unban_all(now, forget=False))
             log.info("Jail '%s' stopped (no longer configured)", name)
     for name, cfg in wanted.items():
         if only is not None and name != only:
             continue
-        old = runtime.slots.get(name)
+        old = ctx.jails.get(name)
         if old is not None and old.config == cfg and not restart:
             if unban:
                 decisions.extend(old.jail.unban_all(now))
             kept.append(name)
             continue
-        slot = await daemon.build_jail(cfg)
+        slot = await ctx.build_jail(cfg)
         if slot is None:
             continue  # reported; a jail that was running keeps running on its old config
         if old is not None and unban:
             decisions.extend(old.jail.unban_all(now))
         if old is not None:
-            runtime.remove_jail(name)
+            ctx.remove_jail(name)
         fresh.append(slot)
     if decisions:
-        await runtime.carry_out(decisions, wait=True)
-    daemon.config = config
-    await daemon.start_jails(fresh)
-    daemon.sync_sources()
+        await ctx.carry_out(decisions)
+    ctx.config = config
+    await ctx.start_jails(fresh)
+    ctx.sync_sources()
     for warning in config.warnings:
         log.warning("%s", warning)
     log.info("reloaded: %d jail(s) kept, %d (re)started", len(kept), len(fresh))
     advice = f"; {len(config.warnings)} warning(s) logged" if config.warnings else ""
-    return Done(f"OK ({len(kept)} kept, {len(fresh)} (re)started{advice})")
+    return DoneReply(f"OK ({len(kept)} kept, {len(fresh)} (re)started{advice})")

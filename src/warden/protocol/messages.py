@@ -12,50 +12,50 @@ from typing import ClassVar
 __all__ = [
     "REQUEST_TYPES",
     "RESPONSE_TYPES",
-    "Ban",
-    "BanEntry",
-    "BanResult",
-    "Banned",
-    "BannedList",
-    "Done",
-    "Failed",
-    "JailStatus",
-    "Ping",
-    "Pong",
-    "Reload",
+    "BanInfo",
+    "BanReply",
+    "BanRequest",
+    "BannedReply",
+    "BannedRequest",
+    "DoneReply",
+    "FailedReply",
+    "JailStatusReply",
+    "PingRequest",
+    "PongReply",
+    "ReloadRequest",
     "Request",
     "Response",
-    "ServerStatus",
-    "SourceState",
-    "Status",
-    "Stop",
-    "Unban",
-    "UnbanResult",
-    "Version",
-    "VersionInfo",
+    "ServerStatusReply",
+    "SourceInfo",
+    "StatusRequest",
+    "StopRequest",
+    "UnbanReply",
+    "UnbanRequest",
+    "VersionReply",
+    "VersionRequest",
 ]
 
 
 # ---------------------------------------------------------------------------------- requests
 @dataclass(frozen=True, slots=True)
-class Ping:
+class PingRequest:
     """Is the daemon alive?"""
 
     kind: ClassVar[str] = "ping"
 
 
 @dataclass(frozen=True, slots=True)
-class Version:
+class VersionRequest:
     """The daemon's version."""
 
     kind: ClassVar[str] = "version"
 
 
 @dataclass(frozen=True, slots=True)
-class Status:
+class StatusRequest:
     """The list of jails (``jail`` None) or one jail's counters and bans.
 
-    ``counts_only``: leave the banned list out of each :class:`JailStatus` (its counts stay);
+    ``counts_only``: leave the banned list out of each :class:`JailStatusReply` (its counts stay);
     a jail with 100,000 bans answers in a few hundred bytes instead of megabytes.
     """
 
@@ -66,7 +66,7 @@ class Status:
 
 
 @dataclass(frozen=True, slots=True)
-class Ban:
+class BanRequest:
     """Ban ``addrs`` in ``jail`` now, with the jail's ban time.
 
     Without ``force`` the daemon refuses the whole request (bans none of it) when one address
@@ -81,7 +81,7 @@ class Ban:
 
 
 @dataclass(frozen=True, slots=True)
-class Unban:
+class UnbanRequest:
     """Lift bans of ``addrs`` (in ``jail``, or in every jail); ``all``: every ban."""
 
     kind: ClassVar[str] = "unban"
@@ -91,7 +91,7 @@ class Unban:
 
 
 @dataclass(frozen=True, slots=True)
-class Banned:
+class BannedRequest:
     """Which jails ban ``addrs`` (every ban if empty), with the time left."""
 
     kind: ClassVar[str] = "banned"
@@ -100,7 +100,7 @@ class Banned:
 
 
 @dataclass(frozen=True, slots=True)
-class Reload:
+class ReloadRequest:
     """Re-read the configuration (one ``jail``, or all); ``restart`` rebuilds the jail(s)."""
 
     kind: ClassVar[str] = "reload"
@@ -110,27 +110,29 @@ class Reload:
 
 
 @dataclass(frozen=True, slots=True)
-class Stop:
+class StopRequest:
     """Stop the daemon (bans stay in the firewall)."""
 
     kind: ClassVar[str] = "stop"
 
 
-Request = Ping | Version | Status | Ban | Unban | Banned | Reload | Stop
-REQUEST_TYPES: tuple[type[Request], ...] = (Ping, Version, Status, Ban, Unban, Banned, Reload,
-                                            Stop)
+Request = (PingRequest | VersionRequest | StatusRequest | BanRequest | UnbanRequest
+           | BannedRequest | ReloadRequest | StopRequest)
+REQUEST_TYPES: tuple[type[Request], ...] = (
+    PingRequest, VersionRequest, StatusRequest, BanRequest, UnbanRequest, BannedRequest,
+    ReloadRequest, StopRequest)
 
 
 # --------------------------------------------------------------------------------- responses
 @dataclass(frozen=True, slots=True)
-class Pong:
-    """The answer to :class:`Ping`."""
+class PongReply:
+    """The answer to :class:`PingRequest`."""
 
     kind: ClassVar[str] = "pong"
 
 
 @dataclass(frozen=True, slots=True)
-class VersionInfo:
+class VersionReply:
     """The daemon's version."""
 
     kind: ClassVar[str] = "version-info"
@@ -138,7 +140,7 @@ class VersionInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class SourceState:
+class SourceInfo:
     """One log source of a jail and how it is doing (``ok``, ``restarting``, ``failed``)."""
 
     path: str
@@ -147,7 +149,7 @@ class SourceState:
 
 
 @dataclass(frozen=True, slots=True)
-class JailStatus:
+class JailStatusReply:
     """One jail, as fail2ban-client's ``status JAIL`` shows it; ``banned`` is None when the
     request asked for counts only."""
 
@@ -155,23 +157,23 @@ class JailStatus:
     name: str
     currently_failed: int
     total_failed: int
-    files: tuple[SourceState, ...]
+    files: tuple[SourceInfo, ...]
     currently_banned: int
     total_banned: int
     banned: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class ServerStatus:
+class ServerStatusReply:
     """The jails the daemon runs (with each one's status when ``Status(all=True)``)."""
 
     kind: ClassVar[str] = "server-status"
     jails: tuple[str, ...]
-    details: tuple[JailStatus, ...] = ()
+    details: tuple[JailStatusReply, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
-class BanResult:
+class BanReply:
     """Which of the requested addresses were newly banned (the others already were)."""
 
     kind: ClassVar[str] = "ban-result"
@@ -181,7 +183,7 @@ class BanResult:
 
 
 @dataclass(frozen=True, slots=True)
-class UnbanResult:
+class UnbanReply:
     """How many bans were lifted, and the addresses that were not banned anywhere."""
 
     kind: ClassVar[str] = "unban-result"
@@ -190,7 +192,7 @@ class UnbanResult:
 
 
 @dataclass(frozen=True, slots=True)
-class BanEntry:
+class BanInfo:
     """One active ban; ``remaining`` is None for a permanent ban."""
 
     jail: str
@@ -201,15 +203,15 @@ class BanEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class BannedList:
+class BannedReply:
     """The active bans asked for."""
 
     kind: ClassVar[str] = "banned-list"
-    bans: tuple[BanEntry, ...]
+    bans: tuple[BanInfo, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class Done:
+class DoneReply:
     """The request was carried out; ``message`` says what happened."""
 
     kind: ClassVar[str] = "done"
@@ -217,7 +219,7 @@ class Done:
 
 
 @dataclass(frozen=True, slots=True)
-class Failed:
+class FailedReply:
     """The request was refused or failed: ``usage`` (the request is wrong), ``refused`` (a
     manual ban that needs ``force``, also a usage error) or ``failed``."""
 
@@ -226,7 +228,8 @@ class Failed:
     reason: str = "failed"
 
 
-Response = (Pong | VersionInfo | ServerStatus | JailStatus | BanResult | UnbanResult
-            | BannedList | Done | Failed)
-RESPONSE_TYPES: tuple[type[Response], ...] = (Pong, VersionInfo, ServerStatus, JailStatus,
-                                              BanResult, UnbanResult, BannedList, Done, Failed)
+Response = (PongReply | VersionReply | ServerStatusReply | JailStatusReply | BanReply
+            | UnbanReply | BannedReply | DoneReply | FailedReply)
+RESPONSE_TYPES: tuple[type[Response], ...] = (
+    PongReply, VersionReply, ServerStatusReply, JailStatusReply, BanReply, UnbanReply,
+    BannedReply, DoneReply, FailedReply)

@@ -1,0 +1,80 @@
+"""What answering requests needs from the daemon, as two narrow protocols.
+
+:func:`warden.daemon.service.handle` answers the control socket and the fail2ban-compatible
+socket alike; it sees the daemon only through :class:`RequestContext`. Reloading (which builds
+and starts jails) sees it through :class:`ReloadContext`. :class:`warden.daemon.app.Daemon`
+provides both; tests give the handler a small fake instead. Neither protocol names the daemon
+class, so ``service`` never imports ``app``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from warden.config import JailConfig, JailsConfig
+from warden.core.addr import Network
+from warden.core.decisions import Decision
+from warden.daemon.runtime import JailSlot
+from warden.protocol import Response
+from warden.sources.base import SourceStatus
+
+__all__ = ["ReloadContext", "RequestContext"]
+
+
+class RequestContext(Protocol):
+    """The daemon as one request sees it."""
+
+    @property
+    def jails(self) -> Mapping[str, JailSlot]:
+        """The running jails by name (a reload may replace the mapping's entries)."""
+        ...
+
+    @property
+    def self_addresses(self) -> Sequence[Network]:
+        """This host's own addresses, which a manual ban refuses without ``force``."""
+        ...
+
+    def now(self) -> float:
+        """The daemon's clock."""
+        ...
+
+    def source_states(self) -> Iterable[tuple[str, Sequence[SourceStatus]]]:
+        """Each log source's key (a watcher kind, or ``journal:JAIL``) and its entries."""
+        ...
+
+    async def carry_out(self, decisions: Sequence[Decision]) -> None:
+        """Record ``decisions`` in the store and the firewall; return once committed."""
+        ...
+
+    async def reload(self, jail: str | None, restart: bool, unban: bool) -> Response:
+        """Re-read the configuration (one at a time) and say what happened."""
+        ...
+
+    def request_stop(self) -> None:
+        """Ask the daemon to stop once the answer is sent (bans stay in the firewall)."""
+        ...
+
+
+class ReloadContext(RequestContext, Protocol):
+    """The daemon as a reload sees it: the request view plus building and starting jails."""
+
+    config_dir: Path
+    config: JailsConfig
+
+    async def build_jail(self, cfg: JailConfig) -> JailSlot | None:
+        """A runnable jail for ``cfg``, or None (reported) if it cannot run."""
+        ...
+
+    def remove_jail(self, name: str) -> JailSlot | None:
+        """Stop running the jail ``name`` and hand it back."""
+        ...
+
+    async def start_jails(self, slots: list[JailSlot]) -> None:
+        """Start ``slots``: firewall rules, restored bans, reconciliation for these only."""
+        ...
+
+    def sync_sources(self) -> None:
+        """Start, restart or stop log sources to match the running jails."""
+        ...

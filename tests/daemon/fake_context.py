@@ -1,0 +1,74 @@
+"""A stand-in for the daemon as the request handler sees it (warden.daemon.handler).
+
+Real jails (fail2ban's sshd filter, a real core Jail), a settable clock, and records of what the
+handler asked for instead of a store, a firewall and a reload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from warden.config import load_jails
+from warden.core.addr import Network, parse_network
+from warden.core.decisions import Decision
+from warden.core.jail import Jail
+from warden.daemon.jailspec import jail_spec
+from warden.daemon.runtime import JailSlot
+from warden.protocol import DoneReply, Response
+from warden.sources.base import SourceState, SourceStatus
+
+FILTERS = Path("/etc/fail2ban/filter.d")
+
+__all__ = ["FILTERS", "FakeContext", "fake_context"]
+
+
+@dataclass
+class FakeContext:
+    """What :func:`warden.daemon.service.handle` needs, and what it did."""
+
+    jails: dict[str, JailSlot]
+    clock: float = 1_000_000.0
+    self_addresses: tuple[Network, ...] = ()
+    sources: list[tuple[str, Sequence[SourceStatus]]] = field(default_factory=list)
+    carried: list[Decision] = field(default_factory=list)
+    reloads: list[tuple[str | None, bool, bool]] = field(default_factory=list)
+    stops: int = 0
+
+    def now(self) -> float:
+        return self.clock
+
+    def source_states(self) -> Iterable[tuple[str, Sequence[SourceStatus]]]:
+        return self.sources
+
+    async def carry_out(self, decisions: Sequence[Decision]) -> None:
+        self.carried.extend(decisions)
+
+    async def reload(self, jail: str | None, restart: bool, unban: bool) -> Response:
+        self.reloads.append((jail, restart, unban))
+        return DoneReply("OK (fake)")
+
+    def request_stop(self) -> None:
+        self.stops += 1
+
+
+def fake_context(tmp_path: Path, *names: str, own: Sequence[str] = ("127.0.0.0/8",)
+                 ) -> FakeContext:
+    """A context running one sshd jail per name in ``names``, each on ``tmp_path/auth.log``."""
+    conf = tmp_path / "conf"
+    (conf / "filter.d").mkdir(parents=True, exist_ok=True)
+    (conf / "action.d").mkdir(exist_ok=True)
+    for name in ("sshd.conf", "common.conf"):
+        (conf / "filter.d" / name).write_text((FILTERS / name).read_text())
+    (conf / "action.d" / "dummy.conf").write_text("[Definition]\nactionban =\n")
+    log = tmp_path / "auth.log"
+    log.touch()
+    (conf / "jail.conf").write_text("".join(
+        f"[{name}]\nenabled = true\nfilter = sshd\naction = dummy\nlogpath = {log}\n"
+        "maxretry = 3\nfindtime = 1h\nbantime = 600\nignoreself = false\n" for name in names))
+    slots = {cfg.name: JailSlot(cfg, Jail(jail_spec(cfg)), (str(log),))
+             for cfg in load_jails(conf).jails}
+    nets = tuple(n for a in own if (n := parse_network(a)) is not None)
+    return FakeContext(slots, self_addresses=nets,
+                       sources=[("auto", [SourceStatus(str(log), SourceState.OK)])])
