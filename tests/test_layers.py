@@ -21,7 +21,8 @@ ALLOWED: dict[str, set[str]] = {
     "sources": {"core"},
     "store": {"core"},
     "backends": {"core"},
-    "daemon": {"core", "config", "protocol", "sources", "store", "backends"},
+    "fleet": {"core"},
+    "daemon": {"core", "config", "protocol", "sources", "store", "backends", "fleet"},
     "cli": {"core", "config", "protocol"},
 }
 SHARED = {"errors", "__init__"}
