@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import array
 import logging
+import os
+import re
 import socket
+import struct
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from warden.config import load_jails
-from warden.daemon.logtarget import NOTICE, RateLimit, parse_level, setup_logging
+from tests.e2e.harness import Server
+from warden.config import load_filter, load_jails
+from warden.core.filter import Filter
+from warden.daemon.logtarget import (
+    JOURNAL_SOCKET,
+    NOTICE,
+    RateLimit,
+    parse_level,
+    setup_logging,
+)
 from warden.daemon.settings import DEFAULT_SOCKET, read_settings
 from warden.errors import ConfigError
 
@@ -126,3 +139,105 @@ def test_syslog_target_sends_to_the_socket(tmp_path: Path) -> None:
         sink.close()
     # <29> = facility daemon (3) * 8 + priority notice (5)
     assert datagram.startswith("<29>warden[") and "NOTICE [sshd] Ban 192.0.2.1" in datagram
+
+
+STOCK = Path("/etc/fail2ban")
+OWN = Path(__file__).resolve().parents[2] / "src" / "warden" / "data"
+
+
+def _write_bans(path: Path) -> list[str]:
+    target = setup_logging(str(path), logging.INFO)
+    try:
+        actions = logging.getLogger("warden.actions")  # the runtime's ban and unban lines
+        actions.log(NOTICE, "[sshd] Ban 192.0.2.1")
+        actions.log(NOTICE, "[sshd] Unban 192.0.2.1")
+        actions.log(NOTICE, "[recidive] Ban 192.0.2.2")
+        actions.log(NOTICE, "[sshd] Restore Ban 192.0.2.3")
+        logging.getLogger("warden.jail").info("[sshd] Found 192.0.2.4")
+        actions.log(NOTICE, "[postfix] Ban 2001:db8::5")
+    finally:
+        target.close()
+    return path.read_text().splitlines()
+
+
+@pytest.mark.parametrize("tree", [
+    pytest.param(STOCK, id="stock", marks=pytest.mark.skipif(
+        not (STOCK / "filter.d" / "recidive.conf").is_file(), reason="needs fail2ban")),
+    pytest.param(OWN, id="own")])
+def test_file_log_is_what_recidive_reads(tmp_path: Path, tree: Path) -> None:
+    lines = _write_bans(tmp_path / "w.log")
+    # fail2ban's layout: name padded to 24, then [pid], level padded to 7
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} fail2ban\.actions {8}"
+                        rf"\[{os.getpid()}\]: NOTICE  \[sshd\] Ban 192\.0\.2\.1", lines[0])
+    assert re.match(r"\S+ \S+ warden\.jail {13}\[\d+\]: INFO    \[sshd\] Found", lines[4])
+    recidive = Filter(load_filter(tree, "recidive", backend="auto"))
+    found = []
+    for line in lines:
+        result = recidive.process(line, 2e9)
+        found += [f.fid for f in result.failures]
+    assert found == ["192.0.2.1", "2001:db8::5"]
+
+
+def _fields(datagram: bytes) -> dict[str, str]:
+    """The journal's native protocol read back: KEY=value lines, or KEY, length, bytes."""
+    fields: dict[str, str] = {}
+    rest = datagram
+    while rest:
+        head, _, rest = rest.partition(b"\n")
+        if b"=" in head:
+            key, _, value = head.partition(b"=")
+        else:
+            (size,) = struct.unpack("<Q", rest[:8])
+            key, value, rest = head, rest[8:8 + size], rest[8 + size + 1:]
+        fields[key.decode()] = value.decode()
+    return fields
+
+
+def test_journal_target_speaks_the_native_protocol(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sock"
+    sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sink.bind(str(path))
+    sink.settimeout(5)
+    try:
+        target = setup_logging("SYSTEMD-JOURNAL", logging.INFO, journal=str(path))
+        try:
+            logging.getLogger("warden.actions").log(NOTICE, "[sshd] Ban 192.0.2.1")
+            ban = _fields(sink.recv(65536))
+            logging.getLogger("warden.jail").warning("two\nlines")
+            warning = _fields(sink.recv(65536))
+            big = "x" * 400_000  # beyond a datagram: sent as a memory file's descriptor
+            logging.getLogger("warden.jail").error(big)
+            _, ancillary, _, _ = sink.recvmsg(65536, socket.CMSG_SPACE(4))
+        finally:
+            target.close()
+    finally:
+        sink.close()
+    assert ban == {"MESSAGE": "[sshd] Ban 192.0.2.1", "PRIORITY": "5",
+                   "SYSLOG_IDENTIFIER": "warden", "SYSLOG_PID": str(os.getpid()),
+                   "LOGGER": "warden.actions"}
+    assert (warning["MESSAGE"], warning["PRIORITY"]) == ("two\nlines", "4")
+    fds = array.array("i")
+    for level, kind, data in ancillary:
+        assert (level, kind) == (socket.SOL_SOCKET, socket.SCM_RIGHTS)
+        fds.frombytes(data)
+    (fd,) = fds
+    with os.fdopen(fd, "rb") as memfile:
+        memfile.seek(0)
+        large = _fields(memfile.read())
+    assert (large["MESSAGE"], large["PRIORITY"]) == (big, "3")
+    assert not (Path.cwd() / "SYSTEMD-JOURNAL").exists()
+
+
+@pytest.mark.skipif(os.path.exists(JOURNAL_SOCKET), reason="this host has a journal")
+def test_journal_target_without_a_journal_is_a_clear_start_error(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.touch()
+    server = Server(tmp_path, f"[sshd]\nenabled = true\nfilter = sshd\nlogpath = {log}\n")
+    done = subprocess.run(server.argv("server", "-f", "--logtarget", "SYSTEMD-JOURNAL"),
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        f"warden: logtarget SYSTEMD-JOURNAL: no systemd journal to log to ({JOURNAL_SOCKET}: "
+        "No such file or directory; is systemd-journald running?)")
+    assert not (tmp_path / "SYSTEMD-JOURNAL").exists()  # no file of that name, as before

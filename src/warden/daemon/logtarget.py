@@ -1,5 +1,15 @@
-"""The daemon's log: fail2ban's ``logtarget`` (a file, ``SYSLOG``, ``STDERR``, ``STDOUT``),
-fail2ban's line layout, a rate limit, and reopening on SIGUSR1 (after log rotation).
+"""The daemon's log: fail2ban's ``logtarget`` (a file, ``SYSLOG``, ``SYSTEMD-JOURNAL``,
+``STDERR``, ``STDOUT``), fail2ban's line layout, a rate limit, and reopening on SIGUSR1 (after
+log rotation).
+
+Files and streams get fail2ban's layout, ``%(asctime)s %(name)-24s[%(process)d]: %(levelname)-7s
+%(message)s``, and ban and unban lines (logger ``warden.actions``) are written under the name
+``fail2ban.actions``: that is what the stock ``recidive`` filter and the scripts that grep a
+fail2ban log look for, so they keep working on warden's log.
+
+``SYSTEMD-JOURNAL`` speaks the journal's native datagram protocol (``KEY=value`` fields) to
+``/run/systemd/journal/socket``, with the syslog priorities (bans and unbans are ``notice``, 5,
+which the stock recidive ``journalmatch`` asks for).
 
 The rate limit is a token bucket over every record below ERROR: a flood of failures cannot fill
 the disk, and when records were dropped the next record that passes says how many. Ban and
@@ -9,20 +19,29 @@ jail, and there is one per ban, which the firewall and the store pay for anyway.
 
 from __future__ import annotations
 
+import errno
 import logging
 import logging.handlers
 import os
+import socket
+import struct
 import sys
 import time
 from collections.abc import Callable
 
-__all__ = ["NOTICE", "LogTarget", "RateLimit", "parse_level", "setup_logging"]
+__all__ = ["JOURNAL_SOCKET", "NOTICE", "LogTarget", "RateLimit", "parse_level",
+           "setup_logging"]
 
 #: fail2ban's NOTICE level (between INFO and WARNING): bans and unbans
 NOTICE = 25
 logging.addLevelName(NOTICE, "NOTICE")
 
-_FORMAT = "%(asctime)s %(name)-20s [%(process)d]: %(levelname)-7s %(message)s"
+#: where systemd-journald takes native-protocol datagrams
+JOURNAL_SOCKET = "/run/systemd/journal/socket"
+
+_FORMAT = "%(asctime)s %(shown_name)-24s[%(process)d]: %(levelname)-7s %(message)s"
+#: logger names written as fail2ban's, for the tools that read a fail2ban log
+_FAIL2BAN_NAMES = {"warden.actions": "fail2ban.actions"}
 _SYSLOG_FORMAT = "warden[%(process)d]: %(levelname)s %(message)s"
 _LEVELS = {"CRITICAL": logging.CRITICAL, "ERROR": logging.ERROR, "WARNING": logging.WARNING,
            "WARN": logging.WARNING, "NOTICE": NOTICE, "INFO": logging.INFO,
@@ -71,6 +90,18 @@ class RateLimit(logging.Filter):
         return True
 
 
+class _Fail2banFormatter(logging.Formatter):
+    """fail2ban's file layout; ban and unban lines carry the name ``fail2ban.actions``."""
+
+    def __init__(self) -> None:
+        super().__init__(_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The line for ``record`` (its logger name shown as fail2ban's where one exists)."""
+        record.shown_name = _FAIL2BAN_NAMES.get(record.name, record.name)
+        return super().format(record)
+
+
 class LogTarget:
     """The installed handler; :meth:`reopen` reopens a log file (SIGUSR1)."""
 
@@ -105,6 +136,75 @@ class _SysLog(logging.handlers.SysLogHandler):
     priority_map = {**logging.handlers.SysLogHandler.priority_map, "NOTICE": "notice"}
 
 
+def _journal_field(name: str, value: str) -> bytes:
+    data = value.encode("utf-8", "replace")
+    if b"\n" not in data:
+        return name.encode() + b"=" + data + b"\n"
+    # a value with a newline: the name, its length (64-bit little-endian), the bytes
+    return name.encode() + b"\n" + struct.pack("<Q", len(data)) + data + b"\n"
+
+
+class _Journal(logging.Handler):
+    """Records as journal entries over the native datagram protocol (no library needed).
+
+    Each record is one datagram of fields; one too large for a datagram goes in a sealed
+    memory file whose descriptor is passed instead, as journald's protocol provides.
+    """
+
+    _PRIORITIES = ((logging.DEBUG, 7), (logging.INFO, 6), (NOTICE, 5), (logging.WARNING, 4),
+                   (logging.ERROR, 3))
+
+    def __init__(self, path: str, identifier: str = "warden") -> None:
+        super().__init__()
+        self.path = path
+        self.identifier = identifier
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            self.sock.connect(path)
+        except OSError as exc:
+            self.sock.close()
+            raise OSError(exc.errno, f"no systemd journal to log to ({path}: {exc.strerror}; "
+                          "is systemd-journald running?)") from exc
+
+    @classmethod
+    def priority(cls, level: int) -> int:
+        """The syslog priority of logging ``level``."""
+        for upto, prio in cls._PRIORITIES:
+            if level <= upto:
+                return prio
+        return 2
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Send ``record`` (MESSAGE, PRIORITY, SYSLOG_IDENTIFIER, SYSLOG_PID, LOGGER)."""
+        try:
+            fields = {"MESSAGE": self.format(record), "PRIORITY": str(self.priority(
+                record.levelno)), "SYSLOG_IDENTIFIER": self.identifier,
+                "SYSLOG_PID": str(record.process), "LOGGER": record.name}
+            data = b"".join(_journal_field(k, v) for k, v in fields.items())
+            try:
+                self.sock.send(data)
+            except OSError as exc:
+                if exc.errno not in (errno.EMSGSIZE, errno.ENOBUFS):
+                    raise
+                self._send_large(data)
+        except Exception:  # logging must never take the daemon down
+            self.handleError(record)
+
+    def _send_large(self, data: bytes) -> None:
+        fd = os.memfd_create("warden-journal", os.MFD_ALLOW_SEALING)
+        try:
+            os.write(fd, data)
+            self.sock.sendmsg([], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                    struct.pack("i", fd))])
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.sock.close()
+        super().close()
+
+
 def _syslog_address(socket: str) -> str | tuple[str, int]:
     if socket and socket != "auto":
         return socket
@@ -115,17 +215,23 @@ def _syslog_address(socket: str) -> str | tuple[str, int]:
 
 
 def setup_logging(target: str, level: int, *, syslogsocket: str = "auto",
-                  limit: RateLimit | None = None) -> LogTarget:
+                  limit: RateLimit | None = None, journal: str = JOURNAL_SOCKET,
+                  ) -> LogTarget:
     """Send the ``warden`` loggers to ``target``; return it for reopen/close.
 
-    Raises OSError when a log file cannot be opened (the caller reports it).
+    ``journal`` is the journal's socket (for ``SYSTEMD-JOURNAL``). Raises OSError when a log
+    file or the journal cannot be opened (the caller reports it).
     """
     name = target.strip()
     upper = name.upper()
     handler: logging.Handler
     if upper in ("STDERR", "STDOUT"):
         handler = logging.StreamHandler(sys.stderr if upper == "STDERR" else sys.stdout)
-        handler.setFormatter(logging.Formatter(_FORMAT))
+        handler.setFormatter(_Fail2banFormatter())
+    elif upper == "SYSTEMD-JOURNAL":
+        # the journal stamps, names and prioritises each entry itself
+        handler = _Journal(journal)
+        handler.setFormatter(logging.Formatter("%(message)s"))
     elif upper == "SYSLOG" or upper.startswith("SYSLOG["):
         handler = _SysLog(address=_syslog_address(syslogsocket),
                           facility=logging.handlers.SysLogHandler.LOG_DAEMON)
@@ -133,7 +239,7 @@ def setup_logging(target: str, level: int, *, syslogsocket: str = "auto",
     else:
         os.makedirs(os.path.dirname(os.path.abspath(name)), exist_ok=True)
         handler = logging.FileHandler(name, encoding="utf-8")
-        handler.setFormatter(logging.Formatter(_FORMAT))
+        handler.setFormatter(_Fail2banFormatter())
     handler.addFilter(limit or RateLimit())
     root = logging.getLogger("warden")
     saved = LogTarget(name, handler, propagate=root.propagate, level=root.level)

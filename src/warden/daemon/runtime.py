@@ -38,6 +38,8 @@ from warden.store import BanStore, PositionData, StoredBan
 __all__ = ["JailSlot", "Runtime"]
 
 log = logging.getLogger("warden.jail")
+# ban and unban lines: the log shows them as fail2ban.actions, which recidive reads
+actions_log = logging.getLogger("warden.actions")
 
 # How long an ignorecommand may run before its failure counts as not ignored.
 _IGNORE_TIMEOUT = 10.0
@@ -163,10 +165,10 @@ class Runtime:
         # Logged once the firewall has the batch, so a burst of ban lines (every one is
         # logged: recidive reads them) never delays enforcement.
         for unban in unbans:
-            log.log(NOTICE, "[%s] Unban %s", unban.jail, unban.address)
+            actions_log.log(NOTICE, "[%s] Unban %s", unban.jail, unban.address)
         for ban, text in zip(bans, texts, strict=True):
             word = "Restore Ban" if ban.restored else ("Prolong" if ban.prolonged else "Ban")
-            log.log(NOTICE, "[%s] %s %s", ban.jail, word, text)
+            actions_log.log(NOTICE, "[%s] %s %s", ban.jail, word, text)
         if wait and done is not None:
             await done
         for decision in decisions:
