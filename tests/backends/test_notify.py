@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from warden.backends.base import BanEntry as FwBan
-from warden.backends.base import JailRule
+from warden.backends.base import JailRule, UnbanEntry
 from warden.backends.notify import (
     Dispatcher,
     MailBackend,
@@ -28,6 +28,8 @@ from warden.backends.notify import (
 )
 from warden.backends.registry import create_backend, native_action
 from warden.backends.runner import Completed, RecordingRunner
+from warden.config import JailConfig, load_jails
+from warden.daemon.firewall import route_for
 from warden.errors import BackendError
 
 EVIL = "root'; $(touch PWNED) `id` | rm -rf / \"x\""
@@ -83,7 +85,8 @@ def _http_server(status: int = 200, delay: float = 0.0) -> Iterator[tuple[str, R
         def do_POST(self) -> None:
             length = int(self.headers["Content-Length"])
             received.append({"type": self.headers["Content-Type"],
-                             "body": json.loads(self.rfile.read(length))})
+                             "body": json.loads(self.rfile.read(length)),
+                             "headers": dict(self.headers.items())})
             time.sleep(delay)
             self.send_response(status)
             self.end_headers()
@@ -105,7 +108,8 @@ def _http_server(status: int = 200, delay: float = 0.0) -> Iterator[tuple[str, R
 def test_webhook_posts_json() -> None:
     with _http_server() as (url, received):
         asyncio.run(WebhookNotifier(url).send(BAN))
-    assert received == [{"type": "application/json", "body": {
+    assert [{k: r[k] for k in ("type", "body")} for r in received] == [{
+        "type": "application/json", "body": {
         "event": "ban", "jail": "sshd", "ip": "192.0.2.7", "time": 1_700_000_000.0,
         "until": 1_700_000_600.0, "failures": 5, "matches": list(BAN.matches),
         "fields": {"user": EVIL}}}]
@@ -225,3 +229,63 @@ def test_webhook_backend_from_the_registry() -> None:
         backend.commit(time.time())
     assert [(r["body"]["ip"], r["body"]["fields"]) for r in received] == [
         ("2001:db8::7", {"user": EVIL})]
+
+
+WEBHOOK_JAIL = """[sshd]
+enabled = true
+filter = f
+logpath = {log}
+action = webhook
+"""
+
+
+def _webhook_tree(tmp_path: Path, definition: str) -> JailConfig:
+    """A tree whose action.d/webhook.conf has ``definition`` under [Definition]; its sshd
+    jail, as the daemon gets it."""
+    (tmp_path / "filter.d").mkdir()
+    (tmp_path / "action.d").mkdir()
+    (tmp_path / "filter.d" / "f.conf").write_text("[Definition]\nfailregex = ^x <HOST>$\n")
+    (tmp_path / "action.d" / "webhook.conf").write_text(f"[Definition]\n{definition}")
+    (tmp_path / "jail.conf").write_text(WEBHOOK_JAIL.format(log=tmp_path / "x.log"))
+    config = load_jails(tmp_path)
+    assert not config.errors, config.errors
+    return config.jails[0]
+
+
+def test_webhook_from_definition_with_headers_typed_fields_and_unbans(tmp_path: Path) -> None:
+    with _http_server() as (url, received):
+        jail = _webhook_tree(tmp_path, f"url = {url}\n"
+                                       "headers = Authorization: Bearer s3cret\n"
+                                       "          X-Tenant: blue team\n")
+        spec = native_action("webhook", jail.actions[0].options, jail="sshd")
+        assert spec is not None and spec.kind == "webhook"
+        # the daemon names the backend by its settings (status, logs): no credentials there
+        (name,) = route_for(jail).backends
+        assert name == f"webhook[headers=(hidden), url={url}]"
+        assert "s3cret" not in repr(spec)
+        backend = create_backend(spec)
+        backend.start([spec.rule])
+        backend.ban([FwBan("sshd", "192.0.2.7", 1_700_000_600.0, {
+            "failures": 3, "matches": ["x 192.0.2.7"],
+            "fields": {"user": ("root", "admin"), "port": None, "n": 3}})])
+        backend.commit(1_700_000_000.0)
+        backend.unban([UnbanEntry("sshd", "192.0.2.7")])
+        backend.commit(1_700_000_600.0)
+    assert [r["body"]["event"] for r in received] == ["ban", "unban"]
+    ban, unban = (r["body"] for r in received)
+    assert ban["fields"] == {"user": ["root", "admin"], "port": None, "n": 3}
+    assert (ban["ip"], ban["failures"], ban["matches"]) == ("192.0.2.7", 3, ["x 192.0.2.7"])
+    assert (unban["jail"], unban["ip"], unban["time"]) == ("sshd", "192.0.2.7", 1_700_000_600.0)
+    for request in received:
+        assert request["headers"]["Authorization"] == "Bearer s3cret"
+        assert request["headers"]["X-Tenant"] == "blue team"
+
+
+def test_webhook_headers_that_are_not_headers_are_refused(tmp_path: Path) -> None:
+    jail = _webhook_tree(tmp_path, "url = http://127.0.0.1:9/hook\n"
+                                   "headers = Authorization Bearer x\n")
+    spec = native_action("webhook", jail.actions[0].options, jail="sshd")
+    assert spec is not None
+    with pytest.raises(BackendError, match=r"^webhook: headers: 'Authorization Bearer x' is "
+                                           r"not 'Name: value'$"):
+        create_backend(spec)

@@ -32,7 +32,8 @@ def _jail(tmp_path: Path, action: str) -> JailConfig:
 
 @pytest.mark.parametrize(("action", "backends", "matches"), [
     ("nftables-multiport", ("nftables[hook=input, priority=-1]",), False),
-    ("dummy", ("dryrun",), False),
+    # the stock dummy writes its target file, as fail2ban's does
+    ("dummy", ("dryrun[init=123, target=/var/run/fail2ban/fail2ban.dummy]",), False),
     ("plain", ("action j/plain",), False),
     ("lines", ("action j/lines",), True),
     ("nftables-multiport\n       lines", ("nftables[hook=input, priority=-1]", "action j/lines"),

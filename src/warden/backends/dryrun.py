@@ -3,11 +3,19 @@
 It keeps the bans in memory with their end times, so ``banned`` answers like a firewall with
 kernel timeouts would, and it appends one line per operation to ``log`` so tests and
 ``--dry-run`` users can see what a real backend would have done.
+
+Given a ``target`` file (fail2ban's stock ``dummy`` action and its ``target=`` parameter) it
+also keeps that file as the stock action does: created with the ``init`` line at start, then
+``+ADDR`` per ban, ``-ADDR`` per unban, ``-*`` per flush, removed at stop. The lines are
+written with plain file I/O, never through a shell.
 """
 
 from __future__ import annotations
 
+import os
+
 from warden.backends.base import BanEntry, BaseBackend, Held, JailRule, Network, UnbanEntry
+from warden.errors import BackendError
 
 __all__ = ["DryRunBackend"]
 
@@ -17,30 +25,54 @@ class DryRunBackend(BaseBackend):
 
     name = "dryrun"
 
-    def __init__(self, state: dict[str, dict[Network, float | None]] | None = None) -> None:
+    def __init__(self, state: dict[str, dict[Network, float | None]] | None = None, *,
+                 target: str | None = None, init: str = "") -> None:
         """``state`` stands for the kernel: pass one instance's ``state`` to the next to
-        model a daemon restart."""
+        model a daemon restart. ``target``: a file to record in as the stock dummy does,
+        starting with the ``init`` line."""
         super().__init__()
+        self.target = target
+        self.init = init
         self.log: list[str] = []
         self.commits = 0
         self.state: dict[str, dict[Network, float | None]] = {} if state is None else state
         self._sets = self.state
         self._now = float("-inf")
 
+    def _record(self, lines: list[str]) -> None:
+        # the stock action appends one line per event; so do we (the file may be shared)
+        if self.target is None or not lines:
+            return
+        try:
+            with open(self.target, "a", encoding="utf-8") as out:
+                out.write("".join(f"{line}\n" for line in lines))
+        except OSError as exc:
+            raise BackendError(f"dummy: cannot write its target {self.target}: "
+                               f"{exc.strerror}") from exc
+
     def _start(self, rules: list[JailRule]) -> None:
         for rule in rules:
             self._sets.setdefault(rule.jail, {})
             self.log.append(f"start {rule.jail} ports={','.join(rule.ports) or 'all'}")
+        # the stock actionstart: touch the target, then write its init line (once a jail)
+        self._record([self.init for _ in rules])
 
     def _apply(self, bans: list[BanEntry], unbans: list[UnbanEntry], now: float) -> None:
         self.commits += 1
         self._now = now
+        lines: list[str] = []
         for entry in bans:
-            self._sets[entry.jail][entry.network] = entry.until
+            held = self._sets[entry.jail]
+            if entry.network not in held:  # a refreshed ban runs no second actionban
+                lines.append(f"+{_text(entry.network)}")
+            held[entry.network] = entry.until
             self.log.append(f"ban {entry.jail} {entry.network}")
         for unban in unbans:
+            if unban.network in self._sets[unban.jail]:
+                lines.append(f"-{_text(unban.network)}")
             self._sets[unban.jail].pop(unban.network, None)
             self.log.append(f"unban {unban.jail} {unban.network}")
+        self._record(lines)
 
     def expire(self, now: float) -> None:
         """Let time pass: drop the bans whose end is before ``now`` (a kernel timeout)."""
@@ -63,8 +95,23 @@ class DryRunBackend(BaseBackend):
     def _flush(self, jail: str) -> None:
         self._sets[jail].clear()
         self.log.append(f"flush {jail}")
+        self._record(["-*"])
 
     def _stop(self, remove: bool) -> None:
         self.log.append("stop remove" if remove else "stop")
         if remove:
             self._sets.clear()
+        if self.target is not None:
+            # the stock actionstop removes the file ("rm -f": a missing one is fine)
+            try:
+                os.unlink(self.target)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise BackendError(f"dummy: cannot remove its target {self.target}: "
+                                   f"{exc.strerror}") from exc
+
+
+def _text(net: Network) -> str:
+    # an address as fail2ban writes <ip>: without the /32 or /128 of a single host
+    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)

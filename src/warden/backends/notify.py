@@ -13,11 +13,13 @@ what exceeds the rate is counted in ``dropped`` and reported in one line), and c
   ``sendmail-*``/``mail-*`` actions), for a daemon that runs each backend's commits in a lane
   of its own: one mail per new ban, none for restored bans (fail2ban's ``norestored``),
   rate-limited, each ``sendmail`` bounded by a timeout.
-- :class:`WebhookBackend` likewise POSTs one JSON notice per new ban (registry kind
-  ``webhook``: an action file with ``url = …`` and ``native = true``).
+- :class:`WebhookBackend` likewise POSTs one JSON notice per new ban and one per unban
+  (registry kind ``webhook``: an action file with ``url = …`` in ``[Definition]`` or
+  ``[Init]``, or ``webhook[url=…]``; ``headers = Name: value`` lines are sent with each post).
 - :class:`WebhookNotifier` POSTs a JSON object (``event``, ``jail``, ``ip``, ``time``,
   ``until``, ``failures``, ``matches``, ``fields``) with :mod:`urllib`; the blocking call runs
   in a worker thread under ``asyncio.wait_for`` so the event loop never waits on the network.
+  Field values keep their JSON types: a missing one is ``null``, a multi-valued one a list.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ __all__ = [
     "Notifier",
     "WebhookBackend",
     "WebhookNotifier",
+    "parse_headers",
 ]
 
 _log = logging.getLogger("warden.notify")
@@ -73,13 +76,42 @@ class Notice:
     until: float | None = None
     failures: int = 0
     matches: tuple[str, ...] = ()
-    fields: Mapping[str, str] = field(default_factory=dict)
+    fields: Mapping[str, object] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
         """The JSON object a webhook receives."""
         return {"event": self.event, "jail": self.jail, "ip": self.ip, "time": self.time,
                 "until": self.until, "failures": self.failures, "matches": list(self.matches),
-                "fields": dict(self.fields)}
+                "fields": {str(k): _json_value(v) for k, v in self.fields.items()}}
+
+
+def _json_value(value: object) -> object:
+    # a capture group that did not take part is None, a repeated one a tuple: keep their
+    # shape (null, a list) instead of Python's spelling of them
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    return str(value)
+
+
+def parse_headers(text: str) -> dict[str, str]:
+    """A webhook's ``headers`` option, one ``Name: value`` a line, as a mapping.
+
+    Raises :class:`BackendError` naming a line that is not a header.
+    """
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name, colon, value = line.partition(":")
+        name = name.strip()
+        if not colon or not name or any(c.isspace() or not c.isprintable() for c in name):
+            raise BackendError(f"webhook: headers: {line.strip()!r} is not 'Name: value'")
+        found[name] = value.strip()
+    return found
 
 
 class Notifier(Protocol):
@@ -268,7 +300,10 @@ class Dispatcher:
 
 
 class _NoticeBackend(BaseBackend):
-    """A backend that tells someone about each new ban (rate-limited, synchronous)."""
+    """A backend that tells someone about each new ban (rate-limited, synchronous), and
+    about each unban where ``unbans`` is set."""
+
+    unbans = False
 
     def __init__(self, per_minute: float, burst: int) -> None:
         super().__init__()
@@ -285,19 +320,23 @@ class _NoticeBackend(BaseBackend):
     def _apply(self, bans: list[BanEntry], unbans: list[UnbanEntry], now: float) -> None:
         if self._bucket is None:
             self._bucket = _Bucket(self._rate[0], self._rate[1], self._rate[1], now)
-        errors: list[str] = []
+        notices: list[Notice] = []
         for gone in unbans:
+            if gone.network in self._banned[gone.jail] and self.unbans:
+                notices.append(Notice("unban", gone.jail, _address(gone.network), now))
             self._banned[gone.jail].discard(gone.network)
         for entry in bans:
             known = entry.network in self._banned[entry.jail]
             self._banned[entry.jail].add(entry.network)
-            if known or entry.info.get("restored"):
-                continue
+            if not known and not entry.info.get("restored"):
+                notices.append(_notice(entry, now))
+        errors: list[str] = []
+        for notice in notices:
             if not self._bucket.take(now):
                 self.dropped += 1
                 continue
             try:
-                self._send(_notice(entry, now))
+                self._send(notice)
                 self.sent += 1
             except BackendError as exc:
                 errors.append(str(exc))
@@ -327,17 +366,19 @@ class _NoticeBackend(BaseBackend):
         """Nothing to release."""
 
 
+def _address(net: Network) -> str:
+    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
+
+
 def _notice(entry: BanEntry, now: float) -> Notice:
     info = entry.info
     matches = info.get("matches", ())
     fields = info.get("fields", {})
-    net = entry.network
     return Notice(
-        "ban", entry.jail,
-        str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net),
-        now, entry.until, int(str(info.get("failures", 0)) or 0),
+        "ban", entry.jail, _address(entry.network), now, entry.until,
+        int(str(info.get("failures", 0)) or 0),
         tuple(str(m) for m in matches) if isinstance(matches, list | tuple) else (),
-        {str(k): str(v) for k, v in fields.items()} if isinstance(fields, Mapping) else {})
+        {str(k): v for k, v in fields.items()} if isinstance(fields, Mapping) else {})
 
 
 class MailBackend(_NoticeBackend):
@@ -372,9 +413,11 @@ class MailBackend(_NoticeBackend):
 
 
 class WebhookBackend(_NoticeBackend):
-    """POST one JSON notice per new ban to ``url`` (synchronously, bounded by ``timeout``)."""
+    """POST one JSON notice per new ban and per unban to ``url`` (synchronously, bounded by
+    ``timeout``), with ``headers``."""
 
     name = "webhook"
+    unbans = True
 
     def __init__(self, url: str, *, per_minute: float = 10.0, burst: int = 5,
                  timeout: float = 10.0, headers: Mapping[str, str] | None = None) -> None:

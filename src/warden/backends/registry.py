@@ -31,7 +31,7 @@ from warden.backends.hostsdeny import HostsDenyBackend
 from warden.backends.ipfw import IpfwBackend
 from warden.backends.ipset import IpsetBackend
 from warden.backends.nftables import NftablesBackend
-from warden.backends.notify import MailBackend, WebhookBackend
+from warden.backends.notify import MailBackend, WebhookBackend, parse_headers
 from warden.backends.pf import PfBackend, pf_settings
 from warden.backends.route import RouteBackend
 from warden.backends.runner import Runner
@@ -113,6 +113,21 @@ def _blocktype(options: Mapping[str, str], kind: str) -> str:
     return given or "drop"
 
 
+class _Hidden(str):
+    """A setting shown as ``(hidden)`` in backend names: webhook headers carry credentials."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return "(hidden)"
+
+    def __format__(self, spec: str) -> str:
+        return "(hidden)"
+
+    def __repr__(self) -> str:
+        return "'(hidden)'"
+
+
 def native_action(
     file: str, options: Mapping[str, str], *, jail: str | None = None,
     port: str | None = None, protocol: str | None = None,
@@ -147,11 +162,16 @@ def native_action(
     elif kind == "hostsdeny":
         settings = {"path": _opt(options, "file", "/etc/hosts.deny"),
                     "daemons": _opt(options, "daemon_list", "ALL")}
+    elif kind == "dryrun":
+        target = _opt(options, "target")
+        if target is not None:
+            # the stock dummy's file: what it writes, warden writes (without its shell)
+            settings = {"target": target, "init": _raw(options, "init") or ""}
     elif kind == "webhook":
         url = _opt(options, "url")
         if url is None:
             return None  # nothing to post to: the action file runs as it is
-        settings = {"url": url}
+        settings = {"url": url, "headers": _Hidden(_raw(options, "headers") or "")}
     elif kind == "pf":
         settings = pf
     elif kind == "mail":
@@ -183,9 +203,13 @@ def create_backend(spec: NativeAction, runner: Runner | None = None) -> BaseBack
     if spec.kind == "firewalld":
         return FirewalldBackend(runner=runner)
     if spec.kind == "dryrun":
-        return DryRunBackend()
+        target = s.get("target")
+        return DryRunBackend(target=None if target is None else str(target),
+                             init=str(s.get("init", "")))
     if spec.kind == "webhook":
-        return WebhookBackend(str(s["url"]))
+        headers = s.get("headers", "")
+        return WebhookBackend(str(s["url"]), headers=parse_headers(
+            headers if isinstance(headers, str) else ""))
     if spec.kind == "mail":
         dest = s["dest"]
         return MailBackend(tuple(dest) if isinstance(dest, tuple | list) else (str(dest),),

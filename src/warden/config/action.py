@@ -32,6 +32,9 @@ ACTION_OPTIONS = (
     "norestored",
 )
 
+#: ``[Definition]`` settings of warden's native webhook backend (fail2ban asks for none)
+_NATIVE_OPTIONS = ("url", "headers")
+
 #: tags filled from log data at ban time; never substituted while loading
 _RUNTIME_TAGS = frozenset({"matches", "ipmatches", "ipjailmatches", "timeout", "bantime"})
 
@@ -105,12 +108,13 @@ def load_action(
     params = _action_names(reference, jail)
     raw_params = {key: RawValue(value, origin) for key, value in params.items()}
     resolved = resolve_definition(
-        confset, ACTION_OPTIONS, raw_params, jail_options=jail_options, ignore=_RUNTIME_TAGS
+        confset, (*ACTION_OPTIONS, *_NATIVE_OPTIONS), raw_params, jail_options=jail_options,
+        ignore=_RUNTIME_TAGS,
     )
     options = {
         key: value
         for key, value in resolved.options.items()
-        if key in ACTION_OPTIONS and not key.startswith("known/")
+        if key in (*ACTION_OPTIONS, *_NATIVE_OPTIONS) and not key.startswith("known/")
     }
     options.update(
         (key, value)
