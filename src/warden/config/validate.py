@@ -37,7 +37,9 @@ from warden.errors import ConfigError, RegexError
 __all__ = [
     "BACKEND_NAMES",
     "BACKTRACKING_OPTION",
+    "COMPAT_SOCKET_OFF",
     "LOG_LEVELS",
+    "compat_socket_problem",
     "jail_problems",
     "jail_warnings",
     "parse_ignorecache",
@@ -50,6 +52,8 @@ __all__ = [
 BACKEND_NAMES = ("auto", "polling", "inotify", "pyinotify", "gamin", "kqueue", "systemd")
 #: the ``loglevel`` names of warden.conf (numbers are accepted too)
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
+#: values of ``compat_socket`` that leave fail2ban's socket off (as leaving it unset does)
+COMPAT_SOCKET_OFF = ("none", "off", "false", "no")
 
 _MAX_PORT = 65535
 # a DNS host name: dot-separated labels of letters, digits, '-' (not at either end) and '_'
@@ -330,4 +334,27 @@ def settings_problems(settings: dict[str, Value]) -> list[ConfigError]:
         problems.append(ConfigError(
             f"unknown loglevel {text!r} (use CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG)",
             file=level.origin.file, line=level.origin.line))
+    compat = compat_socket_problem(settings.get("compat_socket"), settings.get("socket"))
+    if compat is not None:
+        problems.append(compat)
     return problems
+
+
+def compat_socket_problem(value: Value | None, control: Value | None = None
+                          ) -> ConfigError | None:
+    """What is wrong with ``compat_socket`` (fail2ban's protocol on a socket of its own):
+    it must be an absolute path to a file, other than the control ``socket``."""
+    text = value.text.strip() if value is not None else ""
+    if value is None or not text or text.lower() in COMPAT_SOCKET_OFF:
+        return None
+    why = None
+    if not text.startswith("/"):
+        why = "must be an absolute path"
+    elif text.endswith("/"):
+        why = "names a directory; give the socket's file name"
+    elif control is not None and control.text.strip() == text:
+        why = "is the control socket's path; fail2ban's protocol needs a socket of its own"
+    if why is None:
+        return None
+    return ConfigError(f"compat_socket = {text}: {why}", file=value.origin.file,
+                       line=value.origin.line)

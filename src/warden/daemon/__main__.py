@@ -177,6 +177,12 @@ def _claim_state(settings: Settings) -> DatabaseLock | None:
         if socket_in_use(settings.socket):
             raise _Refused(f"cannot serve on {settings.socket}: another warden daemon is "
                            "listening there")
+        if settings.compat_socket is not None:
+            try:
+                check_dir(settings.compat_socket.parent)
+            except UnsafeStatePath as exc:
+                raise _Refused(f"cannot serve fail2ban's protocol on {settings.compat_socket}: "
+                               f"{exc}") from None
     except (UnsafeStatePath, OSError) as exc:
         if lock is not None:
             lock.release()

@@ -27,6 +27,7 @@ from warden.core.addr import Network, parse_network
 from warden.core.decisions import Ban, Decision
 from warden.core.history import BanHistory
 from warden.core.jail import Jail
+from warden.daemon.compat_server import CompatServer
 from warden.daemon.control import ControlServer
 from warden.daemon.enforcer import Enforcer, Route
 from warden.daemon.firewall import make_backend, needs_matches, route_for
@@ -277,11 +278,17 @@ class Daemon:
     async def serve(self, on_ready: Callable[[], None] = lambda: None) -> None:
         """Run until stopped: every task lives in one TaskGroup."""
         control = ControlServer(self.settings.socket, self.handle)
+        # fail2ban's protocol (compat_socket): a second front door to the same handler
+        compat = None if self.settings.compat_socket is None else CompatServer(
+            self.settings.compat_socket, self.handle, self.clock)
         loop = asyncio.get_running_loop()
         try:
             # bind first: a socket problem is reported as itself, before any task runs
             await control.start()
+            if compat is not None:
+                await compat.start()
         except BaseException:
+            await control.close()
             await self._shutdown()
             raise
         try:
@@ -295,6 +302,8 @@ class Daemon:
                 self.sync_sources()
                 log.info("Server ready (warden %s), socket %s", __version__,
                          self.settings.socket)
+                if compat is not None:
+                    log.info("fail2ban's protocol served on %s", compat.path)
                 on_ready()
                 await self.stopping.wait()
                 raise _Stop
@@ -304,6 +313,8 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
                 with contextlib.suppress(ValueError, RuntimeError):
                     loop.remove_signal_handler(sig)
+            if compat is not None:
+                await compat.close()
             await control.close()
             await self._shutdown()
 

@@ -29,7 +29,7 @@ from warden.protocol import FailedReply, Request, Response, decode_request, enco
 from warden.protocol.codec import MAX_REQUEST
 
 __all__ = ["IDLE_TIMEOUT", "MAX_CONNECTIONS", "ControlServer", "Handler", "SocketInUse",
-           "socket_in_use"]
+           "bind_socket", "socket_in_use"]
 
 log = logging.getLogger("warden.control")
 
@@ -63,7 +63,9 @@ def socket_in_use(path: Path) -> bool:
     return True
 
 
-def _bind(path: Path) -> socket.socket:
+def bind_socket(path: Path) -> socket.socket:
+    """A listening, non-blocking Unix socket at ``path``, created 0600 in a directory nobody
+    else can change (raises OSError, :class:`SocketInUse` if a daemon answers there)."""
     # the directory must be one nobody else can swap entries in (created 0700 if missing)
     check_dir(path.parent)
     if path.exists() or path.is_symlink():
@@ -105,7 +107,7 @@ class ControlServer:
 
     async def start(self) -> None:
         """Bind the socket and start accepting (raises OSError / SocketInUse)."""
-        self._sock = _bind(self.path)
+        self._sock = bind_socket(self.path)
         self._acceptor = asyncio.get_running_loop().create_task(
             self._accept(self._sock), name="control accept")
 

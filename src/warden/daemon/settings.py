@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from warden.config import Value
+from warden.config.validate import COMPAT_SOCKET_OFF as _OFF
+from warden.config.validate import compat_socket_problem
 from warden.core.duration import parse_duration
 from warden.daemon.logtarget import parse_level
 from warden.errors import ConfigError
@@ -34,6 +36,8 @@ class Settings:
     logtarget: str = DEFAULT_LOGTARGET
     loglevel: int = 20
     syslogsocket: str = "auto"
+    #: fail2ban's protocol on a socket of its own (None: not offered)
+    compat_socket: Path | None = None
 
 
 def _text(settings: Mapping[str, Value], name: str) -> str | None:
@@ -85,4 +89,16 @@ def read_settings(settings: Mapping[str, Value], *, foreground: bool,
         logtarget=target,
         loglevel=level,
         syslogsocket=_text(settings, "syslogsocket") or "auto",
+        compat_socket=_compat_socket(settings),
     )
+
+
+def _compat_socket(settings: Mapping[str, Value]) -> Path | None:
+    """``compat_socket``: an absolute path, or None when unset (or ``none``/``off``); what
+    :func:`warden.config.validate.settings_problems` refuses is refused here too."""
+    value = settings.get("compat_socket")
+    problem = compat_socket_problem(value, settings.get("socket"))
+    if problem is not None:
+        raise problem
+    text = _text(settings, "compat_socket")
+    return None if text is None or text.lower() in _OFF else Path(text)

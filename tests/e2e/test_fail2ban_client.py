@@ -1,0 +1,266 @@
+"""Debian's own ``fail2ban-client`` binary drives ``warden server`` through ``compat_socket``.
+
+The same commands go to a real ``fail2ban-server`` (same jail, a do-nothing action, its own
+temporary socket) and to warden with the same state; the client must print the same text and
+exit with the same code for both. Then raw pickles that would build anything but plain values
+(``os.system`` through GLOBAL/REDUCE, a class instance, sets, a huge or a deeply nested
+message) are sent to warden's socket: each gets an error answer, nothing runs (the marker file
+such a pickle would create never appears) and the connection keeps answering.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import FILTERS, Server, append, failure_line, wait_for
+
+CLIENT = shutil.which("fail2ban-client")
+SERVER = shutil.which("fail2ban-server")
+END = b"<F2B_END_COMMAND>"
+
+pytestmark = pytest.mark.skipif(CLIENT is None or not (FILTERS / "sshd.conf").exists(),
+                                reason="needs Debian's fail2ban package")
+
+JAIL = "maxretry = 3\nfindtime = 1h\nbantime = 1h\nignoreself = false\n"
+
+
+def client(sock: Path, *args: str) -> tuple[int, str]:
+    """``fail2ban-client -s SOCK ARGS``: exit code and what it printed on stdout."""
+    assert CLIENT is not None
+    done = subprocess.run([CLIENT, "-s", str(sock), *args], capture_output=True, text=True,
+                          timeout=30, check=False)
+    return done.returncode, done.stdout
+
+
+class Fail2banServer:
+    """A real fail2ban-server in a temporary directory: the oracle."""
+
+    def __init__(self, root: Path) -> None:
+        self.conf = root / "conf"
+        self.run = root / "run"
+        self.log = root / "auth.log"
+        self.socket = self.run / "f2b.sock"
+        for sub in ("filter.d", "action.d"):
+            (self.conf / sub).mkdir(parents=True, exist_ok=True)
+        self.run.mkdir(parents=True, exist_ok=True)
+        self.log.touch()
+        for name in ("sshd.conf", "common.conf"):
+            shutil.copy(FILTERS / name, self.conf / "filter.d" / name)
+        (self.conf / "action.d" / "noop.conf").write_text(
+            "[Definition]\nactionstart =\nactionstop =\nactioncheck =\nactionban =\n"
+            "actionunban =\n")
+        (self.conf / "fail2ban.conf").write_text(
+            f"[Definition]\nloglevel = INFO\nlogtarget = {self.run}/f2b.log\n"
+            f"socket = {self.socket}\npidfile = {self.run}/f2b.pid\ndbfile = :memory:\n")
+        (self.conf / "jail.conf").write_text(
+            f"[DEFAULT]\n{JAIL}backend = polling\n[sshd]\nenabled = true\nfilter = sshd\n"
+            f"action = noop\nlogpath = {self.log}\n")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert SERVER is not None
+        self.proc = subprocess.Popen(
+            [SERVER, "-f", "-x", "-c", str(self.conf), "-s", str(self.socket), "-p",
+             str(self.run / "f2b.pid")], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for("fail2ban-server to answer ping",
+                 lambda: client(self.socket, "ping")[0] == 0, timeout=30, interval=0.2)
+
+    def close(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            client(self.socket, "stop")
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+
+def _warden(root: Path) -> Server:
+    root.mkdir(parents=True, exist_ok=True)
+    log = root / "auth.log"
+    log.touch()
+    return Server(root, f"[sshd]\nenabled = true\nfilter = sshd\nlogpath = {log}\n{JAIL}",
+                  settings=f"compat_socket = {root}/f2b/fail2ban.sock\n")
+
+
+@pytest.fixture
+def warden(tmp_path: Path, servers: list[Server]) -> Server:
+    server = _warden(tmp_path / "warden")
+    servers.append(server)
+    return server.start()
+
+
+def _compat(server: Server) -> Path:
+    return server.root / "f2b" / "fail2ban.sock"
+
+
+@pytest.fixture
+def oracle(tmp_path: Path) -> Iterator[Fail2banServer]:
+    if SERVER is None:
+        pytest.skip("needs fail2ban-server")
+    f2b = Fail2banServer(tmp_path / "fail2ban")
+    try:
+        f2b.start()
+        yield f2b
+    finally:
+        f2b.close()
+
+
+_STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+
+
+def test_fail2ban_client_prints_the_same_for_warden_as_for_fail2ban(
+        warden: Server, oracle: Fail2banServer) -> None:
+    ours = _compat(warden)
+    assert stat.S_IMODE(os.stat(ours).st_mode) == 0o600
+    wlog = warden.root / "auth.log"
+    # two failures of one address in both logs: Currently failed 1, Total failed 2
+    for log in (wlog, oracle.log):
+        append(log, failure_line("198.51.100.7") + failure_line("198.51.100.7"))
+    for sock in (ours, oracle.socket):
+        def counted(s: Path = sock) -> bool:
+            return "Total failed:\t2" in client(s, "status", "sshd")[1]
+        wait_for("the failures to be counted", counted, timeout=20, interval=0.3)
+
+    steps = [("ping",), ("status",), ("status", "sshd"),
+             ("set", "sshd", "banip", "192.0.2.9"), ("status", "sshd"),
+             ("get", "sshd", "banip", "--with-time"), ("get", "sshd", "banip"),
+             ("get", "sshd", "banned", "192.0.2.9"), ("banned", "192.0.2.9"),
+             ("status", "nope"), ("set", "sshd", "unbanip", "192.0.2.9"),
+             ("get", "sshd", "banip"), ("set", "sshd", "banip", "192.0.2.9"),
+             ("unban", "--all"), ("status", "sshd", "short")]
+    for step in steps:
+        got = client(ours, *step)
+        want = client(oracle.socket, *step)
+        got = (got[0], _STAMP.sub("TIME", got[1].replace(str(wlog), "LOG")))
+        want = (want[0], _STAMP.sub("TIME", want[1].replace(str(oracle.log), "LOG")))
+        assert got == want, step
+
+
+def test_fail2ban_client_drives_warden(warden: Server) -> None:
+    sock = _compat(warden)
+    assert client(sock, "ping") == (0, "Server replied: pong\n")
+    assert client(sock, "status") == (0, "Status\n|- Number of jail:\t1\n`- Jail list:\tsshd\n")
+    assert client(sock, "set", "sshd", "banip", "192.0.2.9", "2001:db8::9") == (0, "2\n")
+    # the ban is warden's own: its client and its store see it
+    assert set(warden.banned("sshd")) == {"192.0.2.9", "2001:db8::9"}
+    code, text = client(sock, "get", "sshd", "banip", "--with-time")
+    lines = text.splitlines()
+    assert code == 0 and len(lines) == 2
+    for line in lines:
+        found = re.fullmatch(rf"(\S+) \t({_STAMP.pattern}) \+ 3600 = ({_STAMP.pattern})", line)
+        assert found is not None, line
+        start, end = (time.mktime(time.strptime(found[i], "%Y-%m-%d %H:%M:%S")) for i in (2, 3))
+        assert end - start == 3600
+    code, text = client(sock, "status", "sshd")
+    assert code == 0 and "Currently banned:\t2" in text and "192.0.2.9" in text
+    # a refused manual ban says why and bans nothing, as warden's own client does
+    code, text = client(sock, "set", "sshd", "banip", "127.0.0.1")
+    assert code == 255 and "loopback" in text and "127.0.0.1" not in warden.banned()
+    assert client(sock, "unban", "--all") == (0, "2\n")
+    assert warden.banned() == {}
+    assert client(sock, "stop") == (0, "Shutdown successful\n")
+    assert warden.proc is not None and warden.proc.wait(20) == 0
+    assert not sock.exists()
+
+
+# -- pickles that must not run ------------------------------------------------------------
+class _Payload:
+    """Pickles as a call of ``os.system`` (what an attacker's pickle does)."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return os.system, (self.command,)
+
+
+class _Instance:
+    """Any class instance at all."""
+
+    def __init__(self) -> None:
+        self.words = ["ping"]
+
+
+def _raw(sock: socket.socket, message: bytes) -> tuple[int, object]:
+    """Send one framed message and read the framed answer (our own reply: plain pickle)."""
+    sock.sendall(message + END)
+    data = b""
+    while not data.endswith(END):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    code, result = pickle.loads(data[:-len(END)])
+    return code, result
+
+
+def _nested(depth: int) -> list[object]:
+    value: list[object] = ["ping"]
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def _doubling(times: int) -> list[object]:
+    value: list[object] = ["x"]
+    for _ in range(times):
+        value = [value, value]  # shared through the memo: small pickle, 2**times values
+    return value
+
+
+def test_a_pickle_building_anything_else_is_refused_and_runs_nothing(warden: Server) -> None:
+    marker = warden.root / "pwned"
+    shell = f"touch {marker}"
+    evil = {
+        "GLOBAL+REDUCE (protocol 0)": f"cos\nsystem\n(S'{shell}'\ntR.".encode(),
+        "STACK_GLOBAL+REDUCE": pickle.dumps(_Payload(shell), protocol=4),
+        "os.system inside the command list": pickle.dumps(["ping", _Payload(shell)], 4),
+        "class instance": pickle.dumps(_Instance(), protocol=4),
+        "set": pickle.dumps(["ping", {"a"}], protocol=4),
+        "bytearray": pickle.dumps(["ping", bytearray(b"x")], protocol=5),
+        "deeply nested": pickle.dumps(_nested(200), protocol=4),
+        "exponential through the memo": pickle.dumps(_doubling(40), protocol=4),
+        "garbage": b"\x80\x04not a pickle",
+    }
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(20)
+        sock.connect(os.fspath(_compat(warden)))
+        for name, message in evil.items():
+            code, error = _raw(sock, message)
+            assert code == 1 and isinstance(error, Exception), name
+            assert not marker.exists(), name
+            # the connection stays usable
+            assert _raw(sock, pickle.dumps(["ping"], protocol=4)) == (0, "pong"), name
+        # plain values of every allowed type are fine (echo returns them)
+        plain = ["echo", "x", b"y", 1, 2.5, True, None, ["a"], ("b",), {"k": "v"}]
+        assert _raw(sock, pickle.dumps(plain, protocol=4)) == (0, plain[1:])
+    # a message longer than the bound: an error answer, then the connection is closed
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(20)
+        sock.connect(os.fspath(_compat(warden)))
+        sock.sendall(b"x" * (1024 * 1024 + 1))  # all read by the daemon: no reset
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+        code, error = pickle.loads(data[:-len(END)])
+        assert code == 1 and "longer than" in str(error)
+    assert not marker.exists()
+    assert client(_compat(warden), "ping") == (0, "Server replied: pong\n")
+    assert "refused" in warden.log_text()
