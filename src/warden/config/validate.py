@@ -43,6 +43,7 @@ __all__ = [
     "jail_problems",
     "jail_warnings",
     "parse_ignorecache",
+    "python_action_warnings",
     "settings_problems",
     "value_problems",
 ]
@@ -301,12 +302,24 @@ def jail_problems(cfg: JailConfig) -> list[ConfigError]:
     return problems
 
 
+def python_action_warnings(cfg: JailConfig) -> list[ConfigError]:
+    """The jail's Python actions (``action.d/*.py``), which warden skips: one warning each,
+    at the line that names the action."""
+    return [ConfigError(
+        f"[{cfg.name}] action {action.file}: Python actions are not run by warden; this one "
+        "is skipped (use mail-whois or sendmail-whois for mail, webhook for HTTP, or an "
+        "action.d/*.conf command action)", file=action.origin.file, line=action.origin.line)
+        for action in cfg.actions if action.python_path is not None]
+
+
 def jail_warnings(cfg: JailConfig) -> list[ConfigError]:
     """Regexes of the jail's filter that risk catastrophic backtracking (advice only; the
-    certain cases are problems, unless the filter allows them, then they are listed here)."""
+    certain cases are problems, unless the filter allows them, then they are listed here),
+    and the Python actions that will not run."""
+    skipped = python_action_warnings(cfg)
     flt = cfg.filter
     if flt is None:
-        return []
+        return skipped
     compiled, _ = _compiled(cfg)
     found: list[ConfigError] = []
     for rx, where in compiled:
@@ -314,7 +327,7 @@ def jail_warnings(cfg: JailConfig) -> list[ConfigError]:
             found.append(ConfigError(
                 f"[{cfg.name}] filter {flt.name}: {rx.option} #{rx.index + 1}: {message}",
                 file=where.file, line=where.line))
-    return found
+    return skipped + found
 
 
 def settings_problems(settings: dict[str, Value]) -> list[ConfigError]:
