@@ -68,7 +68,7 @@ def _refused(marker: Path) -> dict[str, bytes]:
         "a persistent id": b"\x80\x04\x8c\x01x\x94Q.",
         "an extension code": b"\x80\x02\x82\x01.",
         "too deep": pickle.dumps(_nested(MAX_DEPTH + 1), protocol=4),
-        "exponential through the memo": pickle.dumps(_doubling(40), protocol=4),
+        "exponential through the memo": pickle.dumps(_doubling(30), protocol=4),
         "a list that contains itself": pickle.dumps(_self_containing(), protocol=4),
         "a list as a dict key": b"\x80\x04}](e\x8c\x01v\x94s.",
         "truncated": pickle.dumps(["ping"], protocol=4)[:-3],
@@ -102,6 +102,15 @@ def test_bytes_come_through_from_protocol_3_on() -> None:
     assert load_command(pickle.dumps(["echo", b"y"], protocol=4)) == ["echo", b"y"]
     with pytest.raises(ProtocolError, match="GLOBAL"):
         load_command(pickle.dumps(["echo", b"y"], protocol=2))
+
+
+def test_each_bound_says_which_it_is() -> None:
+    with pytest.raises(ProtocolError, match="more than 100000 values"):
+        load_command(pickle.dumps(_doubling(30), protocol=4))  # 256 bytes, 2**30 values
+    with pytest.raises(ProtocolError, match="nests deeper than 32"):
+        load_command(b"\x80\x04" + b"]" * 100_000 + b"a" * 99_999 + b".")
+    with pytest.raises(ProtocolError, match="longer than"):
+        load_command(pickle.dumps(["x" * MAX_MESSAGE], protocol=4))
 
 
 def test_a_reply_is_fail2bans_code_and_result_with_the_marker() -> None:
