@@ -289,3 +289,68 @@ def test_webhook_headers_that_are_not_headers_are_refused(tmp_path: Path) -> Non
     with pytest.raises(BackendError, match=r"^webhook: headers: 'Authorization Bearer x' is "
                                            r"not 'Name: value'$"):
         create_backend(spec)
+
+
+def _mail_whois(tmp_path: Path, action: str = "mail-whois") -> tuple[MailBackend, Path]:
+    mailbox = tmp_path / "mailbox"
+    sendmail = tmp_path / "sendmail"
+    sendmail.write_text(f"#!/bin/sh\ncat >> {mailbox}\n")
+    sendmail.chmod(0o755)
+    spec = native_action(action, {"dest": "admin@example.org"}, jail="sshd")
+    assert spec is not None and spec.kind == "mail"
+    backend = create_backend(spec)
+    assert isinstance(backend, MailBackend)
+    backend.mailer.sendmail = str(sendmail)
+    backend.start([spec.rule])
+    return backend, mailbox
+
+
+def _fake_whois(tmp_path: Path, body: str) -> Path:
+    script = tmp_path / "whois"
+    script.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {tmp_path}/whois-args\n{body}")
+    script.chmod(0o755)
+    return script
+
+
+def _mail_body(mailbox: Path) -> str:
+    msg = email.message_from_bytes(mailbox.read_bytes(), policy=email.policy.default)
+    return msg.get_body().get_content()  # type: ignore[union-attr, no-any-return]
+
+
+def test_mail_whois_carries_what_whois_printed(tmp_path: Path) -> None:
+    backend, mailbox = _mail_whois(tmp_path, "sendmail-whois-lines")
+    backend.whois_program = str(_fake_whois(tmp_path, "echo 'netname:  EXAMPLE-NET'\n"))
+    backend.ban([FwBan("sshd", "192.0.2.7", None)])
+    backend.commit(time.time())
+    assert (tmp_path / "whois-args").read_text() == "192.0.2.7\n"  # argv: whois ADDR
+    assert "whois 192.0.2.7:\nnetname:  EXAMPLE-NET\n" in _mail_body(mailbox)
+    # the plain mail action has no whois part and runs no whois
+    (tmp_path / "whois-args").unlink()
+    mailbox.unlink()
+    plain, _ = _mail_whois(tmp_path, "mail")
+    plain.whois_program = backend.whois_program
+    plain.ban([FwBan("sshd", "192.0.2.10", None)])
+    plain.commit(time.time())
+    assert "whois" not in _mail_body(mailbox) and not (tmp_path / "whois-args").exists()
+
+
+def test_mail_whois_says_plainly_when_there_is_none(tmp_path: Path) -> None:
+    backend, mailbox = _mail_whois(tmp_path)
+    backend.whois_program = str(tmp_path / "no-such-whois")
+    backend.ban([FwBan("sshd", "192.0.2.8", None)])
+    backend.commit(time.time())
+    assert (f"whois 192.0.2.8:\n(not available: no '{tmp_path}/no-such-whois' program on "
+            "this host; install whois to have it here)\n") in _mail_body(mailbox)
+
+
+def test_mail_whois_that_hangs_is_cut_and_the_mail_still_goes(tmp_path: Path) -> None:
+    backend, mailbox = _mail_whois(tmp_path)
+    backend.whois_program = str(_fake_whois(tmp_path, "sleep 30\n"))
+    backend.whois_timeout = 0.5
+    started = time.monotonic()
+    backend.ban([FwBan("sshd", "192.0.2.9", None)])
+    backend.commit(time.time())
+    assert time.monotonic() - started < 10
+    body = _mail_body(mailbox)
+    assert "whois 192.0.2.9:\n(not available: " in body and "within 0.5s" in body
+

@@ -72,7 +72,7 @@ def test_stock_shortcuts_map_to_native_backends(tmp_path: Path) -> None:
                                             {"hook": "input", "priority": -1})),
         ("sendmail-whois-lines", NativeAction("mail", JailRule("sshd", (), ("tcp",), "drop"), {
             "dest": ("admin@example.org",), "sender": "warden@example.org",
-            "sendername": "Fail2Ban"})),
+            "sendername": "Fail2Ban", "whois": True})),
     ]
     assert specs["nginx-http-auth"] == [(
         "iptables-ipset-proto6",

@@ -31,6 +31,7 @@ import email.utils
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import time
@@ -63,6 +64,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger("warden.notify")
+_WHOIS_LIMIT = 32768  # characters of whois output kept in a mail
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +145,9 @@ class MailNotifier:
         self.sendmail = sendmail
         self.hostname = hostname or socket.getfqdn()
 
-    def message(self, notice: Notice) -> email.message.EmailMessage:
-        """The mail for ``notice``."""
+    def message(self, notice: Notice, whois: str | None = None) -> email.message.EmailMessage:
+        """The mail for ``notice``; ``whois``: what whois said of the address (or why it
+        said nothing), for the ``*-whois*`` actions."""
         msg = email.message.EmailMessage()
         what = {"ban": f"banned {notice.ip}", "unban": f"unbanned {notice.ip}"}.get(
             notice.event, notice.event)
@@ -159,6 +162,8 @@ class MailNotifier:
             body.append(f"{notice.ip} is banned {until} after {notice.failures} failures.")
         if notice.matches:
             body += ["", "Matches:", *notice.matches]
+        if whois is not None:
+            body += ["", f"whois {notice.ip}:", whois]
         msg.set_content("\n".join(body) + "\n")
         return msg
 
@@ -385,7 +390,9 @@ class MailBackend(_NoticeBackend):
     """Mail for each new ban, through ``sendmail`` (argv, message on stdin), synchronously.
 
     ``per_minute``/``burst`` bound the mail rate (beyond it mails are dropped and counted in
-    ``dropped``); ``timeout`` bounds one sendmail run.
+    ``dropped``); ``timeout`` bounds one sendmail run. With ``whois`` (the ``*-whois*``
+    actions) the mail carries what ``whois ADDR`` printed, run as an argument list and cut
+    after ``whois_timeout`` seconds; without a whois program the mail says so.
     """
 
     name = "mail"
@@ -394,18 +401,42 @@ class MailBackend(_NoticeBackend):
         self, dest: Sequence[str], *, sender: str = "warden", sendername: str = "warden",
         sendmail: str = "sendmail", runner: Runner | None = None, per_minute: float = 10.0,
         burst: int = 5, timeout: float = 30.0, hostname: str | None = None,
+        whois: bool = False, whois_program: str = "whois", whois_timeout: float = 10.0,
     ) -> None:
         super().__init__(per_minute, burst)
         self.mailer = MailNotifier(dest, sender=sender, sendername=sendername,
                                    sendmail=sendmail, hostname=hostname)
         self.runner = runner or SubprocessRunner(timeout=timeout)
         self.timeout = timeout
+        self.whois = whois
+        self.whois_program = whois_program
+        self.whois_timeout = whois_timeout
+
+    def whois_text(self, address: str) -> str:
+        """What ``whois ADDRESS`` printed (bounded), or one line saying why there is none."""
+        if shutil.which(self.whois_program) is None:
+            return (f"(not available: no {self.whois_program!r} program on this host; "
+                    "install whois to have it here)")
+        try:
+            done = self.runner(Command((self.whois_program, address),
+                                       timeout=self.whois_timeout))
+        except BackendError as exc:
+            return f"(not available: {exc})"
+        text = done.stdout.strip()
+        if done.returncode != 0 and not text:
+            why = done.stderr.strip().splitlines()
+            return f"(not available: whois exited with {done.returncode}" + (
+                f": {why[-1]})" if why else ")")
+        if len(text) > _WHOIS_LIMIT:  # an answer is a few KiB; a mail is no place for more
+            text = text[:_WHOIS_LIMIT] + "\n[... cut]"
+        return text
 
     def _send(self, notice: Notice) -> None:
         mailer = self.mailer
+        whois = self.whois_text(notice.ip) if self.whois and notice.ip else None
         done = self.runner(Command(
             (mailer.sendmail, "-i", "-f", mailer.sender, "--", *mailer.dest),
-            mailer.message(notice).as_string(), timeout=self.timeout))
+            mailer.message(notice, whois).as_string(), timeout=self.timeout))
         if done.returncode != 0:
             why = done.stderr.strip().splitlines()
             raise BackendError(f"mail: sendmail exited with {done.returncode}"

@@ -178,7 +178,8 @@ def native_action(
         settings = {"dest": tuple((_opt(options, "dest", "root") or "root").replace(",", " ")
                                   .split()),
                     "sender": _opt(options, "sender", "warden"),
-                    "sendername": _opt(options, "sendername", "warden")}
+                    "sendername": _opt(options, "sendername", "warden"),
+                    "whois": "whois" in file}
     return NativeAction(kind, rule, settings)
 
 
@@ -214,5 +215,5 @@ def create_backend(spec: NativeAction, runner: Runner | None = None) -> BaseBack
         dest = s["dest"]
         return MailBackend(tuple(dest) if isinstance(dest, tuple | list) else (str(dest),),
                            sender=str(s["sender"]), sendername=str(s["sendername"]),
-                           runner=runner)
+                           runner=runner, whois=bool(s.get("whois")))
     raise BackendError(f"no firewall backend of kind {spec.kind!r}")
