@@ -144,7 +144,11 @@ def test_fail2ban_client_prints_the_same_for_warden_as_for_fail2ban(
              ("get", "sshd", "banned", "192.0.2.9"), ("banned", "192.0.2.9"),
              ("status", "nope"), ("set", "sshd", "unbanip", "192.0.2.9"),
              ("get", "sshd", "banip"), ("set", "sshd", "banip", "192.0.2.9"),
-             ("unban", "--all"), ("status", "sshd", "short")]
+             ("unban", "--all"), ("status", "sshd", "short"),
+             ("set", "sshd", "banip", "2001:db8::9", "192.0.2.10"), ("get", "sshd", "banip", ","),
+             ("get", "sshd", "banned"), ("banned",), ("echo", "x", "y"), ("server-status",),
+             ("set", "sshd", "unbanip", "--report-absent", "192.0.2.77"),
+             ("unban", "2001:db8::9"), ("unban", "--all")]
     for step in steps:
         got = client(ours, *step)
         want = client(oracle.socket, *step)
