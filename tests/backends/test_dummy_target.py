@@ -8,6 +8,7 @@ read the same, line for line, at every step.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import time
@@ -96,6 +97,11 @@ def test_unwritable_target_is_a_one_line_backend_error(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match=r"^dummy: cannot write its target .*/missing-dir/"
                                            r"dummy: No such file or directory$"):
         backend.start([JailRule("sshd")])
+    # the dry run itself goes on: the jail is started and its bans are answered
+    with pytest.raises(BackendError, match="cannot write its target"):
+        backend.ban([_ban("192.0.2.7")])
+        backend.commit(time.time())
+    assert backend.banned("sshd") == {ipaddress.ip_network("192.0.2.7/32")}
 
 
 def test_without_target_nothing_is_written(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ written with plain file I/O, never through a shell.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from warden.backends.base import BanEntry, BaseBackend, Held, JailRule, Network, UnbanEntry
 from warden.errors import BackendError
@@ -50,12 +51,18 @@ class DryRunBackend(BaseBackend):
             raise BackendError(f"dummy: cannot write its target {self.target}: "
                                f"{exc.strerror}") from exc
 
+    def start(self, jails: Sequence[JailRule]) -> None:
+        """Start ``jails``; then, with a target, write the stock actionstart's init line once
+        a jail (after the jails are started: a target that cannot be written costs the file,
+        never the dry run)."""
+        rules = list(jails)
+        super().start(rules)
+        self._record([self.init for _ in rules])
+
     def _start(self, rules: list[JailRule]) -> None:
         for rule in rules:
             self._sets.setdefault(rule.jail, {})
             self.log.append(f"start {rule.jail} ports={','.join(rule.ports) or 'all'}")
-        # the stock actionstart: touch the target, then write its init line (once a jail)
-        self._record([self.init for _ in rules])
 
     def _apply(self, bans: list[BanEntry], unbans: list[UnbanEntry], now: float) -> None:
         self.commits += 1
