@@ -59,11 +59,13 @@ class Service:
 
 
 def _alive(pid: int) -> bool:
+    """The process runs (a zombie has exited: the detached daemon's parent is pid 1, which
+    reaps it when it likes)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
         return False
-    return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 @pytest.fixture
