@@ -9,7 +9,9 @@ records every ban there as fail2ban's does.
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,14 @@ def test_stock_recidive_bans_a_repeat_offender_from_warden_log(
            f"[sshd] Ban {offender}" in log
     assert log.count(f"[sshd] Ban {offender}") == 2
     assert log.count(f"[recidive] Ban {offender}") == 1
+    if shutil.which("fail2ban-regex"):
+        # fail2ban's own engine agrees: the two sshd bans, not recidive's, not the unban
+        done = subprocess.run(("fail2ban-regex", str(server.logfile),
+                               str(STOCK / "filter.d" / "recidive.conf")),
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        assert re.search(r"^Lines: \d+ lines, 0 ignored, 2 matched", done.stdout, re.M), \
+            done.stdout
     # the stock dummy action's target: its init line per jail, then "+ADDR" / "-ADDR" lines
     # (sshd, sshd, then recidive), as fail2ban's shell commands write them
     assert dummy.read_text().split("\n") == [
