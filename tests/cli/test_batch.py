@@ -1,5 +1,6 @@
 """``core.batch.tally`` counts exactly what ``Filter.process`` line by line gives, with the same
-effect on the filter's state (its inlined loop must stay in step with ``Filter._find``)."""
+effect on the filter's state. Both drive the one ``Matcher.step``; what these tests check is
+the driver: dates found a block at a time, comments skipped, long lines cut, the counting."""
 
 from __future__ import annotations
 
@@ -70,8 +71,8 @@ def _same(definition: FilterDefinition, lines: list[str], now: float, **kw: obje
     assert (got.fail_hits, got.ignore_hits) == (want.fail_hits, want.ignore_hits)
     assert (got.matched_lines, got.missed_lines) == (want.matched_lines, want.missed_lines)
     assert other.decisive_state() == one.decisive_state()
-    assert isinstance(one._dates, DateDetector) and isinstance(other._dates, DateDetector)
-    assert one._dates.hits() == other._dates.hits()
+    assert isinstance(one.dates, DateDetector) and isinstance(other.dates, DateDetector)
+    assert one.dates.hits() == other.dates.hits()
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -79,7 +79,7 @@ def _fresh(definition: FilterDefinition) -> Filter:
 def _run(definition: FilterDefinition, path: Path, jobs: int, warmup: int
          ) -> tuple[tuple[int, ...], list[tuple[str, int]], object, ChunkStats, str]:
     flt = _fresh(definition)
-    dates = flt._dates
+    dates = flt.dates
     assert isinstance(dates, DateDetector)
     sizes = len(flt.failregexes), len(flt.ignoreregexes)
 

@@ -53,8 +53,8 @@ def test_default_date_detector_and_shared_dates() -> None:
     assert failure.matches == ("2005-08-14 10:00:00 x 192.0.2.1",)
     other = make(r"^\s*x <HOST>$", journal=False, datepattern="^%Y-%m-%d %H:%M:%S")
     line = other.clean("2005-08-14 10:00:00 x 192.0.2.1\r\n")
-    assert flt._dates is not None
-    found = flt._dates.match(line, 1124013600.0)
+    assert flt.dates is not None
+    found = flt.dates.match(line, 1124013600.0)
     (shared,) = other.process_dated(line, found, 1124013600.0).failures
     assert shared.time == failure.time
 

@@ -99,7 +99,7 @@ def _line_number(path: str, offset: int) -> int:
 
 
 def _snapshot(flt: Filter) -> tuple[object, list[tuple[int, float]], int]:
-    dates = flt._dates
+    dates = flt.dates
     assert isinstance(dates, DateDetector)
     return flt.decisive_state(), dates.hit_counts(), dates.reorders
 

@@ -9,6 +9,7 @@ access that was gained. Kept: at most 100 sessions, each for 5 minutes after it 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 
 __all__ = ["Sessions"]
 
@@ -56,7 +57,7 @@ class Sessions:
             users.add(user)
         return users if isinstance(users, set) else None
 
-    def merge(self, key: object, fail: dict[str, object], lines: list[str],
+    def merge(self, key: object, fail: dict[str, object], lines: Sequence[str],
               now: float) -> dict[str, object]:
         """Merge a match into its session; return the session's (possibly shared) captures."""
         get = fail.get
