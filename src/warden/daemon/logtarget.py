@@ -20,6 +20,7 @@ jail, and there is one per ban, which the firewall and the store pay for anyway.
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
 import logging.handlers
 import os
@@ -191,9 +192,14 @@ class _Journal(logging.Handler):
             self.handleError(record)
 
     def _send_large(self, data: bytes) -> None:
-        fd = os.memfd_create("warden-journal", os.MFD_ALLOW_SEALING)
+        fd = os.memfd_create("warden-journal", os.MFD_ALLOW_SEALING | os.MFD_CLOEXEC)
         try:
-            os.write(fd, data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            # sealed, journald maps the file as it is instead of copying it
+            fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW
+                        | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL)
             self.sock.sendmsg([], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
                                     struct.pack("i", fd))])
         finally:
