@@ -208,10 +208,19 @@ def test_journal_target_speaks_the_native_protocol(tmp_path: Path) -> None:
             big = "x" * 400_000  # beyond a datagram: sent as a memory file's descriptor
             logging.getLogger("warden.jail").error(big)
             _, ancillary, _, _ = sink.recvmsg(65536, socket.CMSG_SPACE(4))
+            # journald restarts: a new socket at the same path gets the next entries
+            sink.close()
+            path.unlink()
+            sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            sink.bind(str(path))
+            sink.settimeout(5)
+            logging.getLogger("warden.actions").log(NOTICE, "[sshd] Unban 192.0.2.1")
+            after = _fields(sink.recv(65536))
         finally:
             target.close()
     finally:
         sink.close()
+    assert after["MESSAGE"] == "[sshd] Unban 192.0.2.1"
     assert ban == {"MESSAGE": "[sshd] Ban 192.0.2.1", "PRIORITY": "5",
                    "SYSLOG_IDENTIFIER": "warden", "SYSLOG_PID": str(os.getpid()),
                    "LOGGER": "warden.actions"}

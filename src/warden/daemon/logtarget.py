@@ -159,13 +159,15 @@ class _Journal(logging.Handler):
         super().__init__()
         self.path = path
         self.identifier = identifier
+        # checked once at start; then each entry is addressed anew, so a restarted journald
+        # (a new socket at the same path) gets the next entries
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.connect(path)
+            except OSError as exc:
+                raise OSError(exc.errno, f"no systemd journal to log to ({path}: "
+                              f"{exc.strerror}; is systemd-journald running?)") from exc
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        try:
-            self.sock.connect(path)
-        except OSError as exc:
-            self.sock.close()
-            raise OSError(exc.errno, f"no systemd journal to log to ({path}: {exc.strerror}; "
-                          "is systemd-journald running?)") from exc
 
     @classmethod
     def priority(cls, level: int) -> int:
@@ -183,7 +185,7 @@ class _Journal(logging.Handler):
                 "SYSLOG_PID": str(record.process), "LOGGER": record.name}
             data = b"".join(_journal_field(k, v) for k, v in fields.items())
             try:
-                self.sock.send(data)
+                self.sock.sendto(data, self.path)
             except OSError as exc:
                 if exc.errno not in (errno.EMSGSIZE, errno.ENOBUFS):
                     raise
@@ -201,7 +203,7 @@ class _Journal(logging.Handler):
             fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW
                         | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL)
             self.sock.sendmsg([], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                                    struct.pack("i", fd))])
+                                    struct.pack("i", fd))], 0, self.path)
         finally:
             os.close(fd)
 
