@@ -171,7 +171,10 @@ def native_action(
         url = _opt(options, "url")
         if url is None:
             return None  # nothing to post to: the action file runs as it is
-        settings = {"url": url, "headers": _Hidden(_raw(options, "headers") or "")}
+        settings = {"url": url}
+        headers = _raw(options, "headers")
+        if headers is not None:
+            settings["headers"] = _Hidden(headers)
     elif kind == "pf":
         settings = pf
     elif kind == "mail":
