@@ -18,8 +18,8 @@ from warden.store import SqliteBanStore
 pytestmark = pytest.mark.skipif(not have_redis(), reason="needs redis-server and redis-py")
 
 if have_redis():
-    from warden.fleet.client import Endpoint, FailureMark, FleetClient
-    from warden.fleet.entry import FleetEntry
+    from warden.fleet.client import Endpoint, FleetClient
+    from warden.fleet.entry import FailureMark, FleetEntry
     from warden.fleet.link import Link
 
 NOW = 1_900_000_000.0

@@ -98,6 +98,8 @@ class Jail:
         self.total_failed = 0
         #: live failures whose log time was more than a minute off (taken as ``now``)
         self.skewed = 0
+        # (id, time) of each counted failure, kept only while someone collects them
+        self._counted: list[tuple[str, float]] | None = None
 
     # -- log lines -------------------------------------------------------------------------
 
@@ -195,6 +197,8 @@ class Jail:
     def _count(self, parked: _Parked, now: float, out: list[Decision]) -> None:
         fid, net, time, fields, matches = parked
         self.total_failed += 1
+        if self._counted is not None:
+            self._counted.append((fid, time))
         weight = 1
         if self.policy.increments:
             prev = self.history.lookup(fid, self.name, self.spec.increment.overalljails)
@@ -229,6 +233,12 @@ class Jail:
             self._dropped += len(pending.pop(oldest))
         pending[key] = [parked]
         out.append(query)
+
+    def collect_failures(self) -> list[tuple[str, float]]:
+        """The (id, time) of every failure counted since the last call (the first call
+        starts the collecting; a daemon that shares failure counts calls it regularly)."""
+        found, self._counted = self._counted or [], []
+        return found
 
     # -- answers from the daemon -----------------------------------------------------------
 

@@ -31,6 +31,7 @@ from warden.daemon.compat_server import CompatServer
 from warden.daemon.control import ControlServer
 from warden.daemon.enforcer import Enforcer, Route
 from warden.daemon.firewall import make_backend, needs_matches, route_for
+from warden.daemon.fleetlink import open_fleet
 from warden.daemon.jailspec import ignore_names, jail_spec
 from warden.daemon.kernelbans import adopt
 from warden.daemon.logtarget import NOTICE, LogTarget
@@ -126,6 +127,8 @@ class Daemon:
         self._reloading = asyncio.Lock()
         self.group: asyncio.TaskGroup | None = None
         self.self_addresses: tuple[Network, ...] = ()
+        self.fleet = open_fleet(config.fleet, self.runtime, own=lambda: self.self_addresses,
+                                clock=clock)
 
     # -- building jails ------------------------------------------------------------------------
     async def build_jail(self, cfg: JailConfig) -> JailSlot | None:
@@ -299,6 +302,8 @@ class Daemon:
                 group.create_task(self.enforcer.run(), name="enforcer")
                 group.create_task(self.runtime.expiry_loop(), name="expiry")
                 group.create_task(self._housekeeping(), name="housekeeping")
+                if self.fleet is not None:
+                    group.create_task(self.fleet.run(), name="fleet")
                 self.sync_sources()
                 log.info("Server ready (warden %s), socket %s", __version__,
                          self.settings.socket)

@@ -74,6 +74,8 @@ class Runtime:
         self._wake = asyncio.Event()
         self._side_tasks: set[asyncio.Task[None]] = set()
         self.task_group: asyncio.TaskGroup | None = None
+        #: told of the bans and unbans carried out with ``share`` (the fleet link shares them)
+        self.on_decided: Callable[[Sequence[Ban], Sequence[Unban]], None] | None = None
 
     # -- jails -------------------------------------------------------------------------------
     def add_jail(self, slot: JailSlot) -> None:
@@ -139,10 +141,12 @@ class Runtime:
                     decisions.extend(found)
 
     # -- decisions ---------------------------------------------------------------------------
-    async def carry_out(self, decisions: Sequence[Decision], *, wait: bool = False) -> None:
+    async def carry_out(self, decisions: Sequence[Decision], *, wait: bool = False,
+                        share: bool = True) -> None:
         """Record then enforce ``decisions``; start the look-ups they ask for.
 
-        With ``wait`` return only once the firewall has the changes (manual commands).
+        With ``wait`` return only once the firewall has the changes (manual commands);
+        without ``share`` they are not handed to ``on_decided`` (they came from the fleet).
         """
         bans = [d for d in decisions if isinstance(d, Ban)]
         unbans = [d for d in decisions if isinstance(d, Unban)]
@@ -153,6 +157,8 @@ class Runtime:
             # The firewall still gets the bans: losing state is bad, letting hosts in is worse.
             log.error("state database write failed (%s): %d ban(s) and %d unban(s) are "
                       "enforced but will not survive a restart", exc, len(bans), len(unbans))
+        if share and self.on_decided is not None and (bans or unbans):
+            self.on_decided(bans, unbans)
         # Networks go to the firewall as they are (no text round trip); raw ids (a user
         # name as <F-ID>) have no address and cannot be enforced.
         done = None

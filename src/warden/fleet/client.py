@@ -19,6 +19,7 @@ from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import RedisError
 
 from warden.errors import WardenError
+from warden.fleet.entry import FailureMark
 from warden.fleet.keys import KeyLayout
 
 __all__ = ["Endpoint", "FailureMark", "FleetClient", "FleetUnavailable", "StreamItem"]
@@ -56,19 +57,6 @@ class Endpoint:
     certfile: str | None = None
     keyfile: str | None = None
     timeout: float = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class FailureMark:
-    """One failure to add to the fleet-wide count of ``addr`` in ``jail``; ``member`` is
-    unique per failure (the origin host and its own sequence)."""
-
-    jail: str
-    addr: str
-    time: float
-    member: str
-    findtime: float
-    keep: int
 
 
 def _client(endpoint: Endpoint, block: float) -> aioredis.Redis:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from warden.core.addr import Network, format_target, parse_network
 from warden.core.banguard import danger
 
-__all__ = ["OPS", "BadEntry", "FleetEntry", "decode", "from_text"]
+__all__ = ["OPS", "BadEntry", "FailureMark", "FleetEntry", "decode", "from_text"]
 
 #: what an entry may say
 OPS = ("ban", "unban")
@@ -68,6 +68,20 @@ class FleetEntry:
     def expired(self, now: float) -> bool:
         """True for a ban that has ended by ``now`` (nothing left to apply)."""
         return self.op == "ban" and self.end is not None and self.end <= now
+
+
+@dataclass(frozen=True, slots=True)
+class FailureMark:
+    """One failure to add to the fleet-wide count of ``addr`` in ``jail`` (the window is
+    ``findtime``, at most ``keep`` failures are kept); ``member`` is unique per failure
+    (the origin host and its own sequence number)."""
+
+    jail: str
+    addr: str
+    time: float
+    member: str
+    findtime: float
+    keep: int
 
 
 def _text(fields: Mapping[str, str], name: str) -> str:

@@ -23,8 +23,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from warden.fleet.client import FailureMark, FleetClient, FleetUnavailable
-from warden.fleet.entry import BadEntry, FleetEntry, decode, from_text
+from warden.fleet.client import FleetClient, FleetUnavailable
+from warden.fleet.entry import BadEntry, FailureMark, FleetEntry, decode, from_text
 
 __all__ = ["Link", "LinkState", "Outbox"]
 
