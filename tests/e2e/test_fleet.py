@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,10 @@ class Fleet:
         return done.stdout.strip() == "ok"
 
 
+def _joined(server: Server) -> bool:
+    return "fleet: connected to" in server.log_text()
+
+
 def _jails(log: Path, short_log: Path) -> str:
     return (f"[sshd]\nenabled = true\nfilter = sshd\nlogpath = {log}\nport = ssh\n"
             "maxretry = 3\nfindtime = 1h\nbantime = 1h\nfleet = both\n\n"
@@ -155,9 +160,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         made = Fleet(redis, servers, namespaces, attacker, logs, short_logs)
         for name in HOSTS:
             made.start(name)
-        for name in HOSTS:
-            wait_for(f"{name} to join the fleet",
-                     lambda n=name: "fleet: connected to" in made.servers[n].log_text())
+        for server in servers.values():
+            wait_for(f"{server.root.name} to join the fleet",
+                     partial(_joined, server))
         yield made
 
 
