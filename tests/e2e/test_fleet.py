@@ -118,52 +118,54 @@ def _jails(log: Path, short_log: Path) -> str:
             "bantime = 3\nfleet = bans\n")
 
 
+def build_fleet(root: Path, stack: ExitStack) -> Fleet:
+    """Namespaces, listeners, Redis and the three started daemons; all undone by ``stack``."""
+    attacker = stack.enter_context(netns("wfa"))
+    for src in SOURCES:
+        _ip("-n", attacker, "addr", "add", f"{src}/32", "dev", "lo")
+    namespaces: dict[str, str] = {}
+    for index, (name, addr) in enumerate(HOSTS.items()):
+        ns = namespaces[name] = stack.enter_context(netns(f"wf{name}"))
+        near, far = f"wfh{index}", f"wfx{index}"
+        _ip("link", "add", near, "netns", ns, "type", "veth", "peer", far, "netns", attacker)
+        _ip("-n", ns, "addr", "add", f"{addr}/32", "dev", near)
+        _ip("-n", ns, "link", "set", near, "up")
+        _ip("-n", attacker, "link", "set", far, "up")
+        _ip("-n", ns, "route", "add", "192.0.2.0/24", "dev", near)
+        _ip("-n", attacker, "route", "add", f"{addr}/32", "dev", far)
+        listener = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c",
+                                     _LISTENER], stdin=subprocess.DEVNULL)
+        stack.callback(listener.wait)
+        stack.callback(listener.kill)
+    redis = RedisServer(root / "redis").start()
+    stack.callback(redis.stop)
+    servers: dict[str, Server] = {}
+    logs: dict[str, Path] = {}
+    short_logs: dict[str, Path] = {}
+    for name in HOSTS:
+        logs[name] = root / f"{name}-auth.log"
+        short_logs[name] = root / f"{name}-short.log"
+        logs[name].touch()
+        short_logs[name].touch()
+        server = Server(root / name, _jails(logs[name], short_logs[name]),
+                        settings=f"\n[Fleet]\nredis = {redis.url}\nname = {name}\n",
+                        action="nftables-multiport")
+        for conf in ("nftables.conf", "nftables-multiport.conf"):
+            shutil.copy(ACTIONS / conf, server.conf / "action.d" / conf)
+        servers[name] = server
+        stack.callback(server.close)
+    made = Fleet(redis, servers, namespaces, attacker, logs, short_logs)
+    for name in HOSTS:
+        made.start(name)
+    for server in servers.values():
+        wait_for(f"{server.root.name} to join the fleet", partial(_joined, server))
+    return made
+
+
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    root = tmp_path_factory.mktemp("fleet")
     with ExitStack() as stack:
-        attacker = stack.enter_context(netns("wfa"))
-        for src in SOURCES:
-            _ip("-n", attacker, "addr", "add", f"{src}/32", "dev", "lo")
-        namespaces: dict[str, str] = {}
-        for index, (name, addr) in enumerate(HOSTS.items()):
-            ns = namespaces[name] = stack.enter_context(netns(f"wf{name}"))
-            near, far = f"wfh{index}", f"wfx{index}"
-            _ip("link", "add", near, "netns", ns, "type", "veth", "peer", far, "netns",
-                attacker)
-            _ip("-n", ns, "addr", "add", f"{addr}/32", "dev", near)
-            _ip("-n", ns, "link", "set", near, "up")
-            _ip("-n", attacker, "link", "set", far, "up")
-            _ip("-n", ns, "route", "add", "192.0.2.0/24", "dev", near)
-            _ip("-n", attacker, "route", "add", f"{addr}/32", "dev", far)
-            listener = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c",
-                                         _LISTENER], stdin=subprocess.DEVNULL)
-            stack.callback(listener.wait)
-            stack.callback(listener.kill)
-        redis = RedisServer(root / "redis").start()
-        stack.callback(redis.stop)
-        servers: dict[str, Server] = {}
-        logs: dict[str, Path] = {}
-        short_logs: dict[str, Path] = {}
-        for name in HOSTS:
-            logs[name] = root / f"{name}-auth.log"
-            short_logs[name] = root / f"{name}-short.log"
-            logs[name].touch()
-            short_logs[name].touch()
-            server = Server(root / name, _jails(logs[name], short_logs[name]),
-                            settings=f"\n[Fleet]\nredis = {redis.url}\nname = {name}\n",
-                            action="nftables-multiport")
-            for conf in ("nftables.conf", "nftables-multiport.conf"):
-                shutil.copy(ACTIONS / conf, server.conf / "action.d" / conf)
-            servers[name] = server
-            stack.callback(server.close)
-        made = Fleet(redis, servers, namespaces, attacker, logs, short_logs)
-        for name in HOSTS:
-            made.start(name)
-        for server in servers.values():
-            wait_for(f"{server.root.name} to join the fleet",
-                     partial(_joined, server))
-        yield made
+        yield build_fleet(tmp_path_factory.mktemp("fleet"), stack)
 
 
 def test_1_a_ban_on_a_blocks_the_attacker_on_b_and_c_within_a_second(fleet: Fleet) -> None:

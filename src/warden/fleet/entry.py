@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from warden.core.addr import Network, format_target, parse_network
 from warden.core.banguard import danger
 
-__all__ = ["OPS", "BadEntry", "FailureMark", "FleetEntry", "decode", "from_text"]
+__all__ = ["OPS", "BadEntry", "FailureMark", "FleetEntry", "decode", "from_text",
+           "outbox_fields"]
 
 #: what an entry may say
 OPS = ("ban", "unban")
@@ -104,7 +105,7 @@ def _number(fields: Mapping[str, str], name: str) -> float:
     return value
 
 
-def decode(raw: Mapping[bytes | str, bytes | str]) -> FleetEntry:
+def decode(raw: Mapping[bytes | str, bytes | str] | Mapping[str, str]) -> FleetEntry:
     """The entry in the stream fields ``raw``; :class:`BadEntry` if any field is wrong or
     the target is one no host may ban (``0.0.0.0/0``, loopback, a prefix shorter than /8)."""
     fields: dict[str, str] = {}
@@ -135,12 +136,19 @@ def decode(raw: Mapping[bytes | str, bytes | str]) -> FleetEntry:
     return FleetEntry(op, jail, target, time, end, int(count_text), origin)
 
 
-def from_text(text: str) -> FleetEntry:
-    """An entry from :meth:`FleetEntry.text` (the outbox); BadEntry if it is not one."""
+def outbox_fields(text: str) -> tuple[str, dict[str, str]]:
+    """The jail and stream fields of :meth:`FleetEntry.text` (an outbox row this host
+    wrote; the receivers validate it); BadEntry if it is not one."""
     try:
         data = json.loads(text)
     except ValueError:
         raise BadEntry("not JSON") from None
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise BadEntry("not an object of texts")
-    return decode(data)
+    return _text(data, "jail"), data
+
+
+def from_text(text: str) -> FleetEntry:
+    """An entry from :meth:`FleetEntry.text` (the outbox), validated; BadEntry if it is
+    not one."""
+    return decode(outbox_fields(text)[1])

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from warden.fleet.client import FleetClient, FleetUnavailable
-from warden.fleet.entry import BadEntry, FailureMark, FleetEntry, decode, from_text
+from warden.fleet.entry import BadEntry, FailureMark, FleetEntry, decode, outbox_fields
 
 __all__ = ["Link", "LinkState", "Outbox"]
 
@@ -177,11 +177,9 @@ class Link:
         batch: list[tuple[str, dict[str, str]]] = []
         for _seq, text in rows:
             try:
-                entry = from_text(text)
+                batch.append(outbox_fields(text))
             except BadEntry as exc:  # written by this host: a bug, not an attack
                 log.error("fleet: dropping an outbox entry that does not parse (%s)", exc)
-                continue
-            batch.append((entry.jail, entry.fields()))
         await self.client.publish(batch, self.maxlen)
         self.store.outbox_remove(rows[-1][0])
         self.state.published += len(batch)
