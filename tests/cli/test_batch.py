@@ -58,21 +58,23 @@ def _by_process(flt: Filter, lines: list[str], now: float) -> Tally:
 
 
 def _same(definition: FilterDefinition, lines: list[str], now: float, **kw: object) -> None:
-    def fresh() -> Filter:
+    def fresh(**more: object) -> Filter:
         dates = DateDetector(definition.datepattern, default_tz=definition.logtimezone, now=now)
-        return Filter(definition, dates=dates, **kw)  # type: ignore[arg-type]
+        return Filter(definition, dates=dates, **kw, **more)  # type: ignore[arg-type]
 
-    one, other = fresh(), fresh()
-    want = _by_process(one, lines, now)
-    got = Tally(len(other.failregexes), len(other.ignoreregexes), keep_matched=True,
-                keep_missed=True)
-    tally(other, lines, now, got)
-    assert got.counts() == want.counts()
-    assert (got.fail_hits, got.ignore_hits) == (want.fail_hits, want.ignore_hits)
-    assert (got.matched_lines, got.missed_lines) == (want.matched_lines, want.missed_lines)
-    assert other.decisive_state() == one.decisive_state()
-    assert isinstance(one.dates, DateDetector) and isinstance(other.dates, DateDetector)
-    assert one.dates.hits() == other.dates.hits()
+    # details=False (what `warden regex` counts with) skips building failures, nothing else
+    for details in (True, False):
+        one, other = fresh(), fresh(details=details)
+        want = _by_process(one, lines, now)
+        got = Tally(len(other.failregexes), len(other.ignoreregexes), keep_matched=True,
+                    keep_missed=True)
+        tally(other, lines, now, got)
+        assert got.counts() == want.counts()
+        assert (got.fail_hits, got.ignore_hits) == (want.fail_hits, want.ignore_hits)
+        assert (got.matched_lines, got.missed_lines) == (want.matched_lines, want.missed_lines)
+        assert other.decisive_state() == one.decisive_state()
+        assert isinstance(one.dates, DateDetector) and isinstance(other.dates, DateDetector)
+        assert one.dates.hits() == other.dates.hits()
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -96,12 +98,22 @@ def test_generic_paths_equal_process(tmp_path: Path) -> None:
     _same(early, lines, NOW)
 
 
-def test_journal_mode_counts() -> None:
+@pytest.mark.parametrize("details", [True, False])
+def test_journal_mode_counts(details: bool) -> None:
     definition = FilterDefinition(name="j", failregex=("^x <HOST>$",))
-    flt = Filter(definition, journal=True)
+    flt = Filter(definition, journal=True, details=details)
     t = Tally(1, 0)
     tally(flt, ["x 192.0.2.1", "", "#c", "y"], NOW, t)
     assert t.counts() == (2, 0, 1, 1)
+
+
+def test_counting_filter_reports_failures_by_count() -> None:
+    definition = FilterDefinition(name="c", failregex=("^x <HOST>$",))
+    full, counting = Filter(definition, journal=True), Filter(definition, journal=True,
+                                                                details=False)
+    detailed, counted = full.process("x 192.0.2.1", NOW), counting.process("x 192.0.2.1", NOW)
+    assert (detailed.found, len(detailed.failures), detailed.failregex) == (1, 1, 0)
+    assert (counted.found, counted.failures, counted.failregex) == (1, (), 0)
 
 
 def _stream(data: bytes) -> io.BytesIO:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from warden.core.datedetect import DateMatch
 from warden.core.filter import Filter, LineResult
 from warden.core.filterdef import FilterDefinition
 
@@ -16,26 +17,22 @@ DATA = Path(__file__).parent / "data" / "filter_cases.txt"
 NOW = 1_000_000.0
 
 
-@dataclass(frozen=True)
-class FakeDate:
-    start: int
-    end: int
-    time: float | None
-    template: str = "fake"
+def fake_date(start: int, end: int, time: float | None) -> DateMatch:
+    return DateMatch(start, end, time, "fake")
 
 
 class FakeDates:
     """``@EPOCH`` / ``@bad`` at the start of a line is its date; ``~`` an empty optional date."""
 
-    def match(self, line: str, now: float) -> FakeDate | None:
+    def match(self, line: str, now: float) -> DateMatch | None:
         if line.startswith("~"):
-            return FakeDate(0, 0, None)
+            return fake_date(0, 0, None)
         if not line.startswith("@"):
             return None
         end = line.find(" ")
         end = len(line) if end < 0 else end
         text = line[1:end]
-        return FakeDate(0, end, float(text) if text.isdigit() else None)
+        return fake_date(0, end, float(text) if text.isdigit() else None)
 
 
 @dataclass

@@ -74,20 +74,20 @@ def tally(flt: Filter, lines: Iterable[str], now: float, into: Tally) -> None:
                 continue
             count += len(raw)
             cut = raw if max(map(len, raw)) <= maxlen else [line[:maxlen] for line in raw]
-            for orig, line, found in zip(raw, cut, dates_of(cut, now), strict=True):
-                result = step(state, line, found, now)
+            for orig, line, date in zip(raw, cut, dates_of(cut, now), strict=True):
+                result = step(state, line, date, now)
                 if result is NOTHING:
                     missed += 1
                     if missed_lines is not None:
                         missed_lines.append(orig)
                     continue
-                failures, failregex, ignoreregex = result
+                _, failregex, ignoreregex, failed = result
                 if failregex is not None:
                     fail_hits[failregex] += 1
                 if ignoreregex is not None:
                     ignore_hits[ignoreregex] += 1
                     ignored += 1
-                elif failures:
+                elif failed:
                     matched += 1
                     if matched_lines is not None:
                         matched_lines.append(orig)

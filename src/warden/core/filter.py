@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from warden.core.datedetect import DateDetector
+from warden.core.datedetect import DateDetector, DateMatch
 from warden.core.failregex import FilterRegex
 from warden.core.filterdef import FilterDefinition
-from warden.core.matcher import DateFound, Failure, FilterState, LineResult, Matcher
+from warden.core.matcher import Failure, FilterState, LineResult, Matcher
 
 __all__ = ["DateSource", "Failure", "Filter", "LineResult"]
 
@@ -26,7 +26,7 @@ _EOL = ("\n", "\r")
 class DateSource(Protocol):
     """What the filter needs of a date detector (``warden.core.datedetect.DateDetector``)."""
 
-    def match(self, line: str, now: float) -> DateFound | None:
+    def match(self, line: str, now: float) -> DateMatch | None:
         """The date found in ``line``, or ``None``."""
 
 
@@ -37,16 +37,18 @@ class Filter:
 
     def __init__(self, definition: FilterDefinition, *, dates: DateSource | None = None,
                  journal: bool = False, max_line_length: int = 8192,
-                 matcher: Matcher | None = None) -> None:
+                 details: bool = True, matcher: Matcher | None = None) -> None:
         """Compile ``definition`` (or take ``matcher``, built from it); raise
         :class:`~warden.errors.RegexError` for the first bad regex.
 
         ``dates`` finds dates in lines; by default a :class:`DateDetector` for the filter's
         ``datepattern`` and ``logtimezone``.  With ``journal=True`` there is no date detection
         and every line's time is ``now``.  Lines are cut to ``max_line_length`` characters
-        before anything else looks at them.
+        before anything else looks at them. ``details=False``: failures are counted, not
+        built (``LineResult.found``; see :class:`Matcher`).
         """
-        self.matcher = matcher if matcher is not None else Matcher(definition, journal=journal)
+        self.matcher = (matcher if matcher is not None
+                        else Matcher(definition, journal=journal, details=details))
         if dates is None and not journal:
             dates = DateDetector(definition.datepattern, default_tz=definition.logtimezone)
         self.definition = definition
@@ -100,7 +102,7 @@ class Filter:
             line = line[: self.max_line_length]
         return line
 
-    def dates_of(self, lines: list[str], now: float) -> Sequence[DateFound | None]:
+    def dates_of(self, lines: list[str], now: float) -> Sequence[DateMatch | None]:
         """The dates of ``lines`` (each ``clean``), in order: what the date source finds
         matching them one by one, with the same effect on it (a :class:`DateDetector` does
         a block at once). Journal filters find none."""
@@ -118,7 +120,7 @@ class Filter:
         return self.matcher.step(self.state, line,
                                  None if dates is None else dates.match(line, now), now)
 
-    def process_dated(self, line: str, found: DateFound | None, now: float) -> LineResult:
+    def process_dated(self, line: str, found: DateMatch | None, now: float) -> LineResult:
         """Process the next line whose date was already looked up (``found``).
 
         For callers that share one date lookup among the filters of a file: ``line`` must be

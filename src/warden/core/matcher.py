@@ -27,30 +27,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
+from warden.core.datedetect import DateMatch
 from warden.core.failregex import ID_GROUPS, FilterRegex, compile_regex, failure_id
 from warden.core.filterdef import FilterDefinition
 from warden.core.prefilter import Screen, text_screen
 from warden.core.sessions import Sessions
 from warden.errors import RegexError
 
-__all__ = ["LAST_DATE_WINDOW", "NOTHING", "DateFound", "Failure", "FilterState", "LineResult",
+__all__ = ["LAST_DATE_WINDOW", "NOTHING", "Failure", "FilterState", "LineResult",
            "Matcher", "Step"]
 
 #: How long a reused "last date" stays valid for a line without one (fail2ban: 60 s).
 LAST_DATE_WINDOW = 60.0
-
-
-class DateFound(Protocol):
-    """Where a date is in a line and its time (``warden.core.datedetect.DateMatch``)."""
-
-    @property
-    def start(self) -> int: ...
-    @property
-    def end(self) -> int: ...
-    @property
-    def time(self) -> float | None: ...
 
 
 class Failure(NamedTuple):
@@ -73,13 +63,16 @@ class LineResult(NamedTuple):
     """What one line did: its failures, which failregex matched it, which ignoreregex.
 
     ``failregex`` is set whenever a failregex matched, even if the match was then ignored or
-    is not (yet) a failure (``<F-NOFAIL>``, a session still waiting for its host). Results
-    without failures are shared values: a line that matched nothing gives :data:`NOTHING`.
+    is not (yet) a failure (``<F-NOFAIL>``, a session still waiting for its host). ``found``
+    is the number of failures: ``len(failures)``, or, from a matcher built with
+    ``details=False``, the count alone (``failures`` stays empty). Results without failure
+    details are shared values: a line that matched nothing gives :data:`NOTHING`.
     """
 
     failures: tuple[Failure, ...] = ()
     failregex: int | None = None
     ignoreregex: int | None = None
+    found: int = 0
 
     @property
     def matched(self) -> bool:
@@ -99,7 +92,7 @@ _Settled = tuple[str, dict[str, object], tuple[str, ...]]
 _NO_FAILURE = -1
 
 #: The per-line step of a matcher (see :attr:`Matcher.step`).
-Step = Callable[["FilterState", str, "DateFound | None", float], LineResult]
+Step = Callable[["FilterState", str, "DateMatch | None", float], LineResult]
 
 
 def _joined(lines: list[_Line]) -> str:
@@ -139,15 +132,20 @@ class Matcher:
     of :class:`FilterState` values (a worker's, a jail's).
     """
 
-    __slots__ = ("_fail", "_ignore", "_ignore_first", "_ignored", "_journal", "_maxlines",
-                 "_multi", "_only", "_plan_any", "_plan_by_first", "_pref", "_pref_content",
-                 "_pref_screen", "_screen_out", "definition", "step")
+    __slots__ = ("_counted", "_details", "_fail", "_ignore", "_ignore_first", "_ignored",
+                 "_journal", "_maxlines", "_multi", "_only", "_plan_any", "_plan_by_first",
+                 "_pref", "_pref_content", "_pref_screen", "_screen_out", "definition", "step")
 
-    def __init__(self, definition: FilterDefinition, *, journal: bool = False) -> None:
+    def __init__(self, definition: FilterDefinition, *, journal: bool = False,
+                 details: bool = True) -> None:
         """Compile ``definition``; raise :class:`RegexError` for the first bad regex.
 
-        With ``journal=True`` lines carry no date and every line's time is ``now``.
+        With ``journal=True`` lines carry no date and every line's time is ``now``. With
+        ``details=False`` a failure is reported by its count only (``LineResult.found``), for
+        drivers that only count: building a failure's fields (for a session, a copy of its
+        merged captures) is a tenth of a matched line's cost and changes no state.
         """
+        self._details = details
         if definition.maxlines < 1:
             raise RegexError("maxlines must be at least 1", option="maxlines")
         self.definition = definition
@@ -193,6 +191,7 @@ class Matcher:
                             else text_screen([rx.pattern for rx in self._fail]))
         # Results without failures are shared values, allocated once.
         self._only = tuple(LineResult(failregex=i) for i in range(len(self._fail)))
+        self._counted = tuple(LineResult((), i, None, 1) for i in range(len(self._fail)))
         self._ignored = tuple(
             tuple(LineResult(failregex=i, ignoreregex=j) for j in range(len(self._ignore)))
             for i in range(len(self._fail)))
@@ -223,48 +222,57 @@ class Matcher:
         pref_screen, pref_content = self._pref_screen, self._pref_content
         plan_get, plan_any = self._plan_by_first.get, self._plan_any
         settle, only, ignored = self._settle, self._only, self._ignored
+        counted = None if self._details else self._counted
+
         window, nothing, new = LAST_DATE_WINDOW, NOTHING, tuple.__new__
         proxy, failure_type, result_type = MappingProxyType, Failure, LineResult
 
-        def step(state: FilterState, line: str, found: DateFound | None,
+        def step(state: FilterState, line: str, found: DateMatch | None,
                  now: float) -> LineResult:
-            # fail2ban's processLine: which text is searched, and the time it gets
+            # fail2ban's processLine: the time the line gets, and the date text cut out of
+            # it (line[start:end], when ``end``; the text searched is the rest)
             date: float | None
+            start = end = 0
             if journal:
                 state.last_date = date = now
-                text = line
             elif found is None:
                 last = state.last_date
                 date = last if last and last > now - window else None
-                text = line
             else:
-                start, end, date = found.start, found.end, found.time
+                start, end, date, _ = found
                 if start == end:
                     # An optional date matched nothing: reuse a recent one, else take "now".
                     last = state.last_date
                     date = last if last and last > now - window else now
-                    text = line
+                    start = end = 0
                 elif date is not None:
                     state.last_date = date
-                    text = line[end:] if start == 0 else line[:start] + line[end:]
                 else:
                     # No valid date: reuse a recent one (the line is then searched whole).
                     last = state.last_date
                     if last and last > now - window:
-                        date, text = last, line
-                    else:
-                        text = line[:start] + line[end:]
+                        date, start, end = last, 0, 0
             if buffered is not None:
-                return buffered(state, text, line, date, now)
+                return buffered(state, line[:start] + line[end:] if end else line, line,
+                                date, now)
             # fail2ban's findFailure for one line at a time (no buffer), the common case
-            buf = text + "\n"
             if screen_out is not None:
-                # (the literals hold no newline: testing buf is testing text)
+                # Lines holding none of the literals: see __init__. The literals hold no
+                # newline, and a text that is the line or its end holds one only if the line
+                # does: then the test needs no string made (a cut-out date at the start).
+                seen = line if not start else line[:start] + line[end:]
                 for literal in screen_out:
-                    if literal in buf:
+                    if literal in seen:
                         break
-                else:  # no failregex can match any part of this line
+                else:
                     return nothing
+                buf = (seen if not end or start else line[end:]) + "\n"
+            elif not end:
+                buf = line + "\n"
+            elif start:
+                buf = line[:start] + line[end:] + "\n"
+            else:
+                buf = line[end:] + "\n"
             pre: re.Match[str] | None = None
             if pref_search is not None:
                 if pref_screen is not None and not pref_screen.admits(buf):
@@ -292,10 +300,12 @@ class Matcher:
                 if type(settled) is int:
                     return ignored[rx.index][settled] if settled >= 0 else only[rx.index]
                 assert isinstance(settled, tuple)
+                if counted is not None:
+                    return counted[rx.index]
                 # tuple.__new__ straight away: a NamedTuple's own __new__ is a Python frame
                 hit = new(failure_type, (settled[0], date, proxy(settled[1]), settled[2],
                                          rx.index))
-                return new(result_type, ((hit,), rx.index, None))
+                return new(result_type, ((hit,), rx.index, None, 1))
             return nothing
 
         return step
@@ -359,9 +369,11 @@ class Matcher:
                 return self._ignored[rx.index][settled]
             return self._only[rx.index]
         assert isinstance(settled, tuple)
+        if not self._details:
+            return self._counted[rx.index]
         fid, fields, matches = settled
         return LineResult((Failure(fid, date, MappingProxyType(fields), matches, rx.index),),
-                          rx.index)
+                          rx.index, None, 1)
 
     # (positional: it runs for every matched line, and keywords cost a call its fast path)
     def _settle(self, state: FilterState, rx: FilterRegex, m: re.Match[str],  # noqa: PLR0917
@@ -404,6 +416,8 @@ class Matcher:
             # A session line that names no host yet: the failure is pending on the session.
             fail["mlfpending"] = 1
             return _NO_FAILURE
+        if not self._details:
+            return fid, fail, lines  # counted only: nothing to copy
         fields = dict(fail)  # the session's dict lives on: copy
         matches = fields.pop("matches")
         fields.pop("nofail-matches", None)
