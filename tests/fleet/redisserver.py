@@ -28,11 +28,15 @@ def have_redis() -> bool:
 class RedisServer:
     """One redis-server process; ``port`` 0 serves the Unix socket only."""
 
-    def __init__(self, root: Path, *, port: int = 0) -> None:
+    def __init__(self, root: Path, *, port: int = 0, tls: tuple[Path, Path, Path] | None = None
+                 ) -> None:
+        """``tls``: (CA, certificate, key) to serve TLS on ``port`` (clients must show a
+        certificate the CA signed); the Unix socket stays plain for redis-cli."""
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
         self.socket = root / "redis.sock"
         self.port = port
+        self.tls = tls
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -46,8 +50,14 @@ class RedisServer:
         """Start it and wait until it answers."""
         if not have_redis():
             pytest.skip("needs redis-server (Debian package) and redis-py")
+        ports = ["--port", str(self.port)]
+        if self.tls is not None:
+            ca, cert, key = self.tls
+            ports = ["--port", "0", "--tls-port", str(self.port), "--tls-ca-cert-file", str(ca),
+                     "--tls-cert-file", str(cert), "--tls-key-file", str(key),
+                     "--tls-auth-clients", "yes"]
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+            ["redis-server", *ports, "--bind", "127.0.0.1",
              "--unixsocket", str(self.socket), "--unixsocketperm", "700",
              "--requirepass", PASSWORD, "--save", "", "--appendonly", "no",
              "--dir", str(self.root), "--logfile", str(self.root / "redis.log")],
