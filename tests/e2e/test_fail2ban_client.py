@@ -91,7 +91,8 @@ class Fail2banServer:
         self.proc = None
 
 
-def _warden(root: Path) -> Server:
+def compat_warden(root: Path) -> Server:
+    """A warden daemon (not started) with the same jail as the oracle and compat_socket on."""
     root.mkdir(parents=True, exist_ok=True)
     log = root / "auth.log"
     log.touch()
@@ -101,7 +102,7 @@ def _warden(root: Path) -> Server:
 
 @pytest.fixture
 def warden(tmp_path: Path, servers: list[Server]) -> Server:
-    server = _warden(tmp_path / "warden")
+    server = compat_warden(tmp_path / "warden")
     servers.append(server)
     return server.start()
 
