@@ -269,3 +269,19 @@ def test_a_pickle_building_anything_else_is_refused_and_runs_nothing(warden: Ser
     assert not marker.exists()
     assert client(_compat(warden), "ping") == (0, "Server replied: pong\n")
     assert "refused" in warden.log_text()
+
+
+def test_a_running_fail2ban_server_on_the_socket_is_left_alone(
+        tmp_path: Path, oracle: Fail2banServer) -> None:
+    server = compat_warden(tmp_path / "warden")
+    conf = server.conf / "warden.conf"
+    conf.write_text(conf.read_text().replace(str(_compat(server)), str(oracle.socket)))
+    done = subprocess.run(server.argv("server", "-f", "--logtarget", "STDERR"),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert (f"cannot serve fail2ban's protocol on {oracle.socket}: a daemon already listens "
+            "there (fail2ban-server?)") in done.stderr
+    assert "Traceback" not in done.stderr and "started" not in done.stderr
+    # fail2ban keeps serving on its socket, and warden left nothing behind
+    assert client(oracle.socket, "ping") == (0, "Server replied: pong\n")
+    assert not server.socket.exists()

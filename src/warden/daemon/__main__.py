@@ -183,6 +183,10 @@ def _claim_state(settings: Settings) -> DatabaseLock | None:
             except UnsafeStatePath as exc:
                 raise _Refused(f"cannot serve fail2ban's protocol on {settings.compat_socket}: "
                                f"{exc}") from None
+            if socket_in_use(settings.compat_socket):
+                raise _Refused(f"cannot serve fail2ban's protocol on {settings.compat_socket}: "
+                               "a daemon already listens there (fail2ban-server?); stop it "
+                               "or set another compat_socket")
     except (UnsafeStatePath, OSError) as exc:
         if lock is not None:
             lock.release()
