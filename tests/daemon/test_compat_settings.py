@@ -73,3 +73,26 @@ def test_the_daemon_refuses_a_compat_socket_in_a_directory_others_can_write(
     assert "Traceback" not in done.stderr and "started" not in done.stderr
     assert not (shared / "fail2ban.sock").exists() and not server.socket.exists()
     assert stat.S_IMODE(shared.stat().st_mode) == 0o777
+
+
+@pytest.mark.skipif(not (FILTERS / "sshd.conf").exists(), reason="needs fail2ban")
+@pytest.mark.parametrize("kind", ["file", "symlink"])
+def test_a_compat_socket_naming_something_else_never_removes_it(tmp_path: Path, kind: str
+                                                                 ) -> None:
+    precious = tmp_path / "precious"
+    precious.write_text("keep me\n")
+    target = precious
+    if kind == "symlink":
+        target = tmp_path / "link.sock"
+        target.symlink_to(precious)
+    (tmp_path / "auth.log").touch()
+    server = Server(tmp_path, f"[sshd]\nenabled = true\nfilter = sshd\n"
+                              f"logpath = {tmp_path}/auth.log\n",
+                    settings=f"compat_socket = {target}\n")
+    done = subprocess.run(server.argv("server", "-f", "--logtarget", "STDERR"),
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert (f"cannot serve fail2ban's protocol on {target}: something other than a socket is "
+            "there; refusing to replace it") in done.stderr
+    assert precious.read_text() == "keep me\n" and os.path.lexists(target)
+    assert not server.socket.exists()

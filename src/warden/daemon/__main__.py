@@ -21,6 +21,7 @@ from pathlib import Path
 from warden.config import JailsConfig, load_jails
 from warden.core.history import BanHistory
 from warden.daemon.app import Daemon, make_jail
+from warden.daemon.compat_server import compat_socket_refusal
 from warden.daemon.control import SocketInUse, socket_in_use
 from warden.daemon.logtarget import LogTarget, setup_logging
 from warden.daemon.pidfile import PidFile, PidFileError, Readiness, detach
@@ -178,15 +179,10 @@ def _claim_state(settings: Settings) -> DatabaseLock | None:
             raise _Refused(f"cannot serve on {settings.socket}: another warden daemon is "
                            "listening there")
         if settings.compat_socket is not None:
-            try:
-                check_dir(settings.compat_socket.parent)
-            except UnsafeStatePath as exc:
+            why = compat_socket_refusal(settings.compat_socket)
+            if why is not None:
                 raise _Refused(f"cannot serve fail2ban's protocol on {settings.compat_socket}: "
-                               f"{exc}") from None
-            if socket_in_use(settings.compat_socket):
-                raise _Refused(f"cannot serve fail2ban's protocol on {settings.compat_socket}: "
-                               "a daemon already listens there (fail2ban-server?); stop it "
-                               "or set another compat_socket")
+                               f"{why}")
     except (UnsafeStatePath, OSError) as exc:
         if lock is not None:
             lock.release()

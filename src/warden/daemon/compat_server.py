@@ -17,19 +17,37 @@ import asyncio
 import contextlib
 import logging
 import socket
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from warden.daemon.compat import Handler, answer
-from warden.daemon.control import IDLE_TIMEOUT, MAX_CONNECTIONS, bind_socket
+from warden.daemon.control import IDLE_TIMEOUT, MAX_CONNECTIONS, bind_socket, socket_in_use
 from warden.daemon.f2bproto import CLOSE, END, MAX_MESSAGE, dump_error, load_command
+from warden.daemon.statefiles import UnsafeStatePath, check_dir
 from warden.errors import ProtocolError
 
-__all__ = ["CompatServer"]
+__all__ = ["CompatServer", "compat_socket_refusal"]
 
 log = logging.getLogger("warden.control")
 
 _READ = 64 * 1024
+
+
+def compat_socket_refusal(path: Path) -> str | None:
+    """Why the daemon may not serve on ``path`` (None: it may), checked before anything
+    starts: its directory must be safe (created 0700 if missing), and what is there already
+    must be a socket nobody listens on; a file that is not a socket is never removed."""
+    try:
+        check_dir(path.parent)
+    except UnsafeStatePath as exc:
+        return str(exc)
+    if path.is_symlink() or (path.exists() and not stat.S_ISSOCK(path.lstat().st_mode)):
+        return "something other than a socket is there; refusing to replace it"
+    if socket_in_use(path):
+        return ("a daemon already listens there (fail2ban-server?); stop it or set another "
+                "compat_socket")
+    return None
 
 
 class CompatServer:
@@ -48,7 +66,11 @@ class CompatServer:
         self._clients: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Bind the socket and start accepting (raises OSError / SocketInUse)."""
+        """Bind the socket and start accepting (raises OSError, SocketInUse or, for what
+        :func:`compat_socket_refusal` refuses, UnsafeStatePath)."""
+        why = compat_socket_refusal(self.path)
+        if why is not None:
+            raise UnsafeStatePath(f"{self.path}: {why}")
         self._sock = bind_socket(self.path)
         self._acceptor = asyncio.get_running_loop().create_task(
             self._accept(self._sock), name="compat accept")
