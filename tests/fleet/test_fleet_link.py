@@ -189,3 +189,17 @@ def test_failures_are_counted_fleet_wide_in_the_window(server: RedisServer) -> N
     asyncio.run(scenario())
     ttl = int(server.cli("PTTL", "warden:{sshd}:fail:192.0.2.5"))
     assert 0 < ttl <= 600_000
+
+
+def test_a_link_stops_at_once_whatever_it_is_waiting_for(tmp_path: Path,
+                                                         server: RedisServer) -> None:
+    # cancelled at many moments of its blocking reads, pipelines and heartbeats, the link
+    # must end every time (a daemon asked to stop waits for it)
+    async def scenario() -> None:
+        for round_ in range(40):
+            host = Host(tmp_path, f"h{round_}", server.url, lambda: NOW).start()
+            host.link.share([ban(f"192.0.2.{round_ + 1}/32", "h")])
+            await asyncio.sleep(0.005 * (round_ % 20))
+            async with asyncio.timeout(5):
+                await host.stop()
+    asyncio.run(scenario())

@@ -9,6 +9,7 @@ calls.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
@@ -79,11 +80,28 @@ def _client(endpoint: Endpoint, block: float) -> aioredis.Redis:
 
 
 async def _run(step: Awaitable[Any] | Any) -> Any:
-    # redis-py's methods are typed as "X | Awaitable[X]" (one class serves both APIs)
+    # redis-py's methods are typed as "X | Awaitable[X]" (one class serves both APIs).
+    # The command runs as a task of its own awaited through a shield: redis-py's asyncio
+    # client has swallowed a cancellation that arrives during a blocking read (redis-py
+    # issues 2028, 2551), and then a daemon asked to stop would wait for ever. Our await is
+    # cancelled whatever the command does; the command is told to stop and, bounded by its
+    # socket timeout, ends on its own.
+    task = asyncio.ensure_future(cast(Awaitable[Any], step))
     try:
-        return await cast(Awaitable[Any], step)
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.cancel()
+        task.add_done_callback(_forget)
+        raise
     except (RedisError, OSError) as exc:
         raise FleetUnavailable(f"{type(exc).__name__}: {exc}") from None
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    # a command abandoned at a stop: its outcome no longer matters (retrieved so that asyncio
+    # does not report it as never retrieved)
+    if not task.cancelled():
+        task.exception()
 
 
 def _text(value: bytes | str) -> str:
@@ -171,6 +189,7 @@ class FleetClient:
         return found
 
     async def close(self) -> None:
-        """Close the connections."""
-        with contextlib.suppress(RedisError, OSError):
-            await self._redis.aclose()
+        """Close the connections (bounded: a stop never waits long for Redis)."""
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(2.0):
+                await self._redis.aclose()
