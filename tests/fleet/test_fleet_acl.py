@@ -19,8 +19,8 @@ if have_redis():
 
 #: the ACL of the README, word for word
 ACL = ("warden on >warden-pw resetkeys ~warden:* resetchannels -@all "
-       "+ping +hello +xadd +xread +xrevrange +hset +hgetall "
-       "+evalsha +script|load +script|exists +zadd +zremrangebyscore +zremrangebyrank +pexpire +zcard")
+       "+ping +hello +xadd +xread +xrevrange +hset +hgetall +evalsha +script|load "
+       "+script|exists +zadd +zremrangebyscore +zremrangebyrank +pexpire +zcard")
 
 
 @pytest.fixture
@@ -49,9 +49,9 @@ def test_the_documented_acl_allows_the_fleet_and_nothing_else(server: RedisServe
             assert await client.count_failures([mark]) == [1]
             assert "a" in await client.seen("a", 1_900_000_000.0)
             # outside the prefix, or a command the fleet never sends: refused
-            with pytest.raises(FleetUnavailable, match="NoPermission|permission"):
+            with pytest.raises(FleetUnavailable, match="NoPermissionError"):
                 await _run(client, "XADD", "other:stream", "*", "a", "b")
-            with pytest.raises(FleetUnavailable, match="NoPermission|permission"):
+            with pytest.raises(FleetUnavailable, match="NoPermissionError"):
                 await _run(client, "FLUSHALL")
         finally:
             await client.close()
