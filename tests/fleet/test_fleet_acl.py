@@ -60,4 +60,4 @@ def test_the_documented_acl_allows_the_fleet_and_nothing_else(server: RedisServe
 
 async def _run(client: FleetClient, *command: str) -> object:
     from warden.fleet.client import _run as run  # noqa: PLC0415 - the tests' own access
-    return await run(client._redis.execute_command(*command))
+    return await run(client._redis.execute_command(*command))  # type: ignore[no-untyped-call]
