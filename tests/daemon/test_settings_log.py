@@ -20,6 +20,7 @@ from warden.daemon.logtarget import (
     JOURNAL_SOCKET,
     NOTICE,
     RateLimit,
+    log_file,
     parse_level,
     setup_logging,
 )
@@ -250,3 +251,29 @@ def test_journal_target_without_a_journal_is_a_clear_start_error(tmp_path: Path)
         f"warden: logtarget SYSTEMD-JOURNAL: no systemd journal to log to ({JOURNAL_SOCKET}: "
         "No such file or directory; is systemd-journald running?)")
     assert not (tmp_path / "SYSTEMD-JOURNAL").exists()  # no file of that name, as before
+
+
+@pytest.mark.skipif(os.path.exists(JOURNAL_SOCKET), reason="this host has a journal")
+def test_journal_target_is_not_a_file_in_the_working_directory(tmp_path: Path) -> None:
+    # started from a directory others may write to: SYSTEMD-JOURNAL names no file there, so
+    # that directory is no reason to refuse; the journal's absence is
+    log = tmp_path / "auth.log"
+    log.touch()
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    server = Server(tmp_path, f"[sshd]\nenabled = true\nfilter = sshd\nlogpath = {log}\n")
+    done = subprocess.run(server.argv("server", "-f", "--logtarget", "SYSTEMD-JOURNAL"),
+                          cwd=shared, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 2, done.stderr
+    assert "no systemd journal to log to" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(("target", "file"), [
+    ("STDERR", None), ("stdout", None), ("SYSLOG", None), ("SYSLOG[facility=auth]", None),
+    ("SYSTEMD-JOURNAL", None), (" /var/log/warden.log ", "/var/log/warden.log"),
+    ("warden.log", "warden.log"),
+])
+def test_log_file_names_only_real_files(target: str, file: str | None) -> None:
+    assert log_file(target) == file

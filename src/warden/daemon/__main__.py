@@ -23,7 +23,7 @@ from warden.core.history import BanHistory
 from warden.daemon.app import Daemon, make_jail
 from warden.daemon.compat_server import compat_socket_refusal
 from warden.daemon.control import SocketInUse, socket_in_use
-from warden.daemon.logtarget import LogTarget, setup_logging
+from warden.daemon.logtarget import LogTarget, log_file, setup_logging
 from warden.daemon.pidfile import PidFile, PidFileError, Readiness, detach
 from warden.daemon.sdnotify import Notifier
 from warden.daemon.settings import Settings, read_settings
@@ -106,10 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _prepare_log(logtarget: str) -> None:
     """Check a log file's directory and make an existing log file 0600 (it names addresses)."""
-    if logtarget.strip().upper() in ("STDERR", "STDOUT") or \
-            logtarget.strip().upper().startswith("SYSLOG"):
+    file = log_file(logtarget)
+    if file is None:
         return
-    path = Path(os.path.abspath(logtarget.strip()))
+    path = Path(os.path.abspath(file))
     check_dir(path.parent, group_ok=True)
     tighten(path)
 

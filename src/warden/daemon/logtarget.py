@@ -30,7 +30,7 @@ import sys
 import time
 from collections.abc import Callable
 
-__all__ = ["JOURNAL_SOCKET", "NOTICE", "LogTarget", "RateLimit", "parse_level",
+__all__ = ["JOURNAL_SOCKET", "NOTICE", "LogTarget", "RateLimit", "log_file", "parse_level",
            "setup_logging"]
 
 #: fail2ban's NOTICE level (between INFO and WARNING): bans and unbans
@@ -222,6 +222,16 @@ def _syslog_address(socket: str) -> str | tuple[str, int]:
     return ("localhost", logging.handlers.SYSLOG_UDP_PORT)
 
 
+def log_file(target: str) -> str | None:
+    """The file ``target`` writes to, or None for the streams, syslog and the journal."""
+    name = target.strip()
+    upper = name.upper()
+    if upper in ("STDERR", "STDOUT", "SYSTEMD-JOURNAL") or upper == "SYSLOG" \
+            or upper.startswith("SYSLOG["):
+        return None
+    return name
+
+
 def setup_logging(target: str, level: int, *, syslogsocket: str = "auto",
                   limit: RateLimit | None = None, journal: str = JOURNAL_SOCKET,
                   ) -> LogTarget:
@@ -233,21 +243,22 @@ def setup_logging(target: str, level: int, *, syslogsocket: str = "auto",
     name = target.strip()
     upper = name.upper()
     handler: logging.Handler
-    if upper in ("STDERR", "STDOUT"):
+    file = log_file(name)
+    if file is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(file)), exist_ok=True)
+        handler = logging.FileHandler(file, encoding="utf-8")
+        handler.setFormatter(_Fail2banFormatter())
+    elif upper in ("STDERR", "STDOUT"):
         handler = logging.StreamHandler(sys.stderr if upper == "STDERR" else sys.stdout)
         handler.setFormatter(_Fail2banFormatter())
     elif upper == "SYSTEMD-JOURNAL":
         # the journal stamps, names and prioritises each entry itself
         handler = _Journal(journal)
         handler.setFormatter(logging.Formatter("%(message)s"))
-    elif upper == "SYSLOG" or upper.startswith("SYSLOG["):
+    else:  # SYSLOG or SYSLOG[...]
         handler = _SysLog(address=_syslog_address(syslogsocket),
                           facility=logging.handlers.SysLogHandler.LOG_DAEMON)
         handler.setFormatter(logging.Formatter(_SYSLOG_FORMAT))
-    else:
-        os.makedirs(os.path.dirname(os.path.abspath(name)), exist_ok=True)
-        handler = logging.FileHandler(name, encoding="utf-8")
-        handler.setFormatter(_Fail2banFormatter())
     handler.addFilter(limit or RateLimit())
     root = logging.getLogger("warden")
     saved = LogTarget(name, handler, propagate=root.propagate, level=root.level)
