@@ -144,9 +144,7 @@ class Daemon:
             log.error("%s", exc)
             return None
         route = route_for(cfg)
-        if route.unsupported:
-            log.warning("[%s] actions not run by the daemon (Python actions are not supported "
-                        "yet): %s", cfg.name, ", ".join(route.unsupported))
+        # Python actions (route.unsupported) are among config.warnings, logged with file:line
         if not route.backends:
             log.warning("[%s] no firewall action: bans are recorded but not enforced",
                         cfg.name)
