@@ -172,3 +172,23 @@ def test_lock_file_planted_as_symlink_is_not_followed(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         lock_database(str(tmp_path / "warden.db"))
     assert victim.read_text() == "precious\n"
+
+
+def test_a_stale_pid_file_naming_another_program_does_not_block_a_start(tmp_path: Path
+                                                                        ) -> None:
+    # after a reboot the old pid may belong to anything; only a warden process counts
+    pidfile = PidFile(tmp_path / "warden.pid")
+    other = subprocess.Popen(["sleep", "30"])
+    warden_like = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)",
+                                    "-m", "warden.daemon"])
+    try:
+        (tmp_path / "warden.pid").write_text(f"{other.pid}\n")
+        assert pidfile.running() is None
+        pidfile.write()  # taken over
+        assert (tmp_path / "warden.pid").read_text() == f"{os.getpid()}\n"
+        (tmp_path / "warden.pid").write_text(f"{warden_like.pid}\n")
+        assert pidfile.running() == warden_like.pid
+    finally:
+        for proc in (other, warden_like):
+            proc.kill()
+            proc.wait()

@@ -34,7 +34,9 @@ class PidFile:
             return None
         except PermissionError:
             return pid
-        return pid if pid != os.getpid() else None
+        if pid == os.getpid() or not _may_be_warden(pid):
+            return None
+        return pid
 
     def write(self) -> None:
         """Write our pid; PidFileError if another live daemon owns the file."""
@@ -57,6 +59,17 @@ class PidFile:
         with contextlib.suppress(OSError):
             if int(self.path.read_text().strip()) == os.getpid():
                 self.path.unlink()
+
+
+def _may_be_warden(pid: int) -> bool:
+    """False only when the process is known not to be warden: after a reboot or a crash the
+    pid in a stale file may belong to any other program, which must not block the start.
+    Where the command line cannot be read (no /proc, as on FreeBSD) the pid counts."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+    return b"warden" in cmdline
 
 
 class Readiness:
