@@ -207,3 +207,22 @@ def test_a_detached_daemon_keeps_the_database_lock(root: Path, servers: list[Ser
             if server.pidfile.exists():
                 server.cli("stop")
     wait_for("the daemon to stop", lambda: not first.pidfile.exists())
+
+
+@pytest.mark.parametrize("what", ["file", "symlink"])
+def test_something_other_than_a_socket_at_the_socket_path_is_never_removed(
+        root: Path, servers: list[Server], what: str) -> None:
+    server = _server(servers, root)
+    server.run.mkdir(mode=0o700, exist_ok=True)
+    victim = root / "victim"
+    victim.write_text("precious\n")
+    if what == "file":
+        server.socket.write_text("precious\n")
+    else:
+        server.socket.symlink_to(victim)
+    done = _refused(server, "--logtarget", "STDERR")
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip() == (f"warden: cannot serve on {server.socket}: something "
+                                   "other than a socket is there; refusing to replace it")
+    assert server.socket.is_symlink() == (what == "symlink")
+    assert server.socket.read_text() == "precious\n" and victim.read_text() == "precious\n"

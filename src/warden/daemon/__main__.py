@@ -22,7 +22,7 @@ from warden.config import JailsConfig, load_jails
 from warden.core.history import BanHistory
 from warden.daemon.app import Daemon, make_jail
 from warden.daemon.compat_server import compat_socket_refusal
-from warden.daemon.control import SocketInUse, socket_in_use
+from warden.daemon.control import SocketInUse, socket_path_refusal
 from warden.daemon.logtarget import LogTarget, log_file, setup_logging
 from warden.daemon.pidfile import PidFile, PidFileError, Readiness, detach
 from warden.daemon.sdnotify import Notifier
@@ -171,13 +171,9 @@ def _claim_state(settings: Settings) -> DatabaseLock | None:
             for suffix in ("", "-wal", "-shm"):
                 tighten(Path(settings.dbfile + suffix))
         check_dir(settings.pidfile.parent)
-        try:
-            check_dir(settings.socket.parent)
-        except UnsafeStatePath as exc:
-            raise _Refused(f"cannot serve on {settings.socket}: {exc}") from None
-        if socket_in_use(settings.socket):
-            raise _Refused(f"cannot serve on {settings.socket}: another warden daemon is "
-                           "listening there")
+        why = socket_path_refusal(settings.socket, "another warden daemon is listening there")
+        if why is not None:
+            raise _Refused(f"cannot serve on {settings.socket}: {why}")
         if settings.compat_socket is not None:
             why = compat_socket_refusal(settings.compat_socket)
             if why is not None:

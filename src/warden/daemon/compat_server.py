@@ -17,14 +17,18 @@ import asyncio
 import contextlib
 import logging
 import socket
-import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from warden.daemon.compat import Handler, answer
-from warden.daemon.control import IDLE_TIMEOUT, MAX_CONNECTIONS, bind_socket, socket_in_use
+from warden.daemon.control import (
+    IDLE_TIMEOUT,
+    MAX_CONNECTIONS,
+    bind_socket,
+    socket_path_refusal,
+)
 from warden.daemon.f2bproto import CLOSE, END, MAX_MESSAGE, dump_error, load_command
-from warden.daemon.statefiles import UnsafeStatePath, check_dir
+from warden.daemon.statefiles import UnsafeStatePath
 from warden.errors import ProtocolError
 
 __all__ = ["CompatServer", "compat_socket_refusal"]
@@ -38,16 +42,8 @@ def compat_socket_refusal(path: Path) -> str | None:
     """Why the daemon may not serve on ``path`` (None: it may), checked before anything
     starts: its directory must be safe (created 0700 if missing), and what is there already
     must be a socket nobody listens on; a file that is not a socket is never removed."""
-    try:
-        check_dir(path.parent)
-    except UnsafeStatePath as exc:
-        return str(exc)
-    if path.is_symlink() or (path.exists() and not stat.S_ISSOCK(path.lstat().st_mode)):
-        return "something other than a socket is there; refusing to replace it"
-    if socket_in_use(path):
-        return ("a daemon already listens there (fail2ban-server?); stop it or set another "
-                "compat_socket")
-    return None
+    return socket_path_refusal(path, "a daemon already listens there (fail2ban-server?); "
+                                     "stop it or set another compat_socket")
 
 
 class CompatServer:

@@ -20,16 +20,17 @@ import errno
 import logging
 import os
 import socket
+import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from warden.daemon.statefiles import check_dir
+from warden.daemon.statefiles import UnsafeStatePath, check_dir
 from warden.errors import ProtocolError
 from warden.protocol import FailedReply, Request, Response, decode_request, encode
 from warden.protocol.codec import MAX_REQUEST
 
-__all__ = ["IDLE_TIMEOUT", "MAX_CONNECTIONS", "ControlServer", "Handler", "SocketInUse",
-           "bind_socket", "socket_in_use"]
+__all__ = ["IDLE_TIMEOUT", "MAX_CONNECTIONS", "NOT_A_SOCKET", "ControlServer", "Handler",
+           "SocketInUse", "bind_socket", "socket_in_use", "socket_path_refusal"]
 
 log = logging.getLogger("warden.control")
 
@@ -63,12 +64,37 @@ def socket_in_use(path: Path) -> bool:
     return True
 
 
+#: why a name that is not a socket is never removed to make room for one
+NOT_A_SOCKET = "something other than a socket is there; refusing to replace it"
+
+
+def _not_a_socket(path: Path) -> bool:
+    return path.is_symlink() or (path.exists() and not stat.S_ISSOCK(path.lstat().st_mode))
+
+
+def socket_path_refusal(path: Path, in_use: str) -> str | None:
+    """Why a socket may not be served at ``path`` (None: it may), said before anything starts:
+    its directory must be safe (created 0700 if missing), what is there already must be a
+    socket, and nobody may listen on it (``in_use`` says so)."""
+    try:
+        check_dir(path.parent)
+    except UnsafeStatePath as exc:
+        return str(exc)
+    if _not_a_socket(path):
+        return NOT_A_SOCKET
+    if socket_in_use(path):
+        return in_use
+    return None
+
+
 def bind_socket(path: Path) -> socket.socket:
     """A listening, non-blocking Unix socket at ``path``, created 0600 in a directory nobody
     else can change (raises OSError, :class:`SocketInUse` if a daemon answers there)."""
     # the directory must be one nobody else can swap entries in (created 0700 if missing)
     check_dir(path.parent)
-    if path.exists() or path.is_symlink():
+    if _not_a_socket(path):  # a file or link that is not ours: never removed
+        raise OSError(errno.EEXIST, NOT_A_SOCKET, os.fspath(path))
+    if path.exists():
         if socket_in_use(path):
             raise SocketInUse(f"{path}: another warden daemon is listening there")
         path.unlink()  # stale: nobody listens there any more (unlink never follows)
