@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import Server, wait_for
-from warden.daemon.control import MAX_CONNECTIONS
+from warden.daemon.control import IDLE_TIMEOUT, MAX_CONNECTIONS
 from warden.protocol import FailedReply, PingRequest, PongReply, Response, decode_response, encode
 
 pytestmark = pytest.mark.skipif(not Path("/etc/fail2ban/filter.d/sshd.conf").exists(),
@@ -122,4 +122,21 @@ def test_running_out_of_descriptors_is_one_log_line_and_the_daemon_recovers(
     text = server.log_text()
     assert text.count("out of descriptors") == 1, text
     assert text.count("descriptors available again") == 1
+    _no_tracebacks(server)
+
+
+def test_an_idle_connection_is_closed_by_the_real_daemon(server: Server) -> None:
+    # the daemon's own limit (IDLE_TIMEOUT, 60 s): one connection that never speaks, one that
+    # asked something and then stays silent; both end, and the daemon answers afterwards
+    server.start()
+    silent, asked = _connect(server), _connect(server)
+    with silent, asked:
+        assert _ask(asked, encode(PingRequest())) == PongReply()
+        started = time.monotonic()
+        for sock in (silent, asked):
+            sock.settimeout(IDLE_TIMEOUT + 30)
+            assert sock.recv(1) == b""  # closed by the daemon, not by our timeout
+        assert time.monotonic() - started >= IDLE_TIMEOUT - 1
+    with _connect(server) as sock:
+        assert _ask(sock, encode(PingRequest())) == PongReply()
     _no_tracebacks(server)
