@@ -14,6 +14,7 @@ from warden.config import load_jails
 from warden.core.addr import Network, parse_network
 from warden.core.decisions import Decision
 from warden.core.jail import Jail
+from warden.daemon.handler import FleetView
 from warden.daemon.jailspec import jail_spec
 from warden.daemon.runtime import JailSlot
 from warden.protocol import DoneReply, Response
@@ -35,12 +36,17 @@ class FakeContext:
     carried: list[Decision] = field(default_factory=list)
     reloads: list[tuple[str | None, bool, bool]] = field(default_factory=list)
     stops: int = 0
+    #: the fleet the handler sees (None: a host without a fleet)
+    fleet: FleetView | None = None
 
     def now(self) -> float:
         return self.clock
 
     def source_states(self) -> Iterable[tuple[str, Sequence[SourceStatus]]]:
         return self.sources
+
+    def fleet_view(self) -> FleetView | None:
+        return self.fleet
 
     async def carry_out(self, decisions: Sequence[Decision]) -> None:
         self.carried.extend(decisions)

@@ -14,7 +14,7 @@ import pytest
 from tests.daemon.fake_context import FILTERS, FakeContext, fake_context
 from warden.core.addr import format_target
 from warden.core.decisions import Ban, Unban
-from warden.daemon.handler import RequestContext
+from warden.daemon.handler import FleetView, RequestContext
 from warden.daemon.service import handle
 from warden.protocol import (
     BannedReply,
@@ -23,7 +23,9 @@ from warden.protocol import (
     BanRequest,
     DoneReply,
     FailedReply,
+    FleetInfo,
     JailStatusReply,
+    OriginCount,
     ReloadRequest,
     Request,
     Response,
@@ -106,3 +108,33 @@ def test_reload_and_stop_go_to_the_daemon_and_unknown_jails_are_named(tmp_path: 
     assert _ask(ctx, StopRequest()) == DoneReply("Shutdown successful") and ctx.stops == 1
     assert _ask(ctx, StatusRequest("nope")) == FailedReply(
         "Sorry but the jail 'nope' does not exist (jails: sshd)", "usage")
+
+
+def test_with_a_fleet_status_and_banned_name_where_remote_bans_came_from(tmp_path: Path) -> None:
+    ctx = fake_context(tmp_path, "sshd", "web")
+    _ask(ctx, BanRequest("sshd", ("192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::/64")))
+    _ask(ctx, BanRequest("web", ("192.0.2.4",)))
+    info = FleetInfo("b", True, ("a", "c"), 0.5, 1, 4, 3, 0)
+    # 192.0.2.9 was taken from c but has expired since: it counts nowhere
+    ctx.fleet = FleetView(info, {("sshd", "192.0.2.2"): "a", ("sshd", "2001:db8::/64"): "a",
+                                 ("sshd", "192.0.2.3"): "c", ("web", "192.0.2.4"): "a",
+                                 ("sshd", "192.0.2.9"): "c"})
+    assert _ask(ctx, StatusRequest()) == ServerStatusReply(("sshd", "web"), (), info)
+    status = _ask(ctx, StatusRequest("sshd", counts_only=True))
+    assert isinstance(status, JailStatusReply)
+    assert status.fleet_bans == (OriginCount("a", 2), OriginCount("c", 1))
+    answer = _ask(ctx, BannedRequest())
+    assert isinstance(answer, BannedReply)
+    assert [(b.jail, b.addr, b.origin) for b in answer.bans] == [
+        ("sshd", "192.0.2.1", None), ("sshd", "192.0.2.2", "a"), ("sshd", "192.0.2.3", "c"),
+        ("sshd", "2001:db8::/64", "a"), ("web", "192.0.2.4", "a")]
+
+
+def test_without_a_fleet_nothing_of_it_is_in_the_replies(tmp_path: Path) -> None:
+    ctx = fake_context(tmp_path, "sshd")
+    _ask(ctx, BanRequest("sshd", ("192.0.2.1",)))
+    assert _ask(ctx, StatusRequest()) == ServerStatusReply(("sshd",), (), None)
+    status = _ask(ctx, StatusRequest("sshd"))
+    assert isinstance(status, JailStatusReply) and status.fleet_bans is None
+    answer = _ask(ctx, BannedRequest())
+    assert isinstance(answer, BannedReply) and answer.bans[0].origin is None

@@ -8,8 +8,9 @@ and routing them to every host, so one attacker address reaches all three. Real 
 connects tell whether an address gets through.
 
 The scenarios of issue 12 run in order on one fleet (module fixture):
-1. a ban on A blocks the attacker on B and C within a second; ``warden status`` on B lists
-   it (B's log names A as its origin); ``warden unban`` on A lifts it everywhere;
+1. a ban on A blocks the attacker on B and C within a second; ``warden status`` and
+   ``warden banned`` on B list it with A as its origin, ``warden status`` shows B connected
+   with peers A and C; ``warden unban`` on A lifts it everywhere;
 2. a slow attacker (one failure on each host, maxretry 3, ``fleet = both``) is banned on all;
 3. Redis stopped, A bans 100 addresses, Redis started (empty): B and C get all 100;
 4. C stopped while A bans; C started: it catches up from its last ID (nothing from before
@@ -183,6 +184,14 @@ def test_1_a_ban_on_a_blocks_the_attacker_on_b_and_c_within_a_second(fleet: Flee
         assert fleet.connects(INNOCENT, host)
     status = fleet.servers["b"].cli("status", "sshd")
     assert status.returncode == 0 and ATTACKER in status.stdout, status
+    assert "`- Fleet bans:\t1 (from a: 1)" in status.stdout, status.stdout
+    banned = fleet.servers["b"].cli("banned", ATTACKER).stdout.split()
+    assert banned[0] == ATTACKER and banned[-2:] == ["from", "a"], banned
+
+    def b_sees_the_fleet() -> bool:  # peers are counted at each heartbeat (5 s)
+        text = fleet.servers["b"].cli("status").stdout
+        return "|- Connected:\tyes" in text and "|- Peers:\t2 (a, c)" in text
+    wait_for("B's status to show the fleet connected with A and C", b_sees_the_fleet, 10, 0.5)
     assert "fleet: carried out 1 decision(s) of a" in fleet.servers["b"].log_text()
     done = fleet.servers["a"].cli("unban", ATTACKER)
     assert done.returncode == 0, done.stderr

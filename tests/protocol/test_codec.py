@@ -16,7 +16,9 @@ from warden.protocol import (
     BanRequest,
     DoneReply,
     FailedReply,
+    FleetInfo,
     JailStatusReply,
+    OriginCount,
     PingRequest,
     PongReply,
     ReloadRequest,
@@ -55,6 +57,12 @@ RESPONSES: list[Response] = [
     DoneReply("reloaded"), FailedReply("no jail 'x'", "usage"),
     JailStatusReply("sshd", 0, 1, (), 100_000, 100_001),
     FailedReply("refusing to ban ::/0", "refused"),
+    ServerStatusReply(("sshd",), (), FleetInfo("b", True, ("a", "c"), 0.25, 3, 7, 5, 1)),
+    ServerStatusReply(("sshd",), fleet=FleetInfo("b", False, error="connection refused")),
+    JailStatusReply("sshd", 0, 1, (), 4, 4, ("192.0.2.1",),
+                    (OriginCount("a", 3), OriginCount("c", 1))),
+    JailStatusReply("sshd", 0, 1, (), 0, 0, None, ()),
+    BannedReply((BanInfo("sshd", "192.0.2.1", 5.5, 10.0, 2, "a"),)),
 ]
 
 
@@ -85,6 +93,33 @@ def test_lines_of_a_client_without_the_newer_fields_still_decode() -> None:
                              b'"total_failed":0,"files":[],"currently_banned":2,'
                              b'"total_banned":2,"banned":null}')
     assert isinstance(counts, JailStatusReply) and counts.banned is None
+    assert counts.fleet_bans is None
+
+
+def test_replies_of_a_daemon_without_the_fleet_fields_still_decode() -> None:
+    # a daemon from before the fleet fields: no origin, no fleet block, no fleet bans
+    assert decode_response(b'{"v":1,"kind":"server-status","jails":["sshd"],"details":[]}') \
+        == ServerStatusReply(("sshd",), (), None)
+    assert decode_response(b'{"v":1,"kind":"banned-list","bans":[{"jail":"j","addr":"a",'
+                           b'"start":1,"remaining":null,"count":1}]}') == \
+        BannedReply((BanInfo("j", "a", 1.0, None, 1, None),))
+    status = decode_response(b'{"v":1,"kind":"jail-status","name":"sshd","currently_failed":0,'
+                             b'"total_failed":0,"files":[],"currently_banned":1,'
+                             b'"total_banned":1,"banned":["192.0.2.1"]}')
+    assert isinstance(status, JailStatusReply) and status.fleet_bans is None
+
+
+def test_fleet_fields_on_the_wire() -> None:
+    line = encode(ServerStatusReply(("sshd",), fleet=FleetInfo("b", True, ("a",), 1.5, 2)))
+    assert json.loads(line)["fleet"] == {
+        "name": "b", "connected": True, "peers": ["a"], "lag": 1.5, "outbox": 2,
+        "published": 0, "applied": 0, "refused": 0, "error": ""}
+    assert json.loads(encode(BannedReply((BanInfo("j", "a", 1.0, None, 1, "c"),))))[
+        "bans"][0]["origin"] == "c"
+    with pytest.raises(ProtocolError, match=r"jail-status\.fleet_bans"):
+        decode_response(b'{"v":1,"kind":"jail-status","name":"s","currently_failed":0,'
+                        b'"total_failed":0,"files":[],"currently_banned":0,"total_banned":0,'
+                        b'"fleet_bans":[{"host":"a","bans":"3"}]}')
 
 
 @pytest.mark.parametrize(("line", "needle"), [

@@ -19,7 +19,9 @@ from warden.protocol import (
     BanRequest,
     DoneReply,
     FailedReply,
+    FleetInfo,
     JailStatusReply,
+    OriginCount,
     PingRequest,
     PongReply,
     ReloadRequest,
@@ -68,6 +70,47 @@ def test_server_status_lists_jails() -> None:
         "Status\n|- Number of jail:\t2\n`- Jail list:\tsshd, nginx")
     with_details = render(ServerStatusReply(("sshd",), (STATUS,)))
     assert with_details.startswith("Status\n") and "Status for the jail: sshd" in with_details
+
+
+FLEET = FleetInfo("b", True, ("a", "c"), 0.04, 2, 10, 7, 1)
+
+
+def test_server_status_with_a_fleet_appends_its_block_after_fail2bans_lines() -> None:
+    assert render(ServerStatusReply(("sshd",), fleet=FLEET)) == (
+        "Status\n|- Number of jail:\t1\n`- Jail list:\tsshd\n"
+        "Fleet: b\n"
+        "|- Connected:\tyes\n"
+        "|- Peers:\t2 (a, c)\n"
+        "|- Lag:\t0.0 s\n"
+        "|- Outbox:\t2\n"
+        "`- Entries:\t10 published, 7 applied, 1 refused")
+    alone = FleetInfo("b", False, error="Error 111 connecting")
+    lines = render(ServerStatusReply(("sshd",), (STATUS,), alone)).split("\n")
+    assert lines[3] == "Status for the jail: sshd"  # --all: fail2ban's trees come first
+    assert lines[-6:-3] == ["Fleet: b", "|- Connected:\tno (Error 111 connecting)",
+                            "|- Peers:\t0"]
+    assert json.loads(render_json(ServerStatusReply(("sshd",), fleet=FLEET)))["fleet"][
+        "peers"] == ["a", "c"]
+
+
+def test_jail_status_with_a_fleet_adds_one_line_after_the_banned_list() -> None:
+    remote = JailStatusReply("sshd", 0, 0, (SourceInfo("/var/log/auth.log"),), 5, 6,
+                             ("192.0.2.1", "192.0.2.2"), (OriginCount("a", 3),
+                                                          OriginCount("c", 1)))
+    assert render(remote).split("\n")[-3:] == [
+        "   |- Total banned:\t6",
+        "   |- Banned IP list:\t192.0.2.1 192.0.2.2",
+        "   `- Fleet bans:\t4 (from a: 3, c: 1)"]
+    none_yet = JailStatusReply("sshd", 0, 0, (), 0, 0, None, ())
+    assert render(none_yet).split("\n")[-1] == "   `- Fleet bans:\t0"
+
+
+def test_banned_names_the_origin_of_a_remote_ban() -> None:
+    bans = BannedReply((BanInfo("sshd", "192.0.2.1", 0.0, 65.0),
+                        BanInfo("sshd", "2001:db8::1", 0.0, None, 1, "a")))
+    assert render(bans) == "192.0.2.1    sshd  1:05\n2001:db8::1  sshd  permanent  from a"
+    assert render(bans, Compat.WORDS) == "192.0.2.1 2001:db8::1"  # fail2ban's forms unchanged
+    assert [b["origin"] for b in json.loads(render_json(bans))["bans"]] == [None, "a"]
 
 
 def test_terse_fail2ban_forms() -> None:

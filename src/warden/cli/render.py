@@ -15,6 +15,7 @@ from warden.protocol import (
     BanReply,
     DoneReply,
     FailedReply,
+    FleetInfo,
     JailStatusReply,
     PongReply,
     Response,
@@ -77,6 +78,10 @@ def _jail_status(status: JailStatusReply) -> str:
     ]
     if status.banned is not None:  # None: the counts were asked for (status --count)
         actions.append(("Banned IP list", " ".join(status.banned)))
+    if status.fleet_bans is not None:  # after the list, whose text scripts parse
+        total = sum(origin.bans for origin in status.fleet_bans)
+        hosts = ", ".join(f"{origin.host}: {origin.bans}" for origin in status.fleet_bans)
+        actions.append(("Fleet bans", f"{total} (from {hosts})" if hosts else "0"))
     return "\n".join(_tree(f"Status for the jail: {status.name}", [
         ("Filter", [
             ("Currently failed", str(status.currently_failed)),
@@ -85,6 +90,21 @@ def _jail_status(status: JailStatusReply) -> str:
         ]),
         ("Actions", actions),
     ]))
+
+
+def _fleet(fleet: FleetInfo) -> str:
+    """The fleet block printed after fail2ban's ``Status`` lines."""
+    connected = "yes" if fleet.connected else "no" + (f" ({fleet.error})" if fleet.error
+                                                       else "")
+    peers = f"{len(fleet.peers)} ({', '.join(fleet.peers)})" if fleet.peers else "0"
+    return "\n".join([
+        f"Fleet: {fleet.name}",
+        f"|- Connected:\t{connected}",
+        f"|- Peers:\t{peers}",
+        f"|- Lag:\t{fleet.lag:.1f} s",
+        f"|- Outbox:\t{fleet.outbox}",
+        f"`- Entries:\t{fleet.published} published, {fleet.applied} applied, "
+        f"{fleet.refused} refused"])
 
 
 def _left(seconds: float | None) -> str:
@@ -105,7 +125,9 @@ def _banned(response: BannedReply, compat: Compat) -> str:
     if not response.bans:
         return "no address is banned"
     width = max(len(a) for a in addrs)
-    return "\n".join(f"{b.addr:<{width}}  {b.jail}  {_left(b.remaining)}" for b in response.bans)
+    return "\n".join(f"{b.addr:<{width}}  {b.jail}  {_left(b.remaining)}"
+                     + (f"  from {b.origin}" if b.origin is not None else "")
+                     for b in response.bans)
 
 
 def render(response: Response, compat: Compat = Compat.NONE) -> str:
@@ -115,10 +137,11 @@ def render(response: Response, compat: Compat = Compat.NONE) -> str:
             return "Server replied: pong"
         case VersionReply(version=version):
             return version
-        case ServerStatusReply(jails=jails, details=details):
+        case ServerStatusReply(jails=jails, details=details, fleet=fleet):
             text = "\n".join(["Status", f"|- Number of jail:\t{len(jails)}",
                               f"`- Jail list:\t{', '.join(jails)}"])
-            return "\n".join([text, *(_jail_status(d) for d in details)])
+            return "\n".join([text, *(_jail_status(d) for d in details),
+                              *([] if fleet is None else [_fleet(fleet)])])
         case JailStatusReply():
             return _jail_status(response)
         case BanReply(jail=jail, banned=banned, already=already):

@@ -32,6 +32,7 @@ from warden.daemon.control import ControlServer
 from warden.daemon.enforcer import Enforcer, Route
 from warden.daemon.firewall import make_backend, needs_matches, route_for
 from warden.daemon.fleetlink import open_fleet
+from warden.daemon.handler import FleetView
 from warden.daemon.jailspec import ignore_names, jail_spec
 from warden.daemon.kernelbans import adopt
 from warden.daemon.logtarget import NOTICE, LogTarget
@@ -40,7 +41,7 @@ from warden.daemon.service import handle as _handle
 from warden.daemon.service import reload as _reload
 from warden.daemon.settings import Settings
 from warden.errors import ConfigError, WardenError
-from warden.protocol import Request, Response
+from warden.protocol import FleetInfo, Request, Response
 from warden.sources.base import (
     FilePosition,
     JournalPosition,
@@ -390,6 +391,16 @@ class Daemon:
     def source_states(self) -> Iterable[tuple[str, Sequence[SourceStatus]]]:
         """Each log source's key and its status entries."""
         return [(key, source.supervised.status()) for key, source in self.sources.items()]
+
+    def fleet_view(self) -> FleetView | None:
+        """The fleet link's state and the origins of remote bans (None without a fleet)."""
+        if self.fleet is None:
+            return None
+        state = self.fleet.state
+        return FleetView(FleetInfo(self.fleet.fleet.name, state.connected, state.peers,
+                                   state.lag, state.outbox, state.published, state.applied,
+                                   state.refused, "" if state.connected else state.last_error),
+                         self.fleet.origins)
 
     async def carry_out(self, decisions: Sequence[Decision]) -> None:
         """Record and enforce ``decisions``, returning once they are committed."""

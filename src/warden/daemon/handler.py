@@ -10,6 +10,7 @@ class, so ``service`` never imports ``app``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -17,10 +18,20 @@ from warden.config import JailConfig, JailsConfig
 from warden.core.addr import Network
 from warden.core.decisions import Decision
 from warden.daemon.runtime import JailSlot
-from warden.protocol import Response
+from warden.protocol import FleetInfo, Response
 from warden.sources.base import SourceStatus
 
-__all__ = ["ReloadContext", "RequestContext"]
+__all__ = ["FleetView", "ReloadContext", "RequestContext"]
+
+
+@dataclass(frozen=True, slots=True)
+class FleetView:
+    """The fleet as a request shows it: the link's state, and who decided each ban this host
+    took from the fleet, by (jail, address as :func:`~warden.core.addr.format_target` writes
+    it). An entry may outlive its ban (an expiry does not remove it): check the jail."""
+
+    info: FleetInfo
+    origins: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
 
 class RequestContext(Protocol):
@@ -42,6 +53,10 @@ class RequestContext(Protocol):
 
     def source_states(self) -> Iterable[tuple[str, Sequence[SourceStatus]]]:
         """Each log source's key (a watcher kind, or ``journal:JAIL``) and its entries."""
+        ...
+
+    def fleet_view(self) -> FleetView | None:
+        """The fleet's state and the origins of remote bans (None: no fleet runs)."""
         ...
 
     async def carry_out(self, decisions: Sequence[Decision]) -> None:

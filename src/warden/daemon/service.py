@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import gc
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from warden import __version__
 from warden.config import load_jails
@@ -20,7 +20,7 @@ from warden.config.validate import settings_problems
 from warden.core.addr import Network, Target, format_target, parse_network
 from warden.core.banguard import danger, refusal
 from warden.core.decisions import Decision
-from warden.daemon.handler import ReloadContext, RequestContext
+from warden.daemon.handler import FleetView, ReloadContext, RequestContext
 from warden.daemon.runtime import JailSlot
 from warden.errors import ConfigError
 from warden.protocol import (
@@ -32,6 +32,7 @@ from warden.protocol import (
     DoneReply,
     FailedReply,
     JailStatusReply,
+    OriginCount,
     PingRequest,
     PongReply,
     ReloadRequest,
@@ -101,10 +102,23 @@ async def _texts(targets: list[Target]) -> tuple[str, ...]:
     return tuple(out)
 
 
-async def _ban_entries(slot: JailSlot, now: float, wanted: set[Network] | None
-                       ) -> list[BanInfo]:
+def _fleet_bans(fleet: FleetView, slot: JailSlot) -> tuple[OriginCount, ...]:
+    """The jail's active bans taken from other hosts, counted per host (most first)."""
+    counts: dict[str, int] = {}
+    name = slot.config.name
+    for (jail, addr), host in list(fleet.origins.items()):
+        # an origin outlives a remote ban that expired: only bans still active count
+        if jail == name and slot.jail.is_banned(addr):
+            counts[host] = counts.get(host, 0) + 1
+    return tuple(OriginCount(host, n)
+                 for host, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+
+async def _ban_entries(slot: JailSlot, now: float, wanted: set[Network] | None,
+                       origins: Mapping[tuple[str, str], str]) -> list[BanInfo]:
     """The active bans of one jail (only those of ``wanted``, if given), oldest first, built
-    a slice at a time like the banned list of a status."""
+    a slice at a time like the banned list of a status; ``origins`` names the hosts that
+    decided remote bans."""
     name = slot.config.name
     with _collector_paused():
         pairs = slot.jail.bans.items()
@@ -115,10 +129,11 @@ async def _ban_entries(slot: JailSlot, now: float, wanted: set[Network] | None
         if start:
             await asyncio.sleep(0)
         with _collector_paused():
-            out.extend(BanInfo(name, format_target(target), ban.time,
-                                None if ban.until is None else max(0.0, ban.until - now),
-                                ban.count)
-                       for target, ban in pairs[start:start + _SLICE])
+            for target, ban in pairs[start:start + _SLICE]:
+                addr = format_target(target)
+                out.append(BanInfo(name, addr, ban.time,
+                                   None if ban.until is None else max(0.0, ban.until - now),
+                                   ban.count, origins.get((name, addr))))
     return out
 
 
@@ -141,6 +156,9 @@ async def jail_status(ctx: RequestContext, slot: JailSlot, *, counts_only: bool 
         currently_banned=len(jail.bans),
         total_banned=jail.bans.total,
     )
+    fleet = ctx.fleet_view()
+    if fleet is not None:
+        status = dataclasses.replace(status, fleet_bans=_fleet_bans(fleet, slot))
     if targets is None:
         return status
     return dataclasses.replace(status, banned=await _texts(targets))
@@ -181,7 +199,9 @@ async def handle(ctx: RequestContext, request: Request) -> Response:
             slots = list(jails.values())
             details = [await jail_status(ctx, s, counts_only=counts_only) for s in slots] \
                 if everything else []
-            return ServerStatusReply(names, tuple(details))
+            fleet = ctx.fleet_view()
+            return ServerStatusReply(names, tuple(details),
+                                     None if fleet is None else fleet.info)
         case StatusRequest(jail=str(name), counts_only=counts_only):
             slot = jails.get(name)
             if slot is None:
@@ -233,9 +253,11 @@ async def handle(ctx: RequestContext, request: Request) -> Response:
             wanted = {n for a in addrs if (n := parse_network(a)) is not None} \
                 if addrs else None
             entries: list[BanInfo] = []
+            fleet = ctx.fleet_view()
+            origins = {} if fleet is None else fleet.origins
             for slot in list(jails.values()):
                 if name is None or slot.config.name == name:
-                    entries.extend(await _ban_entries(slot, now, wanted))
+                    entries.extend(await _ban_entries(slot, now, wanted, origins))
             return BannedReply(tuple(entries))
         case ReloadRequest(jail=name, restart=restart, unban=unban):
             return await ctx.reload(name, restart, unban)

@@ -19,7 +19,9 @@ __all__ = [
     "BannedRequest",
     "DoneReply",
     "FailedReply",
+    "FleetInfo",
     "JailStatusReply",
+    "OriginCount",
     "PingRequest",
     "PongReply",
     "ReloadRequest",
@@ -149,9 +151,36 @@ class SourceInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class OriginCount:
+    """How many of a jail's active bans came from one other host of the fleet."""
+
+    host: str
+    bans: int
+
+
+@dataclass(frozen=True, slots=True)
+class FleetInfo:
+    """The fleet as this host sees it: ``name`` (this host), connected to Redis or not (with
+    the last ``error``), the other hosts seen lately, how many seconds its reading is behind
+    the newest entry, the decisions waiting in the outbox, and entries published, applied
+    and refused since the start."""
+
+    name: str
+    connected: bool
+    peers: tuple[str, ...] = ()
+    lag: float = 0.0
+    outbox: int = 0
+    published: int = 0
+    applied: int = 0
+    refused: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class JailStatusReply:
     """One jail, as fail2ban-client's ``status JAIL`` shows it; ``banned`` is None when the
-    request asked for counts only."""
+    request asked for counts only. ``fleet_bans`` (None on a host without a fleet) counts
+    the active bans taken from other hosts, per host."""
 
     kind: ClassVar[str] = "jail-status"
     name: str
@@ -161,15 +190,18 @@ class JailStatusReply:
     currently_banned: int
     total_banned: int
     banned: tuple[str, ...] | None = None
+    fleet_bans: tuple[OriginCount, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ServerStatusReply:
-    """The jails the daemon runs (with each one's status when ``Status(all=True)``)."""
+    """The jails the daemon runs (with each one's status when ``Status(all=True)``), and the
+    fleet's state (None on a host without a fleet)."""
 
     kind: ClassVar[str] = "server-status"
     jails: tuple[str, ...]
     details: tuple[JailStatusReply, ...] = ()
+    fleet: FleetInfo | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,13 +225,15 @@ class UnbanReply:
 
 @dataclass(frozen=True, slots=True)
 class BanInfo:
-    """One active ban; ``remaining`` is None for a permanent ban."""
+    """One active ban; ``remaining`` is None for a permanent ban; ``origin`` names the host
+    of the fleet that decided it (None: this host)."""
 
     jail: str
     addr: str
     start: float
     remaining: float | None
     count: int = 1
+    origin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
