@@ -102,14 +102,19 @@ async def _texts(targets: list[Target]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _fleet_bans(fleet: FleetView, slot: JailSlot) -> tuple[OriginCount, ...]:
-    """The jail's active bans taken from other hosts, counted per host (most first)."""
+async def _fleet_bans(fleet: FleetView, slot: JailSlot) -> tuple[OriginCount, ...]:
+    """The jail's active bans taken from other hosts, counted per host (most first); a
+    slice at a time, since each address is parsed (100,000 take about 0.4 s)."""
     counts: dict[str, int] = {}
     name = slot.config.name
-    for (jail, addr), host in list(fleet.origins.items()):
-        # an origin outlives a remote ban that expired: only bans still active count
-        if jail == name and slot.jail.is_banned(addr):
-            counts[host] = counts.get(host, 0) + 1
+    pairs = [(addr, host) for (jail, addr), host in list(fleet.origins.items()) if jail == name]
+    for start in range(0, len(pairs), _SLICE):
+        if start:
+            await asyncio.sleep(0)
+        for addr, host in pairs[start:start + _SLICE]:
+            # an origin outlives a remote ban that expired: only bans still active count
+            if slot.jail.is_banned(addr):
+                counts[host] = counts.get(host, 0) + 1
     return tuple(OriginCount(host, n)
                  for host, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
@@ -158,7 +163,7 @@ async def jail_status(ctx: RequestContext, slot: JailSlot, *, counts_only: bool 
     )
     fleet = ctx.fleet_view()
     if fleet is not None:
-        status = dataclasses.replace(status, fleet_bans=_fleet_bans(fleet, slot))
+        status = dataclasses.replace(status, fleet_bans=await _fleet_bans(fleet, slot))
     if targets is None:
         return status
     return dataclasses.replace(status, banned=await _texts(targets))
