@@ -14,9 +14,7 @@ closed; a connection silent for ``idle_timeout`` is closed; at most ``max_connec
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from warden.daemon.compat import Handler, answer
 from warden.daemon.control import (
     IDLE_TIMEOUT,
     MAX_CONNECTIONS,
-    bind_socket,
+    SocketServer,
     socket_path_refusal,
 )
 from warden.daemon.f2bproto import CLOSE, END, MAX_MESSAGE, dump_error, load_command
@@ -46,20 +44,17 @@ def compat_socket_refusal(path: Path) -> str | None:
                                      "stop it or set another compat_socket")
 
 
-class CompatServer:
+class CompatServer(SocketServer):
     """Serves fail2ban's protocol on the Unix socket ``path``; :meth:`close` ends it all."""
+
+    label = "fail2ban socket"
 
     def __init__(self, path: Path, handler: Handler, clock: Callable[[], float], *,
                  idle_timeout: float = IDLE_TIMEOUT,
                  max_connections: int = MAX_CONNECTIONS) -> None:
-        self.path = path
+        super().__init__(path, idle_timeout=idle_timeout, max_connections=max_connections)
         self.handler = handler
         self.clock = clock
-        self.idle_timeout = idle_timeout
-        self.max_connections = max_connections
-        self._sock: socket.socket | None = None
-        self._acceptor: asyncio.Task[None] | None = None
-        self._clients: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Bind the socket and start accepting (raises OSError, SocketInUse or, for what
@@ -67,46 +62,11 @@ class CompatServer:
         why = compat_socket_refusal(self.path)
         if why is not None:
             raise UnsafeStatePath(f"{self.path}: {why}")
-        self._sock = bind_socket(self.path)
-        self._acceptor = asyncio.get_running_loop().create_task(
-            self._accept(self._sock), name="compat accept")
+        await super().start()
 
-    async def _accept(self, listener: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                conn, _ = await loop.sock_accept(listener)
-            except OSError as exc:
-                # out of descriptors or similar: the control socket logs the episode
-                log.debug("fail2ban socket: accept failed: %s", exc)
-                await asyncio.sleep(0.2)
-                continue
-            if len(self._clients) >= self.max_connections:
-                with contextlib.suppress(OSError):
-                    conn.send(dump_error(f"too many connections (at most "
-                                         f"{self.max_connections}); try again later"))
-                conn.close()
-                continue
-            task = loop.create_task(self._connection(conn), name="compat connection")
-            self._clients.add(task)
-            task.add_done_callback(self._clients.discard)
-
-    async def _connection(self, conn: socket.socket) -> None:
-        try:
-            reader, writer = await asyncio.open_unix_connection(sock=conn)
-        except OSError:
-            conn.close()
-            return
-        try:
-            await self._serve(reader, writer)
-        except (ConnectionError, TimeoutError):
-            pass  # the client went away or stopped talking
-        except Exception:  # a bug ends this connection, not the daemon
-            log.exception("fail2ban socket: connection failed")
-        finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError, OSError):
-                await writer.wait_closed()
+    def _too_many(self) -> bytes:
+        return dump_error(f"too many connections (at most {self.max_connections}); "
+                          "try again later")
 
     async def _send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
         writer.write(data)
@@ -142,16 +102,3 @@ class CompatServer:
         except Exception as exc:  # a bug must not take the daemon down
             log.exception("fail2ban socket: command %r failed", command)
             return dump_error(f"internal error: {exc}")
-
-    async def close(self) -> None:
-        """Stop accepting, end open connections, remove the socket file."""
-        tasks = [t for t in (self._acceptor, *self._clients) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._acceptor = None
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-            with contextlib.suppress(OSError):
-                self.path.unlink()

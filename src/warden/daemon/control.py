@@ -30,7 +30,7 @@ from warden.protocol import FailedReply, Request, Response, decode_request, enco
 from warden.protocol.codec import MAX_REQUEST
 
 __all__ = ["IDLE_TIMEOUT", "MAX_CONNECTIONS", "NOT_A_SOCKET", "ControlServer", "Handler",
-           "SocketInUse", "bind_socket", "socket_in_use", "socket_path_refusal"]
+           "SocketInUse", "SocketServer", "bind_socket", "socket_in_use", "socket_path_refusal"]
 
 log = logging.getLogger("warden.control")
 
@@ -114,17 +114,21 @@ def bind_socket(path: Path) -> socket.socket:
     return sock
 
 
-class ControlServer:
-    """Serves ``handler`` on the Unix socket ``path``.
+class SocketServer:
+    """What every Unix socket server of the daemon shares: the socket at ``path`` (see
+    :func:`bind_socket`), the accept loop with its bounds (``max_connections``; descriptor
+    exhaustion logged once per episode), one task per connection, and :meth:`close`, which
+    cancels and awaits them all. A subclass says how it refuses one connection too many
+    (:meth:`_too_many`) and serves one connection (:meth:`_serve`)."""
 
-    The accept loop and one task per connection belong to this object: :meth:`close` cancels
-    and awaits them all.
-    """
+    #: the name in log lines and task names
+    label = "socket"
+    #: the stream reader's buffer limit per connection
+    reader_limit = 2 ** 16
 
-    def __init__(self, path: Path, handler: Handler, *, idle_timeout: float = IDLE_TIMEOUT,
+    def __init__(self, path: Path, *, idle_timeout: float = IDLE_TIMEOUT,
                  max_connections: int = MAX_CONNECTIONS) -> None:
         self.path = path
-        self.handler = handler
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
         self._sock: socket.socket | None = None
@@ -135,7 +139,14 @@ class ControlServer:
         """Bind the socket and start accepting (raises OSError / SocketInUse)."""
         self._sock = bind_socket(self.path)
         self._acceptor = asyncio.get_running_loop().create_task(
-            self._accept(self._sock), name="control accept")
+            self._accept(self._sock), name=f"{self.label} accept")
+
+    def _too_many(self) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                     ) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     async def _accept(self, listener: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -146,33 +157,33 @@ class ControlServer:
                 conn, _ = await loop.sock_accept(listener)
             except OSError as exc:
                 if exc.errno not in _EXHAUSTED:
-                    log.warning("control socket: accept failed: %s", exc.strerror or exc)
+                    log.warning("%s: accept failed: %s", self.label, exc.strerror or exc)
                 elif episode is None:
                     # one line per episode: the retries below would otherwise log each time
                     episode = (loop.time(), loop.time())
-                    log.error("control socket: out of descriptors (%s); new connections wait "
-                              "until some are freed", exc.strerror or exc)
+                    log.error("%s: out of descriptors (%s); new connections wait until some "
+                              "are freed", self.label, exc.strerror or exc)
                 else:
                     episode = (episode[0], loop.time())
                 await asyncio.sleep(_ACCEPT_RETRY)
                 continue
             if episode is not None and loop.time() - episode[1] >= _CALM:
-                log.warning("control socket: descriptors available again after %.1f s; "
-                            "accepting connections", episode[1] - episode[0])
+                log.warning("%s: descriptors available again after %.1f s; accepting "
+                            "connections", self.label, episode[1] - episode[0])
                 episode = None
             if len(self._clients) >= self.max_connections:
                 with contextlib.suppress(OSError):
-                    conn.send(encode(FailedReply(f"too many connections (at most "
-                                            f"{self.max_connections}); try again later")))
+                    conn.send(self._too_many())
                 conn.close()
                 continue
-            task = loop.create_task(self._connection(conn), name="control connection")
+            task = loop.create_task(self._connection(conn), name=f"{self.label} connection")
             self._clients.add(task)
             task.add_done_callback(self._clients.discard)
 
     async def _connection(self, conn: socket.socket) -> None:
         try:
-            reader, writer = await asyncio.open_unix_connection(sock=conn, limit=MAX_REQUEST)
+            reader, writer = await asyncio.open_unix_connection(sock=conn,
+                                                                limit=self.reader_limit)
         except OSError:
             conn.close()
             return
@@ -181,11 +192,40 @@ class ControlServer:
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass  # the client went away or stopped talking: nothing to answer
         except Exception:  # a bug ends this connection, not the daemon, and is reported once
-            log.exception("control connection failed")
+            log.exception("%s: connection failed", self.label)
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
+
+    async def close(self) -> None:
+        """Stop accepting, end open connections, remove the socket file."""
+        tasks = [t for t in (self._acceptor, *self._clients) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._acceptor = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+
+
+class ControlServer(SocketServer):
+    """Serves ``handler`` (JSON lines, see the module docstring) on the Unix socket ``path``."""
+
+    label = "control socket"
+    reader_limit = MAX_REQUEST
+
+    def __init__(self, path: Path, handler: Handler, *, idle_timeout: float = IDLE_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
+        super().__init__(path, idle_timeout=idle_timeout, max_connections=max_connections)
+        self.handler = handler
+
+    def _too_many(self) -> bytes:
+        return encode(FailedReply(f"too many connections (at most {self.max_connections}); "
+                                  "try again later"))
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
@@ -216,16 +256,3 @@ class ControlServer:
             # until then at most one answer waits here (nothing more is read meanwhile).
             async with asyncio.timeout(self.idle_timeout):
                 await writer.drain()
-
-    async def close(self) -> None:
-        """Stop accepting, end open connections, remove the socket file."""
-        tasks = [t for t in (self._acceptor, *self._clients) if t is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._acceptor = None
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-            with contextlib.suppress(OSError):
-                self.path.unlink()
