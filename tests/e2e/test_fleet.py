@@ -193,6 +193,15 @@ def test_1_a_ban_on_a_blocks_the_attacker_on_b_and_c_within_a_second(fleet: Flee
         return "|- Connected:\tyes" in text and "|- Peers:\t2 (a, c)" in text
     wait_for("B's status to show the fleet connected with A and C", b_sees_the_fleet, 10, 0.5)
     assert "fleet: carried out 1 decision(s) of a" in fleet.servers["b"].log_text()
+    # B restarted: the restored ban still names its origin (kept in B's store)
+    assert fleet.servers["b"].stop() == 0
+    fleet.start("b")
+    wait_for("B to serve again", lambda: fleet.servers["b"].cli("ping").returncode == 0, 10)
+    assert fleet.in_set("b", ATTACKER)
+    status = fleet.servers["b"].cli("status", "sshd")
+    assert "`- Fleet bans:\t1 (from a: 1)" in status.stdout, status.stdout
+    banned = fleet.servers["b"].cli("banned", ATTACKER).stdout.split()
+    assert banned[-2:] == ["from", "a"], banned
     done = fleet.servers["a"].cli("unban", ATTACKER)
     assert done.returncode == 0, done.stderr
     wait_for("the ban lifted everywhere",

@@ -43,3 +43,21 @@ def test_sqlite_keeps_both_across_a_reopen(tmp_path: pathlib.Path) -> None:
     seqs = [seq for seq, _entry in again.outbox(10)]
     assert seqs == sorted(seqs) and len(seqs) == 3
     again.close()
+
+
+@pytest.mark.parametrize("make", MAKERS, ids=["sqlite", "memory"])
+def test_origins_of_remote_bans_are_remembered_and_forgotten(tmp_path: pathlib.Path,
+                                                             make: Maker) -> None:
+    store = make(tmp_path)
+    assert store.fleet_origins() == {}
+    store.save_fleet_origins({("sshd", "192.0.2.7"): "a", ("web", "2001:db8::/64"): "b"})
+    store.save_fleet_origins({("sshd", "192.0.2.7"): None, ("web", "2001:db8::/64"): "c",
+                              ("sshd", "192.0.2.9"): None})  # forgetting the unknown is fine
+    assert store.fleet_origins() == {("web", "2001:db8::/64"): "c"}
+
+
+def test_sqlite_keeps_the_origins_across_a_reopen(tmp_path: pathlib.Path) -> None:
+    store = SqliteBanStore(tmp_path / "w.db")
+    store.save_fleet_origins({("sshd", "192.0.2.7"): "a"})
+    store.close()
+    assert SqliteBanStore(tmp_path / "w.db").fleet_origins() == {("sshd", "192.0.2.7"): "a"}

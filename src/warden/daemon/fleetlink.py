@@ -57,12 +57,33 @@ class FleetLink:
         self.runtime = runtime
         self.own = own
         self.clock = clock
-        #: who decided each ban taken from the fleet, by (jail, address)
-        self.origins: dict[tuple[str, str], str] = {}
+        #: who decided each ban taken from the fleet, by (jail, address); kept in the store,
+        #: so a restart still names the origin of the remote bans it restores
+        self.origins: dict[tuple[str, str], str] = self._stored_origins()
         self._sequence = 0
         self._jails: tuple[str, ...] = ()
         self.link = make_link(self)
         runtime.on_decided = self.decided
+
+    def _stored_origins(self) -> dict[tuple[str, str], str]:
+        store = self.runtime.store
+        try:
+            stored = store.fleet_origins()
+            active = {ban.key for ban in store.active_bans(self.clock())}
+        except (sqlite3.Error, OSError) as exc:
+            log.error("fleet: the origins of remote bans cannot be read (%s)", exc)
+            return {}
+        ended: dict[tuple[str, str], str | None] = {key: None for key in stored
+                                                    if key not in active}
+        self._save_origins(ended)
+        return {key: host for key, host in stored.items() if key in active}
+
+    def _save_origins(self, changes: dict[tuple[str, str], str | None]) -> None:
+        try:
+            self.runtime.store.save_fleet_origins(changes)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("fleet: the origins of %d remote ban(s) cannot be recorded (%s)",
+                      len(changes), exc)
 
     @property
     def state(self) -> LinkState:
@@ -83,8 +104,12 @@ class FleetLink:
         entries += [FleetEntry("ban", b.jail, b.ip, b.time, b.until, b.count, name)
                     for b in bans if not b.restored and not isinstance(b.ip, str)
                     and self._mode(b.jail) in _SHARES_BANS]
+        dropped: dict[tuple[str, str], str | None] = {}
         for entry in entries:
-            self.origins.pop((entry.jail, entry.addr), None)
+            if self.origins.pop((entry.jail, entry.addr), None) is not None:
+                dropped[(entry.jail, entry.addr)] = None
+        if dropped:
+            self._save_origins(dropped)
         try:
             self.link.share(entries)
         except (sqlite3.Error, OSError) as exc:
@@ -98,6 +123,7 @@ class FleetLink:
         own = tuple(self.own())
         decisions: list[Decision] = []
         origins: set[str] = set()
+        changes: dict[tuple[str, str], str | None] = {}
         for entry in entries:
             slot = self.runtime.slots.get(entry.jail)
             if slot is None or self._mode(entry.jail) not in _SHARES_BANS:
@@ -105,7 +131,8 @@ class FleetLink:
             key = (entry.jail, entry.addr)
             if entry.op == "unban":
                 decisions += slot.jail.unban(entry.target, now)
-                self.origins.pop(key, None)
+                if self.origins.pop(key, None) is not None:
+                    changes[key] = None
                 origins.add(entry.origin)
                 continue
             why = ("it is in ignoreip/ignoreself" if entry.target in slot.jail.ignore
@@ -119,9 +146,12 @@ class FleetLink:
             if found:
                 decisions += found
                 self.origins[key] = entry.origin
+                changes[key] = entry.origin
                 origins.add(entry.origin)
         if decisions:
             await self.runtime.carry_out(decisions, share=False)
+        if changes:
+            self._save_origins(changes)
             log.info("fleet: carried out %d decision(s) of %s", len(decisions),
                      ", ".join(sorted(origins)))
 

@@ -20,6 +20,7 @@ class MemoryBanStore:
         self._ends: dict[BanKey, float] = {}
         self._cursors: dict[str, str] = {}
         self._outbox: list[tuple[int, str]] = []
+        self._origins: dict[BanKey, str] = {}
         self._seq = 0
 
     def add_bans(self, bans: Sequence[StoredBan]) -> None:
@@ -95,6 +96,18 @@ class MemoryBanStore:
     def save_fleet_cursors(self, cursors: Mapping[str, str]) -> None:
         """Remember the last entry ID read of each stream."""
         self._cursors.update(cursors)
+
+    def fleet_origins(self) -> dict[BanKey, str]:
+        """The host that decided each ban taken from the fleet."""
+        return dict(self._origins)
+
+    def save_fleet_origins(self, origins: Mapping[BanKey, str | None]) -> None:
+        """Remember (a host name) or forget (``None``) the origin of each ban."""
+        for key, origin in origins.items():
+            if origin is None:
+                self._origins.pop(key, None)
+            else:
+                self._origins[key] = origin
 
     def outbox_add(self, entries: Sequence[str]) -> None:
         """Queue fleet entries to publish."""

@@ -105,6 +105,12 @@ class BanStore(Protocol):
     def save_fleet_cursors(self, cursors: Mapping[str, str]) -> None:
         """Remember the last entry ID read of each stream in ``cursors``."""
 
+    def fleet_origins(self) -> dict[BanKey, str]:
+        """The host that decided each ban taken from the fleet, by (jail, address)."""
+
+    def save_fleet_origins(self, origins: Mapping[BanKey, str | None]) -> None:
+        """Remember the origin of each ban in ``origins`` (``None``: forget it)."""
+
     def outbox_add(self, entries: Sequence[str]) -> None:
         """Queue fleet entries (opaque text) to publish, after those already queued."""
 

@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS ends (
 CREATE TABLE IF NOT EXISTS fleet_cursors (stream TEXT PRIMARY KEY, last_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fleet_outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT,
     entry TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fleet_origins (
+    jail TEXT NOT NULL, addr TEXT NOT NULL, origin TEXT NOT NULL,
+    PRIMARY KEY (jail, addr)) WITHOUT ROWID;
 """
 
 
@@ -203,6 +206,25 @@ class SqliteBanStore:
         """Remember the last entry ID read of each stream."""
         self._write("INSERT OR REPLACE INTO fleet_cursors (stream, last_id) VALUES (?, ?)",
                     cursors.items())
+
+    def fleet_origins(self) -> dict[BanKey, str]:
+        """The host that decided each ban taken from the fleet."""
+        rows = self._conn.execute("SELECT jail, addr, origin FROM fleet_origins")
+        return {(str(jail), str(addr)): str(origin) for jail, addr, origin in rows}
+
+    def save_fleet_origins(self, origins: Mapping[BanKey, str | None]) -> None:
+        """Remember (a host name) or forget (``None``) the origin of each ban, in one
+        transaction."""
+        if not origins:
+            return
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                "DELETE FROM fleet_origins WHERE jail = ? AND addr = ?",
+                [key for key, origin in origins.items() if origin is None])
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO fleet_origins (jail, addr, origin) VALUES (?, ?, ?)",
+                [(*key, origin) for key, origin in origins.items() if origin is not None])
 
     def outbox_add(self, entries: Sequence[str]) -> None:
         """Queue fleet entries to publish, in one transaction."""
