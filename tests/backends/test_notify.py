@@ -6,17 +6,12 @@ import asyncio
 import email
 import email.policy
 import ipaddress
-import json
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from tests.httpsink import http_server
 from warden.backends.base import BanEntry as FwBan
 from warden.backends.base import JailRule, UnbanEntry
 from warden.backends.notify import (
@@ -74,46 +69,15 @@ def test_mail_errors(tmp_path: Path) -> None:
         asyncio.run(MailNotifier(["root"], sendmail=str(tmp_path / "none")).send(BAN))
 
 
-Received = list[dict[str, Any]]
-
-
-@contextmanager
-def _http_server(status: int = 200, delay: float = 0.0) -> Iterator[tuple[str, Received]]:
-    received: Received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers["Content-Length"])
-            received.append({"type": self.headers["Content-Type"],
-                             "body": json.loads(self.rfile.read(length)),
-                             "headers": dict(self.headers.items())})
-            time.sleep(delay)
-            self.send_response(status)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 def test_webhook_posts_json() -> None:
-    with _http_server() as (url, received):
+    with http_server() as (url, received):
         asyncio.run(WebhookNotifier(url).send(BAN))
     assert [{k: r[k] for k in ("type", "body")} for r in received] == [{
         "type": "application/json", "body": {
         "event": "ban", "jail": "sshd", "ip": "192.0.2.7", "time": 1_700_000_000.0,
         "until": 1_700_000_600.0, "failures": 5, "matches": list(BAN.matches),
         "fields": {"user": EVIL}}}]
-    with _http_server(status=500) as (url, _), pytest.raises(BackendError, match="answered 500"):
+    with http_server(status=500) as (url, _), pytest.raises(BackendError, match="answered 500"):
         asyncio.run(WebhookNotifier(url).send(BAN))
     with pytest.raises(BackendError, match="must start with http"):
         WebhookNotifier("file:///etc/passwd")
@@ -124,7 +88,7 @@ def test_dispatcher_rate_limits_and_bounds_time(tmp_path: Path) -> None:
     errors: list[str] = []
 
     async def scenario() -> Dispatcher:
-        with _http_server() as (url, received):
+        with http_server() as (url, received):
             hook = WebhookNotifier(url)
             slow = MailNotifier(["root"], sendmail=str(_fake_sendmail(tmp_path, "sleep 30\n")))
             dispatcher = Dispatcher([hook, slow], per_minute=1, burst=2, timeout=0.3,
@@ -218,7 +182,7 @@ def test_mail_backend_rate_and_errors(tmp_path: Path) -> None:
 
 def test_webhook_backend_from_the_registry() -> None:
     assert native_action("webhook", {}, jail="sshd") is None  # no url: the file runs as is
-    with _http_server() as (url, received):
+    with http_server() as (url, received):
         spec = native_action("webhook", {"url": url}, jail="sshd")
         assert spec is not None
         backend = create_backend(spec)
@@ -253,7 +217,7 @@ def _webhook_tree(tmp_path: Path, definition: str) -> JailConfig:
 
 
 def test_webhook_from_definition_with_headers_typed_fields_and_unbans(tmp_path: Path) -> None:
-    with _http_server() as (url, received):
+    with http_server() as (url, received):
         jail = _webhook_tree(tmp_path, f"url = {url}\n"
                                        "headers = Authorization: Bearer s3cret\n"
                                        "          X-Tenant: blue team\n")

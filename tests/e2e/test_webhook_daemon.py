@@ -8,47 +8,21 @@ the failure's fields in their JSON types.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.e2e.harness import Server, append, failure_line, wait_for
+from tests.httpsink import Received, http_server
 
 pytestmark = pytest.mark.skipif(not Path("/etc/fail2ban/filter.d/sshd.conf").exists(),
                                 reason="needs fail2ban's sshd filter")
 
-Received = list[dict[str, Any]]
-
-
 @pytest.fixture
 def hook() -> Iterator[tuple[str, Received]]:
-    """A loopback HTTP server recording every POST (headers and JSON body)."""
-    received: Received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append({"headers": dict(self.headers.items()), "body": json.loads(body)})
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/warden", received
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with http_server() as found:
+        yield found
 
 
 def test_webhook_posts_bans_and_unbans_with_headers(
