@@ -39,16 +39,6 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    made: list[Server] = []
-    try:
-        yield made
-    finally:
-        for server in made:
-            server.close()
-
-
 def _joined(server: Server) -> bool:
     return "fleet: connected" in server.log_text()
 

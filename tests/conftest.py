@@ -1,4 +1,4 @@
-"""Fixtures shared by the end-to-end tests."""
+"""Fixtures shared by the tests that run real daemons (tests/e2e, tests/fleet)."""
 
 from __future__ import annotations
 
