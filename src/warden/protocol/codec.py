@@ -16,12 +16,14 @@ from functools import cache
 from typing import Any, TypeVar
 
 from warden.errors import ProtocolError
+from warden.protocol.events import EVENT_TYPES, Event
 from warden.protocol.messages import REQUEST_TYPES, RESPONSE_TYPES, Request, Response
 
 __all__ = [
     "MAX_LINE",
     "MAX_REQUEST",
     "PROTOCOL_VERSION",
+    "decode_event",
     "decode_request",
     "decode_response",
     "encode",
@@ -46,7 +48,7 @@ def _plain(value: object) -> object:
     return value
 
 
-def encode(message: Request | Response) -> bytes:
+def encode(message: Request | Response | Event) -> bytes:
     """One JSON line (with the trailing newline) for ``message``."""
     body = _plain(message)
     assert isinstance(body, dict)
@@ -140,3 +142,9 @@ def decode_request(line: bytes | str) -> Request:
 def decode_response(line: bytes | str) -> Response:
     """The response encoded in ``line``; :class:`ProtocolError` if it is not a valid one."""
     return _decode(line, RESPONSE_TYPES)
+
+
+def decode_event(line: bytes | str) -> Event:
+    """The event encoded in ``line`` (:mod:`warden.protocol.events`); :class:`ProtocolError`
+    if it is not a valid one."""
+    return _decode(line, EVENT_TYPES)

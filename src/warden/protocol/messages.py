@@ -18,6 +18,7 @@ __all__ = [
     "BannedReply",
     "BannedRequest",
     "DoneReply",
+    "EventsRequest",
     "FailedReply",
     "FleetInfo",
     "JailStatusReply",
@@ -118,11 +119,23 @@ class StopRequest:
     kind: ClassVar[str] = "stop"
 
 
+@dataclass(frozen=True, slots=True)
+class EventsRequest:
+    """Stream events (:mod:`warden.protocol.events`) of ``jail`` (every jail if None) and of
+    ``kinds`` (every kind if empty): the recent ones, then, with ``follow``, each as it
+    happens until the client hangs up."""
+
+    kind: ClassVar[str] = "events"
+    jail: str | None = None
+    follow: bool = False
+    kinds: tuple[str, ...] = ()
+
+
 Request = (PingRequest | VersionRequest | StatusRequest | BanRequest | UnbanRequest
-           | BannedRequest | ReloadRequest | StopRequest)
+           | BannedRequest | ReloadRequest | StopRequest | EventsRequest)
 REQUEST_TYPES: tuple[type[Request], ...] = (
     PingRequest, VersionRequest, StatusRequest, BanRequest, UnbanRequest, BannedRequest,
-    ReloadRequest, StopRequest)
+    ReloadRequest, StopRequest, EventsRequest)
 
 
 # --------------------------------------------------------------------------------- responses
