@@ -162,7 +162,7 @@ class FleetLink:
             if self._mode(name) not in _SHARES_FAILURES:
                 continue
             cfg = running.config
-            for fid, at in running.jail.collect_failures():
+            for fid, at in self.runtime.collect_failures(running.jail):
                 self._sequence += 1
                 marks.append(FailureMark(name, fid, at, f"{self.fleet.name}:{self._sequence}",
                                          cfg.findtime, cfg.maxretry))

@@ -22,6 +22,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from warden.backends.base import BanEntry, UnbanEntry
 from warden.backends.shellvars import splice_variables, variable_name
@@ -35,7 +36,7 @@ from warden.daemon.logtarget import NOTICE
 from warden.sources.base import LogBatch
 from warden.store import BanStore, PositionData, StoredBan
 
-__all__ = ["JailSlot", "Runtime"]
+__all__ = ["JailSlot", "Observer", "Runtime"]
 
 log = logging.getLogger("warden.jail")
 # ban and unban lines: the log shows them as fail2ban.actions, which recidive reads
@@ -58,6 +59,23 @@ class JailSlot:
         return any(p == path or fnmatch.fnmatchcase(path, p) for p in self.patterns)
 
 
+class Observer(Protocol):
+    """What metrics and the event stream are told by the runtime (a few calls per batch)."""
+
+    #: True while someone wants each counted failure (:meth:`failures`)
+    wants_failures: bool
+
+    def decided(self, bans: Sequence[Ban], unbans: Sequence[Unban], cause: str) -> None:
+        """Bans and unbans carried out; ``cause`` is ``local``, ``manual`` or ``fleet``
+        (an unban's own ``reason`` says ``expired``)."""
+
+    def stored(self, seconds: float, ok: bool) -> None:
+        """One store transaction took ``seconds`` (``ok``: it was written)."""
+
+    def failures(self, jail: str, found: Sequence[tuple[str, float]]) -> None:
+        """Failures (id, log time) counted in ``jail`` since the last call."""
+
+
 class Runtime:
     """The jails of a daemon and the carrying out of their decisions."""
 
@@ -76,6 +94,14 @@ class Runtime:
         self.task_group: asyncio.TaskGroup | None = None
         #: told of the bans and unbans carried out with ``share`` (the fleet link shares them)
         self.on_decided: Callable[[Sequence[Ban], Sequence[Unban]], None] | None = None
+        #: told what is carried out (metrics, events)
+        self.observers: list[Observer] = []
+        #: lines read per source (path or ``journal``), counted per batch
+        self.lines_read: dict[str, int] = {}
+        # jails whose counted failures are collected after every batch (once started, a
+        # jail's collecting never stops) and those of them the fleet collects too
+        self._tapped: set[str] = set()
+        self._fleet_taps: dict[str, list[tuple[str, float]]] = {}
 
     # -- jails -------------------------------------------------------------------------------
     def add_jail(self, slot: JailSlot) -> None:
@@ -102,6 +128,7 @@ class Runtime:
         source serves one jail); carry out the decisions."""
         if jails is None:
             jails = self.jails_for(batch.source)
+        self.lines_read[batch.source] = self.lines_read.get(batch.source, 0) + len(batch.lines)
         now = self.clock()
         decisions: list[Decision] = []
         if jails:
@@ -114,6 +141,8 @@ class Runtime:
             finally:
                 if collecting:
                     gc.enable()
+            if self._tapped or any(o.wants_failures for o in self.observers):
+                self._tap(jails)
         if decisions:
             await self.carry_out(decisions)
             # A source with a backlog hands out batches without ever suspending: let the
@@ -140,6 +169,27 @@ class Runtime:
                 if found:
                     decisions.extend(found)
 
+    def _tap(self, jails: Iterable[Jail]) -> None:
+        wanted = [o for o in self.observers if o.wants_failures]
+        for jail in jails:
+            self._tapped.add(jail.name)
+            found = jail.collect_failures()
+            if not found:
+                continue
+            stash = self._fleet_taps.get(jail.name)
+            if stash is not None:
+                stash.extend(found)
+            for observer in wanted:
+                observer.failures(jail.name, found)
+
+    def collect_failures(self, jail: Jail) -> list[tuple[str, float]]:
+        """:meth:`Jail.collect_failures` for the fleet, which shares them with the event
+        stream (the runtime may have collected some of them after a batch)."""
+        stash = self._fleet_taps.setdefault(jail.name, [])
+        found = [*stash, *jail.collect_failures()]
+        stash.clear()
+        return found
+
     # -- decisions ---------------------------------------------------------------------------
     async def carry_out(self, decisions: Sequence[Decision], *, wait: bool = False,
                         share: bool = True) -> None:
@@ -151,12 +201,18 @@ class Runtime:
         bans = [d for d in decisions if isinstance(d, Ban)]
         unbans = [d for d in decisions if isinstance(d, Unban)]
         texts = [b.address for b in bans]  # formatted once, for the store and the log
+        started = time.perf_counter()
         try:
             self._record(bans, unbans, texts)
         except (sqlite3.Error, OSError) as exc:
             # The firewall still gets the bans: losing state is bad, letting hosts in is worse.
             log.error("state database write failed (%s): %d ban(s) and %d unban(s) are "
                       "enforced but will not survive a restart", exc, len(bans), len(unbans))
+            self._observe(bans, unbans, share=share, wait=wait,
+                          seconds=time.perf_counter() - started, ok=False)
+        else:
+            self._observe(bans, unbans, share=share, wait=wait,
+                          seconds=time.perf_counter() - started, ok=True)
         if share and self.on_decided is not None and (bans or unbans):
             self.on_decided(bans, unbans)
         # Networks go to the firewall as they are (no text round trip); raw ids (a user
@@ -180,6 +236,15 @@ class Runtime:
         for decision in decisions:
             if isinstance(decision, ResolveHost | CheckIgnore):
                 self._spawn(self._answer(decision))
+
+    def _observe(self, bans: list[Ban], unbans: list[Unban], *, share: bool, wait: bool,
+                 seconds: float, ok: bool) -> None:
+        if not self.observers or not (bans or unbans):
+            return
+        cause = "fleet" if not share else "manual" if wait else "local"
+        for observer in self.observers:
+            observer.stored(seconds, ok)
+            observer.decided(bans, unbans, cause)
 
     def _record(self, bans: list[Ban], unbans: list[Unban], texts: list[str]) -> None:
         if unbans:
