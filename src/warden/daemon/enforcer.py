@@ -92,6 +92,8 @@ class Enforcer:
         self._group: asyncio.TaskGroup | None = None
         self.commits = 0
         self.errors = 0
+        #: told of each commit round: (backend, seconds, ok); the metrics histogram
+        self.on_commit: Callable[[str, float, bool], None] | None = None
 
     # -- set-up (before run, and on reload) ------------------------------------------------
     async def start_jails(self, routes: Mapping[str, Route]) -> None:
@@ -227,8 +229,12 @@ class Enforcer:
         try:
             if current.ops:
                 async with self._lane(name).busy:
+                    errors, started = self.errors, time.perf_counter()
                     await self._call(name, f"commit {name}", self._apply, self.backends[name],
                                      current.ops)
+                    if self.on_commit is not None:
+                        self.on_commit(name, time.perf_counter() - started,
+                                       self.errors == errors)
                 self.commits += 1
         finally:
             for done in current.done:
