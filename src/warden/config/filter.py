@@ -35,6 +35,7 @@ FILTER_OPTIONS = (
     "prefregex",
     "ignoreregex",
     "failregex",
+    "successregex",
     "maxlines",
     "datepattern",
     "journalmatch",
@@ -113,7 +114,7 @@ def regex_origins(
 def _definition(name: str, resolved: ResolvedDefinition, spec_origin: Origin) -> FilterDefinition:
     options = resolved.options
     origins = {key: resolved.origins.get(key, spec_origin) for key in options}
-    for option in ("failregex", "ignoreregex"):
+    for option in ("failregex", "ignoreregex", "successregex"):
         if option in options and option in resolved.lines:
             origins.update(
                 regex_origins(option, options[option], origins[option], resolved.lines[option])
@@ -138,6 +139,7 @@ def _definition(name: str, resolved: ResolvedDefinition, spec_origin: Origin) ->
         maxlines=maxlines,
         journalmatch=_lines(options.get("journalmatch")),
         logtimezone=options.get("logtimezone") or None,
+        successregex=_lines(options.get("successregex")),
         origins=origins,
     )
 

@@ -23,7 +23,9 @@ class Origin:
 class FilterDefinition:
     """A filter with every option fully interpolated.
 
-    ``failregex``/``ignoreregex`` hold one regex per non-empty line of the option, in order.
+    ``failregex``/``ignoreregex`` hold one regex per non-empty line of the option, in order;
+    ``successregex`` (warden's own) the lines of successful logins, read only by jails with
+    ``trustsuccess``.
     ``origins`` maps an option name (``failregex``, ``ignoreregex``, ``prefregex``,
     ``datepattern``, ``maxlines``, ...) to where it was defined, for error messages.
     """
@@ -36,4 +38,5 @@ class FilterDefinition:
     maxlines: int = 1
     journalmatch: tuple[str, ...] = ()
     logtimezone: str | None = None
+    successregex: tuple[str, ...] = ()
     origins: dict[str, Origin] = field(default_factory=dict, compare=False, hash=False)
