@@ -18,7 +18,6 @@ from warden.sources.base import JournalPosition, SourceState
 from warden.sources.journal import (
     JournalSource,
     format_entry,
-    journal_arguments,
     parse_journalmatch,
 )
 
@@ -91,8 +90,14 @@ def test_missing_binding_is_one_clear_line(monkeypatch):
 
 def export(i: int, message: str | bytes, unit: str = "sshd.service", ident: str = "sshd") -> bytes:
     """One entry in the journal export format (binary-safe for a bytes message)."""
-    head = (f"__REALTIME_TIMESTAMP={(T0 + i) * 1_000_000}\n__MONOTONIC_TIMESTAMP={i + 1}\n"
-            f"_BOOT_ID={BOOT}\n_HOSTNAME=host\nSYSLOG_IDENTIFIER={ident}\n_PID={100 + i}\n"
+    return export_at(T0 + i, message, unit, ident, seq=i)
+
+
+def export_at(when: float, message: str | bytes, unit: str = "sshd.service",
+              ident: str = "sshd", seq: int = 0) -> bytes:
+    """One entry dated ``when`` (epoch seconds) in the journal export format."""
+    head = (f"__REALTIME_TIMESTAMP={int(when * 1_000_000)}\n__MONOTONIC_TIMESTAMP={seq + 1}\n"
+            f"_BOOT_ID={BOOT}\n_HOSTNAME=host\nSYSLOG_IDENTIFIER={ident}\n_PID={100 + seq}\n"
             f"_SYSTEMD_UNIT={unit}\n").encode()
     if isinstance(message, bytes):
         body = b"MESSAGE\n" + struct.pack("<Q", len(message)) + message + b"\n"
@@ -225,31 +230,26 @@ def test_refused_match_and_unreadable_directory(tmp_path, jdir):
     src.close()
 
 
-def test_journal_arguments_from_backend_options(tmp_path):
-    (tmp_path / "a.journal").write_bytes(b"")
-    (tmp_path / "b.journal").write_bytes(b"")
-    assert journal_arguments({"journalpath": "/var/log/journal", "journalflags": "0x1"}) == {
-        "path": "/var/log/journal", "flags": 1}
-    assert journal_arguments({"journalfiles": f"{tmp_path}/*.journal {tmp_path}/a.journal"}) == {
-        "files": [str(tmp_path / "a.journal"), str(tmp_path / "b.journal")]}
-    assert journal_arguments({}) == {}
-
-
-@pytest.mark.parametrize(("options", "message"), [
-    ({"journalflags": "all"}, "journalflags 'all' is not an integer"),
-    ({"journalfiles": "/nonexistent/*.journal"}, "matches no file"),
-    ({"jornalpath": "/x"}, "unknown systemd backend option 'jornalpath'"),
-])
-def test_bad_journal_arguments(options, message):
-    with pytest.raises(SourceError, match=message):
-        journal_arguments(options)
-
-
 @needs_journal
-def test_files_and_flags_open_the_given_journal(jdir):
-    args = journal_arguments({"journalfiles": str(jdir / "*.journal")})
-    src = JournalSource(["_SYSTEMD_UNIT=cron.service"], since=0, **args)
-    assert [ln for b in src.read_now() for ln in b.lines] == ["host CRON[101]: cron ran"]
+def test_files_are_glob_patterns_and_flags_are_passed(jdir, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    write_journal(other / "b.journal", [export(9, "second file", unit="cron.service",
+                                               ident="CRON")])
+    src = JournalSource(["_SYSTEMD_UNIT=cron.service"], since=0,
+                        files=[str(jdir / "*.journal"), str(other / "b.journal")])
+    assert [ln for b in src.read_now() for ln in b.lines] == [
+        "host CRON[101]: cron ran", "host CRON[109]: second file"]
+    assert src.status()[0].path == f"journal:{jdir}/*.journal {other}/b.journal"
     src.close()
     system = JournalSource([], flags=1)  # SD_JOURNAL_LOCAL_ONLY: the machine's own journal
     system.close()
+    with pytest.raises(SourceError, match="journalfiles '/nonexistent/.*' matches no file"):
+        JournalSource([], files=["/nonexistent/*.journal"])
+
+
+def test_match_text_is_fail2bans_status_form():
+    assert journal.match_text(["_SYSTEMD_UNIT=sshd.service + _COMM=sshd"]) == \
+        "_SYSTEMD_UNIT=sshd.service + _COMM=sshd"
+    assert journal.match_text(["A=1 B=2", "C=3"]) == "A=1 B=2 + C=3"
+    assert journal.match_text([]) == ""

@@ -60,6 +60,16 @@ def _file(source: SourceInfo) -> str:
     return f"{source.path} ({source.state}{detail})"
 
 
+def _source_leaf(status: JailStatusReply) -> tuple[str, str]:
+    """fail2ban's last filter line: ``File list``, or ``Journal matches`` for a journal jail
+    (with the journal's state after it when it is not reading)."""
+    if status.journal_matches is None:
+        return ("File list", " ".join(_file(f) for f in status.files))
+    trouble = [f for f in status.files if f.state != "ok"]
+    state = "".join(f" ({f.state}{': ' + f.error if f.error else ''})" for f in trouble[:1])
+    return ("Journal matches", status.journal_matches + state)
+
+
 def _tree(title: str, branches: list[tuple[str, list[tuple[str, str]]]]) -> list[str]:
     lines = [title]
     for n, (name, leaves) in enumerate(branches):
@@ -86,7 +96,7 @@ def _jail_status(status: JailStatusReply) -> str:
         ("Filter", [
             ("Currently failed", str(status.currently_failed)),
             ("Total failed", str(status.total_failed)),
-            ("File list", " ".join(_file(f) for f in status.files)),
+            _source_leaf(status),
         ]),
         ("Actions", actions),
     ]))

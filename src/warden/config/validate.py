@@ -22,8 +22,10 @@ import socket
 from warden.config.confset import Value
 from warden.config.filter import BACKTRACKING_OPTION
 from warden.config.fleet import fleet_problems
+from warden.config.metrics import metrics_endpoint
 from warden.config.model import JailConfig
 from warden.config.reference import parse_reference
+from warden.config.sourceopts import journal_backend
 from warden.core.addr import parse_network
 from warden.core.duration import parse_duration
 from warden.core.failregex import FilterRegex, compile_regex
@@ -123,10 +125,6 @@ def value_problems(cfg: JailConfig) -> list[ConfigError]:
     return problems
 
 
-def _is_journal(cfg: JailConfig) -> bool:
-    return cfg.backend.split("[", 1)[0].strip().lower() == "systemd"
-
-
 def _source_problems(cfg: JailConfig) -> list[ConfigError]:
     """``backend``, ``logpath`` and ``logencoding``: can the jail's log be read at all?"""
     problems: list[ConfigError] = []
@@ -134,7 +132,12 @@ def _source_problems(cfg: JailConfig) -> list[ConfigError]:
     if base not in BACKEND_NAMES:
         problems.append(_error(cfg, "backend", f"unknown backend {cfg.backend!r}: use one of "
                                                "auto, polling, inotify, kqueue, systemd"))
-    elif not cfg.logpath and base != "systemd":
+    elif base == "systemd":
+        try:
+            journal_backend(cfg.backend)
+        except ValueError as exc:
+            problems.append(_error(cfg, "backend", f"{exc}; the jail is skipped"))
+    elif not cfg.logpath:
         problems.append(_located(cfg, "has no logpath; the jail is skipped", "logpath",
                                  "enabled"))
     why = _encoding_problem(cfg.logencoding)
@@ -350,6 +353,10 @@ def settings_problems(settings: dict[str, Value]) -> list[ConfigError]:
     compat = compat_socket_problem(settings.get("compat_socket"), settings.get("socket"))
     if compat is not None:
         problems.append(compat)
+    try:
+        metrics_endpoint(settings.get("metrics"))
+    except ConfigError as exc:
+        problems.append(exc)
     return problems
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from warden import __version__
 from warden.backends.base import BanEntry, FirewallBackend
 from warden.config import JailConfig, JailsConfig
+from warden.config.sourceopts import journal_backend
 from warden.config.validate import jail_problems
 from warden.core.addr import Network, parse_network
 from warden.core.decisions import Ban, Decision
@@ -194,9 +195,11 @@ class Daemon:
         for slot in self.runtime.slots.values():
             kind = resolve_backend(slot.config.backend)
             if kind == "systemd":
-                # the journal is read per jail, with the jail's journalmatch
+                # the journal is read per jail, with the jail's journalmatch; the backend's
+                # options (which journal) are in the key, so changing them restarts the source
+                where = slot.config.backend
                 groups[f"journal:{slot.config.name}"] = list(
-                    (m, "", "") for m in slot.config.journalmatch) or [("", "", "")]
+                    (m, where, "") for m in slot.config.journalmatch) or [("", where, "")]
                 continue
             for lp in slot.config.logpath:
                 groups.setdefault(kind, []).append(
@@ -230,7 +233,9 @@ class Daemon:
                     pos = position_from_dict(stored)
                     cursor = pos if isinstance(pos, JournalPosition) else None
             since = self.clock() - slot.config.findtime
-            return JournalSource(matches, cursor=cursor, since=since)
+            where = journal_backend(slot.config.backend)  # checked at load (config.validate)
+            return JournalSource(matches, path=where.path, files=where.files, flags=where.flags,
+                                 namespace=where.namespace, cursor=cursor, since=since)
 
         async def consume(batch: LogBatch) -> None:
             await self.runtime.on_batch(batch, (slot.jail,))

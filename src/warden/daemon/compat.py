@@ -76,9 +76,11 @@ def fail2ban_status(status: JailStatusReply) -> Plain:
                             ("Total banned", status.total_banned)]
     if status.banned is not None:
         actions.append(("Banned IP list", list(status.banned)))
+    source: Plain = ("File list", [f.path for f in status.files]) \
+        if status.journal_matches is None else ("Journal matches", [status.journal_matches])
     return [("Filter", [("Currently failed", status.currently_failed),
                         ("Total failed", status.total_failed),
-                        ("File list", [f.path for f in status.files])]),
+                        source]),
             ("Actions", actions)]
 
 

@@ -16,13 +16,14 @@ from collections.abc import Iterator, Mapping
 
 from warden import __version__
 from warden.config import load_jails
+from warden.config.sourceopts import backend_name
 from warden.config.validate import settings_problems
 from warden.core.addr import Network, Target, format_target, parse_network
 from warden.core.banguard import danger, refusal
 from warden.core.decisions import Decision
 from warden.daemon.handler import FleetView, ReloadContext, RequestContext
 from warden.daemon.runtime import JailSlot
-from warden.errors import ConfigError
+from warden.errors import ConfigError, SourceError
 from warden.protocol import (
     BanInfo,
     BannedReply,
@@ -47,6 +48,7 @@ from warden.protocol import (
     VersionReply,
     VersionRequest,
 )
+from warden.sources.journal import match_text
 
 __all__ = ["handle", "jail_status", "reload"]
 
@@ -78,16 +80,27 @@ def _collector_paused() -> Iterator[None]:
 def _files(ctx: RequestContext, slot: JailSlot) -> tuple[SourceInfo, ...]:
     files: list[SourceInfo] = []
     own_journal = f"journal:{slot.config.name}"
+    journal = backend_name(slot.config.backend) == "systemd"
     for key, entries in ctx.source_states():
-        if key.startswith("journal:") and key != own_journal:
+        if key != own_journal and (journal or key.startswith("journal:")):
             continue
         for entry in entries:
             # a file source that is restarting reports itself as one "<kind> files" entry
             if key == own_journal or slot.watches(entry.path) or entry.path.endswith(" files"):
                 files.append(SourceInfo(entry.path, entry.state.value, entry.error or ""))
-    if not files:
+    if not files and not journal:  # a journal jail's logpath is not read
         files = [SourceInfo(p, "missing") for p in slot.patterns]
     return tuple(files)
+
+
+def _journal_matches(slot: JailSlot) -> str | None:
+    """A journal jail's ``journalmatch`` as fail2ban's status shows it; None for files."""
+    if backend_name(slot.config.backend) != "systemd":
+        return None
+    try:
+        return match_text(slot.config.journalmatch)
+    except SourceError:  # the source reports it as its own error
+        return " + ".join(slot.config.journalmatch)
 
 
 async def _texts(targets: list[Target]) -> tuple[str, ...]:
@@ -160,6 +173,7 @@ async def jail_status(ctx: RequestContext, slot: JailSlot, *, counts_only: bool 
         files=_files(ctx, slot),
         currently_banned=len(jail.bans),
         total_banned=jail.bans.total,
+        journal_matches=_journal_matches(slot),
     )
     fleet = ctx.fleet_view()
     if fleet is not None:

@@ -193,7 +193,8 @@ class FleetInfo:
 class JailStatusReply:
     """One jail, as fail2ban-client's ``status JAIL`` shows it; ``banned`` is None when the
     request asked for counts only. ``fleet_bans`` (None on a host without a fleet) counts
-    the active bans taken from other hosts, per host."""
+    the active bans taken from other hosts, per host. ``journal_matches`` (None for a jail
+    of files) is a journal jail's ``journalmatch`` as fail2ban shows it (``A=1 + B=2``)."""
 
     kind: ClassVar[str] = "jail-status"
     name: str
@@ -204,6 +205,7 @@ class JailStatusReply:
     total_banned: int
     banned: tuple[str, ...] | None = None
     fleet_bans: tuple[OriginCount, ...] | None = None
+    journal_matches: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

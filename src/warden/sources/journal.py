@@ -21,7 +21,7 @@ from warden.sources.base import JournalPosition, LogBatch, SourceState, SourceSt
 from warden.sources.lines import DEFAULT_MAX_LINE
 from warden.sources.watch import ReadyFlag
 
-__all__ = ["JournalSource", "available", "format_entry", "journal_arguments", "parse_journalmatch"]
+__all__ = ["JournalSource", "available", "format_entry", "match_text", "parse_journalmatch"]
 
 try:
     _journal: Any = importlib.import_module("systemd.journal")
@@ -72,30 +72,10 @@ def parse_journalmatch(lines: Iterable[str]) -> list[list[str]]:
     return groups
 
 
-def journal_arguments(options: Mapping[str, str]) -> dict[str, Any]:
-    """Keyword arguments of :class:`JournalSource` from ``backend = systemd[...]`` options.
-
-    fail2ban's options: ``journalpath`` (a directory), ``journalfiles`` (space-separated globs)
-    and ``journalflags`` (an integer of ``sd_journal_open`` flags).
-    """
-    args: dict[str, Any] = {}
-    for key, value in options.items():
-        if key == "journalpath":
-            args["path"] = value
-        elif key == "journalfiles":
-            files = sorted({f for word in value.split() for f in glob.glob(word)})
-            if not files:
-                raise SourceError(f"journalfiles {value!r} matches no file")
-            args["files"] = files
-        elif key == "journalflags":
-            try:
-                args["flags"] = int(value, 0)
-            except ValueError:
-                raise SourceError(f"journalflags {value!r} is not an integer") from None
-        else:
-            raise SourceError(f"unknown systemd backend option {key!r}: use journalpath, "
-                              "journalfiles or journalflags")
-    return args
+def match_text(lines: Iterable[str]) -> str:
+    """``journalmatch`` as fail2ban's ``status`` shows it: terms joined by spaces, groups by
+    `` + ``."""
+    return " + ".join(" ".join(group) for group in parse_journalmatch(lines))
 
 
 def _text(value: object, encoding: str) -> str:
@@ -161,9 +141,10 @@ def _epoch(value: object) -> float:
 class JournalSource:
     """Entries of the journal that match ``journalmatch``; a :class:`LogSource`.
 
-    ``path`` (a directory) or ``files`` read given journal files instead of the system journal,
-    opened with ``flags`` (default: the system journal only, as fail2ban);
-    :func:`journal_arguments` turns ``backend = systemd[...]`` options into these.
+    ``path`` (a directory), ``files`` (glob patterns, expanded here) or ``namespace`` read
+    another journal than the machine's, opened with ``flags`` (default: the system journal only
+    when nothing else is named, else every journal found there, as fail2ban): the options of
+    ``backend = systemd[...]`` (``config.sourceopts.JournalBackend``).
     Start: after ``cursor`` if given (a restart), else at ``since`` (epoch seconds: the first
     start reads the last findtime), else at the end (only new entries).
     """
@@ -175,6 +156,7 @@ class JournalSource:
         path: str | None = None,
         files: Sequence[str] = (),
         flags: int | None = None,
+        namespace: str | None = None,
         cursor: JournalPosition | None = None,
         since: float | None = None,
         encoding: str = "utf-8",
@@ -188,17 +170,27 @@ class JournalSource:
         self._encoding = encoding
         self._max_line = max_line
         self._rescan = rescan
-        self._name = "journal" if path is None and not files else f"journal:{path or files[0]}"
+        where = path or (" ".join(files) if files else None) or namespace
+        self._name = "journal" if where is None else f"journal:{where}"
+        kwargs: dict[str, Any] = {}
+        if files:
+            found = sorted({name for pattern in files for name in glob.glob(pattern)})
+            if not found:
+                raise SourceError(f"journalfiles {' '.join(files)!r} matches no file")
+            kwargs["files"] = found
+        elif path is not None:
+            kwargs["path"] = path
+        elif namespace is not None:
+            kwargs["namespace"] = namespace
+        if flags is not None:
+            kwargs["flags"] = flags
+        elif not kwargs:
+            kwargs["flags"] = _SYSTEM_ONLY
         try:
-            if files:
-                self._reader = _journal.Reader(files=list(files))
-            elif path is not None:
-                self._reader = _journal.Reader(path=path)
-            else:
-                self._reader = _journal.Reader(flags=_SYSTEM_ONLY if flags is None else flags)
-        except OSError as exc:
-            raise SourceError(f"cannot open the journal {path or ''}: {exc.strerror or exc}") \
-                from None
+            self._reader = _journal.Reader(**kwargs)
+        except (OSError, ValueError) as exc:
+            detail = getattr(exc, "strerror", None) or exc
+            raise SourceError(f"cannot open the journal {where or ''}: {detail}") from None
         reader = self._reader
         try:
             for i, group in enumerate(groups):
