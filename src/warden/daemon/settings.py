@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from warden.config import Value
+from warden.config.metrics import MetricsEndpoint, metrics_endpoint
 from warden.config.validate import COMPAT_SOCKET_OFF as _OFF
 from warden.config.validate import compat_socket_problem
 from warden.core.duration import parse_duration
@@ -38,6 +39,8 @@ class Settings:
     syslogsocket: str = "auto"
     #: fail2ban's protocol on a socket of its own (None: not offered)
     compat_socket: Path | None = None
+    #: where Prometheus' /metrics is served (None: not served)
+    metrics: MetricsEndpoint | None = None
 
 
 def _text(settings: Mapping[str, Value], name: str) -> str | None:
@@ -90,6 +93,7 @@ def read_settings(settings: Mapping[str, Value], *, foreground: bool,
         loglevel=level,
         syslogsocket=_text(settings, "syslogsocket") or "auto",
         compat_socket=_compat_socket(settings),
+        metrics=metrics_endpoint(settings.get("metrics")),
     )
 
 
