@@ -43,7 +43,9 @@ JOURNAL_SOCKET = "/run/systemd/journal/socket"
 _FORMAT = "%(asctime)s %(shown_name)-24s[%(process)d]: %(levelname)-7s %(message)s"
 #: logger names written as fail2ban's, for the tools that read a fail2ban log
 _FAIL2BAN_NAMES = {"warden.actions": "fail2ban.actions"}
-_SYSLOG_FORMAT = "warden[%(process)d]: %(levelname)s %(message)s"
+#: syslog lines are tagged ``warden[pid]``, ban and unban lines ``fail2ban.actions[pid]`` as
+#: fail2ban tags them, so the stock recidive filter reads them from a syslog file too
+_SYSLOG_FORMAT = "%(shown_tag)s[%(process)d]: %(levelname)s %(message)s"
 _LEVELS = {"CRITICAL": logging.CRITICAL, "ERROR": logging.ERROR, "WARNING": logging.WARNING,
            "WARN": logging.WARNING, "NOTICE": NOTICE, "INFO": logging.INFO,
            "DEBUG": logging.DEBUG, "TRACEDEBUG": logging.DEBUG, "HEAVYDEBUG": logging.DEBUG}
@@ -100,6 +102,18 @@ class _Fail2banFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """The line for ``record`` (its logger name shown as fail2ban's where one exists)."""
         record.shown_name = _FAIL2BAN_NAMES.get(record.name, record.name)
+        return super().format(record)
+
+
+class _SyslogFormatter(logging.Formatter):
+    """The syslog message: tag, pid, level, text (the syslog daemon adds time and host)."""
+
+    def __init__(self) -> None:
+        super().__init__(_SYSLOG_FORMAT)
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The message for ``record``, tagged as fail2ban's for ban and unban lines."""
+        record.shown_tag = _FAIL2BAN_NAMES.get(record.name, "warden")
         return super().format(record)
 
 
@@ -258,7 +272,7 @@ def setup_logging(target: str, level: int, *, syslogsocket: str = "auto",
     else:  # SYSLOG or SYSLOG[...]
         handler = _SysLog(address=_syslog_address(syslogsocket),
                           facility=logging.handlers.SysLogHandler.LOG_DAEMON)
-        handler.setFormatter(logging.Formatter(_SYSLOG_FORMAT))
+        handler.setFormatter(_SyslogFormatter())
     handler.addFilter(limit or RateLimit())
     root = logging.getLogger("warden")
     saved = LogTarget(name, handler, propagate=root.propagate, level=root.level)
