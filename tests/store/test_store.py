@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from warden.store import BanStore, MemoryBanStore, SqliteBanStore, StoredBan
+from warden.store.model import MAX_MATCH_BYTES, bounded_line
+from warden.store.sqlite import SCHEMA_VERSION
 
 
 @pytest.fixture(params=["sqlite", "memory"])
@@ -214,3 +216,90 @@ def test_a_database_of_the_previous_layout_gains_the_end_records(tmp_path: Path)
         assert store.ends(["sshd"]) == {("sshd", "192.0.2.1"): 30.0}
     finally:
         store.close()
+
+
+# -- matched lines (dbmaxmatches) ------------------------------------------------------------
+def test_the_matched_lines_of_a_ban_come_back_with_it(store: BanStore) -> None:
+    lines = ("Dec  2 09:00:01 h sshd[1]: Failed password for root from 192.0.2.5 port 22",
+             "Dec  2 09:00:02 h sshd[1]: Failed password for root from 192.0.2.5 port 23")
+    store.add_bans([StoredBan("sshd", "192.0.2.5", 100.0, 60.0, 1, lines),
+                    StoredBan("sshd", "192.0.2.6", 100.0, 60.0)])
+    found = {b.addr: b.matches for b in store.active_bans(120.0)}
+    assert found == {"192.0.2.5": lines, "192.0.2.6": ()}
+    assert [(b.jail, b.start, b.matches) for b in store.matches_of("192.0.2.5")] == [
+        ("sshd", 100.0, lines)]
+    assert store.matches_of("192.0.2.6") == []
+
+
+def test_a_later_ban_without_lines_does_not_inherit_the_earlier_ones(store: BanStore) -> None:
+    store.add_bans([StoredBan("sshd", "192.0.2.5", 100.0, 10.0, 1, ("first",))])
+    store.add_bans([StoredBan("sshd", "192.0.2.5", 500.0, 10.0, 2)])  # a manual ban
+    assert [b.matches for b in store.active_bans(505.0)] == [()]
+    # a prolonged ban (same start) replaces its lines with the new ones
+    store.add_bans([StoredBan("sshd", "192.0.2.5", 500.0, 20.0, 2, ("second", "third"))])
+    assert [b.matches for b in store.active_bans(505.0)] == [("second", "third")]
+
+
+def test_stored_lines_are_cut_to_a_byte_bound_on_a_character_boundary(store: BanStore) -> None:
+    long_line = "é" * 5000  # two bytes each
+    store.add_bans([StoredBan("sshd", "192.0.2.5", 100.0, 60.0, 1, (long_line, "short"))])
+    (ban,) = store.active_bans(120.0)
+    assert len(ban.matches[0].encode()) <= MAX_MATCH_BYTES
+    assert ban.matches[0] == "é" * (MAX_MATCH_BYTES // 2)
+    assert ban.matches[1] == "short"
+    assert bounded_line("a" * 2000, 10) == "a" * 10
+    assert bounded_line("ab€", 4) == "ab"  # never half a character
+
+
+def test_a_manual_unban_forgets_the_lines_and_the_purge_drops_old_ones(store: BanStore) -> None:
+    store.add_bans([StoredBan("sshd", "192.0.2.5", 100.0, 10.0, 1, ("a",)),
+                    StoredBan("sshd", "192.0.2.6", 100.0, 10.0, 1, ("b",)),
+                    StoredBan("web", "192.0.2.7", 100.0, -1.0, 1, ("c",))])
+    store.remove_bans([("sshd", "192.0.2.5")], forget=True, at=105.0)
+    assert store.matches_of("192.0.2.5") == []
+    store.remove_bans([("sshd", "192.0.2.6")], at=110.0)  # expired: the lines stay
+    assert [b.matches for b in store.matches_of("192.0.2.6")] == [("b",)]
+    store.purge_history(before=200.0)
+    assert store.matches_of("192.0.2.6") == []
+    # a permanent ban still active keeps its lines past the purge age
+    assert [b.matches for b in store.matches_of("192.0.2.7")] == [("c",)]
+
+
+def test_matched_lines_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "w.db"
+    first = SqliteBanStore(path)
+    first.add_bans([StoredBan("sshd", "2001:db8::5", 100.0, -1.0, 3, ("x", "y"))])
+    first.close()
+    again = SqliteBanStore(path)
+    try:
+        assert again.active_bans(1e9) == [StoredBan("sshd", "2001:db8::5", 100.0, -1.0, 3,
+                                                    ("x", "y"))]
+    finally:
+        again.close()
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_bans(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE bans (jail TEXT NOT NULL, addr TEXT NOT NULL, start REAL NOT NULL, "
+        "bantime REAL NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (jail, addr)) WITHOUT ROWID;"
+        "CREATE TABLE history (jail TEXT NOT NULL, addr TEXT NOT NULL, start REAL NOT NULL, "
+        "bantime REAL NOT NULL, count INTEGER NOT NULL);"
+        "INSERT INTO bans VALUES ('sshd', '192.0.2.1', 10.0, 100.0, 1);"
+        "INSERT INTO history VALUES ('sshd', '192.0.2.1', 10.0, 100.0, 1);"
+        "PRAGMA user_version=1;")
+    old.close()
+    store = SqliteBanStore(path)
+    try:
+        assert store.active_bans(20.0) == [StoredBan("sshd", "192.0.2.1", 10.0, 100.0, 1)]
+        store.add_bans([StoredBan("sshd", "192.0.2.2", 15.0, 100.0, 1, ("line",))])
+        assert [b.matches for b in store.matches_of("192.0.2.2")] == [("line",)]
+    finally:
+        store.close()
+    check = sqlite3.connect(path)
+    try:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert check.execute("SELECT count(*) FROM history").fetchone()[0] == 2
+    finally:
+        check.close()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
-from warden.store.model import BanKey, HistoryEntry, PositionData, StoredBan
+from warden.store.model import BanKey, HistoryEntry, PositionData, StoredBan, bounded_line
 
 __all__ = ["MemoryBanStore"]
 
@@ -21,12 +22,16 @@ class MemoryBanStore:
         self._cursors: dict[str, str] = {}
         self._outbox: list[tuple[int, str]] = []
         self._origins: dict[BanKey, str] = {}
+        self._matches: dict[BanKey, StoredBan] = {}
         self._seq = 0
 
     def add_bans(self, bans: Sequence[StoredBan]) -> None:
         """Record ``bans`` as active and in the history."""
         for ban in bans:
-            self._bans[ban.key] = ban
+            if ban.matches:
+                ban = replace(ban, matches=tuple(bounded_line(x) for x in ban.matches))
+                self._matches[ban.key] = ban
+            self._bans[ban.key] = replace(ban, matches=())
             self._history.append((ban.jail, ban.addr, ban.start, ban.bantime))
 
     def remove_bans(self, keys: Iterable[BanKey], *, forget: bool = False,
@@ -41,6 +46,8 @@ class MemoryBanStore:
                 self._ends[key] = max(at, self._ends.get(key, at))
         if forget:
             self._history = [h for h in self._history if (h[0], h[1]) not in dropped]
+            for key in dropped:
+                self._matches.pop(key, None)
 
     def ends(self, jails: Iterable[str]) -> dict[BanKey, float]:
         """When the bans of ``jails`` last ended."""
@@ -49,8 +56,18 @@ class MemoryBanStore:
 
     def active_bans(self, now: float) -> list[StoredBan]:
         """Every ban still active at ``now``, oldest first."""
-        live = [b for b in self._bans.values() if b.bantime < 0 or b.start + b.bantime > now]
+        live = [self._with_lines(b) for b in self._bans.values()
+                if b.bantime < 0 or b.start + b.bantime > now]
         return sorted(live, key=lambda b: b.start)
+
+    def _with_lines(self, ban: StoredBan) -> StoredBan:
+        kept = self._matches.get(ban.key)
+        return ban if kept is None or kept.start != ban.start else kept
+
+    def matches_of(self, addr: str) -> list[StoredBan]:
+        """The latest ban of ``addr`` in each jail that kept its matched lines."""
+        return sorted((b for b in self._matches.values() if b.addr == addr),
+                      key=lambda b: b.start)
 
     def history(self, addr: str, jail: str | None, since: float) -> HistoryEntry | None:
         """How often ``addr`` was banned since ``since`` (in ``jail``, or anywhere)."""
@@ -78,6 +95,8 @@ class MemoryBanStore:
         dropped = len(self._history) - len(kept)
         self._history = kept
         self._ends = {key: at for key, at in self._ends.items() if at >= before}
+        self._matches = {key: b for key, b in self._matches.items()
+                         if b.start >= before or key in self._bans}
         return dropped
 
     def save_positions(self, positions: Mapping[str, PositionData]) -> None:

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["BanKey", "BanStore", "HistoryEntry", "PositionData", "StoredBan"]
+__all__ = ["MAX_MATCH_BYTES", "BanKey", "BanStore", "HistoryEntry", "PositionData", "StoredBan",
+           "bounded_line"]
 
 #: a log position as the source describes it (a JSON-ready dictionary, opaque to the store)
 PositionData = Mapping[str, object]
@@ -14,13 +15,29 @@ PositionData = Mapping[str, object]
 #: (jail, address) identifies one active ban
 BanKey = tuple[str, str]
 
+#: the longest matched log line a store keeps, in UTF-8 bytes (longer ones are cut)
+MAX_MATCH_BYTES = 1024
+
+
+def bounded_line(line: str, limit: int = MAX_MATCH_BYTES) -> str:
+    """``line`` cut to at most ``limit`` UTF-8 bytes, never inside a character."""
+    if len(line) * 4 <= limit:
+        return line
+    data = line.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return line
+    return data[:limit].decode("utf-8", "ignore")
+
 
 @dataclass(frozen=True, slots=True)
 class StoredBan:
     """One ban: ``bantime`` seconds from ``start`` (``bantime < 0``: forever).
 
     ``count`` is how many times the address was banned in this jail so far, this ban included
-    (the ``bantime.increment`` policies grow with it).
+    (the ``bantime.increment`` policies grow with it). ``matches`` are the log lines that led
+    to it (fail2ban's ``dbmaxmatches`` of them at most, each cut to :data:`MAX_MATCH_BYTES`):
+    kept with the ban so that they survive a restart (``<matches>`` of restored bans,
+    ``warden explain``); a ban without lines keeps none (a manual ban, a fleet ban).
     """
 
     jail: str
@@ -28,6 +45,7 @@ class StoredBan:
     start: float
     bantime: float
     count: int = 1
+    matches: tuple[str, ...] = ()
 
     @property
     def key(self) -> BanKey:
@@ -80,7 +98,12 @@ class BanStore(Protocol):
         """When the bans of ``jails`` last ended, by (jail, address)."""
 
     def active_bans(self, now: float) -> list[StoredBan]:
-        """Every ban still active at ``now`` (permanent ones included)."""
+        """Every ban still active at ``now`` (permanent ones included), with its matched
+        lines."""
+
+    def matches_of(self, addr: str) -> list[StoredBan]:
+        """The latest ban of ``addr`` in every jail that kept its matched lines (active or
+        not, until the history purge drops it or a manual unban forgets it)."""
 
     def history(self, addr: str, jail: str | None, since: float) -> HistoryEntry | None:
         """Bans of ``addr`` started at or after ``since``: in ``jail``, or in any jail if None."""

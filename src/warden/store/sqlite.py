@@ -1,4 +1,5 @@
-"""The SQLite ban store (WAL mode): active bans, ban history, ends of bans, log positions.
+"""The SQLite ban store (WAL mode): active bans, ban history, ends of bans, log positions,
+and the matched log lines of each (jail, address)'s latest ban (``ban_matches``).
 
 Each public method is one transaction, so a burst of bans costs one commit (one fsync).
 ``synchronous=FULL``: a ban reported to the caller survives a crash or power loss.
@@ -15,13 +16,26 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from warden.store.model import BanKey, HistoryEntry, PositionData, StoredBan
+from warden.store.model import BanKey, HistoryEntry, PositionData, StoredBan, bounded_line
 
 __all__ = ["SCHEMA_VERSION", "SqliteBanStore"]
 
 log = logging.getLogger("warden.store")
 
-SCHEMA_VERSION = 1
+#: 1: bans, history, positions, ends, fleet tables; 2: ban_matches
+SCHEMA_VERSION = 2
+
+# What takes a database of version N to N + 1 (the version is set once all have run, in the
+# same transaction as them).
+_MIGRATIONS: dict[int, str] = {
+    1: """
+CREATE TABLE IF NOT EXISTS ban_matches (
+    jail TEXT NOT NULL, addr TEXT NOT NULL, start REAL NOT NULL, lines TEXT NOT NULL,
+    PRIMARY KEY (jail, addr)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ban_matches_addr ON ban_matches (addr);
+CREATE INDEX IF NOT EXISTS ban_matches_start ON ban_matches (start);
+""",
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bans (
@@ -44,6 +58,14 @@ CREATE TABLE IF NOT EXISTS fleet_origins (
     PRIMARY KEY (jail, addr)) WITHOUT ROWID;
 """
 
+# the matched lines of a ban are those stored with the same start (a later ban without lines,
+# manual or from the fleet, does not inherit the lines of an earlier one)
+_ACTIVE = """
+SELECT b.jail, b.addr, b.start, b.bantime, b.count, m.lines FROM bans AS b
+LEFT JOIN ban_matches AS m ON m.jail = b.jail AND m.addr = b.addr AND m.start = b.start
+WHERE b.bantime < 0 OR b.start + b.bantime > ? ORDER BY b.start
+"""
+
 
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -55,12 +77,29 @@ def _connect(path: Path) -> sqlite3.Connection:
         conn.close()
         raise sqlite3.DatabaseError(f"integrity check failed: {result}")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version not in (0, SCHEMA_VERSION):
+    if not 0 <= version <= SCHEMA_VERSION:
         conn.close()
         raise sqlite3.DatabaseError(f"unknown schema version {version}")
-    conn.executescript(_SCHEMA)
-    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    # Every table of version 1 is created if missing (tables were added to it without a new
+    # version); the migrations add what came later, in one transaction with the new version,
+    # so a crash half-way leaves the old version to migrate again.
+    script = _SCHEMA + "".join(_MIGRATIONS[v] for v in range(max(version, 1), SCHEMA_VERSION))
+    if version < SCHEMA_VERSION:
+        if version:
+            log.info("database %s: schema version %d -> %d", path, version, SCHEMA_VERSION)
+        script += f"PRAGMA user_version={SCHEMA_VERSION};\n"
+    conn.executescript(f"BEGIN IMMEDIATE;\n{script}COMMIT;\n")
     return conn
+
+
+def _lines(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return ()
+    return tuple(str(x) for x in found) if isinstance(found, list) else ()
 
 
 def _move_aside(path: Path) -> Path:
@@ -105,6 +144,8 @@ class SqliteBanStore:
         if not bans:
             return
         rows = [(b.jail, b.addr, b.start, b.bantime, b.count) for b in bans]
+        lines = [(b.jail, b.addr, b.start, json.dumps([bounded_line(x) for x in b.matches]))
+                 for b in bans if b.matches]
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(
@@ -113,6 +154,10 @@ class SqliteBanStore:
             self._conn.executemany(
                 "INSERT INTO history (jail, addr, start, bantime, count) VALUES (?, ?, ?, ?, ?)",
                 rows)
+            if lines:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO ban_matches (jail, addr, start, lines) "
+                    "VALUES (?, ?, ?, ?)", lines)
 
     def remove_bans(self, keys: Iterable[BanKey], *, forget: bool = False,
                     at: float | None = None) -> None:
@@ -124,6 +169,8 @@ class SqliteBanStore:
             self._conn.executemany("DELETE FROM bans WHERE jail = ? AND addr = ?", rows)
             if forget:
                 self._conn.executemany("DELETE FROM history WHERE jail = ? AND addr = ?", rows)
+                self._conn.executemany("DELETE FROM ban_matches WHERE jail = ? AND addr = ?",
+                                       rows)
             if at is not None:
                 # the latest end wins: a restart compares it with the kernel element's age
                 self._conn.executemany(
@@ -141,10 +188,19 @@ class SqliteBanStore:
 
     def active_bans(self, now: float) -> list[StoredBan]:
         """Every ban still active at ``now``."""
+        rows = self._conn.execute(_ACTIVE, (now,))
+        return [StoredBan(jail, addr, start, bantime, count, _lines(lines))
+                for jail, addr, start, bantime, count, lines in rows]
+
+    def matches_of(self, addr: str) -> list[StoredBan]:
+        """The latest ban of ``addr`` in each jail that kept its matched lines."""
         rows = self._conn.execute(
-            "SELECT jail, addr, start, bantime, count FROM bans "
-            "WHERE bantime < 0 OR start + bantime > ? ORDER BY start", (now,))
-        return [StoredBan(*row) for row in rows]
+            "SELECT m.jail, m.start, m.lines, h.bantime, h.count FROM ban_matches AS m "
+            "LEFT JOIN history AS h ON h.jail = m.jail AND h.addr = m.addr "
+            "AND h.start = m.start WHERE m.addr = ? ORDER BY m.start", (addr,))
+        return [StoredBan(jail, addr, start, -1.0 if bantime is None else bantime,
+                          1 if count is None else count, _lines(lines))
+                for jail, start, lines, bantime, count in rows]
 
     def history(self, addr: str, jail: str | None, since: float) -> HistoryEntry | None:
         """How often ``addr`` was banned since ``since`` (in ``jail``, or anywhere)."""
@@ -179,6 +235,11 @@ class SqliteBanStore:
             cursor = self._conn.execute("DELETE FROM history WHERE start < ?", (before,))
             dropped = cursor.rowcount
             self._conn.execute("DELETE FROM ends WHERE at < ?", (before,))
+            # the lines of a ban still active stay (a long ban outlives the purge age)
+            self._conn.execute(
+                "DELETE FROM ban_matches WHERE start < ? AND NOT EXISTS (SELECT 1 FROM bans "
+                "AS b WHERE b.jail = ban_matches.jail AND b.addr = ban_matches.addr)",
+                (before,))
             return dropped
 
     def save_positions(self, positions: Mapping[str, PositionData]) -> None:
