@@ -17,6 +17,7 @@ from warden.protocol import (
     FailedReply,
     FleetInfo,
     JailStatusReply,
+    OptionReply,
     PongReply,
     Response,
     ServerStatusReply,
@@ -176,3 +177,5 @@ def render(response: Response, compat: Compat = Compat.NONE) -> str:
                     "run 'warden ban JAIL ADDR... --force' instead")
         case FailedReply(message=message):
             return message
+        case OptionReply():
+            return response.value

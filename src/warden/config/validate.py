@@ -41,7 +41,9 @@ __all__ = [
     "BACKTRACKING_OPTION",
     "COMPAT_SOCKET_OFF",
     "LOG_LEVELS",
+    "DEFAULT_DBMAXMATCHES",
     "compat_socket_problem",
+    "dbmaxmatches",
     "jail_problems",
     "jail_warnings",
     "parse_ignorecache",
@@ -57,6 +59,11 @@ BACKEND_NAMES = ("auto", "polling", "inotify", "pyinotify", "gamin", "kqueue", "
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
 #: values of ``compat_socket`` that leave fail2ban's socket off (as leaving it unset does)
 COMPAT_SOCKET_OFF = ("none", "off", "false", "no")
+
+#: fail2ban's ``dbmaxmatches``: matched lines kept in the store per ban
+DEFAULT_DBMAXMATCHES = 10
+# more lines per ban than anyone reads (each is at most 1 KiB in the store)
+_MAX_DBMAXMATCHES = 1000
 
 _MAX_PORT = 65535
 # a DNS host name: dot-separated labels of letters, digits, '-' (not at either end) and '_'
@@ -354,10 +361,28 @@ def settings_problems(settings: dict[str, Value]) -> list[ConfigError]:
     if compat is not None:
         problems.append(compat)
     try:
+        dbmaxmatches(settings.get("dbmaxmatches"))
+    except ConfigError as exc:
+        problems.append(exc)
+    try:
         metrics_endpoint(settings.get("metrics"))
     except ConfigError as exc:
         problems.append(exc)
     return problems
+
+
+def dbmaxmatches(value: Value | None) -> int:
+    """``dbmaxmatches`` of warden.conf (or fail2ban.conf): how many matched lines of each ban
+    the store keeps (0: none), :data:`DEFAULT_DBMAXMATCHES` when unset; a ConfigError with
+    file:line for anything but a whole number from 0 to 1000."""
+    text = value.text.strip() if value is not None else ""
+    if value is None or not text:
+        return DEFAULT_DBMAXMATCHES
+    if not text.isdigit() or int(text) > _MAX_DBMAXMATCHES:
+        raise ConfigError(f"dbmaxmatches = {text}: must be a whole number from 0 to "
+                          f"{_MAX_DBMAXMATCHES} (matched lines kept per ban)",
+                          file=value.origin.file, line=value.origin.line)
+    return int(text)
 
 
 def compat_socket_problem(value: Value | None, control: Value | None = None

@@ -17,6 +17,19 @@ What a failure goes through, in fail2ban 1.0.2's order:
 4. counted in the :class:`Tracker`; at ``maxretry`` failures within ``findtime`` it is banned for
    the :class:`BanPolicy`'s time. An address already banned is banned again only if that ends
    later (the ban is prolonged, as fail2ban's ``addBanTicket`` does), otherwise nothing happens.
+
+warden's own options (issue 14; off by default, so a fail2ban tree behaves as in fail2ban):
+
+- ``countprefix4``/``countprefix6``: step 4 counts per covering network (an attacker rotating
+  addresses inside his /64 is one counter); ``banprefix4``/``banprefix6``: the ban is of the
+  covering network, unless that network holds an ignored address (then the address alone);
+  an address inside a network the jail bans already for longer is not banned again;
+- ``escalate``: after each new ban, :class:`Escalator` says whether enough targets of one
+  network were banned within ``findtime``; then that network is banned until the latest end of
+  its members' bans (``Ban.members`` lists them), unless it holds an ignored address;
+- ``trustsuccess``: ``successregex`` lines record a successful login per counting key
+  (:class:`TrustList`); a failure within ``trustsuccess`` after one counts against
+  ``trustmaxretry`` and is banned for the plain ``bantime`` (``Ban.trusted``).
 """
 
 from __future__ import annotations
@@ -31,6 +44,7 @@ from warden.core.addr import (
     Network,
     Target,
     contains,
+    covering,
     format_target,
     host_network,
     parse_address,
@@ -49,12 +63,14 @@ from warden.core.decisions import (
     ResolveHost,
     Unban,
 )
+from warden.core.escalate import Escalator
 from warden.core.filter import Failure, Filter
 from warden.core.history import BanHistory
 from warden.core.ignore import IgnoreCache, IgnoreList, render_key
 from warden.core.policy import BanPolicy
 from warden.core.spec import JailSpec
 from warden.core.tracker import Tracker
+from warden.core.trust import TrustList, success_definition
 
 __all__ = ["Jail"]
 
@@ -82,6 +98,7 @@ class Jail:
         a daemon (needed for ``bantime.overalljails``); ``random`` draws ``bantime.rndtime``."""
         self.spec = spec
         self.name = spec.name
+        self._random = random
         self.policy = BanPolicy(spec.bantime, spec.increment, random)
         self.history = history if history is not None else BanHistory()
         self.filters: tuple[Filter, ...] = tuple(filters) if filters is not None else tuple(
@@ -93,6 +110,18 @@ class Jail:
         cache = spec.ignorecache
         self._cache = IgnoreCache(cache.max_count, cache.max_time) if cache else None
         self.bans = BanList()
+        # any of warden's own counting options (issue 14): failures take the slower path
+        self._smart = spec.by_network or spec.trusting or bool(spec.escalate)
+        self.escalator = Escalator(spec.escalate, spec.findtime) if spec.escalate else None
+        self.trust = TrustList(spec.trustsuccess or 0.0) if spec.trusting else None
+        #: the filters of the ``successregex`` lines (only with ``trustsuccess``)
+        self.success_filters: tuple[Filter, ...] = tuple(
+            Filter(success_definition(d), journal=spec.journal,
+                   max_line_length=spec.max_line_length)
+            for d in spec.filters if d.successregex) if self.trust is not None else ()
+        self._success_scanners = tuple(Scanner(f) for f in self.success_filters)
+        #: networks banned by escalation
+        self.escalations = 0
         self._pending: dict[tuple[str, str], list[_Parked]] = {}
         self._dropped = 0
         self.total_failed = 0
@@ -100,6 +129,37 @@ class Jail:
         self.skewed = 0
         # (id, time) of each counted failure, kept only while someone collects them
         self._counted: list[tuple[str, float]] | None = None
+
+    def reconfigure(self, spec: JailSpec, filters: Sequence[Filter] | None = None) -> None:
+        """Run on ``spec`` from now on (a runtime ``set JAIL option``), keeping the failures
+        counted, the bans and the totals. ``filters`` are the compiled filters of
+        ``spec.filters`` (built here when not given; a bad regex raises before anything
+        changes). Bans already decided keep their end; new bans use the new ban time."""
+        if spec.name != self.name:
+            raise ValueError(f"a spec of jail {spec.name!r} cannot reconfigure {self.name!r}")
+        old = self.spec
+        if filters is None and spec.filters != old.filters:
+            filters = [Filter(d, journal=spec.journal, max_line_length=spec.max_line_length)
+                       for d in spec.filters]
+        if filters is not None:
+            self.filters = tuple(filters)
+            self._scanners = tuple(Scanner(f) for f in self.filters)
+        if (spec.bantime, spec.increment) != (old.bantime, old.increment):
+            self.policy = BanPolicy(spec.bantime, spec.increment, self._random)
+        if (spec.maxmatches == 0) != (old.maxmatches == 0) or spec.max_tracked != old.max_tracked:
+            # the windows keep their lines only when maxmatches is positive: start them anew
+            self.tracker = Tracker(spec.maxretry, spec.findtime, spec.maxmatches,
+                                   spec.max_tracked)
+        else:
+            self.tracker.maxretry = spec.maxretry
+            self.tracker.findtime = spec.findtime
+            self.tracker.maxmatches = spec.maxmatches
+        if spec.ignorecache != old.ignorecache:
+            cache = spec.ignorecache
+            self._cache = IgnoreCache(cache.max_count, cache.max_time) if cache else None
+        self.spec = spec
+        if spec.ignore != old.ignore:
+            self.set_ignore(spec.ignore)
 
     # -- log lines -------------------------------------------------------------------------
 
@@ -116,6 +176,13 @@ class Jail:
                 result = flt.process_dated(flt.clean(line), date, now)
             for failure in result.failures:
                 self.add_failure(failure, now, out, live=live)
+        for flt in self.success_filters:
+            if date is None or flt.journal:
+                result = flt.process(line, now)
+            else:
+                result = flt.process_dated(flt.clean(line), date, now)
+            for success in result.failures:
+                self.add_success(success, now, live=live)
         return out
 
     def feed_lines(self, lines: Sequence[str], now: float, *,
@@ -131,9 +198,30 @@ class Jail:
             found = sorted((item for sc in scanners for item in sc.scan(lines, now)),
                            key=itemgetter(0))
         add = self.add_failure
+        if self._success_scanners:
+            # successes and failures in the order of their lines (a login, then mistypes)
+            succeeded = [(index, 1, item) for sc in self._success_scanners
+                         for index, item in sc.scan(lines, now)]
+            for _index, kind, item in sorted([(i, 0, f) for i, f in found] + succeeded,
+                                             key=itemgetter(0, 1)):
+                if kind:
+                    self.add_success(item, now, live=live)
+                else:
+                    add(item, now, out, live=live)
+            return out
         for _index, failure in found:
             add(failure, now, out, live=live)
         return out
+
+    def add_success(self, success: Failure, now: float, *, live: bool = False) -> None:
+        """Note a successful login found by a success filter (``trustsuccess``): its
+        counting key is trusted for ``trustsuccess`` from the line's time."""
+        if self.trust is None:
+            return
+        time = success.time
+        if time is None or time > now or (live and time < now - _SKEW):
+            time = now
+        self.trust.record(self._count_key(success.fid, _parse(success.fid)), time)
 
     def add_failure(self, failure: Failure, now: float, out: list[Decision] | None = None, *,
                     live: bool = False) -> list[Decision]:
@@ -156,7 +244,7 @@ class Jail:
         elif time < now - self.spec.findtime:
             return out
         fid = failure.fid
-        if fid in self.tracker and not self.spec.ignorecommand and \
+        if fid in self.tracker and not self._smart and not self.spec.ignorecommand and \
                 failure.fields.get("dns") != fid:
             # Counted before, so not ignored (set_ignore forgets ids it ignores) and not a
             # host name to resolve: the address is parsed only if this failure bans it.
@@ -199,6 +287,9 @@ class Jail:
         self.total_failed += 1
         if self._counted is not None:
             self._counted.append((fid, time))
+        if self._smart:
+            self._count_by_network(parked, now, out)
+            return
         weight = 1
         if self.policy.increments:
             prev = self.history.lookup(fid, self.name, self.spec.increment.overalljails)
@@ -217,6 +308,89 @@ class Jail:
                             matches=ticket.matches, fields=fields)
             if ban is not None:
                 out.append(ban)
+
+    # -- counting and banning by network, trust, escalation (issue 14) ---------------------
+
+    def _count_key(self, fid: str, net: _Address | None) -> str:
+        """What a failure (or success) of ``fid`` is counted under: its covering network
+        at ``countprefix``, or ``fid`` itself."""
+        if net is None:
+            return fid
+        prefix = self.spec.prefixes(net.version)[0]
+        if isinstance(net, IPv4Address | IPv6Address):
+            if prefix >= net.max_prefixlen:
+                return fid
+        elif prefix >= net.prefixlen:
+            return fid
+        return format_target(covering(net, prefix))
+
+    def _ban_target(self, fid: str, net: _Address | None) -> Target:
+        """What a failure of ``fid`` bans: its covering network at ``banprefix``, unless
+        that holds an ignored address (ignoreip wins: then the address alone)."""
+        if net is None:
+            return fid
+        single = host_network(net) if isinstance(net, IPv4Address | IPv6Address) else net
+        wide = covering(net, self.spec.prefixes(net.version)[1])
+        if wide != single and self.ignore and self.ignore.overlaps(wide):
+            return single
+        return wide
+
+    def _count_by_network(self, parked: _Parked, now: float, out: list[Decision]) -> None:
+        fid, net, time, fields, matches = parked
+        if net is None:
+            net = _parse(fid)
+        key = self._count_key(fid, net)
+        target = self._ban_target(fid, net)
+        ban_key = format_target(target)
+        trusted = self.trust is not None and self.trust.trusted(key, time)
+        weight = 1
+        if self.policy.increments and not trusted:
+            prev = self.history.lookup(ban_key, self.name, self.spec.increment.overalljails)
+            if prev is not None and time > prev.last:
+                weight = self.policy.weight(prev.bans, self.spec.maxretry)
+        ticket = self.tracker.add(key, time, matches, weight,
+                                  self.spec.trust_limit if trusted else 0)
+        if ticket is None:
+            return
+        wider = self.bans.covering(target)
+        if wider is not None:
+            until = ticket.time + self.policy.bantime if self.policy.bantime >= 0 else None
+            if not ends_later(until, wider[1].until):
+                return  # a network banned for longer holds it already
+        ban = self._ban(target, ban_key, ticket.time, now, failures=ticket.failures,
+                        matches=ticket.matches, fields=fields,
+                        bantime=self.policy.bantime if trusted else None, trusted=trusted)
+        if ban is None:
+            return
+        out.append(ban)
+        if self.escalator is not None and not ban.prolonged:
+            self._escalate(ban, now, out)
+
+    def _escalate(self, ban: Ban, now: float, out: list[Decision]) -> None:
+        """Ban the networks that ``ban`` completes (and those their bans complete)."""
+        assert self.escalator is not None
+        work = [ban]
+        while work:
+            done = work.pop()
+            for _rule, network, members in self.escalator.note(done.ip, done.time):
+                if self.ignore and self.ignore.overlaps(network):
+                    continue  # ignoreip wins: the members stay banned one by one
+                held = [(m, a) for m in members if (a := self.bans.get(m)) is not None]
+                if not held:
+                    continue
+                ends = [a.until for _m, a in held]
+                until = None if None in ends else max(e for e in ends if e is not None)
+                if until is not None and until <= now:
+                    continue
+                wide = self._ban(network, format_target(network), done.time, now,
+                                 failures=sum(1 for _ in held), fields=done.fields,
+                                 bantime=-1.0 if until is None else until - done.time,
+                                 members=tuple(format_target(m) for m, _a in held))
+                if wide is not None:
+                    out.append(wide)
+                    self.escalations += 1
+                    if not wide.prolonged:
+                        work.append(wide)
 
     def _park(self, key: tuple[str, str], parked: _Parked, out: list[Decision],
               query: Decision) -> None:
@@ -298,7 +472,8 @@ class Jail:
     def _ban(self, target: Target, key: str, time: float, now: float, *,
              failures: int = 0, matches: tuple[str, ...] = (),
              fields: Mapping[str, object] | None = None,
-             bantime: float | None = None) -> Ban | None:
+             bantime: float | None = None, members: tuple[str, ...] = (),
+             trusted: bool = False) -> Ban | None:
         active = self.bans.get(target)
         if active is not None:
             # Already banned (lines logged while the ban was being applied, or a manual ban):
@@ -309,7 +484,8 @@ class Jail:
                 return None
             active = self.bans.prolong(target, until)
             return Ban(self.name, target, active.time, until, active.bantime, active.count,
-                       failures, matches, prolonged=True, fields=fields or _NO_FIELDS)
+                       failures, matches, prolonged=True, fields=fields or _NO_FIELDS,
+                       members=members, trusted=trusted)
         # ``count`` is per jail (what the store keeps); the ban time grows with the bans in
         # this jail or, with overalljails, in all of them. fail2ban stores the overall count
         # per jail and then sums those, counting earlier bans twice; warden does not.
@@ -334,7 +510,8 @@ class Jail:
         if not repeat:
             self.history.record(key, self.name, count, time)
         return Ban(self.name, target, time, until, active.bantime, count, failures, matches,
-                   restored=repeat, fields=fields or _NO_FIELDS)
+                   restored=repeat, fields=fields or _NO_FIELDS, members=members,
+                   trusted=trusted)
 
     def ban(self, ip: str | Target, now: float, bantime: float | None = None) -> list[Ban]:
         """Ban ``ip`` (an address or network) by hand from ``now``, for ``bantime`` seconds or
@@ -359,12 +536,16 @@ class Jail:
             assert active is not None
             self.history.forget(active.key, self.name)
             self.tracker.drop(active.key)
+            if self.escalator is not None:
+                self.escalator.forget(victim)
             out.append(Unban(self.name, victim, now, "manual"))
         return out
 
     def unban_all(self, now: float, forget: bool = True) -> list[Unban]:
         """Lift every ban (``forget``: and their history in this jail, as ``unban --all``)."""
         removed = self.bans.clear()
+        if self.escalator is not None:
+            self.escalator.clear()
         if forget:
             for _target, active in removed:
                 self.history.forget(active.key, self.name)
@@ -417,6 +598,10 @@ class Jail:
         """Lift the bans that ended before ``now`` and forget failures out of the window."""
         out = [Unban(self.name, target, now, "expired") for target in self.bans.expire(now)]
         self.tracker.expire(now)
+        if self.escalator is not None:
+            self.escalator.expire(now)
+        if self.trust is not None:
+            self.trust.expire(now)
         floor = now - self.spec.findtime
         for key in [k for k, v in self._pending.items() if v[-1][2] < floor]:
             self._dropped += len(self._pending.pop(key))
@@ -434,5 +619,6 @@ class Jail:
             for target, a in self.bans.items())
         return JailStatus(self.name, len(self.tracker), self.total_failed, len(self.bans),
                           self.bans.total, banned, self.tracker.evicted + self._dropped,
-                          sum(len(v) for v in self._pending.values()), self.skewed)
+                          sum(len(v) for v in self._pending.values()), self.skewed,
+                          self.escalations, len(self.trust) if self.trust is not None else 0)
 

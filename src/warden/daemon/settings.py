@@ -12,7 +12,7 @@ from pathlib import Path
 from warden.config import Value
 from warden.config.metrics import MetricsEndpoint, metrics_endpoint
 from warden.config.validate import COMPAT_SOCKET_OFF as _OFF
-from warden.config.validate import compat_socket_problem
+from warden.config.validate import DEFAULT_DBMAXMATCHES, compat_socket_problem, dbmaxmatches
 from warden.core.duration import parse_duration
 from warden.daemon.logtarget import parse_level
 from warden.errors import ConfigError
@@ -41,6 +41,8 @@ class Settings:
     compat_socket: Path | None = None
     #: where Prometheus' /metrics is served (None: not served)
     metrics: MetricsEndpoint | None = None
+    #: matched log lines kept in the store per ban (fail2ban's ``dbmaxmatches``)
+    dbmaxmatches: int = DEFAULT_DBMAXMATCHES
 
 
 def _text(settings: Mapping[str, Value], name: str) -> str | None:
@@ -94,6 +96,7 @@ def read_settings(settings: Mapping[str, Value], *, foreground: bool,
         syslogsocket=_text(settings, "syslogsocket") or "auto",
         compat_socket=_compat_socket(settings),
         metrics=metrics_endpoint(settings.get("metrics")),
+        dbmaxmatches=dbmaxmatches(settings.get("dbmaxmatches")),
     )
 
 

@@ -36,6 +36,15 @@ from warden.protocol.messages import (
     VersionReply,
     VersionRequest,
 )
+from warden.protocol.options import (
+    FlushLogsRequest,
+    JailControlRequest,
+    JailGetRequest,
+    JailSetRequest,
+    OptionReply,
+    ServerGetRequest,
+    ServerSetRequest,
+)
 
 __all__ = [
     "MAX_LINE",
@@ -51,13 +60,20 @@ __all__ = [
     "EventsRequest",
     "FailedReply",
     "FleetInfo",
+    "FlushLogsRequest",
+    "JailControlRequest",
+    "JailGetRequest",
+    "JailSetRequest",
     "JailStatusReply",
+    "OptionReply",
     "OriginCount",
     "PingRequest",
     "PongReply",
     "ReloadRequest",
     "Request",
     "Response",
+    "ServerGetRequest",
+    "ServerSetRequest",
     "ServerStatusReply",
     "SourceInfo",
     "StatusRequest",

@@ -9,6 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from warden.protocol.options import (
+    FlushLogsRequest,
+    JailControlRequest,
+    JailGetRequest,
+    JailSetRequest,
+    OptionReply,
+    ServerGetRequest,
+    ServerSetRequest,
+)
+
 __all__ = [
     "REQUEST_TYPES",
     "RESPONSE_TYPES",
@@ -132,10 +142,13 @@ class EventsRequest:
 
 
 Request = (PingRequest | VersionRequest | StatusRequest | BanRequest | UnbanRequest
-           | BannedRequest | ReloadRequest | StopRequest | EventsRequest)
+           | BannedRequest | ReloadRequest | StopRequest | EventsRequest
+           | JailGetRequest | JailSetRequest | ServerGetRequest | ServerSetRequest
+           | JailControlRequest | FlushLogsRequest)
 REQUEST_TYPES: tuple[type[Request], ...] = (
     PingRequest, VersionRequest, StatusRequest, BanRequest, UnbanRequest, BannedRequest,
-    ReloadRequest, StopRequest, EventsRequest)
+    ReloadRequest, StopRequest, EventsRequest, JailGetRequest, JailSetRequest,
+    ServerGetRequest, ServerSetRequest, JailControlRequest, FlushLogsRequest)
 
 
 # --------------------------------------------------------------------------------- responses
@@ -278,7 +291,7 @@ class FailedReply:
 
 
 Response = (PongReply | VersionReply | ServerStatusReply | JailStatusReply | BanReply
-            | UnbanReply | BannedReply | DoneReply | FailedReply)
+            | UnbanReply | BannedReply | DoneReply | FailedReply | OptionReply)
 RESPONSE_TYPES: tuple[type[Response], ...] = (
     PongReply, VersionReply, ServerStatusReply, JailStatusReply, BanReply, UnbanReply,
-    BannedReply, DoneReply, FailedReply)
+    BannedReply, DoneReply, FailedReply, OptionReply)
