@@ -32,7 +32,7 @@ COVERED = {
     "apache-auth", "apache-badbots", "apache-noscript", "apache-overflows", "vsftpd", "proftpd",
     "pure-ftpd", "named-refused", "mysqld-auth", "gitlab", "grafana", "roundcube-auth",
     "dropbear", "traefik-auth", "haproxy-http-auth", "selinux-ssh", "pam-generic", "recidive",
-    "mssql-auth",
+    "mssql-auth", "3proxy", "apache-botsearch", "apache-fakegooglebot",
 }
 
 
