@@ -71,15 +71,17 @@ _DEFAULT_INCREMENT_WINDOW = 7 * 86400.0
 
 
 def make_jail(cfg: JailConfig, history: BanHistory, *, ignore: Sequence[Network | str] = (),
-              self_addresses: Sequence[Network] = ()) -> Jail:
+              self_addresses: Sequence[Network] = (), keep_matches: bool = False) -> Jail:
     """The core jail for ``cfg``; the first problem :func:`warden.config.validate.jail_problems`
-    finds (what ``warden check`` says, with file:line) if it cannot run."""
+    finds (what ``warden check`` says, with file:line) if it cannot run. ``keep_matches``:
+    keep the failures' log lines even if no action prints them (the store keeps them,
+    ``dbmaxmatches``)."""
     problems = jail_problems(cfg)
     if problems:
         raise problems[0]
     journal = resolve_backend(cfg.backend) == "systemd"
     # keep no log lines per address when no action will ever print them
-    lean = cfg if needs_matches(cfg) else dataclasses.replace(cfg, maxmatches=0)
+    lean = cfg if keep_matches or needs_matches(cfg) else dataclasses.replace(cfg, maxmatches=0)
     spec = jail_spec(lean, ignore=ignore, self_addresses=self_addresses, journal=journal)
     try:
         return Jail(spec, history=history)
@@ -123,7 +125,8 @@ class Daemon:
         self.store = open_store(settings.dbfile)
         self.backends: dict[str, FirewallBackend] = {}
         self.enforcer = Enforcer(self.backends, clock=clock)
-        self.runtime = Runtime(self.store, self.enforcer, history=BanHistory(), clock=clock)
+        self.runtime = Runtime(self.store, self.enforcer, history=BanHistory(), clock=clock,
+                               dbmaxmatches=settings.dbmaxmatches)
         self.sources: dict[str, _SourceTask] = {}
         self.stopping = asyncio.Event()
         self._reloading = asyncio.Lock()
@@ -141,7 +144,8 @@ class Daemon:
             for name in names:
                 extra.extend(await resolve_host(name))
             jail = make_jail(cfg, self.runtime.history, ignore=extra,
-                             self_addresses=self.self_addresses)
+                             self_addresses=self.self_addresses,
+                             keep_matches=self.settings.dbmaxmatches > 0)
         except (WardenError, ValueError) as exc:
             log.error("%s", exc)
             return None
@@ -181,10 +185,12 @@ class Daemon:
             restored += adopt(slots, view.held, restored, self.store, now=now,
                               history_since=now - self.history_window())
             if routes:
+                # a restored ban's actions see the lines the store kept (<matches>)
+                lines = {b.key: b.matches for b in active if b.matches}
                 done = await self.enforcer.reconcile(
-                    [BanEntry(b.jail, b.ip, b.until) for b in restored
-                     if b.jail in routes and not isinstance(b.ip, str)], list(routes),
-                    unread=view.unread)
+                    [BanEntry(b.jail, b.ip, b.until, _restored_info(b, lines))
+                     for b in restored if b.jail in routes and not isinstance(b.ip, str)],
+                    list(routes), unread=view.unread)
                 if done.added or done.removed:
                     log.info("firewall reconciled: %d bans restored, %d the store ended "
                              "removed", len(done.added), len(done.removed))
@@ -428,6 +434,15 @@ class Daemon:
 
 class _Stop(Exception):
     """Ends the task group when the daemon is asked to stop."""
+
+
+def _restored_info(ban: Ban, lines: Mapping[tuple[str, str], tuple[str, ...]]
+                   ) -> dict[str, object]:
+    """What command actions see of a ban restored at start (as fail2ban's restored tickets:
+    the matched lines the store kept, ``restored`` set)."""
+    matches = lines.get((ban.jail, ban.address), ())
+    return {"matches": matches, "failures": len(matches), "bantime": ban.bantime,
+            "bancount": ban.count, "time": ban.time, "restored": True}
 
 
 async def _own_addresses() -> tuple[Network, ...]:

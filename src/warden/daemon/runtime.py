@@ -81,8 +81,10 @@ class Runtime:
 
     def __init__(self, store: BanStore, enforcer: Enforcer, *,
                  history: BanHistory | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, dbmaxmatches: int = 0) -> None:
+        """``dbmaxmatches``: how many of a ban's matched lines the store keeps (the latest)."""
         self.store = store
+        self.dbmaxmatches = dbmaxmatches
         self.enforcer = enforcer
         self.history = history if history is not None else BanHistory()
         self.clock = clock
@@ -259,7 +261,9 @@ class Runtime:
                 self.store.remove_bans(ended, at=at)
         if bans:
             # Durable first: a ban the firewall has is a ban the store has.
-            self.store.add_bans([StoredBan(b.jail, text, b.time, b.bantime, b.count)
+            keep = self.dbmaxmatches
+            self.store.add_bans([StoredBan(b.jail, text, b.time, b.bantime, b.count,
+                                           b.matches[-keep:] if keep else ())
                                  for b, text in zip(bans, texts, strict=True)])
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:
