@@ -26,7 +26,14 @@ from pathlib import Path
 
 from warden.daemon.statefiles import UnsafeStatePath, check_dir
 from warden.errors import ProtocolError
-from warden.protocol import FailedReply, Request, Response, decode_request, encode
+from warden.protocol import (
+    EventsRequest,
+    FailedReply,
+    Request,
+    Response,
+    decode_request,
+    encode,
+)
 from warden.protocol.codec import MAX_REQUEST
 
 __all__ = ["IDLE_TIMEOUT", "MAX_CONNECTIONS", "NOT_A_SOCKET", "ControlServer", "Handler",
@@ -35,6 +42,9 @@ __all__ = ["IDLE_TIMEOUT", "MAX_CONNECTIONS", "NOT_A_SOCKET", "ControlServer", "
 log = logging.getLogger("warden.control")
 
 Handler = Callable[[Request], Awaitable[Response]]
+#: serves an event stream on the connection it is given (``warden events``)
+Streamer = Callable[[EventsRequest, asyncio.StreamReader, asyncio.StreamWriter],
+                    Awaitable[None]]
 
 #: seconds a connection may wait without sending a request or reading an answer
 IDLE_TIMEOUT = 60.0
@@ -219,9 +229,12 @@ class ControlServer(SocketServer):
     reader_limit = MAX_REQUEST
 
     def __init__(self, path: Path, handler: Handler, *, idle_timeout: float = IDLE_TIMEOUT,
-                 max_connections: int = MAX_CONNECTIONS) -> None:
+                 max_connections: int = MAX_CONNECTIONS, streamer: Streamer | None = None
+                 ) -> None:
         super().__init__(path, idle_timeout=idle_timeout, max_connections=max_connections)
         self.handler = handler
+        #: an events request hands the connection over to it (no idle limit from then on)
+        self.streamer = streamer
 
     def _too_many(self) -> bytes:
         return encode(FailedReply(f"too many connections (at most {self.max_connections}); "
@@ -246,6 +259,9 @@ class ControlServer(SocketServer):
             except ProtocolError as exc:
                 response = FailedReply(str(exc), "usage")
             else:
+                if isinstance(request, EventsRequest) and self.streamer is not None:
+                    await self.streamer(request, reader, writer)
+                    return
                 try:
                     response = await self.handler(request)
                 except Exception as exc:  # a bug must not take the daemon down
