@@ -241,9 +241,19 @@ class DateDetector:
             i = self._last_idx
             entry = self._entries[i] if i < len(self._entries) else None
             pc = entry.prefix_cache if entry is not None and entry.anchored else None
-            if entry is None or pc is None or not self._ctx_lo <= now < self._ctx_hi:
+            if entry is None or not self._ctx_lo <= now < self._ctx_hi:
                 append(match(lines[pos], now))
                 pos += 1
+                continue
+            if pc is None:
+                if entry.anchored and entry.sec_group and not entry.number:
+                    pos = self._run_anchored(entry, lines, pos, now, out)
+                    if pos < count:
+                        append(match(lines[pos], now))
+                        pos += 1
+                else:
+                    append(match(lines[pos], now))
+                    pos += 1
                 continue
             wall, name, seconds = now + self._ctx_off, entry.name, _SECONDS
             last = None
@@ -270,6 +280,41 @@ class DateDetector:
                 append(match(lines[pos], now))  # may change the winner or the caches
                 pos += 1
         return out
+
+    def _run_anchored(self, entry: _Entry, lines: list[str], pos: int, now: float,
+                      out: list[DateMatch | None]) -> int:
+        """:meth:`match` for ``lines[pos:]`` while the last winner is an anchored pattern
+        template whose conversion is cached (nginx's ``^[^\\[]*\\[`` dates): the steps of
+        its first branch with the lookups hoisted and the bookkeeping done once per run.
+        Returns the position of the first line not handled (it changes no state)."""
+        search, cache, key_groups, sg = entry.search, entry.cache, entry.key_groups, entry.sec_group
+        wall, name, append, count = now + self._ctx_off, entry.name, out.append, len(lines)
+        new = _new_tuple
+        first, last = pos, None
+        while pos < count:
+            m = search(lines[pos])
+            if m is None:
+                break
+            start, stop = m.span(1)
+            if start == stop:
+                break
+            hit = cache.get(m.group(*key_groups))
+            sec = m.group(sg)
+            if hit is None or sec is None or wall < hit[1]:
+                break
+            seconds = int(sec)
+            if seconds >= 60:
+                break
+            append(new(DateMatch, (start, stop, hit[0] + seconds, name)))
+            last = m
+            pos += 1
+        if last is not None:
+            dist, end = last.span()
+            entry.hits += pos - first
+            entry.last_used = now
+            entry.distance = dist
+            self._last_line, self._last_dist, self._last_end = last.string, dist, end
+        return pos
 
     def _finish(self, m: re.Match[str], entry: _Entry, now: float) -> DateMatch:
         start, end = m.span(1)
