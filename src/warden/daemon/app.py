@@ -31,12 +31,15 @@ from warden.core.jail import Jail
 from warden.daemon.compat_server import CompatServer
 from warden.daemon.control import ControlServer
 from warden.daemon.enforcer import Enforcer, Route
+from warden.daemon.events import EventHub
 from warden.daemon.firewall import make_backend, needs_matches, route_for
 from warden.daemon.fleetlink import open_fleet
 from warden.daemon.handler import FleetView
+from warden.daemon.httpmetrics import MetricsServer
 from warden.daemon.jailspec import ignore_names, jail_spec
 from warden.daemon.kernelbans import adopt
 from warden.daemon.logtarget import NOTICE, LogTarget
+from warden.daemon.metrics import Metrics, Scrape
 from warden.daemon.runtime import JailSlot, Runtime, resolve_host
 from warden.daemon.service import handle as _handle
 from warden.daemon.service import reload as _reload
@@ -132,6 +135,11 @@ class Daemon:
         self._reloading = asyncio.Lock()
         self.group: asyncio.TaskGroup | None = None
         self.self_addresses: tuple[Network, ...] = ()
+        # insight (issue 13): counters for /metrics and the event stream, told by the runtime
+        self.metrics = Metrics(started=clock())
+        self.events = EventHub(clock)
+        self.runtime.observers += [self.metrics, self.events]
+        self.enforcer.on_commit = self.metrics.committed
         self.fleet = open_fleet(config.fleet, self.runtime, own=lambda: self.self_addresses,
                                 clock=clock)
 
@@ -290,11 +298,12 @@ class Daemon:
 
     async def serve(self, on_ready: Callable[[], None] = lambda: None) -> None:
         """Run until stopped: every task lives in one TaskGroup."""
-        control = ControlServer(self.settings.socket, self.handle)
+        control = ControlServer(self.settings.socket, self.handle, streamer=self.events.serve)
         # fail2ban's protocol (compat_socket): a second front door to the same handler
         compat = None if self.settings.compat_socket is None else CompatServer(
             self.settings.compat_socket, self.handle, self.clock)
         loop = asyncio.get_running_loop()
+        metrics: MetricsServer | None = None
         try:
             # bind first: a socket problem is reported as itself, before any task runs
             await control.start()
@@ -312,6 +321,9 @@ class Daemon:
                 group.create_task(self.enforcer.run(), name="enforcer")
                 group.create_task(self.runtime.expiry_loop(), name="expiry")
                 group.create_task(self._housekeeping(), name="housekeeping")
+                group.create_task(self.events.watch_sources(self.source_states),
+                                  name="source events")
+                metrics = await self._start_metrics()
                 if self.fleet is not None:
                     group.create_task(self.fleet.run(), name="fleet")
                 self.sync_sources()
@@ -330,8 +342,32 @@ class Daemon:
                     loop.remove_signal_handler(sig)
             if compat is not None:
                 await compat.close()
+            if metrics is not None:
+                await metrics.close()
             await control.close()
             await self._shutdown()
+
+    async def _start_metrics(self) -> MetricsServer | None:
+        """Serve /metrics if warden.conf says where; a failure to listen is logged and the
+        daemon goes on protecting without it."""
+        endpoint = self.settings.metrics
+        if endpoint is None:
+            return None
+        server = MetricsServer(endpoint, self.scrape)
+        try:
+            await server.start()
+        except OSError as exc:
+            log.error("metrics: cannot listen on %s (%s); /metrics is not served", endpoint,
+                      exc.strerror or exc)
+            return None
+        log.info("metrics served on %s at /metrics", endpoint)
+        return server
+
+    def scrape(self) -> str:
+        """Every metrics series now, in Prometheus' text format."""
+        return self.metrics.render(Scrape(
+            self.runtime.slots, self.runtime.lines_read, self.source_states(),
+            len(self.events.subscribers), self.events.dropped))
 
     async def _shutdown(self) -> None:
         with contextlib.suppress(Exception):

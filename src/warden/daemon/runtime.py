@@ -62,8 +62,9 @@ class JailSlot:
 class Observer(Protocol):
     """What metrics and the event stream are told by the runtime (a few calls per batch)."""
 
-    #: True while someone wants each counted failure (:meth:`failures`)
-    wants_failures: bool
+    @property
+    def wants_failures(self) -> bool:
+        """True while someone wants each counted failure (:meth:`failures`)."""
 
     def decided(self, bans: Sequence[Ban], unbans: Sequence[Unban], cause: str) -> None:
         """Bans and unbans carried out; ``cause`` is ``local``, ``manual`` or ``fleet``

@@ -90,7 +90,8 @@ class SourceEvent:
 
 @dataclass(frozen=True, slots=True)
 class DroppedEvent:
-    """This reader lost ``dropped`` events in all so far (its buffer was full)."""
+    """This reader lost ``dropped`` events in all so far (its buffer was full); ``seq`` is
+    the newest event's number when this was sent."""
 
     kind: ClassVar[str] = "dropped"
     seq: int

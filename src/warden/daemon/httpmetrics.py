@@ -1,0 +1,128 @@
+"""A minimal HTTP/1.1 responder for ``GET /metrics``, on the daemon's own event loop.
+
+One request per connection (the answer says ``Connection: close``), which is what a
+Prometheus scrape needs. Bounds keep a client from costing more than a little: the request
+head is at most 8 KiB and must arrive within ``timeout`` seconds, at most
+``max_connections`` are served at once. Anything but ``GET``/``HEAD`` of ``/metrics`` (a
+query string is ignored) is answered 404 or 405. A Unix socket endpoint is created 0600 in a
+directory nobody else can change, like the control socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from warden.config.metrics import MetricsEndpoint
+from warden.daemon.control import bind_socket
+from warden.daemon.metrics import CONTENT_TYPE
+
+__all__ = ["MetricsServer"]
+
+log = logging.getLogger("warden.metrics")
+
+_MAX_HEAD = 8 * 1024
+
+
+class MetricsServer:
+    """Serves ``render()`` at ``/metrics`` on ``endpoint``."""
+
+    def __init__(self, endpoint: MetricsEndpoint, render: Callable[[], str], *,
+                 timeout: float = 10.0, max_connections: int = 16) -> None:
+        self.endpoint = endpoint
+        self.render = render
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self._server: asyncio.Server | None = None
+        self._clients: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Listen (raises OSError: address in use, no permission, ...)."""
+        if self.endpoint.path:
+            sock = bind_socket(Path(self.endpoint.path))
+            self._server = await asyncio.start_unix_server(self._client, sock=sock,
+                                                           limit=_MAX_HEAD)
+        else:
+            self._server = await asyncio.start_server(
+                self._client, self.endpoint.host, self.endpoint.port, limit=_MAX_HEAD,
+                reuse_address=True)
+        if not self.endpoint.loopback:
+            log.warning("metrics: served on %s, which is not loopback: whoever reaches it "
+                        "sees the jails and their counts", self.endpoint)
+
+    @property
+    def port(self) -> int:
+        """The TCP port listened on (useful with port 0 in tests)."""
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                      ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        if len(self._clients) >= self.max_connections:
+            writer.close()
+            return
+        self._clients.add(task)
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._answer(reader, writer)
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError,
+                asyncio.LimitOverrunError, ValueError):
+            pass  # a slow, vanished or oversized client: nothing more to say to it
+        except Exception:  # a bug ends this connection, never the daemon
+            log.exception("metrics: request failed")
+        finally:
+            self._clients.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+                      ) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+        parts = request_line.split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+            await _send(writer, 400, "Bad Request", b"bad request\n")
+            return
+        method, target, _ = parts
+        path = target.split("?", 1)[0]
+        if path != "/metrics":
+            await _send(writer, 404, "Not Found", b"warden serves /metrics only\n")
+            return
+        if method not in ("GET", "HEAD"):
+            await _send(writer, 405, "Method Not Allowed", b"GET /metrics\n",
+                        extra="Allow: GET, HEAD\r\n")
+            return
+        body = self.render().encode()
+        await _send(writer, 200, "OK", body, content_type=CONTENT_TYPE,
+                    head_only=method == "HEAD")
+
+    async def close(self) -> None:
+        """Stop listening and end the connections being served."""
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._clients):
+            task.cancel()
+        await asyncio.gather(*self._clients, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2.0):
+                await self._server.wait_closed()
+        self._server = None
+        if self.endpoint.path:
+            with contextlib.suppress(OSError):
+                Path(self.endpoint.path).unlink()
+
+
+async def _send(writer: asyncio.StreamWriter, code: int, reason: str, body: bytes, *,
+                content_type: str = "text/plain; charset=utf-8", extra: str = "",
+                head_only: bool = False) -> None:
+    head = (f"HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra}\r\n")
+    writer.write(head.encode("latin-1") + (b"" if head_only else body))
+    await writer.drain()
