@@ -16,6 +16,7 @@ __all__ = [
     "Network",
     "Target",
     "contains",
+    "covering",
     "format_target",
     "host_network",
     "parse_address",
@@ -152,6 +153,22 @@ def host_network(addr: IPv4Address | IPv6Address) -> Network:
     if isinstance(addr, IPv4Address):
         return IPv4Network(int(addr))
     return IPv6Network(int(addr))
+
+
+def covering(addr: IPv4Address | IPv6Address | Network, prefix: int) -> Network:
+    """The ``/prefix`` network holding ``addr`` (``addr`` itself as a network if it is as
+    narrow or wider already)."""
+    if isinstance(addr, IPv4Address | IPv6Address):
+        if prefix >= addr.max_prefixlen:
+            return host_network(addr)
+        value = int(addr)
+    else:
+        if prefix >= addr.prefixlen:
+            return addr
+        value = int(addr.network_address)
+    if addr.version == 4:
+        return IPv4Network((value, prefix), strict=False)
+    return IPv6Network((value, prefix), strict=False)
 
 
 def parse_target(text: str) -> Target:

@@ -36,10 +36,12 @@ class ActiveBan:
 class BanList:
     """Active bans by target; ``total`` counts every ban ever added (fail2ban's ban total)."""
 
-    __slots__ = ("_bans", "_heap", "_keys", "_seq", "total")
+    __slots__ = ("_bans", "_heap", "_keys", "_nets", "_seq", "total")
 
     def __init__(self) -> None:
         self._bans: dict[Target, ActiveBan] = {}
+        # how many network bans (wider than one address) of each (version, prefix length)
+        self._nets: dict[tuple[int, int], int] = {}
         # the target of each ban by its key (a failure id): found without parsing the id
         self._keys: dict[str, Target] = {}
         self._heap: list[tuple[float, int, Target]] = []
@@ -72,6 +74,7 @@ class BanList:
         old = self._bans.get(target)
         if old is None:
             self.total += 1
+            self._count_net(target, 1)
         else:
             self._forget_key(old, target)
         self._bans[target] = ban
@@ -97,7 +100,34 @@ class BanList:
         ban = self._bans.pop(target, None)
         if ban is not None:
             self._forget_key(ban, target)
+            self._count_net(target, -1)
         return ban
+
+    def _count_net(self, target: Target, delta: int) -> None:
+        if isinstance(target, str) or target.prefixlen == target.max_prefixlen:
+            return
+        key = (target.version, target.prefixlen)
+        left = self._nets.get(key, 0) + delta
+        if left > 0:
+            self._nets[key] = left
+        else:
+            self._nets.pop(key, None)
+
+    def covering(self, target: Target) -> tuple[Target, ActiveBan] | None:
+        """The active ban of a network wider than ``target`` that holds it, if any (the one
+        ending last when several do)."""
+        if isinstance(target, str) or not self._nets:
+            return None
+        best: tuple[Target, ActiveBan] | None = None
+        value = int(target.network_address)
+        for version, prefix in self._nets:
+            if version != target.version or prefix >= target.prefixlen:
+                continue
+            outer = type(target)((value, prefix), strict=False)
+            ban = self._bans.get(outer)
+            if ban is not None and (best is None or ends_later(ban.until, best[1].until)):
+                best = (outer, ban)
+        return best
 
     def _forget_key(self, ban: ActiveBan, target: Target) -> None:
         if self._keys.get(ban.key) == target:
@@ -107,6 +137,7 @@ class BanList:
         """Remove every ban; return them."""
         removed = list(self._bans.items())
         self._bans.clear()
+        self._nets.clear()
         self._heap.clear()
         self._keys.clear()
         return removed
@@ -121,6 +152,7 @@ class BanList:
             if ban is not None and ban.seq == seq:  # else unbanned or prolonged since
                 del bans[target]
                 self._forget_key(ban, target)
+                self._count_net(target, -1)
                 ended.append(target)
         return ended
 

@@ -45,6 +45,11 @@ class Ban:
     lines (at most ``maxmatches``); ``fields`` the named captures of the failure that
     triggered it (for the ``<F-*>`` tags of actions). ``restored`` bans come from the store
     after a restart.
+
+    ``members`` (escalation, ``escalate``): the banned addresses or networks inside ``ip``
+    that made the jail ban the whole network (empty for any other ban). ``trusted``: the
+    address had logged in successfully lately (``trustsuccess``), so it was banned only
+    after ``trustmaxretry`` failures and for the plain ``bantime``.
     """
 
     jail: str
@@ -59,11 +64,18 @@ class Ban:
     prolonged: bool = False
     # hash=False: a mapping has no hash, and a ban is identified by the other fields
     fields: Mapping[str, object] = field(default_factory=lambda: _NO_FIELDS, hash=False)
+    members: tuple[str, ...] = ()
+    trusted: bool = False
 
     @property
     def address(self) -> str:
         """The target as text (``192.0.2.7``, ``192.0.2.0/24``, or a raw id)."""
         return format_target(self.ip)
+
+    @property
+    def escalated(self) -> bool:
+        """True if this is a network banned because of the bans of its ``members``."""
+        return bool(self.members)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,3 +163,7 @@ class JailStatus:
     evicted: int = 0
     pending: int = 0
     skewed: int = 0
+    #: networks banned by escalation since the jail started
+    escalated: int = 0
+    #: addresses (counting networks) trusted after a successful login (``trustsuccess``)
+    trusted: int = 0

@@ -65,6 +65,17 @@ class IgnoreList:
                 return True
         return False
 
+    def overlaps(self, network: Network) -> bool:
+        """True if ``network`` holds an ignored address (it lies in an ignored network, or
+        an ignored network lies in it): banning it would ban someone ignored."""
+        if network in self:
+            return True
+        version, value, prefix = network.version, int(network.network_address), network.prefixlen
+        mask = _mask(version, prefix)
+        return any(table_version == version and table_prefix > prefix
+                   and any((net & mask) == value for net in nets)
+                   for table_version, table_prefix, _own_mask, nets in self._tables)
+
 
 def _mask(version: int, prefix: int) -> int:
     width = 32 if version == 4 else 128

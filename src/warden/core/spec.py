@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from warden.core.addr import Network
+from warden.core.escalate import Escalation
 from warden.core.filterdef import FilterDefinition
 
 __all__ = ["USEDNS_MODES", "IgnoreCacheSpec", "Increment", "JailSpec"]
@@ -56,6 +57,14 @@ class JailSpec:
     one exists (the daemon runs it). ``max_tracked`` caps the addresses with failures but no
     ban yet (the oldest are evicted); ``max_pending`` caps failures waiting for an answer from
     the daemon (DNS or ``ignorecommand``).
+
+    Networks (issue 14; the defaults are fail2ban's behaviour): ``banprefix4``/``banprefix6``
+    ban the covering network of an address instead of the address; ``countprefix4``/
+    ``countprefix6`` (``None``: the ban prefix) count failures per covering network;
+    ``escalate`` bans a network once enough addresses in it are banned. Trust:
+    ``trustsuccess`` (seconds, ``None``: off) is how long a successful login (a
+    ``successregex`` line) makes its address (its counting network) need ``trustmaxretry``
+    (``None``: three times ``maxretry``) failures before a ban, a ban that never grows.
     """
 
     name: str
@@ -73,6 +82,13 @@ class JailSpec:
     max_line_length: int = 8192
     max_tracked: int = 200_000
     max_pending: int = 10_000
+    banprefix4: int = 32
+    banprefix6: int = 128
+    countprefix4: int | None = None
+    countprefix6: int | None = None
+    escalate: tuple[Escalation, ...] = ()
+    trustsuccess: float | None = None
+    trustmaxretry: int | None = None
 
     def __post_init__(self) -> None:
         if self.maxretry < 1:
@@ -86,3 +102,34 @@ class JailSpec:
                              f"not {self.usedns!r}")
         if self.max_tracked < 1 or self.max_pending < 1:
             raise ValueError(f"[{self.name}] max_tracked and max_pending must be positive")
+        for option, value, width in (("banprefix4", self.banprefix4, 32),
+                                     ("banprefix6", self.banprefix6, 128),
+                                     ("countprefix4", self.countprefix4, 32),
+                                     ("countprefix6", self.countprefix6, 128)):
+            if value is not None and not 1 <= value <= width:
+                raise ValueError(f"[{self.name}] {option} must be 1 to {width}, not {value}")
+        if self.trustmaxretry is not None and self.trustmaxretry < 1:
+            raise ValueError(f"[{self.name}] trustmaxretry must be at least 1")
+
+    def prefixes(self, version: int) -> tuple[int, int]:
+        """(count prefix, ban prefix) of an IP version."""
+        if version == 4:
+            ban = self.banprefix4
+            return (ban if self.countprefix4 is None else self.countprefix4), ban
+        ban = self.banprefix6
+        return (ban if self.countprefix6 is None else self.countprefix6), ban
+
+    @property
+    def by_network(self) -> bool:
+        """True if some failure is counted or banned by a network wider than its address."""
+        return (self.prefixes(4) != (32, 32) or self.prefixes(6) != (128, 128))
+
+    @property
+    def trusting(self) -> bool:
+        """True if successful logins raise the threshold (``trustsuccess`` is set)."""
+        return self.trustsuccess is not None and self.trustsuccess > 0
+
+    @property
+    def trust_limit(self) -> int:
+        """Failures a trusted address may make before a ban."""
+        return 3 * self.maxretry if self.trustmaxretry is None else self.trustmaxretry

@@ -92,19 +92,21 @@ class Tracker:
         return len(entry) // 2 if self.maxmatches else len(entry)
 
     def add(self, key: str, time: float, matches: tuple[str, ...] = (),
-            weight: int = 1) -> Ticket | None:
+            weight: int = 1, limit: int = 0) -> Ticket | None:
         """Count a failure of ``key`` at ``time`` (as ``weight`` failures); return a ticket and
-        forget ``key`` if it now has ``maxretry`` failures within ``findtime``.
+        forget ``key`` if it now has ``maxretry`` (or ``limit``, if given) failures within
+        ``findtime``.
 
         A failure older than the window of the address' newest failure is not counted.
         """
+        maxretry = limit or self.maxretry
         if not self.maxmatches:
-            return self._add_times(key, time, weight)
+            return self._add_times(key, time, weight, maxretry)
         entries = self._entries
         lines = _lines(matches, self.maxmatches)
         old = entries.pop(key, None)
         if old is None:
-            if weight >= self.maxretry:
+            if weight >= maxretry:
                 return self._ticket((time, lines), weight)
             if len(entries) >= self.max_tracked:
                 self._evict()
@@ -131,12 +133,12 @@ class Tracker:
         if not placed:
             kept += (time, lines) + (time, None) * (weight - 1)
         count = len(kept) // 2
-        if count >= self.maxretry:
+        if count >= maxretry:
             return self._ticket(tuple(kept), count)
         entries[key] = tuple(kept)
         return None
 
-    def _add_times(self, key: str, time: float, weight: int) -> Ticket | None:
+    def _add_times(self, key: str, time: float, weight: int, maxretry: int) -> Ticket | None:
         """:meth:`add` without log lines: the same window, only times kept."""
         if time == self._last:
             time = self._last  # share one float object among equal times
@@ -145,7 +147,7 @@ class Tracker:
         entries = self._entries
         old = entries.pop(key, None)
         if old is None:
-            if weight >= self.maxretry:
+            if weight >= maxretry:
                 return Ticket(float(time), weight, ())
             if len(entries) >= self.max_tracked:
                 self._evict()
@@ -162,7 +164,7 @@ class Tracker:
         for _ in range(weight):
             insort(kept, time)  # after equal times, as the flat form places it
         count = len(kept)
-        if count >= self.maxretry:
+        if count >= maxretry:
             return Ticket(float(newest), count, ())
         entries[key] = kept[0] if count == 1 else tuple(kept)
         return None
