@@ -32,7 +32,8 @@ COVERED = {
     "apache-auth", "apache-badbots", "apache-noscript", "apache-overflows", "vsftpd", "proftpd",
     "pure-ftpd", "named-refused", "mysqld-auth", "gitlab", "grafana", "roundcube-auth",
     "dropbear", "traefik-auth", "haproxy-http-auth", "selinux-ssh", "pam-generic", "recidive",
-    "mssql-auth", "3proxy", "apache-botsearch", "apache-fakegooglebot",
+    "mssql-auth", "3proxy", "apache-botsearch", "apache-fakegooglebot", "apache-modsecurity",
+    "apache-nohome", "apache-pass", "apache-shellshock",
 }
 
 

@@ -199,11 +199,7 @@ class Jail:
                            key=itemgetter(0))
         add = self.add_failure
         if self._success_scanners:
-            # successes and failures in the order of their lines (a login, then mistypes)
-            succeeded = [(index, 1, item) for sc in self._success_scanners
-                         for index, item in sc.scan(lines, now)]
-            for _index, kind, item in sorted([(i, 0, f) for i, f in found] + succeeded,
-                                             key=itemgetter(0, 1)):
+            for _index, kind, item in self._with_successes(found, lines, now):
                 if kind:
                     self.add_success(item, now, live=live)
                 else:
@@ -212,6 +208,26 @@ class Jail:
         for _index, failure in found:
             add(failure, now, out, live=live)
         return out
+
+    def scan(self, lines: Sequence[str], now: float) -> list[tuple[int, int, Failure]]:
+        """What :meth:`feed_lines` finds in ``lines``, without counting it: ``(line index,
+        kind, item)`` in the order it counts them, ``kind`` 0 for a failure (for
+        :meth:`add_failure`), 1 for a success (:meth:`add_success`). A driver with a time
+        of its own per failure (``warden replay``: the log's) counts them itself."""
+        scanners = self._scanners
+        found = (scanners[0].scan(lines, now) if len(scanners) == 1 else
+                 sorted((item for sc in scanners for item in sc.scan(lines, now)),
+                        key=itemgetter(0)))
+        if self._success_scanners:
+            return self._with_successes(found, lines, now)
+        return [(index, 0, failure) for index, failure in found]
+
+    def _with_successes(self, found: list[tuple[int, Failure]], lines: Sequence[str],
+                        now: float) -> list[tuple[int, int, Failure]]:
+        # successes and failures in the order of their lines (a login, then mistypes)
+        succeeded = [(index, 1, item) for sc in self._success_scanners
+                     for index, item in sc.scan(lines, now)]
+        return sorted([(i, 0, f) for i, f in found] + succeeded, key=itemgetter(0, 1))
 
     def add_success(self, success: Failure, now: float, *, live: bool = False) -> None:
         """Note a successful login found by a success filter (``trustsuccess``): its
