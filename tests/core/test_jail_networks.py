@@ -213,3 +213,14 @@ def test_ignore_list_overlaps() -> None:
     assert ignored.overlaps(ip_network("10.1.0.0/16"))        # lies in an ignored network
     assert not ignored.overlaps(ip_network("198.51.100.0/24"))
     assert not ignored.overlaps(ip_network("2001:db8::/64"))
+
+
+def test_reconfigure_turns_network_counting_on_and_keeps_the_bans() -> None:
+    j = jail(maxretry=1)
+    fail(j, "192.0.2.1", 1)
+    j.reconfigure(JailSpec("j", maxretry=1, bantime=100.0, banprefix4=24,
+                           escalate=parse_escalate("2 in /16")))
+    assert j.is_banned("192.0.2.1")
+    out = fail(j, "192.0.3.1", 2)
+    assert bans(out) == ["192.0.3.0/24 ..102"]
+    assert j.escalator is not None

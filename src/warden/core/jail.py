@@ -115,11 +115,9 @@ class Jail:
         self.escalator = Escalator(spec.escalate, spec.findtime) if spec.escalate else None
         self.trust = TrustList(spec.trustsuccess or 0.0) if spec.trusting else None
         #: the filters of the ``successregex`` lines (only with ``trustsuccess``)
-        self.success_filters: tuple[Filter, ...] = tuple(
-            Filter(success_definition(d), journal=spec.journal,
-                   max_line_length=spec.max_line_length)
-            for d in spec.filters if d.successregex) if self.trust is not None else ()
-        self._success_scanners = tuple(Scanner(f) for f in self.success_filters)
+        self.success_filters: tuple[Filter, ...] = ()
+        self._success_scanners: tuple[Scanner, ...] = ()
+        self._build_success_filters()
         #: networks banned by escalation
         self.escalations = 0
         self._pending: dict[tuple[str, str], list[_Parked]] = {}
@@ -160,6 +158,21 @@ class Jail:
         self.spec = spec
         if spec.ignore != old.ignore:
             self.set_ignore(spec.ignore)
+        self._smart = spec.by_network or spec.trusting or bool(spec.escalate)
+        if (spec.escalate, spec.findtime) != (old.escalate, old.findtime):
+            self.escalator = Escalator(spec.escalate, spec.findtime) if spec.escalate else None
+        if spec.trustsuccess != old.trustsuccess:
+            self.trust = TrustList(spec.trustsuccess or 0.0) if spec.trusting else None
+        if self.trust is None or spec.filters != old.filters or not self.success_filters:
+            self._build_success_filters()
+
+    def _build_success_filters(self) -> None:
+        spec = self.spec
+        self.success_filters = tuple(
+            Filter(success_definition(d), journal=spec.journal,
+                   max_line_length=spec.max_line_length)
+            for d in spec.filters if d.successregex) if self.trust is not None else ()
+        self._success_scanners = tuple(Scanner(f) for f in self.success_filters)
 
     # -- log lines -------------------------------------------------------------------------
 
