@@ -137,7 +137,7 @@ class Daemon:
         self.self_addresses: tuple[Network, ...] = ()
         # insight (issue 13): counters for /metrics and the event stream, told by the runtime
         self.metrics = Metrics(started=clock())
-        self.events = EventHub(clock)
+        self.events = EventHub(clock, jails=lambda: self.runtime.slots)
         self.runtime.observers += [self.metrics, self.events]
         self.enforcer.on_commit = self.metrics.committed
         self.fleet = open_fleet(config.fleet, self.runtime, own=lambda: self.self_addresses,

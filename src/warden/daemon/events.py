@@ -17,11 +17,12 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from warden.core.decisions import Ban, Unban
-from warden.protocol import EventsRequest, encode
+from warden.protocol import EventsRequest, FailedReply, encode
 from warden.protocol.events import (
+    EVENT_KINDS,
     BanEvent,
     DroppedEvent,
     Event,
@@ -75,8 +76,11 @@ class EventHub:
     """Every subscriber of the daemon, and the recent events."""
 
     def __init__(self, clock: Callable[[], float], *, capacity: int = BUFFER,
-                 recent: int = RECENT) -> None:
+                 recent: int = RECENT,
+                 jails: Callable[[], Collection[str]] = tuple) -> None:
+        """``jails`` names the running jails (a request for another is refused)."""
         self.clock = clock
+        self.jails = jails
         self.capacity = capacity
         self.subscribers: set[Subscriber] = set()
         self.recent: deque[Event] = deque(maxlen=recent)
@@ -151,6 +155,11 @@ class EventHub:
                     writer: asyncio.StreamWriter) -> None:
         """Stream events to one client: the recent ones, then (``follow``) new ones until it
         hangs up. Its writes wait for the client; publishing never waits for them."""
+        refusal = self._refusal(request)
+        if refusal is not None:
+            writer.write(encode(FailedReply(refusal, "usage")))
+            await writer.drain()
+            return
         sub = Subscriber(request.jail, request.kinds, self.capacity)
         for event in self.recent:
             if sub.wants(event):
@@ -179,6 +188,17 @@ class EventHub:
                     await gone
         finally:
             self.subscribers.discard(sub)
+
+    def _refusal(self, request: EventsRequest) -> str | None:
+        unknown = [k for k in request.kinds if k not in EVENT_KINDS]
+        if unknown:
+            return (f"unknown event kind(s) {', '.join(map(repr, unknown))} "
+                    f"(kinds: {', '.join(EVENT_KINDS)})")
+        jails = self.jails()
+        if request.jail is not None and request.jail not in jails:
+            known = ", ".join(sorted(jails)) or "none"
+            return f"Sorry but the jail '{request.jail}' does not exist (jails: {known})"
+        return None
 
     async def _write(self, writer: asyncio.StreamWriter, sub: Subscriber) -> None:
         """Send what ``sub`` has buffered, a dropped notice first if it lost events."""
