@@ -25,7 +25,7 @@ from warden.config.fleet import fleet_problems
 from warden.config.metrics import metrics_endpoint
 from warden.config.model import JailConfig
 from warden.config.reference import parse_reference
-from warden.config.sourceopts import journal_backend
+from warden.config.sourceopts import journal_backend, syslog_backend
 from warden.core.addr import parse_network
 from warden.core.duration import parse_duration
 from warden.core.failregex import FilterRegex, compile_regex
@@ -54,7 +54,8 @@ __all__ = [
 
 #: the ``backend`` names a jail may use (``name[options]`` is allowed); the log sources map
 #: them to a watcher (``sources.base.BACKENDS``, which a test keeps equal to this list)
-BACKEND_NAMES = ("auto", "polling", "inotify", "pyinotify", "gamin", "kqueue", "systemd")
+BACKEND_NAMES = ("auto", "polling", "inotify", "pyinotify", "gamin", "kqueue", "systemd",
+                 "syslog")
 #: the ``loglevel`` names of warden.conf (numbers are accepted too)
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
 #: values of ``compat_socket`` that leave fail2ban's socket off (as leaving it unset does)
@@ -138,10 +139,15 @@ def _source_problems(cfg: JailConfig) -> list[ConfigError]:
     base = cfg.backend.split("[", 1)[0].strip().lower()
     if base not in BACKEND_NAMES:
         problems.append(_error(cfg, "backend", f"unknown backend {cfg.backend!r}: use one of "
-                                               "auto, polling, inotify, kqueue, systemd"))
+                                               "auto, polling, inotify, kqueue, systemd, syslog"))
     elif base == "systemd":
         try:
             journal_backend(cfg.backend)
+        except ValueError as exc:
+            problems.append(_error(cfg, "backend", f"{exc}; the jail is skipped"))
+    elif base == "syslog":  # lines come from the socket, logpath is not read
+        try:
+            syslog_backend(cfg.backend)
         except ValueError as exc:
             problems.append(_error(cfg, "backend", f"{exc}; the jail is skipped"))
     elif not cfg.logpath:

@@ -22,7 +22,7 @@ from pathlib import Path
 from warden import __version__
 from warden.backends.base import BanEntry, FirewallBackend
 from warden.config import JailConfig, JailsConfig
-from warden.config.sourceopts import journal_backend
+from warden.config.sourceopts import journal_backend, syslog_backend
 from warden.config.validate import jail_problems
 from warden.core.addr import Network, parse_network
 from warden.core.decisions import Ban, Decision
@@ -54,10 +54,12 @@ from warden.sources.base import (
     SourceStatus,
     position_from_dict,
     resolve_backend,
+    resolve_encoding,
 )
 from warden.sources.filetail import FileSource, LogSpec
 from warden.sources.journal import JournalSource
 from warden.sources.supervise import Supervised
+from warden.sources.syslog import SyslogSource
 from warden.sources.tail import Start
 from warden.store import BanStore, MemoryBanStore, SqliteBanStore
 
@@ -215,6 +217,12 @@ class Daemon:
                 groups[f"journal:{slot.config.name}"] = list(
                     (m, where, "") for m in slot.config.journalmatch) or [("", where, "")]
                 continue
+            if kind == "syslog":
+                # one listener per address, whatever number of jails reads it
+                listen = syslog_backend(slot.config.backend).listen
+                groups.setdefault(f"syslog:{listen}", []).append(
+                    (slot.config.name, slot.config.logencoding, ""))
+                continue
             for lp in slot.config.logpath:
                 groups.setdefault(kind, []).append(
                     (lp.pattern, slot.config.logencoding, lp.start))
@@ -256,6 +264,22 @@ class Daemon:
 
         return Supervised("journal", factory, consume)
 
+    def _syslog(self, key: str, specs: tuple[_Spec, ...]) -> Supervised:
+        listen = key.split(":", 1)[1]
+        names = {name for name, _, _ in specs}
+        encoding = resolve_encoding(specs[0][1])  # the first jail's (checked at load)
+
+        def factory() -> LogSource:
+            return SyslogSource(listen, encoding=encoding)
+
+        async def consume(batch: LogBatch) -> None:
+            # the jails are looked up per batch: a reload may have rebuilt them
+            slots = self.runtime.slots
+            await self.runtime.on_batch(batch, tuple(
+                slots[name].jail for name in sorted(names) if name in slots))
+
+        return Supervised(f"syslog {listen}", factory, consume)
+
     def sync_sources(self) -> None:
         """Run one supervised source per watcher kind; restart those whose files changed."""
         assert self.group is not None
@@ -271,6 +295,8 @@ class Daemon:
                 continue
             if kind.startswith("journal:"):
                 supervised = self._journal(kind, key)
+            elif kind.startswith("syslog:"):
+                supervised = self._syslog(kind, key)
             else:
                 supervised = Supervised(f"{kind} files", self._make_source(kind, key),
                                         self.runtime.on_batch)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 
 from warden import __version__
 from warden.config import load_jails
-from warden.config.sourceopts import backend_name
+from warden.config.sourceopts import backend_name, syslog_backend
 from warden.config.validate import settings_problems
 from warden.core.addr import Network, Target, format_target, parse_network
 from warden.core.banguard import danger, refusal
@@ -79,16 +79,18 @@ def _collector_paused() -> Iterator[None]:
 
 def _files(ctx: RequestContext, slot: JailSlot) -> tuple[SourceInfo, ...]:
     files: list[SourceInfo] = []
-    own_journal = f"journal:{slot.config.name}"
-    journal = backend_name(slot.config.backend) == "systemd"
+    # a journal jail reads its own journal, a syslog jail its listener; neither reads logpath
+    kind = backend_name(slot.config.backend)
+    own = f"journal:{slot.config.name}" if kind == "systemd" else \
+        f"syslog:{syslog_backend(slot.config.backend).listen}" if kind == "syslog" else None
     for key, entries in ctx.source_states():
-        if key != own_journal and (journal or key.startswith("journal:")):
+        if key != own and (own is not None or key.startswith(("journal:", "syslog:"))):
             continue
         for entry in entries:
             # a file source that is restarting reports itself as one "<kind> files" entry
-            if key == own_journal or slot.watches(entry.path) or entry.path.endswith(" files"):
+            if key == own or slot.watches(entry.path) or entry.path.endswith(" files"):
                 files.append(SourceInfo(entry.path, entry.state.value, entry.error or ""))
-    if not files and not journal:  # a journal jail's logpath is not read
+    if not files and own is None:
         files = [SourceInfo(p, "missing") for p in slot.patterns]
     return tuple(files)
 

@@ -42,11 +42,13 @@ BACKENDS: Mapping[str, str] = {
     "gamin": "inotify",
     "kqueue": "kqueue",
     "systemd": "systemd",
+    "syslog": "syslog",  # warden's own: a socket a syslog relay sends to (sources.syslog)
 }
 
 
 def resolve_backend(name: str, *, platform: str | None = None) -> str:
-    """Map a jail's ``backend`` value to ``inotify``, ``kqueue``, ``polling`` or ``systemd``.
+    """Map a jail's ``backend`` value to ``inotify``, ``kqueue``, ``polling``, ``systemd`` or
+    ``syslog``.
 
     ``auto`` picks the kernel's change notification of ``platform`` (default: this machine):
     inotify on Linux, kqueue on the BSDs and macOS, polling elsewhere. A value with options
@@ -55,7 +57,8 @@ def resolve_backend(name: str, *, platform: str | None = None) -> str:
     base = name.split("[", 1)[0].strip().lower()
     if base not in BACKENDS:
         raise SourceError(
-            f"unknown backend {name!r}: use one of auto, polling, inotify, kqueue, systemd"
+            f"unknown backend {name!r}: use one of auto, polling, inotify, kqueue, systemd, "
+            "syslog"
         )
     resolved = BACKENDS[base]
     if resolved != "auto":
