@@ -63,7 +63,7 @@ from warden.sources.syslog import SyslogSource
 from warden.sources.tail import Start
 from warden.store import BanStore, MemoryBanStore, SqliteBanStore
 
-__all__ = ["Daemon", "make_jail", "open_store"]
+__all__ = ["Daemon", "make_jail", "open_store", "own_addresses"]
 
 log = logging.getLogger("warden.server")
 
@@ -307,7 +307,7 @@ class Daemon:
     # -- life cycle ----------------------------------------------------------------------------
     async def start(self) -> None:
         """Restore state and start the jails (before the control socket opens)."""
-        self.self_addresses = await _own_addresses()
+        self.self_addresses = await own_addresses()
         now = self.clock()
         self.runtime.history.load(self.store.load_history(now - self.history_window()))
         slots = [s for cfg in self.config.jails if (s := await self.build_jail(cfg)) is not None]
@@ -507,7 +507,7 @@ def _restored_info(ban: Ban, lines: Mapping[tuple[str, str], tuple[str, ...]]
             "bancount": ban.count, "time": ban.time, "restored": True}
 
 
-async def _own_addresses() -> tuple[Network, ...]:
+async def own_addresses() -> tuple[Network, ...]:
     """The host's addresses (``ignoreself``): loopback plus what the host name resolves to."""
     found: list[Network] = []
     for text in ("127.0.0.0/8", "::1"):
