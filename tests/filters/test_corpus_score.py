@@ -33,7 +33,7 @@ COVERED = {
     "pure-ftpd", "named-refused", "mysqld-auth", "gitlab", "grafana", "roundcube-auth",
     "dropbear", "traefik-auth", "haproxy-http-auth", "selinux-ssh", "pam-generic", "recidive",
     "mssql-auth", "3proxy", "apache-botsearch", "apache-fakegooglebot", "apache-modsecurity",
-    "apache-nohome", "apache-pass", "apache-shellshock",
+    "apache-nohome", "apache-pass", "apache-shellshock", "assp", "bitwarden", "centreon",
 }
 
 
