@@ -34,6 +34,7 @@ from warden.config.optionnames import known_names, unknown_option_warnings
 from warden.config.reference import Reference, parse_reference, split_references
 from warden.config.validate import jail_problems, jail_warnings
 from warden.core.duration import parse_duration
+from warden.core.escalate import Escalation, parse_escalate
 from warden.core.filterdef import FilterDefinition, Origin
 from warden.errors import ConfigError
 
@@ -47,6 +48,10 @@ __all__ = [  # the model types are re-exported for convenience
     "load_jails",
     "truth_value",
 ]
+
+#: warden's own jail options of issue 14 (networks, escalation, trust); see ``_Jail.smart``
+NETWORK_OPTIONS = ("banprefix4", "banprefix6", "countprefix4", "countprefix6", "escalate",
+                   "trustsuccess", "trustmaxretry")
 
 #: options a jail reads (fail2ban's list plus the filter options a jail may override)
 JAIL_OPTIONS = (
@@ -73,6 +78,7 @@ JAIL_OPTIONS = (
     "logpath",
     "action",
     "fleet",
+    *NETWORK_OPTIONS,
     *FILTER_OPTIONS,
 )
 _EXPOSED = (*JAIL_OPTIONS, "port", "protocol")
@@ -226,7 +232,7 @@ class _Jail:
     def jail_overrides(self, found: FilterDefinition) -> FilterDefinition:
         """Filter options set in the jail itself replace the filter's (fail2ban semantics)."""
         changes: dict[str, object] = {}
-        for option in ("failregex", "ignoreregex", "journalmatch"):
+        for option in ("failregex", "ignoreregex", "journalmatch", "successregex"):
             if option in self.values:
                 lines = tuple(x for x in self.values[option].text.split("\n") if x)
                 changes[option] = lines
@@ -306,6 +312,59 @@ class _Jail:
             overalljails=self.truth("bantime.overalljails", False),
         )
 
+    def prefix(self, option: str, width: int, default: int | None) -> int | None:
+        """A prefix length 1..``width`` (empty: ``default``)."""
+        found = self.values.get(option)
+        if found is None or not found.text.strip():
+            return default
+        text = found.text.strip().lstrip("/")
+        if not text.isdigit() or not 1 <= int(text) <= width:
+            self.fail(f"{option} = {found.text!r}: not a prefix length from 1 to {width}",
+                      found.origin)
+            return default
+        return int(text)
+
+    def smart(self) -> dict[str, object]:
+        """warden's own options of issue 14, checked: the ban and count prefixes, the
+        escalation rules (each wider than the ban prefix of its family) and trust."""
+        ban4 = self.prefix("banprefix4", 32, 32) or 32
+        ban6 = self.prefix("banprefix6", 128, 128) or 128
+        found: dict[str, object] = {
+            "banprefix4": ban4, "banprefix6": ban6,
+            "countprefix4": self.prefix("countprefix4", 32, None),
+            "countprefix6": self.prefix("countprefix6", 128, None),
+        }
+        rules: tuple[Escalation, ...] = ()
+        value = self.values.get("escalate")
+        if value is not None:
+            try:
+                rules = parse_escalate(value.text)
+            except ValueError as exc:
+                self.fail(f"escalate = {value.text!r}: {exc}", value.origin)
+            for rule in rules:
+                ban = ban4 if rule.version == 4 else ban6
+                if rule.prefix >= ban:
+                    self.fail(f"escalate = {value.text!r}: {rule} is not wider than the "
+                              f"bans themselves (banprefix{rule.version} = {ban})", value.origin)
+        found["escalate"] = rules
+        trust: float | None = None
+        value = self.values.get("trustsuccess")
+        if value is not None and truth_value(value.text) is not False and value.text.strip():
+            trust = self.duration("trustsuccess", None)
+            if trust is not None and trust <= 0:
+                self.fail(f"trustsuccess = {value.text!r}: a time such as 1d, or no",
+                          value.origin)
+                trust = None
+        found["trustsuccess"] = trust
+        limit = self.convert("trustmaxretry", int, None, "not an integer") \
+            if (self.text("trustmaxretry") or "").strip() else None
+        if limit is not None and limit < 1:
+            value = self.values["trustmaxretry"]
+            self.fail(f"trustmaxretry = {value.text!r}: at least 1", value.origin)
+            limit = None
+        found["trustmaxretry"] = limit
+        return found
+
     def build(self) -> JailConfig:
         for option in ("enabled", "backend", "filter"):
             self.read(option)
@@ -351,6 +410,7 @@ class _Jail:
             protocol=self.text("protocol"),
             allow_backtracking=self.allow_backtracking,
             fleet=self.text("fleet") or "",
+            **self.smart(),  # type: ignore[arg-type]
             extra=extra,
             origins={key: value.origin for key, value in self.values.items()},
         )

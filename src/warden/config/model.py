@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from warden.config.action import ActionConfig
 from warden.config.confset import Value
 from warden.config.fleet import FleetConfig
+from warden.core.escalate import Escalation
 from warden.core.filterdef import FilterDefinition, Origin
 from warden.errors import ConfigError
 
@@ -62,6 +63,14 @@ class JailConfig:
     allow_backtracking: bool = False
     #: what the jail shares with the fleet (``""``: the default, see config.fleet.fleet_mode)
     fleet: str = ""
+    #: warden's own (issue 14): ban and count by covering network, escalation, trust
+    banprefix4: int = 32
+    banprefix6: int = 128
+    countprefix4: int | None = None
+    countprefix6: int | None = None
+    escalate: tuple[Escalation, ...] = ()
+    trustsuccess: float | None = None
+    trustmaxretry: int | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False)
     origins: dict[str, Origin] = field(default_factory=dict, compare=False)
 

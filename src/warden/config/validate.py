@@ -34,6 +34,7 @@ from warden.core.filterdef import FilterDefinition, Origin
 from warden.core.formula import FormulaError, compile_formula
 from warden.core.regexlint import certain_problems, lint_regex
 from warden.core.spec import USEDNS_MODES, IgnoreCacheSpec
+from warden.core.trust import success_definition
 from warden.errors import ConfigError, RegexError
 
 __all__ = [
@@ -231,7 +232,8 @@ def _port_problems(cfg: JailConfig) -> list[ConfigError]:
 
 def _regex_groups(flt: FilterDefinition) -> list[tuple[str, tuple[str, ...]]]:
     groups: list[tuple[str, tuple[str, ...]]] = [
-        ("failregex", flt.failregex), ("ignoreregex", flt.ignoreregex)]
+        ("failregex", flt.failregex), ("ignoreregex", flt.ignoreregex),
+        ("successregex", flt.successregex)]
     if flt.prefregex:
         groups.append(("prefregex", (flt.prefregex,)))
     return groups
@@ -296,6 +298,14 @@ def _core_problems(cfg: JailConfig) -> list[ConfigError]:
         return [_date_problem(cfg, exc)]
     except ConfigError as exc:
         return [_date_problem(cfg, exc)]
+    if flt.successregex:
+        try:  # the success lines are matched by a filter of their own (core.trust)
+            Filter(success_definition(flt))
+        except RegexError as exc:
+            where = _regex_origin(flt, "successregex", exc.index)
+            message = exc.message.replace("failregex", "successregex")
+            return [ConfigError(f"[{cfg.name}] filter {flt.name}: {message}",
+                                file=where.file, line=where.line)]
     return []
 
 
