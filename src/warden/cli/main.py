@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--loglevel", default=None, metavar="LEVEL",
                         help="CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG")
 
+    from warden.cli.replay import add_replay_parser
+
+    add_replay_parser(sub, lambda p: _add_common(p, top=False))
     from warden.cli.control import add_control_parsers
 
     add_control_parsers(sub, lambda p: _add_common(p, top=False))
@@ -175,6 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_check(args.config_dir, sys.stdout, sys.stderr)
         if args.command == "server":
             return _exec_server(args)
+        if args.command == "replay":
+            from warden.cli.replay import exec_replay
+
+            return exec_replay(args)
         from warden.cli.control import CONTROL_COMMANDS, run_control
 
         if args.command in CONTROL_COMMANDS:

@@ -234,6 +234,10 @@ class Runtime:
         for ban, text in zip(bans, texts, strict=True):
             word = "Restore Ban" if ban.restored else ("Prolong" if ban.prolonged else "Ban")
             actions_log.log(NOTICE, "[%s] %s %s", ban.jail, word, text)
+            if ban.members:
+                actions_log.log(NOTICE, "[%s] Escalate %s: %d of its addresses banned within "
+                                "findtime (%s)", ban.jail, text, len(ban.members),
+                                ", ".join(ban.members))
         if wait and done is not None:
             await done
         for decision in decisions:
