@@ -15,7 +15,7 @@ from collections.abc import Callable
 __all__ = ["add_replay_parser", "exec_replay"]
 
 
-def add_replay_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+def add_replay_parser(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
                       common: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add ``warden replay`` to the subcommands ``sub``."""
     replay = sub.add_parser(
