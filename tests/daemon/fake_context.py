@@ -6,17 +6,20 @@ handler asked for instead of a store, a firewall and a reload.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from warden.config import load_jails
+from warden.config import JailConfig, load_jails
 from warden.core.addr import Network, parse_network
 from warden.core.decisions import Decision
 from warden.core.jail import Jail
 from warden.daemon.handler import FleetView
 from warden.daemon.jailspec import jail_spec
+from warden.daemon.logtarget import parse_level
 from warden.daemon.runtime import JailSlot
+from warden.errors import WardenError
 from warden.protocol import DoneReply, Response
 from warden.sources.base import SourceState, SourceStatus
 
@@ -38,6 +41,15 @@ class FakeContext:
     stops: int = 0
     #: the fleet the handler sees (None: a host without a fleet)
     fleet: FleetView | None = None
+    #: what ``get loglevel`` and the other server gets answer
+    settings: dict[str, object] = field(default_factory=lambda: {
+        "loglevel": "INFO", "logtarget": "/var/log/warden.log", "syslogsocket": "auto",
+        "dbfile": "/var/lib/warden/warden.db", "dbmaxmatches": 10, "dbpurgeage": 86400})
+    #: jails moved onto a new configuration at run time, in order
+    reconfigured: list[str] = field(default_factory=list)
+    #: jails stopped by ``stop JAIL`` (``start JAIL`` brings them back)
+    stopped: dict[str, JailSlot] = field(default_factory=dict)
+    flushes: int = 0
 
     def now(self) -> float:
         return self.clock
@@ -57,6 +69,47 @@ class FakeContext:
 
     def request_stop(self) -> None:
         self.stops += 1
+
+    async def reconfigure_jail(self, cfg: JailConfig) -> str | None:
+        slot = self.jails.get(cfg.name)
+        if slot is None:
+            return f"the jail {cfg.name!r} is not running"
+        try:
+            spec = jail_spec(cfg, self_addresses=self.self_addresses)
+            slot.jail.reconfigure(spec)
+        except (WardenError, ValueError) as exc:
+            return str(exc)
+        slot.config = cfg
+        slot.patterns = tuple(lp.pattern for lp in cfg.logpath)
+        self.reconfigured.append(cfg.name)
+        return None
+
+    def server_option(self, name: str) -> object:
+        return self.settings.get(name)
+
+    def set_loglevel(self, text: str) -> str | None:
+        try:
+            self.settings["loglevel"] = logging.getLevelName(parse_level(text))
+        except ValueError as exc:
+            return str(exc)
+        return None
+
+    def flush_logs(self) -> str:
+        self.flushes += 1
+        return "rolled over"
+
+    async def stop_jail(self, name: str) -> None:
+        slot = self.jails.pop(name)
+        self.stopped[name] = slot
+        self.carried.extend(slot.jail.unban_all(self.clock, forget=False))
+
+    async def start_jail(self, name: str) -> str | None:
+        if name in self.jails:
+            return None
+        if name not in self.stopped:
+            return f"the jail {name!r} is not in the configuration"
+        self.jails[name] = self.stopped.pop(name)
+        return None
 
 
 def fake_context(tmp_path: Path, *names: str, own: Sequence[str] = ("127.0.0.0/8",)

@@ -38,7 +38,7 @@ from warden.daemon.handler import FleetView
 from warden.daemon.httpmetrics import MetricsServer
 from warden.daemon.jailspec import ignore_names, jail_spec
 from warden.daemon.kernelbans import adopt
-from warden.daemon.logtarget import NOTICE, LogTarget
+from warden.daemon.logtarget import NOTICE, LogTarget, log_file, parse_level
 from warden.daemon.metrics import Metrics, Scrape
 from warden.daemon.runtime import JailSlot, Runtime, resolve_host
 from warden.daemon.service import handle as _handle
@@ -492,6 +492,86 @@ class Daemon:
         at a time (SIGHUP and a client may ask together)."""
         async with self._reloading:
             return await _reload(self, jail, restart=restart, unban=unban)
+
+    # -- fail2ban-client's runtime changes (warden.daemon.jailset) ---------------------------
+    async def reconfigure_jail(self, cfg: JailConfig) -> str | None:
+        """Move the running jail ``cfg.name`` onto ``cfg``, keeping failures and bans."""
+        slot = self.runtime.slots.get(cfg.name)
+        if slot is None:
+            return f"the jail {cfg.name!r} is not running"
+        try:
+            _, names = ignore_names(cfg)
+            extra: list[Network | str] = []
+            for name in names:
+                extra.extend(await resolve_host(name))
+            fresh = make_jail(cfg, self.runtime.history, ignore=extra,
+                              self_addresses=self.self_addresses)
+            slot.jail.reconfigure(fresh.spec, fresh.filters)
+        except (WardenError, ValueError) as exc:
+            return " ".join(str(exc).splitlines())
+        sources = (slot.config.logpath, slot.config.logencoding) != \
+            (cfg.logpath, cfg.logencoding)
+        slot.config = cfg
+        slot.patterns = tuple(lp.pattern for lp in cfg.logpath)
+        if sources:
+            self.runtime.add_jail(slot)  # the same jail: forgets which files it watched
+            self.sync_sources()
+        return None
+
+    def server_option(self, name: str) -> object:
+        """A setting of the daemon as fail2ban's ``get NAME`` returns it."""
+        settings = self.settings
+        values: dict[str, object] = {
+            "loglevel": logging.getLevelName(settings.loglevel),
+            "logtarget": settings.logtarget,
+            "syslogsocket": settings.syslogsocket,
+            "dbfile": settings.dbfile,
+            "dbmaxmatches": getattr(settings, "dbmaxmatches", 10),
+            "dbpurgeage": int(settings.dbpurgeage),
+        }
+        return values.get(name)
+
+    def set_loglevel(self, text: str) -> str | None:
+        """Log at ``text`` (a level name or number) from now on."""
+        try:
+            level = parse_level(text)
+        except ValueError as exc:
+            return str(exc)
+        logging.getLogger().setLevel(level)
+        self.settings = dataclasses.replace(self.settings, loglevel=level)
+        return None
+
+    def flush_logs(self) -> str:
+        """Reopen the log file after a rotation (fail2ban's ``flushlogs``)."""
+        if self.logtarget is None or log_file(self.settings.logtarget) is None:
+            return "flushed"
+        self._reopen_log()
+        return "rolled over"
+
+    async def stop_jail(self, name: str) -> None:
+        """Stop the jail ``name`` as a reload that no longer finds it does."""
+        slot = self.runtime.remove_jail(name)
+        if slot is None:
+            return
+        await self.runtime.carry_out(slot.jail.unban_all(self.clock(), forget=False),
+                                     wait=True)
+        self.sync_sources()
+        log.info("Jail '%s' stopped", name)
+
+    async def start_jail(self, name: str) -> str | None:
+        """Start the configured jail ``name`` (stopped by ``stop JAIL``)."""
+        if name in self.runtime.slots:
+            return None
+        cfg = next((c for c in self.config.jails if c.name == name), None)
+        if cfg is None:
+            return f"the jail {name!r} is not in the configuration"
+        slot = await self.build_jail(cfg)
+        if slot is None:
+            return f"the jail {name!r} cannot start (see the log)"
+        await self.start_jails([slot])
+        self.sync_sources()
+        log.info("Jail '%s' started", name)
+        return None
 
 
 class _Stop(Exception):

@@ -71,6 +71,36 @@ class RequestContext(Protocol):
         """Ask the daemon to stop once the answer is sent (bans stay in the firewall)."""
         ...
 
+    async def reconfigure_jail(self, cfg: JailConfig) -> str | None:
+        """Run the running jail ``cfg.name`` on ``cfg`` from now on (a runtime ``set``,
+        already checked by config.validate), keeping its failures and bans; its log sources
+        follow a changed ``logpath`` or ``logencoding``. None, or why it cannot."""
+        ...
+
+    def server_option(self, name: str) -> object:
+        """A setting of the running daemon as fail2ban's ``get NAME`` returns it
+        (``loglevel``, ``logtarget``, ``syslogsocket``, ``dbfile``, ``dbmaxmatches``,
+        ``dbpurgeage``)."""
+        ...
+
+    def set_loglevel(self, text: str) -> str | None:
+        """Log at ``text`` (a level name or number) from now on; None, or why not."""
+        ...
+
+    def flush_logs(self) -> str:
+        """Reopen the log file (after a rotation): ``rolled over``, or ``flushed`` when the
+        log is no file."""
+        ...
+
+    async def stop_jail(self, name: str) -> None:
+        """Stop the running jail ``name``: its rules leave the firewall, the store keeps its
+        bans (a start or reload brings them back)."""
+        ...
+
+    async def start_jail(self, name: str) -> str | None:
+        """Start the configured jail ``name`` that is not running; None, or why not."""
+        ...
+
 
 class ReloadContext(RequestContext, Protocol):
     """The daemon as a reload sees it: the request view plus building and starting jails."""

@@ -22,6 +22,7 @@ from warden.core.addr import Network, Target, format_target, parse_network
 from warden.core.banguard import danger, refusal
 from warden.core.decisions import Decision
 from warden.daemon.handler import FleetView, ReloadContext, RequestContext
+from warden.daemon.jailset import OPTION_REQUESTS, answer_option
 from warden.daemon.runtime import JailSlot
 from warden.errors import ConfigError, SourceError
 from warden.protocol import (
@@ -285,6 +286,8 @@ async def handle(ctx: RequestContext, request: Request) -> Response:
         case StopRequest():
             ctx.request_stop()
             return DoneReply("Shutdown successful")
+        case _ if isinstance(request, OPTION_REQUESTS):
+            return await answer_option(ctx, request)  # fail2ban-client's get, set, start...
     return FailedReply(f"request {request.kind!r} is not supported", "usage")  # pragma: no cover
 
 
