@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     from warden.cli.control import add_control_parsers
 
     add_control_parsers(sub, lambda p: _add_common(p, top=False))
+    from warden.cli.events import add_events_parser
+
+    add_events_parser(sub, lambda p: _add_common(p, top=False))
     return parser
 
 
@@ -182,6 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from warden.cli.replay import exec_replay
 
             return exec_replay(args)
+        if args.command == "events":
+            from warden.cli.events import run_events
+
+            return run_events(args, sys.stdout, sys.stderr)
         from warden.cli.control import CONTROL_COMMANDS, run_control
 
         if args.command in CONTROL_COMMANDS:

@@ -130,14 +130,18 @@ class EventHub:
 
     def sources_seen(self, states: Iterable[tuple[str, Sequence[SourceStatus]]]) -> None:
         """Source events for every entry whose state changed since the last call (the first
-        call records the states without events: they are the start, not changes)."""
+        call records the states without events: they are the start, not changes; nor is a
+        new entry that reads fine)."""
         current: _States = {}
         for source, entries in states:
             for entry in entries:
                 current[(source, entry.path)] = (entry.state.value, entry.error or "")
         if self._sources is not None:
-            for (source, path), (state, error) in current.items():
-                if self._sources.get((source, path)) != (state, error):
+            for key, (state, error) in current.items():
+                source, path = key
+                before = self._sources.get(key)
+                # a source that starts reading is no news; anything else that changed is
+                if before != (state, error) and (before is not None or state != "ok"):
                     seq, now = self._next()
                     self.publish(SourceEvent(seq, now, source, path, state, error))
         self._sources = current
