@@ -12,6 +12,7 @@ answered at once through the two callables given; nothing here does I/O.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -99,15 +100,18 @@ class Replay:
         return self._settle(target, decisions, time)
 
     def advance(self, now: float) -> None:
-        """Lift the bans that ended before ``now`` and forget failures out of the windows."""
+        """Lift the bans that ended by ``now`` and forget failures out of the windows.
+
+        A ban that ends at the very time of a failure is over for it: the daemon's timer
+        lifts it just after its end, and a log line stamped with that second was written
+        during it, most likely after (``Jail.expire`` itself lifts only bans ended before)."""
         due = now + _SWEEP
         for jail in self.jails.values():
-            self._note(jail.expire(now))
+            self._note(jail.expire(math.nextafter(now, math.inf)))
             nxt = jail.next_expiry()
             if nxt is not None and nxt < due:
                 due = nxt
-        # a ban is lifted once now > its end (BanList.expire), so come back just after it
-        self._due = due if due > now else now
+        self._due = due
 
     def _settle(self, jail: Jail, decisions: list[Decision], now: float) -> list[ReplayBan]:
         made: list[ReplayBan] = []
