@@ -81,10 +81,12 @@ def test_reload_and_stop_reach_the_daemon(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("command", "error"), [
     (("status", "nope"), ("nope",)),
     (("set", "nope", "banip", "192.0.2.9"), ("nope",)),
-    (("get", "sshd", "bantime"), ("Invalid command (no get action or not yet implemented)",)),
-    (("set", "sshd", "maxretry", "5"),
-     ("Invalid command (not supported by warden's fail2ban socket)",)),
-    (("flushlogs",), ("Invalid command",)),
+    (("get", "sshd", "nothing"), ("Invalid command (no get action or not yet implemented)",)),
+    (("set", "sshd", "nothing", "5"),
+     ("Invalid command 'nothing' (no set action or not yet implemented)",)),
+    (("set", "sshd", "maxretry", "x"), ("invalid literal for int() with base 10: 'x'",)),
+    (("get", "nope", "maxretry"), ("nope",)),
+    (("frobnicate",), ("Invalid command",)),
     (("status", 5), ("Invalid command (every word must be text)",)),
     ((), ("Invalid command",)),
 ])
@@ -100,3 +102,39 @@ def test_a_refused_manual_ban_bans_nothing(tmp_path: Path) -> None:
     code, error = _run(ctx, "set", "sshd", "banip", "192.0.2.9", "127.0.0.1")
     assert code == 1 and "loopback" in str(error)
     assert ctx.carried == [] and _run(ctx, "get", "sshd", "banip") == (0, [])
+
+
+def test_get_and_set_answer_fail2bans_values(tmp_path: Path) -> None:
+    ctx = fake_context(tmp_path, "sshd")
+    assert _run(ctx, "get", "sshd", "maxretry") == (0, 3)
+    assert _run(ctx, "set", "sshd", "maxretry", "5") == (0, 5)
+    assert ctx.jails["sshd"].jail.spec.maxretry == 5
+    assert _run(ctx, "set", "sshd", "bantime", "1h") == (0, 3600)
+    assert _run(ctx, "set", "sshd", "addignoreip", "192.0.2.0/24", "198.51.100.1") == (
+        0, ["192.0.2.0/24", "198.51.100.1"])
+    assert _run(ctx, "get", "sshd", "datepattern") == (0, (None, "Default Detectors"))
+    assert _run(ctx, "get", "sshd", "actions") == (0, ["dummy"])
+    assert _run(ctx, "get", "loglevel") == (0, "INFO")
+    assert _run(ctx, "set", "loglevel", "DEBUG") == (0, "DEBUG")
+    assert _run(ctx, "get", "dbpurgeage") == (0, 86400)
+    assert _run(ctx, "flushlogs") == (0, "rolled over")
+    assert _run(ctx, "set", "sshd", "attempt", "192.0.2.3") == (0, 1)
+    code, error = _run(ctx, "set", "dbfile", "/tmp/x")
+    assert code == 1 and "restart" in str(error)
+    code, error = _run(ctx, "set", "sshd", "idle", "on")
+    assert code == 1 and "idle" in str(error)
+    code, error = _run(ctx, "status", "sshd", "cymru")
+    assert code == 1 and "Cymru" in str(error)
+    assert _run(ctx, "status", "sshd", "basic") == _run(ctx, "status", "sshd")
+    assert _run(ctx, "set", "sshd") == (1, ("Sorry but the command is invalid",))
+
+
+def test_start_stop_and_add_a_jail(tmp_path: Path) -> None:
+    ctx = fake_context(tmp_path, "sshd")
+    assert _run(ctx, "stop", "sshd") == (0, None)
+    assert _run(ctx, "status") == (0, [("Number of jail", 0), ("Jail list", "")])
+    assert _run(ctx, "stop", "sshd") == (1, ("sshd",))  # fail2ban's unknown-jail error
+    assert _run(ctx, "start", "sshd") == (0, None)
+    assert "sshd" in ctx.jails
+    code, error = _run(ctx, "add", "web", "polling")
+    assert code == 1 and "jail.local" in str(error)

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from warden import __version__
 from warden.daemon.f2bproto import Plain, dump_error, dump_reply
+from warden.daemon.jailset import CYMRU_REFUSAL, SERVER_OPTIONS
 from warden.protocol import (
     BanInfo,
     BannedReply,
@@ -28,10 +29,17 @@ from warden.protocol import (
     BanRequest,
     DoneReply,
     FailedReply,
+    FlushLogsRequest,
+    JailControlRequest,
+    JailGetRequest,
+    JailSetRequest,
     JailStatusReply,
+    OptionReply,
     ReloadRequest,
     Request,
     Response,
+    ServerGetRequest,
+    ServerSetRequest,
     ServerStatusReply,
     StatusRequest,
     StopRequest,
@@ -122,17 +130,38 @@ async def _status(handler: Handler, words: Sequence[str]) -> Plain:
     if len(words) > 2:
         raise _Refused("Invalid command (no status)")
     name = await _jail(handler, words[0])
-    short = len(words) == 2 and words[1] == "short"
+    flavor = words[1] if len(words) == 2 else "basic"
+    if flavor == "cymru":
+        raise _Refused(CYMRU_REFUSAL)
+    short = flavor == "short"
     response = await _ask(handler, StatusRequest(name, counts_only=short))
     assert isinstance(response, JailStatusReply)
     return fail2ban_status(response)
 
 
+async def _option(handler: Handler, request: Request) -> Plain:
+    """The value of an :class:`OptionReply` as fail2ban's server returns it."""
+    response = await _ask(handler, request)
+    assert isinstance(response, OptionReply)
+    value = response.decoded()
+    if response.option == "datepattern" and isinstance(value, list):
+        return tuple(value)  # fail2ban answers a (pattern, name) pair
+    return value  # type: ignore[return-value]  # JSON values are plain
+
+
 async def _set(handler: Handler, words: Sequence[str]) -> Plain:
-    if len(words) < 2 or words[1] not in ("banip", "unbanip"):
-        raise _Refused("Invalid command (not supported by warden's fail2ban socket)")
+    if words and words[0] in SERVER_OPTIONS:
+        if len(words) < 2:
+            raise _Refused("Sorry but the command is invalid", "invalid")
+        return await _option(handler, ServerSetRequest(words[0], tuple(words[1:])))
+    if len(words) < 2:
+        raise _Refused("Sorry but the command is invalid", "invalid")
     name = await _jail(handler, words[0])
     addrs = tuple(words[2:])
+    if words[1] not in ("banip", "unbanip"):
+        if words[1] not in ("attempt",) and not addrs:
+            raise _Refused("Sorry but the command is invalid", "invalid")
+        return await _option(handler, JailSetRequest(name, words[1], addrs))
     if words[1] == "banip":
         response = await _ask(handler, BanRequest(name, addrs))
         assert isinstance(response, BanReply)
@@ -146,9 +175,13 @@ async def _set(handler: Handler, words: Sequence[str]) -> Plain:
 
 
 async def _get(handler: Handler, words: Sequence[str], now: float) -> Plain:
-    if len(words) < 2 or words[1] not in ("banip", "banned"):
-        raise _Refused("Invalid command (no get action or not yet implemented)")
+    if words and words[0] in SERVER_OPTIONS:
+        return await _option(handler, ServerGetRequest(words[0]))
+    if len(words) < 2:
+        raise _Refused("Sorry but the command is invalid", "invalid")
     name = await _jail(handler, words[0])
+    if words[1] not in ("banip", "banned"):
+        return await _option(handler, JailGetRequest(name, words[1], tuple(words[2:])))
     bans = _by_end(await _bans(handler, name))
     if words[1] == "banip":
         if words[2:3] == ["--with-time"]:
@@ -193,7 +226,7 @@ async def _reload(handler: Handler, words: Sequence[Plain]) -> Plain:
 
 
 async def _run(handler: Handler, command: list[Plain], now: float) -> Plain:
-    name, rest = command[0], command[1:]
+    name, rest = str(command[0]), command[1:]
     words = [w for w in rest if isinstance(w, str)]
     match name:
         case "ping":
@@ -220,6 +253,14 @@ async def _run(handler: Handler, command: list[Plain], now: float) -> Plain:
         case "stop" if not rest:
             await _ask(handler, StopRequest())
             return None
+        case "stop" | "start" if len(words) == 1:
+            jail = words[0] if name == "start" else await _jail(handler, words[0])
+            return await _option(handler, JailControlRequest(name, jail))
+        case "add" if words:
+            backend = words[1] if len(words) > 1 else "auto"
+            return await _option(handler, JailControlRequest("add", words[0], backend))
+        case "flushlogs":
+            return await _option(handler, FlushLogsRequest())
     raise _Refused("Invalid command")
 
 
