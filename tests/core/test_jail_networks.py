@@ -224,3 +224,12 @@ def test_reconfigure_turns_network_counting_on_and_keeps_the_bans() -> None:
     out = fail(j, "192.0.3.1", 2)
     assert bans(out) == ["192.0.3.0/24 ..102"]
     assert j.escalator is not None
+
+
+def test_ipv4_keeps_the_plain_path_beside_banprefix6() -> None:
+    j = jail(banprefix6=64)
+    out = fail(j, "192.0.2.1", 1) + fail(j, "192.0.2.1", 2) + fail(j, "192.0.2.2", 2)
+    assert out == []
+    assert bans(fail(j, "192.0.2.1", 3)) == ["192.0.2.1 ..103"]
+    assert bans(fail(j, "2001:db8::1", 4) + fail(j, "2001:db8::2", 4)
+                + fail(j, "2001:db8::3", 5)) == ["2001:db8::/64 ..105"]

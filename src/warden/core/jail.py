@@ -110,14 +110,14 @@ class Jail:
         cache = spec.ignorecache
         self._cache = IgnoreCache(cache.max_count, cache.max_time) if cache else None
         self.bans = BanList()
-        # any of warden's own counting options (issue 14): failures take the slower path
-        self._smart = spec.by_network or spec.trusting or bool(spec.escalate)
         self.escalator = Escalator(spec.escalate, spec.findtime) if spec.escalate else None
         self.trust = TrustList(spec.trustsuccess or 0.0) if spec.trusting else None
         #: the filters of the ``successregex`` lines (only with ``trustsuccess``)
         self.success_filters: tuple[Filter, ...] = ()
         self._success_scanners: tuple[Scanner, ...] = ()
         self._build_success_filters()
+        self._smart = self._plain4 = False
+        self._set_modes()
         #: networks banned by escalation
         self.escalations = 0
         self._pending: dict[tuple[str, str], list[_Parked]] = {}
@@ -158,13 +158,21 @@ class Jail:
         self.spec = spec
         if spec.ignore != old.ignore:
             self.set_ignore(spec.ignore)
-        self._smart = spec.by_network or spec.trusting or bool(spec.escalate)
         if (spec.escalate, spec.findtime) != (old.escalate, old.findtime):
             self.escalator = Escalator(spec.escalate, spec.findtime) if spec.escalate else None
         if spec.trustsuccess != old.trustsuccess:
             self.trust = TrustList(spec.trustsuccess or 0.0) if spec.trusting else None
         if self.trust is None or spec.filters != old.filters or not self.success_filters:
             self._build_success_filters()
+        self._set_modes()
+
+    def _set_modes(self) -> None:
+        spec = self.spec
+        trusting = self.trust is not None and bool(self.success_filters)
+        # any of warden's own counting options (issue 14): failures take the slower path ...
+        self._smart = spec.by_network or trusting or bool(spec.escalate)
+        # ... except IPv4 ones counted and banned per address as ever (banprefix6 alone)
+        self._plain4 = spec.prefixes(4) == (32, 32) and not trusting and not spec.escalate
 
     def _build_success_filters(self) -> None:
         spec = self.spec
@@ -273,7 +281,8 @@ class Jail:
         elif time < now - self.spec.findtime:
             return out
         fid = failure.fid
-        if fid in self.tracker and not self._smart and not self.spec.ignorecommand and \
+        if fid in self.tracker and (not self._smart or (self._plain4 and ":" not in fid)) and \
+                not self.spec.ignorecommand and \
                 failure.fields.get("dns") != fid:
             # Counted before, so not ignored (set_ignore forgets ids it ignores) and not a
             # host name to resolve: the address is parsed only if this failure bans it.
@@ -316,7 +325,7 @@ class Jail:
         self.total_failed += 1
         if self._counted is not None:
             self._counted.append((fid, time))
-        if self._smart:
+        if self._smart and not (self._plain4 and ":" not in fid):
             self._count_by_network(parked, now, out)
             return
         weight = 1
