@@ -1,0 +1,113 @@
+"""Banning the attacker's network: a real OpenSSH server, real nftables, ``banprefix6 = 64``.
+
+victim namespace: ``sshd`` logging through the test's own ``rsyslogd`` (the machinery of
+``test_sshd_attack.py``), ``warden server`` with the nftables backend; it has
+2001:db8:0:1::1. attacker namespace: twenty addresses of 2001:db8:0:a::/64, which the attacker
+rotates through with a real ``ssh`` client and wrong passwords, and 2001:db8:0:b::1, a
+neighbour in another /64. Every address is on the link (a /32 on both sides).
+
+Checks: the /64 is banned after ``maxretry`` failures although no address failed twice; then
+no address of that /64 can connect (the kernel's interval set holds the network), the other
+/64 still can; ``warden status`` lists the network; unbanning the network lets them all in.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.backends.netns import can_use_netns, netns
+from tests.e2e.harness import Server, wait_for
+from tests.e2e.test_sshd_attack import NEEDS, _probe, _ssh, _sshd, _syslog
+
+ACTIONS = Path("/etc/fail2ban/action.d")
+pytestmark = pytest.mark.skipif(
+    not can_use_netns() or any(shutil.which(t) is None for t in NEEDS)
+    or not Path("/usr/sbin/sshd").exists() or not (ACTIONS / "nftables-multiport.conf").exists(),
+    reason="needs root, iproute2, nftables, openssh-server/client, sshpass, rsyslog, fail2ban")
+
+VICTIM = "2001:db8:0:1::1"
+ROTATING = [f"2001:db8:0:a::{n:x}" for n in range(1, 21)]
+NEIGHBOUR = "2001:db8:0:b::1"
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(("ip", *args), check=True, capture_output=True)
+
+
+@contextmanager
+def _pair() -> Iterator[tuple[str, str]]:
+    with netns("wnv") as victim, netns("wna") as attacker:
+        _ip("link", "add", "wnv0", "netns", victim, "type", "veth", "peer", "wna0",
+            "netns", attacker)
+        _ip("-n", victim, "addr", "add", f"{VICTIM}/32", "dev", "wnv0", "nodad")
+        for addr in (*ROTATING, NEIGHBOUR):
+            _ip("-n", attacker, "addr", "add", f"{addr}/32", "dev", "wna0", "nodad")
+        for ns, dev in ((victim, "wnv0"), (attacker, "wna0")):
+            _ip("-n", ns, "link", "set", dev, "up")
+        yield victim, attacker
+
+
+def _set(ns: str, name: str) -> str:
+    done = subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "set", "inet", "warden",
+                           name], capture_output=True, text=True, check=False)
+    return done.stdout if done.returncode == 0 else ""
+
+
+def _server(tmp_path: Path, authlog: Path) -> Server:
+    server = Server(tmp_path, f"[sshd]\nenabled = true\nfilter = sshd\nlogpath = {authlog}\n"
+                    "port = ssh\nmaxretry = 3\nfindtime = 1h\nbantime = 1h\n"
+                    "banprefix6 = 64\n", action="nftables-multiport")
+    for name in ("nftables.conf", "nftables-multiport.conf"):
+        shutil.copy(ACTIONS / name, server.conf / "action.d" / name)
+    (server.conf / "action.d" / "nftables.local").write_text("[Init]\nblocktype = drop\n")
+    return server
+
+
+def test_an_attacker_rotating_through_his_64_is_banned_as_the_64(tmp_path: Path) -> None:
+    with _pair() as (victim, attacker), _syslog(tmp_path) as (sock, authlog), \
+            _sshd(victim, tmp_path, sock):
+        wait_for("sshd to listen", lambda: "Server listening" in authlog.read_text())
+        server = _server(tmp_path, authlog)
+        try:
+            server.start(prefix=("ip", "netns", "exec", victim))
+            assert _probe(attacker, NEIGHBOUR, VICTIM) == "ok"
+            attempts = 0
+            for src in ROTATING:
+                if "2001:db8:0:a::/64" in server.banned("sshd"):
+                    break
+                assert _probe(attacker, src, VICTIM) == "ok", f"{src} cut off too early"
+                done = _ssh(attacker, src, VICTIM)
+                assert "logged-in" not in done.stdout
+                attempts += 1
+                wait_for(f"sshd to log the failure of {src}",
+                         lambda s=src: f"from {s} port" in authlog.read_text())  # type: ignore[misc]
+            wait_for("the /64 banned", lambda: "2001:db8:0:a::/64" in server.banned("sshd"))
+            # three addresses, one failure each: the network reached maxretry
+            assert attempts <= 3
+            text = authlog.read_text()
+            assert sum(f"Failed password for root from {a} " in text for a in ROTATING) <= 3
+            wait_for("the network in the kernel's interval set",
+                     lambda: "2001:db8:0:a::/64" in _set(victim, "sshd6n"))
+            # no single address of the /64 was banned: the network holds them all
+            assert set(server.banned("sshd")) == {"2001:db8:0:a::/64"}
+            for src in ROTATING:
+                assert _probe(attacker, src, VICTIM) != "ok", f"{src} got through"
+            assert _probe(attacker, NEIGHBOUR, VICTIM) == "ok"
+
+            status = server.cli("status", "sshd")
+            assert status.returncode == 0, status.stderr
+            assert "2001:db8:0:a::/64" in status.stdout
+
+            done = server.cli("unban", "2001:db8:0:a::/64")
+            assert done.returncode == 0, done.stderr
+            assert "2001:db8:0:a::/64" not in _set(victim, "sshd6n")
+            for src in (ROTATING[0], ROTATING[-1]):
+                assert _probe(attacker, src, VICTIM) == "ok"
+        finally:
+            server.close()
