@@ -34,6 +34,7 @@ COVERED = {
     "dropbear", "traefik-auth", "haproxy-http-auth", "selinux-ssh", "pam-generic", "recidive",
     "mssql-auth", "3proxy", "apache-botsearch", "apache-fakegooglebot", "apache-modsecurity",
     "apache-nohome", "apache-pass", "apache-shellshock", "assp", "bitwarden", "centreon",
+    "asterisk",
 }
 
 
