@@ -93,6 +93,10 @@ def _jail_status(status: JailStatusReply) -> str:
         total = sum(origin.bans for origin in status.fleet_bans)
         hosts = ", ".join(f"{origin.host}: {origin.bans}" for origin in status.fleet_bans)
         actions.append(("Fleet bans", f"{total} (from {hosts})" if hosts else "0"))
+    if status.escalated is not None:  # warden's own options (issue 14): only when set
+        actions.append(("Escalated networks", str(status.escalated)))
+    if status.trusted is not None:
+        actions.append(("Trusted after a login", str(status.trusted)))
     return "\n".join(_tree(f"Status for the jail: {status.name}", [
         ("Filter", [
             ("Currently failed", str(status.currently_failed)),

@@ -177,6 +177,8 @@ async def jail_status(ctx: RequestContext, slot: JailSlot, *, counts_only: bool 
         currently_banned=len(jail.bans),
         total_banned=jail.bans.total,
         journal_matches=_journal_matches(slot),
+        escalated=jail.escalations if jail.escalator is not None else None,
+        trusted=len(jail.trust) if jail.trust is not None and jail.success_filters else None,
     )
     fleet = ctx.fleet_view()
     if fleet is not None:

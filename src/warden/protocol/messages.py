@@ -207,7 +207,9 @@ class JailStatusReply:
     """One jail, as fail2ban-client's ``status JAIL`` shows it; ``banned`` is None when the
     request asked for counts only. ``fleet_bans`` (None on a host without a fleet) counts
     the active bans taken from other hosts, per host. ``journal_matches`` (None for a jail
-    of files) is a journal jail's ``journalmatch`` as fail2ban shows it (``A=1 + B=2``)."""
+    of files) is a journal jail's ``journalmatch`` as fail2ban shows it (``A=1 + B=2``).
+    ``escalated`` (None without ``escalate``) counts the networks banned by escalation,
+    ``trusted`` (None without ``trustsuccess``) the addresses trusted after a login."""
 
     kind: ClassVar[str] = "jail-status"
     name: str
@@ -219,6 +221,8 @@ class JailStatusReply:
     banned: tuple[str, ...] | None = None
     fleet_bans: tuple[OriginCount, ...] | None = None
     journal_matches: str | None = None
+    escalated: int | None = None
+    trusted: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
