@@ -8,6 +8,13 @@ from warden.protocol.codec import (
     decode_response,
     encode,
 )
+from warden.protocol.explain import (
+    ExplainReply,
+    ExplainRequest,
+    IgnoreRuleInfo,
+    JailExplanation,
+    MatchedLineInfo,
+)
 from warden.protocol.messages import (
     REQUEST_TYPES,
     RESPONSE_TYPES,
@@ -58,13 +65,18 @@ __all__ = [
     "BannedRequest",
     "DoneReply",
     "EventsRequest",
+    "ExplainReply",
+    "ExplainRequest",
     "FailedReply",
     "FleetInfo",
     "FlushLogsRequest",
+    "IgnoreRuleInfo",
     "JailControlRequest",
+    "JailExplanation",
     "JailGetRequest",
     "JailSetRequest",
     "JailStatusReply",
+    "MatchedLineInfo",
     "OptionReply",
     "OriginCount",
     "PingRequest",

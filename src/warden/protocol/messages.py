@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from warden.protocol.explain import ExplainReply, ExplainRequest
 from warden.protocol.options import (
     FlushLogsRequest,
     JailControlRequest,
@@ -144,11 +145,11 @@ class EventsRequest:
 Request = (PingRequest | VersionRequest | StatusRequest | BanRequest | UnbanRequest
            | BannedRequest | ReloadRequest | StopRequest | EventsRequest
            | JailGetRequest | JailSetRequest | ServerGetRequest | ServerSetRequest
-           | JailControlRequest | FlushLogsRequest)
+           | JailControlRequest | FlushLogsRequest | ExplainRequest)
 REQUEST_TYPES: tuple[type[Request], ...] = (
     PingRequest, VersionRequest, StatusRequest, BanRequest, UnbanRequest, BannedRequest,
     ReloadRequest, StopRequest, EventsRequest, JailGetRequest, JailSetRequest,
-    ServerGetRequest, ServerSetRequest, JailControlRequest, FlushLogsRequest)
+    ServerGetRequest, ServerSetRequest, JailControlRequest, FlushLogsRequest, ExplainRequest)
 
 
 # --------------------------------------------------------------------------------- responses
@@ -295,7 +296,7 @@ class FailedReply:
 
 
 Response = (PongReply | VersionReply | ServerStatusReply | JailStatusReply | BanReply
-            | UnbanReply | BannedReply | DoneReply | FailedReply | OptionReply)
+            | UnbanReply | BannedReply | DoneReply | FailedReply | OptionReply | ExplainReply)
 RESPONSE_TYPES: tuple[type[Response], ...] = (
     PongReply, VersionReply, ServerStatusReply, JailStatusReply, BanReply, UnbanReply,
-    BannedReply, DoneReply, FailedReply, OptionReply)
+    BannedReply, DoneReply, FailedReply, OptionReply, ExplainReply)
