@@ -61,7 +61,7 @@ from warden.sources.journal import JournalSource
 from warden.sources.supervise import Supervised
 from warden.sources.syslog import SyslogSource
 from warden.sources.tail import Start
-from warden.store import BanStore, MemoryBanStore, SqliteBanStore
+from warden.store import BanStore, MemoryBanStore, SqliteBanStore, StoredBan
 
 __all__ = ["Daemon", "make_jail", "open_store", "own_addresses"]
 
@@ -486,6 +486,10 @@ class Daemon:
     def request_stop(self) -> None:
         """Stop serving (the answer to the stop request is sent first)."""
         self.stopping.set()
+
+    def stored_matches(self, addr: str) -> Sequence[StoredBan]:
+        """The matched lines the store kept of ``addr``'s latest ban in each jail."""
+        return self.store.matches_of(addr)
 
     async def reload(self, jail: str | None, restart: bool, unban: bool) -> Response:
         """Re-read the configuration (see :func:`warden.daemon.service.reload`); one reload

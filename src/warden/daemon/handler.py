@@ -20,6 +20,7 @@ from warden.core.decisions import Decision
 from warden.daemon.runtime import JailSlot
 from warden.protocol import FleetInfo, Response
 from warden.sources.base import SourceStatus
+from warden.store import StoredBan
 
 __all__ = ["FleetView", "ReloadContext", "RequestContext"]
 
@@ -69,6 +70,11 @@ class RequestContext(Protocol):
 
     def request_stop(self) -> None:
         """Ask the daemon to stop once the answer is sent (bans stay in the firewall)."""
+        ...
+
+    def stored_matches(self, addr: str) -> Sequence[StoredBan]:
+        """The latest ban of ``addr`` in each jail that kept its matched lines (the store's
+        ``matches_of``: ``warden explain``)."""
         ...
 
     async def reconfigure_jail(self, cfg: JailConfig) -> str | None:

@@ -21,6 +21,7 @@ from warden.config.validate import settings_problems
 from warden.core.addr import Network, Target, format_target, parse_network
 from warden.core.banguard import danger, refusal
 from warden.core.decisions import Decision
+from warden.daemon.explain import explain
 from warden.daemon.handler import FleetView, ReloadContext, RequestContext
 from warden.daemon.jailset import OPTION_REQUESTS, answer_option
 from warden.daemon.runtime import JailSlot
@@ -32,6 +33,7 @@ from warden.protocol import (
     BanReply,
     BanRequest,
     DoneReply,
+    ExplainRequest,
     FailedReply,
     JailStatusReply,
     OriginCount,
@@ -288,6 +290,8 @@ async def handle(ctx: RequestContext, request: Request) -> Response:
         case StopRequest():
             ctx.request_stop()
             return DoneReply("Shutdown successful")
+        case ExplainRequest(addr=addr):
+            return explain(ctx, addr)
         case _ if isinstance(request, OPTION_REQUESTS):
             return await answer_option(ctx, request)  # fail2ban-client's get, set, start...
     return FailedReply(f"request {request.kind!r} is not supported", "usage")  # pragma: no cover
