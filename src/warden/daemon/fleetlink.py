@@ -135,7 +135,10 @@ class FleetLink:
                     changes[key] = None
                 origins.add(entry.origin)
                 continue
+            # ignoreip wins over a network: one holding an ignored address is not banned
             why = ("it is in ignoreip/ignoreself" if entry.target in slot.jail.ignore
+                   else "it holds an address of ignoreip/ignoreself"
+                   if slot.jail.ignore and slot.jail.ignore.overlaps(entry.target)
                    else danger(entry.target, own))
             if why is not None:
                 log.info("fleet: [%s] not banning %s from %s: %s", entry.jail, entry.addr,
