@@ -129,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--loglevel", default=None, metavar="LEVEL",
                         help="CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG")
 
+    from warden.cli.explain import add_explain_parser
+
+    add_explain_parser(sub, lambda p: _add_common(p, top=False))
     from warden.cli.replay import add_replay_parser
 
     add_replay_parser(sub, lambda p: _add_common(p, top=False))
@@ -181,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_check(args.config_dir, sys.stdout, sys.stderr)
         if args.command == "server":
             return _exec_server(args)
+        if args.command == "explain":
+            from warden.cli.explain import run_explain
+
+            return run_explain(args, sys.stdout, sys.stderr)
         if args.command == "replay":
             from warden.cli.replay import exec_replay
 
