@@ -35,6 +35,9 @@ COVERED = {
     "mssql-auth", "3proxy", "apache-botsearch", "apache-fakegooglebot", "apache-modsecurity",
     "apache-nohome", "apache-pass", "apache-shellshock", "assp", "bitwarden", "centreon",
     "asterisk",
+    # filter library part A (issue 15)
+    "zoneminder", "znc-adminlog", "xinetd-fail", "wuftpd", "webmin-auth", "uwimap-auth",
+    "counter-strike", "courier-smtp", "directadmin", "domino-smtp",
 }
 
 
