@@ -96,8 +96,14 @@ def compat_warden(root: Path) -> Server:
     root.mkdir(parents=True, exist_ok=True)
     log = root / "auth.log"
     log.touch()
-    return Server(root, f"[sshd]\nenabled = true\nfilter = sshd\nlogpath = {log}\n{JAIL}",
-                  settings=f"compat_socket = {root}/f2b/fail2ban.sock\n")
+    server = Server(root, f"[sshd]\nenabled = true\nfilter = sshd\naction = noop\n"
+                          f"logpath = {log}\n{JAIL}",
+                    settings=f"compat_socket = {root}/f2b/fail2ban.sock\n")
+    # the oracle's do-nothing action, under the same name
+    (server.conf / "action.d" / "noop.conf").write_text(
+        "[Definition]\nactionstart =\nactionstop =\nactioncheck =\nactionban =\n"
+        "actionunban =\n")
+    return server
 
 
 @pytest.fixture
@@ -156,6 +162,59 @@ def test_fail2ban_client_prints_the_same_for_warden_as_for_fail2ban(
         got = (got[0], _STAMP.sub("TIME", got[1].replace(str(wlog), "LOG")))
         want = (want[0], _STAMP.sub("TIME", want[1].replace(str(oracle.log), "LOG")))
         assert got == want, step
+
+
+def _same(warden: Server, oracle: Fail2banServer, steps: list[tuple[str, ...]]) -> None:
+    """Each step through fail2ban-client against both daemons: the same exit code and text
+    (each daemon's own directory written as DIR, times as TIME)."""
+    ours = _compat(warden)
+    for step in steps:
+        results = []
+        for sock, root in ((ours, warden.root), (oracle.socket, oracle.conf.parent)):
+            code, text = client(sock, *(word.replace("{dir}", str(root)) for word in step))
+            results.append((code, _STAMP.sub("TIME", text.replace(str(root), "DIR"))))
+        assert results[0] == results[1], step
+
+
+#: ``get``, ``set``, status flavors and jail control, in an order that keeps the states alike
+GET_SET_STEPS: list[tuple[str, ...]] = [
+    *(("get", "sshd", option) for option in (
+        "maxretry", "bantime", "findtime", "maxmatches", "maxlines", "usedns", "ignoreself",
+        "ignoreip", "ignorecommand", "ignorecache", "logpath", "logencoding", "journalmatch",
+        "datepattern", "logtimezone", "ignoreregex", "actions", "bantime.increment",
+        "bantime.factor", "bantime.formula", "bantime.multipliers", "bantime.maxtime",
+        "bantime.rndtime", "bantime.overalljails", "nothing")),
+    ("get", "sshd", "action", "noop", "actionban"), ("get", "sshd", "action", "noop", "timeout"),
+    ("get", "loglevel"), ("get", "syslogsocket"), ("get", "dbpurgeage"), ("get", "nope", "bantime"),
+    ("set", "sshd", "maxretry", "5"), ("get", "sshd", "maxretry"),
+    ("set", "sshd", "maxretry", "x"), ("set", "sshd", "bantime", "2h"),
+    ("set", "sshd", "findtime", "20m"), ("set", "sshd", "maxmatches", "7"),
+    ("set", "sshd", "maxlines", "2"), ("set", "sshd", "usedns", "no"),
+    ("set", "sshd", "ignoreself", "true"),
+    ("set", "sshd", "addignoreip", "192.0.2.0/24", "198.51.100.1"),
+    ("set", "sshd", "delignoreip", "192.0.2.0/24"), ("get", "sshd", "ignoreip"),
+    ("set", "sshd", "ignorecommand", "/bin/false"), ("get", "sshd", "ignorecommand"),
+    ("set", "sshd", "ignorecache", 'key="<ip>",max-time=5m'),
+    ("set", "sshd", "logencoding", "ascii"), ("get", "sshd", "logencoding"),
+    ("set", "sshd", "datepattern", "{^LN-BEG}"),
+    ("set", "sshd", "addignoreregex", "^ignore this"), ("get", "sshd", "ignoreregex"),
+    ("set", "sshd", "delignoreregex", "0"),
+    ("set", "sshd", "bantime.increment", "true"), ("set", "sshd", "bantime.maxtime", "1d"),
+    ("set", "sshd", "bantime.factor", "2"), ("get", "sshd", "bantime.increment"),
+    ("set", "sshd", "addlogpath", "{dir}/extra.log", "tail"), ("get", "sshd", "logpath"),
+    ("set", "sshd", "dellogpath", "{dir}/extra.log"),
+    ("set", "sshd", "attempt", "192.0.2.44", "a failure"), ("set", "sshd", "nothing", "1"),
+    ("set", "loglevel", "DEBUG"), ("get", "loglevel"), ("set", "loglevel", "INFO"),
+    ("status", "sshd", "basic"), ("status", "sshd", "short"), ("status", "sshd", "all"),
+    ("flushlogs",), ("stop", "sshd"), ("status",), ("stop", "sshd"),
+]
+
+
+def test_every_get_and_set_prints_the_same_for_warden_as_for_fail2ban(
+        warden: Server, oracle: Fail2banServer) -> None:
+    for root in (warden.root, oracle.conf.parent):
+        (root / "extra.log").touch()
+    _same(warden, oracle, GET_SET_STEPS)
 
 
 def test_fail2ban_client_drives_warden(warden: Server) -> None:
