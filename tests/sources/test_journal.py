@@ -244,7 +244,7 @@ def test_files_are_glob_patterns_and_flags_are_passed(jdir, tmp_path):
     src.close()
     system = JournalSource([], flags=1)  # SD_JOURNAL_LOCAL_ONLY: the machine's own journal
     system.close()
-    with pytest.raises(SourceError, match="journalfiles '/nonexistent/.*' matches no file"):
+    with pytest.raises(SourceError, match=r"journalfiles '/nonexistent/.+' matches no file"):
         JournalSource([], files=["/nonexistent/*.journal"])
 
 
@@ -253,3 +253,20 @@ def test_match_text_is_fail2bans_status_form():
         "_SYSTEMD_UNIT=sshd.service + _COMM=sshd"
     assert journal.match_text(["A=1 B=2", "C=3"]) == "A=1 B=2 + C=3"
     assert journal.match_text([]) == ""
+
+
+@needs_journal
+@pytest.mark.parametrize("raw", [True, False], ids=["raw-fields", "converted-fields"])
+def test_the_senders_time_comes_first(tmp_path, raw):
+    # journald stores when it received an entry; the sender's stamp is when it happened, and
+    # fail2ban dates the failure by it
+    d = tmp_path / "j"
+    d.mkdir()
+    sent = export_at(T0 + 50, "sent late").replace(
+        b"_BOOT_ID=", f"_SOURCE_REALTIME_TIMESTAMP={(T0 + 7) * 1_000_000}\n_BOOT_ID=".encode())
+    write_journal(d / "a.journal", [sent, export_at(T0 + 60, "plain", seq=1)])
+    src = JournalSource([], path=str(d), since=0)
+    src._raw = raw
+    times = [t for b in src.read_now() for t in (b.times or [])]
+    src.close()
+    assert times == [T0 + 7, T0 + 60]

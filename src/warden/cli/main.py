@@ -42,6 +42,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
+class _ShortVersion(argparse.Action):
+    """``-V`` (as fail2ban-regex): the version in a machine-readable short form, then exit."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help=str(kwargs.get("help", "")))
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        sys.stdout.write(f"{__version__}\n")  # on stdout, as fail2ban-regex
+        parser.exit(EXIT_OK)
+
+
 def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     # Accepted before and after the subcommand; the subcommand's copy must not reset a value
     # given before it, hence SUPPRESS as default below the top level.
@@ -59,6 +72,7 @@ def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The complete command-line grammar."""
     parser = _Parser(prog="warden", description="Ban hosts that cause repeated failures.")
+    parser.add_argument("--version", action="version", version=f"warden {__version__}")
     _add_common(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -68,7 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a filter over a log file, a single line or standard input (-).",
     )
     _add_common(regex, top=False)
-    regex.add_argument("log", metavar="LOG", help="log file, a single log line, or - for stdin")
+    regex.add_argument(
+        "log", metavar="LOG",
+        help="log file, a single log line, - for stdin, or systemd-journal[OPTIONS] (the "
+             "journal; options as backend = systemd[...])")
     regex.add_argument(
         "filter", metavar="FILTER",
         help="filter name with parameters (sshd[mode=aggressive]), filter file, or a regex",
@@ -87,16 +104,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="lines are journal messages: no date detection, every line's time is --now",
     )
     regex.add_argument(
-        "--datepattern", default=None, metavar="PATTERN", help="override the filter's datepattern",
+        "-d", "--datepattern", default=None, metavar="PATTERN",
+        help="override the filter's datepattern",
     )
     regex.add_argument(
         "--max-line-length", type=int, default=None, metavar="N",
         help="cut longer lines before matching",
     )
     regex.add_argument(
-        "--print-missed", action="store_true", help="list the lines no failregex matched",
+        "--print-missed", "--print-all-missed", dest="print_missed", action="store_true",
+        help="list the lines no failregex matched",
     )
-    regex.add_argument("--print-matched", action="store_true", help="list the matched lines")
+    regex.add_argument("--print-matched", "--print-all-matched", dest="print_matched",
+                       action="store_true", help="list the matched lines")
+    regex.add_argument(
+        "-o", "--out", default=None, metavar="KIND",
+        help="print only the failures, one line each, as fail2ban-regex -o: id, ip, msg, "
+             "row, a capture name (user), or a text with tags ('<ip> <F-USER>')",
+    )
+    regex.add_argument(
+        "-m", "--journalmatch", default=None, metavar="MATCH",
+        help="journal matches instead of the filter's (LOG systemd-journal only)",
+    )
+    regex.add_argument("-L", "--maxlines", type=int, default=None, metavar="N",
+                       help="lines a multi-line failregex may span (the filter's maxlines)")
+    regex.add_argument("-e", "--encoding", default=None, metavar="ENCODING",
+                       help="the log's encoding (default: utf-8)")
+    regex.add_argument("-V", action=_ShortVersion, help="print the version, digits and dots only")
 
     check = sub.add_parser(
         "check", help="validate the whole configuration",

@@ -1,14 +1,17 @@
 """``warden regex``: run one filter over a log offline, like ``fail2ban-regex``.
 
-LOG is a file, ``-`` for standard input, or a single log line. FILTER is a filter reference
+LOG is a file, ``-`` for standard input, a single log line, or ``systemd-journal[OPTIONS]``
+(the journal, :mod:`warden.cli.journalread`). FILTER is a filter reference
 (``sshd[mode=aggressive]``), a filter file, or a regular expression. The human output is a
 summary (with fail2ban-regex's ``Lines: N lines, I ignored, M matched, K missed`` line); with
-``--json`` every input line gives one JSON object (the contract of ../shared/compat).
+``--json`` every input line gives one JSON object (the contract of ../shared/compat); with
+``-o KIND`` every failure gives fail2ban-regex's ``-o`` lines (:mod:`warden.cli.regexout`).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import gc
 import json
 import sys
@@ -19,17 +22,23 @@ from pathlib import Path
 from typing import IO, BinaryIO, TextIO
 
 from warden.cli.chunks import ChunkStats, default_jobs, run_chunked
+from warden.cli.journalread import is_journal_log, journal_lines, journal_options
 from warden.cli.logread import iter_lines
+from warden.cli.regexout import format_failure
 from warden.config import load_filter, parse_reference
 from warden.core.batch import Tally, is_comment, tally
 from warden.core.datedetect import DateDetector
 from warden.core.filter import Failure, Filter
 from warden.core.filterdef import FilterDefinition
 from warden.errors import ConfigError
+from warden.sources.base import resolve_encoding
 
 __all__ = ["resolve_filter", "run_regex"]
 
 _DEFAULT_MAX_LINE = 8192
+# journal lines whose times -o remembers for the lines of a failure (a multi-line failure's
+# earlier lines are recent ones)
+_REMEMBERED = 10_000
 
 
 def _is_filter_name(spec: str, config_dir: Path) -> bool:
@@ -72,10 +81,11 @@ def _with_ignoreregex(definition: FilterDefinition, extra: str, config_dir: Path
     return replace(definition, ignoreregex=definition.ignoreregex + more)
 
 
-def _open_log(log: str) -> tuple[str, Iterator[str], str | None]:
-    """(description, lines, path of a regular file or None) of the LOG argument."""
+def _open_log(log: str, encoding: str = "utf-8") -> tuple[str, Iterator[str], str | None]:
+    """(description, lines, path of a regular file or None) of the LOG argument; a file is
+    read in parallel chunks only in UTF-8 (path None otherwise)."""
     if log == "-":
-        return "standard input", iter_lines(sys.stdin.buffer), None
+        return "standard input", iter_lines(sys.stdin.buffer, encoding=encoding), None
     path = Path(log)
     if path.is_file():
         stream: BinaryIO
@@ -83,7 +93,8 @@ def _open_log(log: str) -> tuple[str, Iterator[str], str | None]:
             stream = path.open("rb")
         except OSError as exc:
             raise ConfigError(f"cannot read log {log}: {exc.strerror}") from None
-        return str(path), iter_lines(stream, close=True), str(path)
+        chunked = str(path) if encoding == "utf-8" else None
+        return str(path), iter_lines(stream, encoding=encoding, close=True), chunked
     if path.exists():
         raise ConfigError(f"log {log} is not a regular file")
     if "/" in log and not any(ch.isspace() for ch in log):
@@ -121,10 +132,72 @@ def _run_json(flt: Filter, lines: Iterable[str], now: float, out: IO[str],
         write(json.dumps(obj) + "\n")
 
 
+def _timed_lines(args: argparse.Namespace, definition: FilterDefinition, now: float
+                 ) -> tuple[str, Iterator[tuple[str, float]]]:
+    """(description, (line, time) pairs) of the LOG argument, for the journal and ``-o``: a
+    journal line's time is its entry's, a file line's date is in its text (``now`` beside)."""
+    if is_journal_log(args.log):
+        matches = [args.journalmatch] if args.journalmatch else list(definition.journalmatch)
+        described = "systemd journal" + (f" (journal match: {' '.join(matches)})"
+                                         if matches else "")
+        return described, journal_lines(args.log, matches, encoding=args.encoding)
+    source, lines, _ = _open_log(args.log, args.encoding)
+    return source, ((line, now) for line in lines if line and not is_comment(line))
+
+
+def _run_out(flt: Filter, pairs: Iterable[tuple[str, float]], kind: str, out: TextIO, *,
+             journal: bool = False) -> None:
+    """``-o KIND``: the failures of each line not ignored, in fail2ban-regex's forms.
+
+    ``journal``: a failure's log lines get their entry's time in front (ISO 8601, local
+    zone), as fail2ban keeps journal lines; the times of recent lines are remembered for it.
+    """
+    write = out.write
+    process = flt.process
+    seen: dict[str, float] = {}
+    for line, at in pairs:
+        if journal:
+            if len(seen) >= _REMEMBERED:
+                seen.clear()
+            seen[line] = at
+        result = process(line, at)
+        if result.failures and result.ignoreregex is None:
+            for failure in result.failures:
+                if journal:
+                    failure = failure._replace(matches=tuple(
+                        f"{_iso(seen.get(m, at))} {m}" for m in failure.matches))
+                for text in format_failure(kind, failure):
+                    write(text + "\n")
+
+
+def _iso(when: float) -> str:
+    return datetime.datetime.fromtimestamp(when).astimezone().isoformat()
+
+
+def _run_timed(flt: Filter, pairs: Iterable[tuple[str, float]], args: argparse.Namespace,
+               out: TextIO) -> Tally | None:
+    """The journal: JSON lines to ``out``, or the counts (each line at its own time)."""
+    if args.json:
+        for lineno, (line, at) in enumerate(pairs, 1):
+            result = flt.process(line, at)
+            if not result.failures:
+                out.write(f'{{"line": {lineno}, "match": false}}\n')
+                continue
+            obj = _failure_json(lineno, result.failures[0])
+            obj["failures"] = len(result.failures)
+            out.write(json.dumps(obj) + "\n")
+        return None
+    stats = Tally(len(flt.failregexes), len(flt.ignoreregexes),
+                  keep_matched=args.print_matched, keep_missed=args.print_missed)
+    for line, at in pairs:
+        tally(flt, (line,), at, stats)
+    return stats
+
+
 def _run(flt: Filter, log: str, now: float, args: argparse.Namespace, out: TextIO
          ) -> tuple[str, Tally | None, ChunkStats]:
     """Run ``flt`` over the LOG argument: JSON lines to ``out``, or the counts."""
-    source, lines, path = _open_log(log)
+    source, lines, path = _open_log(log, args.encoding)
     sizes = len(flt.failregexes), len(flt.ignoreregexes)
     keep = {"keep_matched": args.print_matched, "keep_missed": args.print_missed}
 
@@ -196,27 +269,57 @@ def _print_summary(out: TextIO, flt: Filter, stats: Tally, *, dates: DateDetecto
                 w(f"  {line}\n")
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """The option combinations that make no sense, as usage errors naming the option."""
+    from_journal = is_journal_log(args.log)
+    if from_journal:
+        journal_options(args.log)
+    if args.journalmatch is not None and not from_journal:
+        raise ConfigError("-m/--journalmatch applies to LOG systemd-journal only")
+    if args.maxlines is not None and args.maxlines < 1:
+        raise ConfigError(f"-L/--maxlines must be at least 1, not {args.maxlines}")
+    if args.out is not None and args.json:
+        raise ConfigError("-o/--out and --json are two output forms: choose one")
+    if args.out is not None and not args.out.strip():
+        raise ConfigError("-o/--out needs a kind: id, ip, msg, row, a capture name or a "
+                          "text with <tags>")
+    args.encoding = resolve_encoding(args.encoding or "utf-8")
+
+
 def run_regex(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run ``warden regex`` with parsed ``args``; return the exit code."""
+    _check_options(args)
     config_dir: Path = args.config_dir
-    definition = resolve_filter(args.filter, config_dir, journal=args.journal)
+    journal = args.journal or is_journal_log(args.log)
+    definition = resolve_filter(args.filter, config_dir, journal=journal)
     if args.ignoreregex:
-        definition = _with_ignoreregex(definition, args.ignoreregex, config_dir, args.journal)
+        definition = _with_ignoreregex(definition, args.ignoreregex, config_dir, journal)
     if args.datepattern is not None:
         definition = replace(definition, datepattern=args.datepattern)
+    if args.maxlines is not None:
+        definition = replace(definition, maxlines=args.maxlines)
     now = time.time() if args.now is None else args.now
     dates = None
-    if not args.journal:
+    if not journal:
         dates = DateDetector(definition.datepattern, default_tz=definition.logtimezone, now=now)
-    # Only --json shows failures; the summary counts them, and counting is cheaper.
-    flt = Filter(definition, dates=dates, journal=args.journal, details=args.json,
+    # Only --json and -o show failures; the summary counts them, and counting is cheaper.
+    flt = Filter(definition, dates=dates, journal=journal,
+                 details=args.json or args.out is not None,
                  max_line_length=args.max_line_length or _DEFAULT_MAX_LINE)
     started = time.perf_counter()
     # Matching allocates millions of short-lived objects that never form cycles: the cycle
     # collector would only cost time (3-7% measured), so it rests while the log is read.
     gc.disable()
     try:
-        source, stats, chunked = _run(flt, args.log, now, args, out)
+        if args.out is not None:
+            _run_out(flt, _timed_lines(args, definition, now)[1], args.out, out,
+                     journal=is_journal_log(args.log))
+            return 0
+        if is_journal_log(args.log):
+            source, pairs = _timed_lines(args, definition, now)
+            stats, chunked = _run_timed(flt, pairs, args, out), ChunkStats()
+        else:
+            source, stats, chunked = _run(flt, args.log, now, args, out)
     finally:
         gc.enable()
     if stats is None:

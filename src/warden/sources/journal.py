@@ -5,7 +5,8 @@ the ``journal`` extra), which wraps libsystemd's reader: the journal's file form
 business, not ours. Without the binding the source says so in one line and the file jails run on.
 
 Entries become lines as fail2ban writes them (``HOST IDENT[PID]: MESSAGE``); their dates are not
-in the text but in ``LogBatch.times`` (the entry's realtime stamp). Positions are journal cursors.
+in the text but in ``LogBatch.times`` (the sender's ``_SOURCE_REALTIME_TIMESTAMP`` where the entry
+has one, else journald's realtime stamp, as fail2ban). Positions are journal cursors.
 """
 
 from __future__ import annotations
@@ -240,6 +241,10 @@ class JournalSource:
                 return out
             out.append(batch)
 
+    def next_batch(self) -> LogBatch | None:
+        """The next batch of matching entries (None: none yet), without waiting."""
+        return self._read()
+
     def _read(self) -> LogBatch | None:
         lines: list[str] = []
         times: list[float] = []
@@ -259,7 +264,10 @@ class JournalSource:
                     entry["__MONOTONIC_TIMESTAMP"] = reader._get_monotonic()
                 line = format_entry(entry, encoding=enc)
                 lines.append(line[:cap] if len(line) > cap else line)
-                times.append(reader._get_realtime() / 1e6)
+                # the sender's own time first, as fail2ban (journald's is when it was stored)
+                source = entry.get("_SOURCE_REALTIME_TIMESTAMP")
+                times.append(int(source) / 1e6 if source and source.isdigit()
+                             else reader._get_realtime() / 1e6)
             if lines:
                 cursor = reader._get_cursor()
         else:
@@ -269,7 +277,8 @@ class JournalSource:
                     break
                 line = format_entry(entry, encoding=enc)
                 lines.append(line[:cap] if len(line) > cap else line)
-                times.append(_epoch(entry.get("__REALTIME_TIMESTAMP")))
+                times.append(_epoch(entry.get("_SOURCE_REALTIME_TIMESTAMP")
+                                    or entry.get("__REALTIME_TIMESTAMP")))
                 cursor = entry.get("__CURSOR")
         if not lines:
             return None
