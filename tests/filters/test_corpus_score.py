@@ -37,7 +37,8 @@ COVERED = {
     "asterisk",
     # filter library part A (issue 15)
     "zoneminder", "znc-adminlog", "xinetd-fail", "wuftpd", "webmin-auth", "uwimap-auth",
-    "counter-strike", "courier-smtp", "directadmin", "domino-smtp",
+    "counter-strike", "courier-smtp", "directadmin", "domino-smtp", "drupal-auth", "ejabberd-auth",
+    "freeswitch", "froxlor-auth",
 }
 
 
