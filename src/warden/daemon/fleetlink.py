@@ -225,7 +225,7 @@ def open_fleet(fleet: FleetConfig | None, runtime: Runtime, *,
         from warden.fleet.link import Link  # noqa: PLC0415
     except ImportError:
         log.error("fleet: [Fleet] is set but redis-py is not installed (pip install "
-                  "'warden[fleet]'); this host runs without the fleet")
+                  "'warden-ips[fleet]'); this host runs without the fleet")
         return None
     try:
         password = _password(fleet)

@@ -1,4 +1,4 @@
-"""Sharing bans and failure counts between hosts through Redis (optional: ``warden[fleet]``).
+"""Sharing bans and failure counts between hosts through Redis (optional: ``warden-ips[fleet]``).
 
 An adapter like ``store`` and ``backends``: it imports only ``core``; the daemon composes it
 (``warden.daemon.fleetlink``). :mod:`warden.fleet.entry` is the entry format and its

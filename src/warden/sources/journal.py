@@ -39,7 +39,7 @@ def available() -> str | None:
     """``None`` when the journal can be read here, else why not (one line)."""
     if _journal is None:
         return ("backend = systemd needs the python systemd binding, which is not installed "
-                f"({_MISSING}); install python3-systemd or pip install 'warden[journal]'")
+                f"({_MISSING}); install python3-systemd or pip install 'warden-ips[journal]'")
     return None
 
 
