@@ -37,6 +37,7 @@ COVERED = {
     "asterisk",
     # filter library part A (issue 15)
     "zoneminder", "znc-adminlog", "xinetd-fail", "wuftpd", "webmin-auth", "uwimap-auth",
+    "tine20", "suhosin", "stunnel", "squirrelmail", "squid", "solid-pop3d", "sogo-auth",
     "counter-strike", "courier-smtp", "directadmin", "domino-smtp", "drupal-auth", "ejabberd-auth",
     "freeswitch", "froxlor-auth",
 }
