@@ -48,8 +48,8 @@ def test_failures_count_at_their_own_time_and_bans_end_in_log_time() -> None:
     (again,) = run.add("sshd", fail("192.0.2.1", 202.0), 202.0)
     assert (again.prolonged, again.time, again.count) == (False, 202.0, 2)
     totals = run.totals["sshd"]
-    assert (totals.failures, totals.bans, totals.unbans, totals.addresses) == (
-        10, 3, 1, {"192.0.2.1"})
+    assert (totals.failures, totals.bans, totals.prolonged, totals.unbans) == (10, 2, 1, 1)
+    assert totals.addresses == {"192.0.2.1"}
     assert (run.first, run.last) == (0.0, 202.0)
 
 

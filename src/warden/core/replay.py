@@ -46,11 +46,13 @@ class ReplayBan:
 
 @dataclass(slots=True)
 class JailTotals:
-    """What one jail did during a replay."""
+    """What one jail did during a replay: failures counted, new bans, bans prolonged (banned
+    already, the new ban ends later), bans lifted, and the addresses banned."""
 
     jail: str
     failures: int = 0
     bans: int = 0
+    prolonged: int = 0
     unbans: int = 0
     addresses: set[str] = field(default_factory=set)
 
@@ -137,7 +139,10 @@ class Replay:
                          ban.failures, ban.prolonged)
         self.bans.append(done)
         totals = self.totals[ban.jail]
-        totals.bans += 1
+        if ban.prolonged:
+            totals.prolonged += 1
+        else:
+            totals.bans += 1
         totals.addresses.add(done.address)
         return done
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import codecs
+import contextlib
 import dataclasses
 import datetime
 import gzip
@@ -253,7 +254,8 @@ def replay(config_dir: Path, logs: Sequence[str], *, jails: Sequence[str] = (),
     streams = [_failures(path, readers[path], order, meter, counter)
                for order, path in enumerate(paths)]
     try:
-        for at, _order, name, item, success in heapq.merge(*streams, key=lambda x: x[0]):
+        merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda x: x[0])
+        for at, _order, name, item, success in merged:
             made = run.add(name, item, at, success=success)
             while made and watchers:
                 line = "\n".join(_ban_line(b) for b in made)
@@ -305,7 +307,8 @@ def render(run: ReplayRun, out: TextIO, *, as_json: bool) -> None:
     if as_json:
         json.dump({"bans": [_ban_json(b) for b in run.bans],
                    "jails": [{"jail": t.jail, "failures": t.failures, "bans": t.bans,
-                              "unbans": t.unbans, "addresses": len(t.addresses)}
+                              "prolonged": t.prolonged, "unbans": t.unbans,
+                              "addresses": len(t.addresses)}
                              for t in totals],
                    "lines": run.lines, "first": run.first, "last": run.last}, out)
         out.write("\n")
@@ -319,10 +322,11 @@ def render(run: ReplayRun, out: TextIO, *, as_json: bool) -> None:
     rate = run.lines / run.seconds if run.seconds > 0 else 0.0
     out.write(f"Replayed {run.lines:,} lines ({span}) in {run.seconds:.1f} s, "
               f"{rate:,.0f} lines/s\n")
-    out.write(f"{'jail':<20} {'failures':>9} {'bans':>6} {'addresses':>9} {'unbans':>7}\n")
+    out.write(f"{'jail':<20} {'failures':>9} {'bans':>7} {'prolonged':>9} {'addresses':>9} "
+              f"{'unbans':>7}\n")
     for t in totals:
-        out.write(f"{t.jail:<20} {t.failures:>9,} {t.bans:>6,} {len(t.addresses):>9,} "
-                  f"{t.unbans:>7,}\n")
+        out.write(f"{t.jail:<20} {t.failures:>9,} {t.bans:>7,} {t.prolonged:>9,} "
+                  f"{len(t.addresses):>9,} {t.unbans:>7,}\n")
 
 
 def _diff_text(diff: Difference) -> str:
@@ -353,8 +357,10 @@ def render_compare(first: ReplayRun, second: ReplayRun, out: TextIO, *, as_json:
                                     else _ban_json(d.second)} for d in diffs]}, out)
         out.write("\n")
         return
-    out.write(f"--- {names[0]}: {len(first.bans)} bans\n+++ {names[1]}: "
-              f"{len(second.bans)} bans\n")
+    def new(run: ReplayRun) -> int:
+        return sum(1 for b in run.bans if not b.prolonged)
+
+    out.write(f"--- {names[0]}: {new(first)} bans\n+++ {names[1]}: {new(second)} bans\n")
     for diff in diffs:
         out.write(_diff_text(diff) + "\n")
     kinds: dict[str, int] = {}
@@ -394,13 +400,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigError) as exc:
         print(f"warden: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (| head): nothing more to say, and nobody to say it to
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the exit flush
+        return 0
     except OSError as exc:
         print(f"warden: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 1
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""``warden replay`` beside ``warden regex`` on the same generated auth log, in one run.
+
+Generates (once, cached in the temporary directory) an auth log with
+/work/shared/bench/genlog.py, writes warden's own configuration (``warden init``) with an
+sshd jail reading it, then times, as subprocesses and one after the other:
+
+- ``warden regex LOG sshd`` (its default: as many chunk processes as CPUs),
+- ``warden regex LOG sshd`` with ``WARDEN_JOBS=1`` (one process, like replay),
+- ``warden replay LOG`` (the whole jail logic: counting, bans, increments, unbans).
+
+Each line shows wall seconds and lines/s; the last the ratio replay / regex. Wall time
+includes interpreter start and configuration loading, as a user sees it.
+
+    .venv/bin/python bench/bench_replay.py [--lines 1000000] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GENLOG = Path("/work/shared/bench/genlog.py")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _log(lines: int) -> Path:
+    path = Path(tempfile.gettempdir()) / f"warden-bench-replay-auth-{lines}.log"
+    if not path.exists():
+        subprocess.run([sys.executable, str(GENLOG), "-n", str(lines), "-o", str(path), "auth"],
+                       check=True, stderr=subprocess.DEVNULL)
+    return path
+
+
+def _config(work: Path, log: Path) -> Path:
+    conf = work / "conf"
+    subprocess.run([sys.executable, "-m", "warden", "init", "-c", str(conf)], check=True,
+                   stdout=subprocess.DEVNULL)
+    (conf / "jail.local").write_text(
+        f"[DEFAULT]\nbackend = polling\n[sshd]\nenabled = true\nlogpath = {log}\n")
+    return conf
+
+
+def _time(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, str]:
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, check=True,
+                          env={**os.environ, **(env or {})})
+    return time.perf_counter() - start, done.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each (best is shown)")
+    args = parser.parse_args()
+    log = _log(args.lines)
+    warden = [sys.executable, "-m", "warden"]
+    with tempfile.TemporaryDirectory() as tmp:
+        conf = _config(Path(tmp), log)
+        runs = {
+            "warden regex": ([*warden, "regex", str(log), "sshd", "-c", str(conf)], None),
+            "warden regex (1 process)": ([*warden, "regex", str(log), "sshd", "-c", str(conf)],
+                                         {"WARDEN_JOBS": "1"}),
+            "warden replay": ([*warden, "replay", str(log), "-c", str(conf), "--json"], None),
+        }
+        best: dict[str, float] = {}
+        summary = ""
+        for _ in range(args.repeat):
+            for name, (argv, env) in runs.items():
+                seconds, out = _time(argv, env)
+                best[name] = min(best.get(name, seconds), seconds)
+                if name == "warden replay":
+                    result = json.loads(out)
+                    summary = ", ".join(f"{j['jail']}: {j['failures']:,} failures, "
+                                        f"{j['bans']:,} bans of {j['addresses']:,} addresses"
+                                        for j in result["jails"])
+    print(f"{args.lines:,}-line auth log ({log}), {os.cpu_count()} CPUs")
+    for name, seconds in best.items():
+        print(f"  {name:<26} {seconds:7.2f} s  {args.lines / seconds:>10,.0f} lines/s")
+    print(f"  replay found: {summary}")
+    for base in ("warden regex", "warden regex (1 process)"):
+        print(f"  replay / {base}: {best[base] / best['warden replay']:.2f}x the speed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
