@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.backends.netns import can_use_netns, netns
-from tests.e2e.harness import Server, wait_for
+from tests.e2e.harness import Server, append, failure_line, wait_for
 from tests.e2e.test_sshd_attack import NEEDS, _probe, _ssh, _sshd, _syslog
 
 ACTIONS = Path("/etc/fail2ban/action.d")
@@ -109,5 +109,35 @@ def test_an_attacker_rotating_through_his_64_is_banned_as_the_64(tmp_path: Path)
             assert "2001:db8:0:a::/64" not in _set(victim, "sshd6n")
             for src in (ROTATING[0], ROTATING[-1]):
                 assert _probe(attacker, src, VICTIM) == "ok"
+        finally:
+            server.close()
+
+
+def test_three_banned_addresses_of_a_24_escalate_to_the_24(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.touch()
+    server = Server(tmp_path, f"[sshd]\nenabled = true\nfilter = sshd\nlogpath = {log}\n"
+                    "port = ssh\nmaxretry = 1\nbantime = 1h\nescalate = 3 in /24\n",
+                    action="nftables-multiport")
+    for name in ("nftables.conf", "nftables-multiport.conf"):
+        shutil.copy(ACTIONS / name, server.conf / "action.d" / name)
+    with netns("wne") as ns:
+        try:
+            server.start(prefix=("ip", "netns", "exec", ns))
+            append(log, failure_line("203.0.113.1") + failure_line("203.0.113.2"))
+            wait_for("two bans", lambda: len(server.banned("sshd")) == 2)
+            assert "203.0.113.0/24" not in server.banned("sshd")
+            append(log, failure_line("203.0.113.3"))
+            wait_for("the /24", lambda: "203.0.113.0/24" in server.banned("sshd"))
+            wait_for("the /24 in the kernel", lambda: "203.0.113.0/24" in _set(ns, "sshd4n"))
+            wait_for("the log line", lambda: "Escalate 203.0.113.0/24: 3 of its addresses"
+                     in server.log_text())
+            status = server.cli("status", "sshd")
+            assert "Escalated networks:\t1" in status.stdout, status.stdout
+            # its end is the longest of its members'
+            bans = server.banned("sshd")
+            net, last = bans["203.0.113.0/24"], bans["203.0.113.3"]
+            assert net.remaining is not None and last.remaining is not None
+            assert abs(net.remaining - last.remaining) < 5
         finally:
             server.close()
