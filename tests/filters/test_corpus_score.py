@@ -39,7 +39,7 @@ COVERED = {
     "zoneminder", "znc-adminlog", "xinetd-fail", "wuftpd", "webmin-auth", "uwimap-auth",
     "tine20", "suhosin", "stunnel", "squirrelmail", "squid", "solid-pop3d", "sogo-auth",
     "counter-strike", "courier-smtp", "directadmin", "domino-smtp", "drupal-auth", "ejabberd-auth",
-    "freeswitch", "froxlor-auth",
+    "freeswitch", "froxlor-auth", "groupoffice", "gssftpd", "guacamole", "horde", "kerio",
 }
 
 
