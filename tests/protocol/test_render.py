@@ -186,7 +186,9 @@ def test_grammar(argv: list[str], request_: object, compat: Compat) -> None:
     (["unban"], "give addresses"),
     (["unban", "--all", "192.0.2.1"], "takes no addresses"),
     (["set", "sshd"], "expected JAIL and a property"),
-    (["set", "sshd", "bantime", "10"], "not supported"),
+    (["get", "sshd"], "expected JAIL and a property"),
+    (["status", "sshd", "cymru"], "Cymru"),
+    (["restart"], "service manager"),
 ])
 def test_grammar_errors(argv: list[str], needle: str) -> None:
     with pytest.raises(UsageError, match=needle):

@@ -24,7 +24,9 @@ from warden.protocol import (
     SourceInfo,
     UnbanReply,
     VersionReply,
+    by_end,
     encode,
+    with_time,
 )
 
 __all__ = ["Compat", "exit_code", "render", "render_json"]
@@ -37,6 +39,11 @@ class Compat(Enum):
     COUNT = "count"          # set JAIL banip/unbanip, unban --all: a number
     LIST = "list"            # get JAIL banned: a Python-style list
     WORDS = "words"          # get JAIL banip: addresses separated by spaces
+    WITH_TIME = "with-time"  # get JAIL banip --with-time: a line per ban with its times
+    FLAGS = "flags"          # get JAIL banned ADDR...: 1 or 0 per address
+    REPORT = "report"        # set JAIL unbanip --report-absent: an address not banned fails
+    IF_EXISTS = "if-exists"  # reload --if-exists JAIL: a jail that is not there is no error
+    OPTION = "option"        # the other get/set forms: the value as fail2ban-client prints it
 
 
 def exit_code(response: Response) -> int:
@@ -131,12 +138,14 @@ def _left(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _banned(response: BannedReply, compat: Compat) -> str:
+def _banned(response: BannedReply, compat: Compat, now: float) -> str:
+    if compat is Compat.WITH_TIME:
+        return "\n".join(with_time(ban, now) for ban in by_end(response.bans))
+    if compat is Compat.WORDS:
+        return " ".join(ban.addr for ban in by_end(response.bans))
     addrs = [ban.addr for ban in response.bans]
     if compat is Compat.LIST:
         return "[" + ", ".join(repr(a) for a in addrs) + "]"
-    if compat is Compat.WORDS:
-        return " ".join(addrs)
     if not response.bans:
         return "no address is banned"
     width = max(len(a) for a in addrs)
@@ -145,8 +154,9 @@ def _banned(response: BannedReply, compat: Compat) -> str:
                      for b in response.bans)
 
 
-def render(response: Response, compat: Compat = Compat.NONE) -> str:
-    """The text to print for ``response`` (a :class:`FailedReply` gives the error line)."""
+def render(response: Response, compat: Compat = Compat.NONE, *, now: float = 0.0) -> str:
+    """The text to print for ``response`` (a :class:`FailedReply` gives the error line);
+    ``now`` is the time ``get JAIL banip --with-time`` computes the ends from."""
     match response:
         case PongReply():
             return "Server replied: pong"
@@ -172,7 +182,7 @@ def render(response: Response, compat: Compat = Compat.NONE) -> str:
             text = f"unbanned {count}"
             return text + (f"; not banned: {' '.join(missing)}" if missing else "")
         case BannedReply():
-            return _banned(response, compat)
+            return _banned(response, compat, now)
         case DoneReply(message=message):
             return message or "OK"
         case FailedReply(message=message, reason="refused") if compat is Compat.COUNT:
@@ -183,3 +193,4 @@ def render(response: Response, compat: Compat = Compat.NONE) -> str:
             return message
         case OptionReply():
             return response.value
+    return render_json(response)  # a reply this client has no layout for yet

@@ -15,13 +15,13 @@ and ``stop``. Anything else is answered with fail2ban's "Invalid command" error.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from warden import __version__
 from warden.daemon.f2bproto import Plain, dump_error, dump_reply
-from warden.daemon.jailset import CYMRU_REFUSAL, SERVER_OPTIONS
 from warden.protocol import (
+    CYMRU_REFUSAL,
+    SERVER_OPTIONS,
     BanInfo,
     BannedReply,
     BannedRequest,
@@ -47,14 +47,13 @@ from warden.protocol import (
     UnbanRequest,
     VersionReply,
     VersionRequest,
+    by_end,
+    with_time,
 )
 
 __all__ = ["Handler", "answer", "fail2ban_status", "with_time"]
 
 Handler = Callable[[Request], Awaitable[Response]]
-
-# fail2ban prints a ban that never ends as ending at the last second it can print
-_NEVER = "9999-12-31 23:59:59"
 
 
 class _Refused(Exception):
@@ -63,19 +62,6 @@ class _Refused(Exception):
     def __init__(self, message: str, kind: str = "failed") -> None:
         super().__init__(message)
         self.kind = kind
-
-
-def _stamp(when: float) -> str:
-    # fail2ban shows ban times in the server's local time, to the second
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
-
-
-def with_time(ban: BanInfo, now: float) -> str:
-    """One line of ``get JAIL banip --with-time``: address, start, ban time and end."""
-    if ban.remaining is None:
-        return f"{ban.addr} \t{_stamp(ban.start)} + -1 = {_NEVER}"
-    end = now + ban.remaining
-    return f"{ban.addr} \t{_stamp(ban.start)} + {round(end - ban.start)} = {_stamp(end)}"
 
 
 def fail2ban_status(status: JailStatusReply) -> Plain:
@@ -116,11 +102,6 @@ async def _bans(handler: Handler, jail: str | None) -> list[BanInfo]:
     response = await _ask(handler, BannedRequest((), jail))
     assert isinstance(response, BannedReply)
     return list(response.bans)
-
-
-def _by_end(bans: list[BanInfo]) -> list[BanInfo]:
-    # fail2ban lists a jail's bans by their end, bans that never end last
-    return sorted(bans, key=lambda b: (b.remaining is None, b.remaining or 0.0, b.start))
 
 
 async def _status(handler: Handler, words: Sequence[str]) -> Plain:
@@ -182,7 +163,7 @@ async def _get(handler: Handler, words: Sequence[str], now: float) -> Plain:
     name = await _jail(handler, words[0])
     if words[1] not in ("banip", "banned"):
         return await _option(handler, JailGetRequest(name, words[1], tuple(words[2:])))
-    bans = _by_end(await _bans(handler, name))
+    bans = by_end(await _bans(handler, name))
     if words[1] == "banip":
         if words[2:3] == ["--with-time"]:
             return [with_time(ban, now) for ban in bans]
@@ -197,7 +178,7 @@ async def _get(handler: Handler, words: Sequence[str], now: float) -> Plain:
 
 async def _banned(handler: Handler, words: Sequence[str]) -> Plain:
     jails = await _jails(handler)
-    bans = _by_end(await _bans(handler, None))
+    bans = by_end(await _bans(handler, None))
     if not words:
         return [{name: [b.addr for b in bans if b.jail == name]} for name in jails]
     return [[name for name in jails if any(b.jail == name and b.addr == addr for b in bans)]

@@ -48,13 +48,11 @@ from warden.protocol import (
 from warden.sources.journal import parse_journalmatch
 
 __all__ = [
-    "CYMRU_REFUSAL",
     "JAIL_GET_OPTIONS",
     "JAIL_SET_OPTIONS",
     "OPTION_REQUESTS",
     "REFUSED_JAIL_SET",
     "SERVER_GET_OPTIONS",
-    "SERVER_OPTIONS",
     "SERVER_SET_OPTIONS",
     "answer_option",
     "get_jail_option",
@@ -411,13 +409,6 @@ async def _attempt(ctx: RequestContext, slot: JailSlot, values: Sequence[str]) -
 #: ``get OPTION`` of the server
 SERVER_GET_OPTIONS = ("loglevel", "logtarget", "syslogsocket", "dbfile", "dbmaxmatches",
                       "dbpurgeage")
-#: every option of the server fail2ban's grammar names (the first word of ``get``/``set``)
-SERVER_OPTIONS = ("loglevel", "logtarget", "syslogsocket", "dbfile", "dbmaxmatches",
-                  "dbpurgeage")
-#: why ``status JAIL cymru`` is refused
-CYMRU_REFUSAL = ("status JAIL cymru: warden does not look banned addresses up in Team Cymru's "
-                 "DNS (no network look-ups from the daemon); use 'status JAIL' and a whois "
-                 "client")
 #: ``set OPTION`` of the server warden changes at run time
 SERVER_SET_OPTIONS = ("loglevel",)
 #: ``set OPTION`` of the server warden refuses, and why

@@ -44,6 +44,8 @@ from warden.protocol.messages import (
     VersionRequest,
 )
 from warden.protocol.options import (
+    CYMRU_REFUSAL,
+    SERVER_OPTIONS,
     FlushLogsRequest,
     JailControlRequest,
     JailGetRequest,
@@ -51,13 +53,17 @@ from warden.protocol.options import (
     OptionReply,
     ServerGetRequest,
     ServerSetRequest,
+    by_end,
+    with_time,
 )
 
 __all__ = [
+    "CYMRU_REFUSAL",
     "MAX_LINE",
     "PROTOCOL_VERSION",
     "REQUEST_TYPES",
     "RESPONSE_TYPES",
+    "SERVER_OPTIONS",
     "BanInfo",
     "BanReply",
     "BanRequest",
@@ -94,8 +100,10 @@ __all__ = [
     "UnbanRequest",
     "VersionReply",
     "VersionRequest",
+    "by_end",
     "decode_event",
     "decode_request",
     "decode_response",
     "encode",
+    "with_time",
 ]

@@ -12,10 +12,17 @@ pair (``datepattern``) is a two-element list, made a tuple again by the socket.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from warden.protocol.messages import BanInfo
 
 __all__ = [
+    "CYMRU_REFUSAL",
+    "SERVER_OPTIONS",
     "FlushLogsRequest",
     "JailControlRequest",
     "JailGetRequest",
@@ -23,7 +30,18 @@ __all__ = [
     "OptionReply",
     "ServerGetRequest",
     "ServerSetRequest",
+    "by_end",
+    "with_time",
 ]
+
+
+#: every option of the server fail2ban's grammar names (the first word of ``get``/``set``)
+SERVER_OPTIONS = ("loglevel", "logtarget", "syslogsocket", "dbfile", "dbmaxmatches",
+                  "dbpurgeage")
+#: why ``status JAIL cymru`` is refused (by both sockets)
+CYMRU_REFUSAL = ("status JAIL cymru: warden does not look banned addresses up in Team Cymru's "
+                 "DNS (no network look-ups from the daemon); use 'status JAIL' and a whois "
+                 "client")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +118,25 @@ class OptionReply:
     def decoded(self) -> object:
         """The value as plain Python values (lists for fail2ban's lists and pairs)."""
         return json.loads(self.value)
+
+
+# fail2ban prints a ban that never ends as ending at the last second it can print
+_NEVER = "9999-12-31 23:59:59"
+
+
+def _stamp(when: float) -> str:
+    # fail2ban shows ban times in the local time of the host, to the second
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
+
+
+def with_time(ban: BanInfo, now: float) -> str:
+    """One line of ``get JAIL banip --with-time``: address, start, ban time and end."""
+    if ban.remaining is None:
+        return f"{ban.addr} \t{_stamp(ban.start)} + -1 = {_NEVER}"
+    end = now + ban.remaining
+    return f"{ban.addr} \t{_stamp(ban.start)} + {round(end - ban.start)} = {_stamp(end)}"
+
+
+def by_end(bans: Iterable[BanInfo]) -> list[BanInfo]:
+    """Bans in fail2ban's order for ``get JAIL banip``: by their end, endless ones last."""
+    return sorted(bans, key=lambda b: (b.remaining is None, b.remaining or 0.0, b.start))
