@@ -38,6 +38,7 @@ COVERED = {
     # filter library part A (issue 15)
     "zoneminder", "znc-adminlog", "xinetd-fail", "wuftpd", "webmin-auth", "uwimap-auth",
     "tine20", "suhosin", "stunnel", "squirrelmail", "squid", "solid-pop3d", "sogo-auth",
+    "softethervpn", "slapd", "sieve", "screensharingd", "scanlogd", "qmail", "portsentry",
     "counter-strike", "courier-smtp", "directadmin", "domino-smtp", "drupal-auth", "ejabberd-auth",
     "freeswitch", "froxlor-auth", "groupoffice", "gssftpd", "guacamole", "horde", "kerio",
 }
