@@ -78,7 +78,7 @@ def test_explain_and_matched_lines_survive_a_restart(tmp_path: Path,
     assert (close["banned"], close["failures"], close["maxretry"]) == (False, 2, 3)
     assert close["matches"] == []
     text = server.cli("explain", CLOSE).stdout
-    assert "not banned: 2 failure(s)" in text and "1 more ban(s) it (maxretry 3)" in text
+    assert "not banned: 2 failure(s)" in text and "1 more ban it (maxretry 3)" in text
     assert _explain(server, "203.0.113.9")["jails"] == []
     refused = server.cli("explain", "not-an-address")
     assert refused.returncode == 2 and "not an IP address" in refused.stderr
@@ -89,7 +89,7 @@ def test_explain_and_matched_lines_survive_a_restart(tmp_path: Path,
     assert again["banned"] is True
     assert [m["line"] for m in again["matches"]] == [m["line"] for m in sshd["matches"]]
     text = server.cli("explain", BANNED).stdout
-    assert "banned since" in text and "failregex #" in text and "user2" in text
+    assert "banned since" in text and "failregex " in text and "user2" in text
     # the restored ban's action saw the stored lines as <matches>
     wait_for("the restored ban's action", lambda: "restored=1" in _read(record))
     restored = _read(record).split("restored=1", 1)[1]

@@ -51,6 +51,11 @@ def _span(seconds: float | None) -> str:
     return "".join(parts) or "0s"
 
 
+def _regex_name(flt: int, regex: int) -> str:
+    # numbered from 1 as fail2ban-regex and `warden regex` list them
+    return f"failregex {regex + 1}" if flt == 0 else f"filter {flt + 1} failregex {regex + 1}"
+
+
 def _jail(item: JailExplanation) -> list[str]:
     out: list[str] = []
     if item.banned:
@@ -63,7 +68,7 @@ def _jail(item: JailExplanation) -> list[str]:
     else:
         more = max(item.maxretry - item.failures, 0)
         out.append(f"[{item.jail}] not banned: {item.failures} failure(s) within findtime "
-                   f"{_span(item.findtime)}; {more} more ban(s) it (maxretry "
+                   f"{_span(item.findtime)}; {more} more ban it (maxretry "
                    f"{item.maxretry})")
         if item.start is not None:
             out.append(f"  banned before: ban #{item.count} at {_when(item.start)} for "
@@ -72,11 +77,16 @@ def _jail(item: JailExplanation) -> list[str]:
         out.append(f"  failures counted since: {item.failures} (maxretry {item.maxretry})")
     if item.matches:
         out.append(f"  matched lines ({len(item.matches)}, kept in the store):")
+        patterns: dict[tuple[int, int], str] = {}
         for m in item.matches:
-            which = f"filter {m.filter} failregex #{m.regex}: {m.pattern}" \
-                if m.regex is not None else f"filter {m.filter}: part of a multi-line failure"
-            out.append(f"    {_when(m.time)}  {which}")
-            out.append(f"      {m.line}")
+            if m.regex is None:
+                which = "part of a multi-line failure"
+            else:
+                patterns.setdefault((m.filter, m.regex), m.pattern)
+                which = _regex_name(m.filter, m.regex)
+            out.append(f"    {_when(m.time)}  {which}: {m.line}")
+        for (flt, regex), pattern in sorted(patterns.items()):
+            out.append(f"  {_regex_name(flt, regex)} = {pattern}")
     elif item.banned:
         out.append("  matched lines: none kept (a manual or fleet ban, or dbmaxmatches = 0)")
     out.append(f"  next ban would last {_span(item.next_bantime)}")
