@@ -41,6 +41,8 @@ COVERED = {
     "softethervpn", "slapd", "sieve", "screensharingd", "scanlogd", "qmail", "portsentry",
     "counter-strike", "courier-smtp", "directadmin", "domino-smtp", "drupal-auth", "ejabberd-auth",
     "freeswitch", "froxlor-auth", "groupoffice", "gssftpd", "guacamole", "horde", "kerio",
+    "lighttpd-auth", "mongodb-auth", "monit", "monitorix", "murmur", "nagios", "nginx-bad-request",
+    "nsd",
 }
 
 
