@@ -190,6 +190,20 @@ async def jail_status(ctx: RequestContext, slot: JailSlot, *, counts_only: bool 
     return dataclasses.replace(status, banned=await _texts(targets))
 
 
+def _with_lines(ctx: RequestContext, entries: list[BanInfo]) -> list[BanInfo]:
+    """``entries`` with the matched lines the store kept of each ban (same start)."""
+    kept: dict[str, dict[str, tuple[float, tuple[str, ...]]]] = {}
+    out = []
+    for entry in entries:
+        if entry.addr not in kept:
+            kept[entry.addr] = {b.jail: (b.start, b.matches)
+                                for b in ctx.stored_matches(entry.addr)}
+        start, lines = kept[entry.addr].get(entry.jail, (None, ()))
+        out.append(dataclasses.replace(entry, matches=lines) if start == entry.start
+                   else entry)
+    return out
+
+
 def _refuse(ctx: RequestContext, jail: str, addrs: tuple[str, ...], *, force: bool
             ) -> FailedReply | None:
     """Why a manual ban of ``addrs`` is refused as a whole (None: go ahead); a forced ban
@@ -284,6 +298,8 @@ async def handle(ctx: RequestContext, request: Request) -> Response:
             for slot in list(jails.values()):
                 if name is None or slot.config.name == name:
                     entries.extend(await _ban_entries(slot, now, wanted, origins))
+            if wanted is not None:  # a few addresses: their stored lines too (one query each)
+                entries = _with_lines(ctx, entries)
             return BannedReply(tuple(entries))
         case ReloadRequest(jail=name, restart=restart, unban=unban):
             return await ctx.reload(name, restart, unban)

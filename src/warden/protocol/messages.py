@@ -259,7 +259,8 @@ class UnbanReply:
 @dataclass(frozen=True, slots=True)
 class BanInfo:
     """One active ban; ``remaining`` is None for a permanent ban; ``origin`` names the host
-    of the fleet that decided it (None: this host)."""
+    of the fleet that decided it (None: this host); ``matches`` the log lines that led to it
+    as the store kept them (``dbmaxmatches``; given only when addresses were asked for)."""
 
     jail: str
     addr: str
@@ -267,6 +268,7 @@ class BanInfo:
     remaining: float | None
     count: int = 1
     origin: str | None = None
+    matches: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
