@@ -39,6 +39,7 @@ COVERED = {
     "zoneminder", "znc-adminlog", "xinetd-fail", "wuftpd", "webmin-auth", "uwimap-auth",
     "tine20", "suhosin", "stunnel", "squirrelmail", "squid", "solid-pop3d", "sogo-auth",
     "softethervpn", "slapd", "sieve", "screensharingd", "scanlogd", "qmail", "portsentry",
+    "phpmyadmin-syslog", "php-url-fopen", "perdition", "oracleims", "openwebmail", "openhab",
     "counter-strike", "courier-smtp", "directadmin", "domino-smtp", "drupal-auth", "ejabberd-auth",
     "freeswitch", "froxlor-auth", "groupoffice", "gssftpd", "guacamole", "horde", "kerio",
     "lighttpd-auth", "mongodb-auth", "monit", "monitorix", "murmur", "nagios", "nginx-bad-request",
