@@ -22,6 +22,7 @@ from warden.daemon.runtime import JailSlot
 from warden.errors import WardenError
 from warden.protocol import DoneReply, Response
 from warden.sources.base import SourceState, SourceStatus
+from warden.store import StoredBan
 
 FILTERS = Path("/etc/fail2ban/filter.d")
 
@@ -50,6 +51,8 @@ class FakeContext:
     #: jails stopped by ``stop JAIL`` (``start JAIL`` brings them back)
     stopped: dict[str, JailSlot] = field(default_factory=dict)
     flushes: int = 0
+    #: the bans whose matched lines "the store" kept (warden explain, banned ADDR)
+    stored: list[StoredBan] = field(default_factory=list)
 
     def now(self) -> float:
         return self.clock
@@ -59,6 +62,9 @@ class FakeContext:
 
     def fleet_view(self) -> FleetView | None:
         return self.fleet
+
+    def stored_matches(self, addr: str) -> Sequence[StoredBan]:
+        return [b for b in self.stored if b.addr == addr]
 
     async def carry_out(self, decisions: Sequence[Decision]) -> None:
         self.carried.extend(decisions)

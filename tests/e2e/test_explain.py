@@ -88,6 +88,8 @@ def test_explain_and_matched_lines_survive_a_restart(tmp_path: Path,
     again = _explain(server, BANNED)["jails"][0]  # type: ignore[index]
     assert again["banned"] is True
     assert [m["line"] for m in again["matches"]] == [m["line"] for m in sshd["matches"]]
+    banned = json.loads(server.cli("banned", BANNED, "--json").stdout)
+    assert [b["matches"] for b in banned["bans"]] == [[m["line"] for m in sshd["matches"]]]
     text = server.cli("explain", BANNED).stdout
     assert "banned since" in text and "failregex " in text and "user2" in text
     # the restored ban's action saw the stored lines as <matches>
