@@ -217,6 +217,30 @@ def test_every_get_and_set_prints_the_same_for_warden_as_for_fail2ban(
     _same(warden, oracle, GET_SET_STEPS)
 
 
+def _warden_cli(server: Server, *words: str) -> tuple[int, str, str]:
+    done = subprocess.run(server.argv(*words), capture_output=True, text=True, timeout=60,
+                          check=False)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_warden_own_client_prints_what_fail2ban_client_prints(
+        warden: Server, oracle: Fail2banServer) -> None:
+    """The same steps through warden's own client (``warden get sshd maxretry``...): what
+    succeeds prints fail2ban-client's text; what fails fails, saying fail2ban's words."""
+    for root in (warden.root, oracle.conf.parent):
+        (root / "extra.log").touch()
+    for step in GET_SET_STEPS:
+        code, want = client(oracle.socket, *(w.replace("{dir}", str(oracle.conf.parent))
+                                             for w in step))
+        got = _warden_cli(warden, *(w.replace("{dir}", str(warden.root)) for w in step))
+        want = want.replace(str(oracle.conf.parent), "DIR")
+        if code == 0:
+            assert (got[0], got[1].replace(str(warden.root), "DIR")) == (0, want), step
+        else:
+            assert got[0] != 0 and got[1] == "", step
+            assert want.strip().split(" (")[0] in got[2], step
+
+
 def test_fail2ban_client_drives_warden(warden: Server) -> None:
     sock = _compat(warden)
     assert client(sock, "ping") == (0, "Server replied: pong\n")
