@@ -36,7 +36,9 @@ BAN_CAUSES = ("local", "manual", "fleet", "expired")
 class BanEvent:
     """``addr`` was banned in ``jail`` at ``time`` until ``until`` (None: permanently), its
     ``count``-th ban there, after ``failures`` failures; ``cause`` is one of
-    :data:`BAN_CAUSES` (never ``expired``)."""
+    :data:`BAN_CAUSES` (never ``expired``). ``members``: the banned addresses that made the
+    jail ban this network (``escalate``); ``trusted``: the address had logged in lately
+    (``trustsuccess``) and was banned at ``trustmaxretry``."""
 
     kind: ClassVar[str] = "ban"
     seq: int
@@ -48,6 +50,8 @@ class BanEvent:
     count: int = 1
     failures: int = 0
     cause: str = "local"
+    members: tuple[str, ...] = ()
+    trusted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
