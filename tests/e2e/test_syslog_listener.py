@@ -106,3 +106,25 @@ def test_a_bad_listen_address_is_refused_with_its_line(tmp_path: Path) -> None:
     assert check.returncode == 2
     assert (f"{server.conf / 'jail.local'}:4: [sshd] backend: listen 'tcp:127.0.0.1:514': "
             "use udp:HOST:PORT") in check.stdout + check.stderr
+
+
+def test_a_reload_keeps_the_listener_and_adds_a_jail_to_it(tmp_path: Path,
+                                                           servers: list[Server]) -> None:
+    port = _free_udp_port()
+    listen = f"udp:127.0.0.1:{port}"
+    server = Server(tmp_path / "warden", _jail(listen))
+    servers.append(server)
+    server.start()
+    forward = (f'*.* action(type="omfwd" target="127.0.0.1" port="{port}" protocol="udp" '
+               'template="RSYSLOG_TraditionalForwardFormat")')
+    with _rsyslog(tmp_path / "rsyslog", forward) as sock:
+        _log_failures(sock, "192.0.2.71", 3, pid=5151)
+        wait_for("the first jail's ban", lambda: "192.0.2.71" in server.banned("sshd"))
+        server.write_config(_jail(listen) + _jail(listen, "late"))
+        reloaded = server.cli("reload")
+        assert reloaded.returncode == 0, reloaded.stderr
+        _log_failures(sock, "192.0.2.72", 3, pid=5252)
+        wait_for("both jails' bans after the reload",
+                 lambda: "192.0.2.72" in server.banned("late")
+                 and "192.0.2.72" in server.banned("sshd"))
+    assert "192.0.2.71" in server.banned("sshd")  # the ban from before the reload stays
