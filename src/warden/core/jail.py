@@ -358,14 +358,14 @@ class Jail:
         version = net.version
         width = 32 if version == 4 else 128
         prefix = self.spec.prefixes(version)[0]
+        if prefix >= width:
+            return fid
         if isinstance(net, IPv4Address | IPv6Address):
             value = int(net)
         else:
             if prefix >= net.prefixlen:
                 return fid
             value = int(net.network_address)
-        if prefix >= width:
-            return fid
         shift = width - prefix
         return network_text(version, value >> shift << shift, prefix)
 
