@@ -51,6 +51,7 @@ __all__ = [
     "JAIL_GET_OPTIONS",
     "JAIL_SET_OPTIONS",
     "OPTION_REQUESTS",
+    "REFUSED_JAIL_GET",
     "REFUSED_JAIL_SET",
     "SERVER_GET_OPTIONS",
     "SERVER_SET_OPTIONS",
@@ -83,6 +84,17 @@ REFUSED_JAIL_SET = {
                        "and run 'reload JAIL'",
     "deljournalmatch": "journalmatch is read at start and reload; change it in jail.local "
                        "and run 'reload JAIL'",
+}
+
+
+#: ``get JAIL OPTION`` forms warden refuses, and why
+REFUSED_JAIL_GET = {
+    "actionproperties": "a fail2ban action's properties are the attributes of its Python "
+                        "object, which warden's actions are not; use 'get JAIL action ACT "
+                        "PROPERTY' (actionban, actionunban, timeout, or a parameter)",
+    "actionmethods": "a fail2ban action's methods are those of its Python object, which "
+                     "warden's actions are not; warden runs actionstart, actionstop, "
+                     "actioncheck, actionban, actionunban",
 }
 
 
@@ -360,6 +372,8 @@ def _failed(message: str) -> FailedReply:
 
 def get_jail_option(slot: JailSlot, option: str, args: Sequence[str]) -> Response:
     """``get JAIL option args``: fail2ban's value for the running jail ``slot``."""
+    if option in REFUSED_JAIL_GET:
+        return FailedReply(f"get {option}: {REFUSED_JAIL_GET[option]}", "usage")
     getter = JAIL_GET_OPTIONS.get(option)
     if getter is None:
         return _failed("Invalid command (no get action or not yet implemented)")

@@ -1,0 +1,186 @@
+"""Every command form ``fail2ban-client -h`` (1.0.2) lists, and what warden does with it.
+
+The README's table "fail2ban-client commands" is :func:`table` (a test keeps them equal, and
+checks this list against the real ``fail2ban-client -h`` where it is installed and against
+the options :mod:`warden.daemon.jailset` really serves).
+
+Outcomes:
+
+- ``identical``: accepted on fail2ban's socket (``compat_socket``) and by warden's own client,
+  printing what fail2ban-client prints against fail2ban-server in the same state (the e2e
+  test ``tests/e2e/test_fail2ban_client.py`` runs most of them side by side);
+- ``accepted``: carried out, but the text differs (the note says how);
+- ``refused``: answered with an error that says why and what to do instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["FORMS", "ClientForm", "table"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientForm:
+    """One line of ``fail2ban-client -h``: its form, warden's outcome, and why."""
+
+    form: str
+    outcome: str
+    note: str = ""
+
+
+_REGEX = ("the regexes as written (`<HOST>` unexpanded); fail2ban lists them after its own "
+          "expansion")
+_RELOAD = ("fail2ban's socket answers `OK` as fail2ban does; warden's client says what was "
+           "kept and (re)started")
+_ACTION_SET = ("actions are built from action.d at start and reload: change the action there "
+               "or in jail.local and `reload JAIL`")
+
+#: every form of ``fail2ban-client -h``, in its order, then the forms it does not list
+FORMS: tuple[ClientForm, ...] = (
+    ClientForm("start", "refused", "fail2ban-client starts fail2ban-server itself; start "
+               "warden with `warden server` or the service manager"),
+    ClientForm("restart", "refused", "restarting the daemon is the service manager's job "
+               "(`systemctl restart warden`); `restart JAIL` works"),
+    ClientForm("restart [--unban] [--if-exists] <JAIL>", "accepted", _RELOAD),
+    ClientForm("reload [--restart] [--unban] [--all]", "accepted", _RELOAD),
+    ClientForm("reload [--restart] [--unban] [--if-exists] <JAIL>", "accepted", _RELOAD),
+    ClientForm("stop", "identical"),
+    ClientForm("unban --all", "identical"),
+    ClientForm("unban <IP> ... <IP>", "accepted", "identical on fail2ban's socket; `warden "
+               "unban` is warden's own command (it prints `unbanned N`)"),
+    ClientForm("banned", "accepted", "identical on fail2ban's socket; `warden banned` is "
+               "warden's own command (a table with the time left)"),
+    ClientForm("banned <IP> ... <IP>]", "accepted", "identical on fail2ban's socket; `warden "
+               "banned IP` prints warden's table"),
+    ClientForm("status", "identical"),
+    ClientForm("ping", "identical"),
+    ClientForm("echo", "accepted", "identical on fail2ban's socket (internal; not a command "
+               "of warden's client)"),
+    ClientForm("help", "accepted", "`warden --help` and `warden COMMAND --help`"),
+    ClientForm("version", "accepted", "the version is warden's own"),
+    ClientForm("set loglevel <LEVEL>", "identical", "TRACEDEBUG and HEAVYDEBUG are refused "
+               "(warden has no such levels)"),
+    ClientForm("get loglevel", "identical"),
+    ClientForm("set logtarget <TARGET>", "refused", "the log target is opened at start: set "
+               "it in warden.conf and restart"),
+    ClientForm("get logtarget", "identical"),
+    ClientForm("set syslogsocket auto|<SOCKET>", "refused", "opened at start: set it in "
+               "warden.conf and restart"),
+    ClientForm("get syslogsocket", "identical"),
+    ClientForm("flushlogs", "identical"),
+    ClientForm("set dbfile <FILE>", "refused", "the store is opened at start: set dbfile in "
+               "warden.conf and restart"),
+    ClientForm("get dbfile", "identical"),
+    ClientForm("set dbmaxmatches <INT>", "refused", "set it in warden.conf and restart"),
+    ClientForm("get dbmaxmatches", "identical"),
+    ClientForm("set dbpurgeage <SECONDS>", "refused", "set it in warden.conf and restart"),
+    ClientForm("get dbpurgeage", "identical"),
+    ClientForm("add <JAIL> <BACKEND>", "refused", "warden builds jails from the "
+               "configuration: add the jail to jail.local and `reload`"),
+    ClientForm("start <JAIL>", "identical", "warden can also start a configured jail that "
+               "`stop JAIL` stopped (fail2ban needs a reload for that)"),
+    ClientForm("stop <JAIL>", "identical"),
+    ClientForm("status <JAIL> [FLAVOR]", "identical", "basic, short, all (and unknown "
+               "flavors, as basic); `cymru` is refused: warden makes no DNS look-ups to Team "
+               "Cymru"),
+    ClientForm("set <JAIL> idle on|off", "refused", "warden has no idle state: `stop JAIL`, "
+               "then `start JAIL`"),
+    ClientForm("set <JAIL> ignoreself true|false", "identical"),
+    ClientForm("set <JAIL> addignoreip <IP>", "identical"),
+    ClientForm("set <JAIL> delignoreip <IP>", "identical"),
+    ClientForm("set <JAIL> ignorecommand <VALUE>", "identical"),
+    ClientForm("set <JAIL> ignorecache <VALUE>", "identical"),
+    ClientForm("set <JAIL> addlogpath <FILE> ['tail']", "identical"),
+    ClientForm("set <JAIL> dellogpath <FILE>", "identical"),
+    ClientForm("set <JAIL> logencoding <ENCODING>", "identical"),
+    ClientForm("set <JAIL> addjournalmatch <MATCH>", "refused", "journalmatch is read at "
+               "start and reload: change it in jail.local and `reload JAIL`"),
+    ClientForm("set <JAIL> deljournalmatch <MATCH>", "refused", "as addjournalmatch"),
+    ClientForm("set <JAIL> addfailregex <REGEX>", "accepted", _REGEX),
+    ClientForm("set <JAIL> delfailregex <INDEX>", "accepted", _REGEX),
+    ClientForm("set <JAIL> addignoreregex <REGEX>", "accepted", _REGEX + " (identical for a "
+               "regex without tags)"),
+    ClientForm("set <JAIL> delignoreregex <INDEX>", "accepted", _REGEX + " (identical for "
+               "regexes without tags)"),
+    ClientForm("set <JAIL> findtime <TIME>", "identical"),
+    ClientForm("set <JAIL> bantime <TIME>", "identical"),
+    ClientForm("set <JAIL> datepattern <PATTERN>", "accepted", "identical for `{^LN-BEG}` and "
+               "the default; for a pattern fail2ban prints its template's name, warden the "
+               "pattern"),
+    ClientForm("set <JAIL> usedns <VALUE>", "identical"),
+    ClientForm("set <JAIL> attempt <IP> [<failure1> ... <failureN>]", "identical"),
+    ClientForm("set <JAIL> banip <IP> ... <IP>", "identical"),
+    ClientForm("set <JAIL> unbanip [--report-absent] <IP> ... <IP>", "identical"),
+    ClientForm("set <JAIL> maxretry <RETRY>", "identical"),
+    ClientForm("set <JAIL> maxmatches <INT>", "identical"),
+    ClientForm("set <JAIL> maxlines <LINES>", "identical"),
+    ClientForm("set <JAIL> addaction <ACT>[ <PYTHONFILE> <JSONKWARGS>]", "refused",
+               _ACTION_SET),
+    ClientForm("set <JAIL> delaction <ACT>", "refused", _ACTION_SET),
+    *(ClientForm(f"set <JAIL> action <ACT> {prop} <CMD>", "refused", _ACTION_SET)
+      for prop in ("actionstart", "actionstop", "actioncheck", "actionban", "actionunban")),
+    ClientForm("set <JAIL> action <ACT> timeout <TIMEOUT>", "refused", _ACTION_SET),
+    ClientForm("set <JAIL> action <ACT> <PROPERTY> <VALUE>", "refused", _ACTION_SET),
+    ClientForm("set <JAIL> action <ACT> <METHOD>[ <JSONKWARGS>]", "refused", "warden's "
+               "actions are not Python objects with methods to call"),
+    ClientForm("get <JAIL> banned", "identical"),
+    ClientForm("get <JAIL> banned <IP> ... <IP>]", "identical"),
+    ClientForm("get <JAIL> logpath", "identical"),
+    ClientForm("get <JAIL> logencoding", "identical"),
+    ClientForm("get <JAIL> journalmatch", "identical"),
+    ClientForm("get <JAIL> ignoreself", "identical"),
+    ClientForm("get <JAIL> ignoreip", "identical"),
+    ClientForm("get <JAIL> ignorecommand", "identical"),
+    ClientForm("get <JAIL> failregex", "accepted", _REGEX),
+    ClientForm("get <JAIL> ignoreregex", "accepted", _REGEX),
+    ClientForm("get <JAIL> findtime", "identical"),
+    ClientForm("get <JAIL> bantime", "identical"),
+    ClientForm("get <JAIL> datepattern", "accepted", "as `set JAIL datepattern`"),
+    ClientForm("get <JAIL> usedns", "identical"),
+    ClientForm("get <JAIL> banip [<SEP>|--with-time]", "identical"),
+    ClientForm("get <JAIL> maxretry", "identical"),
+    ClientForm("get <JAIL> maxmatches", "identical"),
+    ClientForm("get <JAIL> maxlines", "identical"),
+    ClientForm("get <JAIL> actions", "identical"),
+    *(ClientForm(f"get <JAIL> action <ACT> {prop}", "accepted", "the command as warden read "
+                 "it from action.d (configuration tags substituted, `<ip>` and the other "
+                 "run-time tags kept); identical for an empty command")
+      for prop in ("actionstart", "actionstop", "actioncheck", "actionban", "actionunban")),
+    ClientForm("get <JAIL> action <ACT> timeout", "identical"),
+    ClientForm("get <JAIL> actionproperties <ACT>", "refused", "fail2ban lists its Python "
+               "object's attributes; use `get JAIL action ACT PROPERTY`"),
+    ClientForm("get <JAIL> actionmethods <ACT>", "refused", "fail2ban lists its Python "
+               "object's methods; warden's actions have none"),
+    ClientForm("get <JAIL> action <ACT> <PROPERTY>", "accepted", "an action.d option or a "
+               "parameter of the action, as warden read it"),
+    # the forms fail2ban-client's help does not list
+    ClientForm("server-status", "accepted", "identical on fail2ban's socket"),
+    ClientForm("set|get <JAIL> bantime.<increment|factor|formula|multipliers|maxtime|rndtime|"
+               "overalljails>", "identical", "`multipliers` takes every word (fail2ban keeps "
+               "the first)"),
+    ClientForm("set|get <JAIL> logtimezone", "identical"),
+    ClientForm("set|get <JAIL> prefregex", "accepted", _REGEX),
+    ClientForm("-d (dump the configuration)", "refused", "not yet: `warden check` validates "
+               "the same tree; a dump of warden's own reading is left to do"),
+)
+
+
+_BAR = "\\|"  # a bar inside a cell of a Markdown table
+
+
+def table() -> str:
+    """The README's table of :data:`FORMS`, with the count of each outcome."""
+    counts = {outcome: sum(1 for f in FORMS if f.outcome == outcome)
+              for outcome in ("identical", "accepted", "refused")}
+    lines = [
+        f"{len(FORMS)} forms: {counts['identical']} identical, {counts['accepted']} accepted "
+        f"with other text, {counts['refused']} refused with a reason.",
+        "",
+        "| form | warden | note |",
+        "|---|---|---|",
+    ]
+    for form in FORMS:
+        cells = (f"`{form.form}`", form.outcome, form.note)
+        lines.append("| " + " | ".join(cell.replace("|", _BAR) for cell in cells) + " |")
+    return "\n".join(lines)
