@@ -255,3 +255,55 @@ def test_network_text_is_format_target() -> None:
             net = covering(addr, prefix)
             assert network_text(addr.version, int(net.network_address), prefix) == \
                 format_target(net), (text, prefix)
+
+
+def test_raw_ids_and_cidr_failures_in_a_jail_counting_by_network() -> None:
+    j = jail(banprefix6=64, banprefix4=24)
+    out = fail(j, "alice", 1) + fail(j, "alice", 2) + fail(j, "alice", 3)
+    assert bans(out) == ["alice ..103"]  # a raw id is counted and banned as itself
+    # a <CIDR> failure wider than the ban prefix stays as wide; a narrower one is widened
+    out = fail(j, "198.51.100.0/23", 4) + fail(j, "198.51.100.0/23", 5) + \
+        fail(j, "198.51.100.0/23", 6)
+    assert bans(out) == ["198.51.100.0/23 ..106"]
+    out = fail(j, "203.0.113.8/29", 7) + fail(j, "203.0.113.8/29", 8) + \
+        fail(j, "203.0.113.16/29", 9)
+    assert bans(out) == ["203.0.113.0/24 ..109"]
+
+
+def test_an_escalated_network_is_prolonged_by_a_later_wave() -> None:
+    j = jail(maxretry=1, bantime=100.0, findtime=1000.0, escalate=parse_escalate("2 in /24"))
+    out = fail(j, "192.0.2.1", 1) + fail(j, "192.0.2.2", 2)
+    assert bans(out)[-1] == "192.0.2.0/24 ..102 <- 192.0.2.1,192.0.2.2"
+    j.expire(150)  # all three bans ended
+    out = fail(j, "192.0.2.3", 160) + fail(j, "192.0.2.4", 170)
+    assert bans(out)[-1] == "192.0.2.0/24 ..270 <- 192.0.2.3,192.0.2.4"
+    # a manual ban of the network for longer: the next wave's shorter end changes nothing
+    j.ban("192.0.2.0/24", 171, 10_000)
+    j.unban("192.0.2.3", 172)
+    j.unban("192.0.2.4", 172)
+    assert bans(fail(j, "192.0.2.5", 173)) == []  # held by the network
+
+
+def test_old_lines_read_late_escalate_to_the_members_latest_end() -> None:
+    j = jail(maxretry=1, bantime=10.0, findtime=1000.0, escalate=parse_escalate("2 in /24"))
+    out = j.add_failure(Failure("192.0.2.1", 5.0, MappingProxyType({}), (), 0), 12.0)
+    out += j.add_failure(Failure("192.0.2.2", 6.0, MappingProxyType({}), (), 0), 12.0)
+    assert bans(out) == ["192.0.2.1 ..15", "192.0.2.2 ..16",
+                         "192.0.2.0/24 ..16 <- 192.0.2.1,192.0.2.2"]
+
+
+def test_the_longest_covering_network_ban_wins() -> None:
+    j = jail(maxretry=1, banprefix4=32)
+    j.ban("192.0.0.0/16", 0, 50)
+    j.ban("192.0.2.0/24", 0, 500)
+    covering_ban = j.bans.covering(ip_network("192.0.2.9/32"))
+    assert covering_ban is not None and str(covering_ban[0]) == "192.0.2.0/24"
+    assert j.bans.covering(ip_network("198.51.100.1/32")) is None
+    assert j.bans.covering("raw") is None
+
+
+@pytest.mark.parametrize("options", [{"banprefix6": 0}, {"banprefix4": 33},
+                                     {"countprefix6": 129}, {"trustmaxretry": 0}])
+def test_spec_refuses_impossible_values(options: dict[str, int]) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        JailSpec("j", **options)  # type: ignore[arg-type]
