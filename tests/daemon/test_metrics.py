@@ -17,11 +17,18 @@ import pytest
 from warden.config.metrics import MetricsEndpoint
 from warden.core.addr import parse_network
 from warden.core.decisions import Ban, Unban
-from warden.daemon.events import EventHub
+from warden.daemon.events import EventHub, build_event, event_line
 from warden.daemon.httpmetrics import MetricsServer
 from warden.daemon.metrics import Histogram, Metrics, Scrape
-from warden.protocol import EventsRequest
-from warden.protocol.events import FailureEvent, SourceEvent
+from warden.protocol import EventsRequest, decode_event, encode
+from warden.protocol.events import (
+    BanEvent,
+    DroppedEvent,
+    Event,
+    FailureEvent,
+    SourceEvent,
+    UnbanEvent,
+)
 from warden.sources.base import SourceState, SourceStatus
 
 
@@ -226,18 +233,18 @@ def test_source_changes_are_events_but_a_start_is_not() -> None:
     ok = [("inotify", [SourceStatus("/var/log/a.log", SourceState.OK)])]
     hub.sources_seen(ok)
     hub.sources_seen([*ok, ("journal:sshd", [SourceStatus("journal", SourceState.OK)])])
-    assert not hub.recent
+    assert not hub.recent()
     hub.sources_seen([("inotify", [SourceStatus("/var/log/a.log", SourceState.MISSING,
                                                 error="gone")])])
     hub.sources_seen(ok)
-    assert [(e.state, e.error) for e in hub.recent if isinstance(e, SourceEvent)] == [
+    assert [(e.state, e.error) for e in hub.recent() if isinstance(e, SourceEvent)] == [
         ("missing", "gone"), ("ok", "")]
 
 
 def test_failures_and_unknown_requests() -> None:
     hub = EventHub(lambda: 2.0, jails=lambda: ("sshd",))
     hub.failures("sshd", [("192.0.2.1", 1.5)])
-    (event,) = hub.recent
+    (event,) = hub.recent()
     assert isinstance(event, FailureEvent) and (event.addr, event.at, event.seq) == \
         ("192.0.2.1", 1.5, 1)
 
@@ -251,3 +258,17 @@ def test_failures_and_unknown_requests() -> None:
     recent = asyncio.run(ask(EventsRequest(kinds=("ban",))))
     assert recent == ""  # the failure is not a ban
     assert '"kind":"failure"' in asyncio.run(ask(EventsRequest("sshd")))
+
+
+def test_event_lines_are_the_codecs() -> None:
+    ban = _ban("sshd", "2001:db8::7")
+    events: list[Event] = [
+              BanEvent(1, 2.5, "sshd", "2001:db8::7", None, -1.0, 3, 4, "manual"),
+              UnbanEvent(2, 3.0, "sshd", "192.0.2.1", "expired"),
+              FailureEvent(3, 4.0, "web", 'a"b\\c', 3.5),
+              SourceEvent(4, 5.0, "inotify", "/var/log/\u00e9.log", "missing", "gone"),
+              DroppedEvent(5, 6.0, 12),
+              build_event(("ban", "sshd", 6, 7.0, ban, "local"))]
+    for event in events:
+        assert event_line(event) == encode(event)
+        assert decode_event(event_line(event)) == event
