@@ -59,6 +59,12 @@ class FilterRegex:
         )
         self.skiplines = sum(1 for n in names if n.startswith("skiplines") and n[9:].isdigit())
 
+    @property
+    def compound(self) -> bool:
+        """True if :attr:`groups` merges ``alt_``/``tuple_`` groups (it is no plain
+        ``groupdict``)."""
+        return bool(self._alts or self._tuples)
+
     def has_group(self, *names: str) -> bool:
         """True if the pattern defines any of the named groups."""
         return any(n in self.pattern.groupindex for n in names)

@@ -134,7 +134,8 @@ class Matcher:
 
     __slots__ = ("_counted", "_details", "_fail", "_ignore", "_ignore_first", "_ignored",
                  "_journal", "_maxlines", "_multi", "_only", "_plan_any", "_plan_by_first",
-                 "_pref", "_pref_content", "_pref_screen", "_screen_out", "definition", "step")
+                 "_pref", "_pref_content", "_pref_fields", "_pref_screen", "_screen_out",
+                 "definition", "step")
 
     def __init__(self, definition: FilterDefinition, *, journal: bool = False,
                  details: bool = True) -> None:
@@ -182,6 +183,7 @@ class Matcher:
             for ch in set().union(*(f for f in firsts if f is not None))
         }
         self._pref_content = self._pref is not None and self._pref.has_group("content")
+        self._pref_fields = self._fields_of_prefregex()
         self._pref_screen: Screen | None = (
             None if self._pref is None or self._pref.screen.trivial else self._pref.screen)
         # Lines holding none of these literals cannot be matched by any failregex, whatever
@@ -200,6 +202,29 @@ class Matcher:
         #: length; ``found`` is the date the filter's date detector found in it (journal
         #: matchers ignore it); ``now`` completes missing times. Returns a :class:`LineResult`.
         self.step: Step = self._build_step()
+
+    def _fields_of_prefregex(self) -> Callable[[re.Match[str]], dict[str, object]] | None:
+        """What a prefregex match adds to a failure's fields: its groups but ``content``, as
+        a new dictionary (None: no prefregex). Named groups are picked one by one where
+        that is all fail2ban's dictionary holds, so the content is never copied out."""
+        pref = self._pref
+        if pref is None:
+            return None
+        names = tuple(n for n in pref.pattern.groupindex if n != "content")
+        if pref.compound or len(names) > 2:
+            generic = pref.groups
+
+            def fields(pre: re.Match[str]) -> dict[str, object]:
+                groups = generic(pre)
+                groups.pop("content", None)
+                return groups
+            return fields
+        if not names:
+            return lambda _: {}
+        if len(names) == 1:
+            (name,) = names
+            return lambda pre: {name: pre.group(name)}
+        return lambda pre: dict(zip(names, pre.group(*names), strict=True))
 
     @property
     def failregexes(self) -> tuple[FilterRegex, ...]:
@@ -391,9 +416,8 @@ class Matcher:
                 return ig.index
         fail = rx.groups(m)
         if pre is not None:
-            assert self._pref is not None
-            groups = self._pref.groups(pre)
-            groups.pop("content", None)
+            assert self._pref_fields is not None
+            groups = self._pref_fields(pre)
             if groups:
                 groups.update(fail)
                 fail = groups
