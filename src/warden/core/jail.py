@@ -369,6 +369,20 @@ class Jail:
         shift = width - prefix
         return network_text(version, value >> shift << shift, prefix)
 
+    def count_key(self, fid: str) -> str:
+        """The tracker key failures of ``fid`` are counted under (``fid`` itself unless
+        ``countprefix`` counts its covering network)."""
+        return self._count_key(fid, _parse(fid)) if self._smart else fid
+
+    def ban_of(self, target: Target) -> ActiveBan | None:
+        """The active ban that holds ``target``: its own, else that of a wider network
+        (``banprefix``, ``escalate`` or a manual CIDR ban)."""
+        own = self.bans.get(target)
+        if own is not None:
+            return own
+        wider = self.bans.covering(target)
+        return wider[1] if wider is not None else None
+
     def _ban_target(self, fid: str, net: _Address | None) -> Target:
         """What a failure of ``fid`` bans: its covering network at ``banprefix``, unless
         that holds an ignored address (ignoreip wins: then the address alone)."""

@@ -34,8 +34,10 @@ def explain(ctx: RequestContext, addr: str) -> Response:
     found: list[JailExplanation] = []
     for name, slot in list(ctx.jails.items()):
         jail = slot.jail
-        active = jail.bans.get(net)
-        failures = jail.tracker.count(key)
+        # an address inside a banned network (banprefix, escalate) is banned by it, and
+        # counted under its network with countprefix
+        active = jail.ban_of(net)
+        failures = jail.tracker.count(jail.count_key(key))
         stored = kept.get(name)
         if active is None and not failures and stored is None:
             continue
