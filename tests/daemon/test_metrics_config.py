@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,16 @@ def test_check_names_file_and_line(tmp_path: Path) -> None:
     problems = settings_problems({"metrics": Value(" :9191", Origin(conf, 7))})
     assert [(p.file, p.line) for p in problems] == [(conf, 7)]
     assert "metrics = :9191: name the address" in str(problems[0])
+
+
+def test_warden_check_reports_a_bad_metrics_line(tmp_path: Path) -> None:
+    conf = tmp_path / "conf"
+    (conf / "filter.d").mkdir(parents=True)
+    (conf / "jail.conf").write_text("[DEFAULT]\nenabled = false\n")
+    (conf / "warden.conf").write_text("[Definition]\nloglevel = INFO\nmetrics = 0.0.0.0:99999\n")
+    done = subprocess.run([sys.executable, "-m", "warden", "check", "-c", str(conf)],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert (f"{conf / 'warden.conf'}:3: metrics = 0.0.0.0:99999: port '99999' is not a number "
+            "from 1 to 65535") in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
