@@ -13,6 +13,7 @@ import time
 from typing import TextIO
 
 from warden.cli.client import Unreachable, call, socket_path
+from warden.cli.dump import run_dump
 from warden.cli.f2bforms import option_text
 from warden.cli.render import Compat, exit_code, render, render_json
 from warden.errors import ProtocolError, WardenError
@@ -45,7 +46,7 @@ __all__ = ["CONTROL_COMMANDS", "UsageError", "fail2ban_words", "request_for", "r
 
 #: subcommands that talk to the daemon
 CONTROL_COMMANDS = ("status", "ban", "unban", "banned", "reload", "stop", "ping", "set", "get",
-                    "start", "add", "restart", "flushlogs")
+                    "start", "add", "restart", "flushlogs", "dump")
 
 
 class UsageError(WardenError):
@@ -241,6 +242,8 @@ def add_control_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-ar
         if name == "add":
             control.add_argument("backend", nargs="?", metavar="BACKEND")
         control.add_argument("--json", action="store_true", help="print JSON")
+    make("dump", "print the configuration as fail2ban-client -d prints it (read here, "
+                 "no daemon needed)")
     make("flushlogs", "reopen the log file (after a rotation)").add_argument(
         "--json", action="store_true", help="print JSON")
     stop = make("stop", "stop the daemon (bans stay), or one jail")
@@ -279,6 +282,8 @@ def _fail2ban_answer(request: Request, response: Response, compat: Compat) -> Re
 
 def run_control(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Run one daemon command; return the exit code (3 when the daemon is unreachable)."""
+    if args.command == "dump":  # offline: warden's own reading of the tree
+        return run_dump(args.config_dir, stdout, stderr)
     try:
         request, compat = request_for(args)
     except UsageError as exc:

@@ -161,8 +161,10 @@ FORMS: tuple[ClientForm, ...] = (
                "the first)"),
     ClientForm("set|get <JAIL> logtimezone", "identical"),
     ClientForm("set|get <JAIL> prefregex", "accepted", _REGEX),
-    ClientForm("-d (dump the configuration)", "refused", "not yet: `warden check` validates "
-               "the same tree; a dump of warden's own reading is left to do"),
+    ClientForm("-d (dump the configuration)", "accepted", "`warden dump [-c DIR]`: warden's "
+               "own reading of the tree as fail2ban-client's command stream; on the stock "
+               "tree line for line the same, but durations in seconds (fail2ban repeats "
+               "`10m`)"),
 )
 
 
