@@ -1,0 +1,165 @@
+"""What the runtime tells its observers (metrics, the event hub): the cause of bans and unbans,
+lines read per source, store writes and errors, and counted failures, which the fleet still
+gets all of when the event stream collects them too."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import failure_line
+from warden.backends.base import JailRule
+from warden.backends.dryrun import DryRunBackend
+from warden.config import load_jails
+from warden.core.decisions import Ban, Unban
+from warden.core.jail import Jail
+from warden.daemon.enforcer import Enforcer, Route
+from warden.daemon.jailspec import jail_spec
+from warden.daemon.metrics import Metrics, Scrape
+from warden.daemon.runtime import JailSlot, Runtime
+from warden.sources.base import LogBatch
+from warden.store import MemoryBanStore
+
+FILTERS = Path("/etc/fail2ban/filter.d")
+pytestmark = pytest.mark.skipif(not (FILTERS / "sshd.conf").exists(), reason="needs fail2ban")
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _pipeline(tmp_path: Path, clock: Clock
+                    ) -> tuple[Runtime, MemoryBanStore, DryRunBackend, asyncio.Task[None]]:
+    """A real jail (fail2ban's sshd filter, maxretry 3, bantime 60 s), the in-memory store,
+    the dry-run firewall."""
+    conf = tmp_path / "conf"
+    (conf / "filter.d").mkdir(parents=True)
+    (conf / "action.d").mkdir()
+    for name in ("sshd.conf", "common.conf"):
+        (conf / "filter.d" / name).write_text((FILTERS / name).read_text())
+    (conf / "action.d" / "dummy.conf").write_text("[Definition]\nactionban =\n")
+    (conf / "jail.conf").write_text(
+        f"[sshd]\nenabled = true\nfilter = sshd\naction = dummy\nlogpath = {tmp_path}/auth.log\n"
+        "maxretry = 3\nfindtime = 1h\nbantime = 60\nignoreself = false\n")
+    cfg = load_jails(conf).jails[0]
+    store, firewall = MemoryBanStore(), DryRunBackend()
+    enforcer = Enforcer({"dryrun": firewall}, clock=clock)
+    await enforcer.start_jails({"sshd": Route(JailRule("sshd"), ("dryrun",))})
+    runtime = Runtime(store, enforcer, clock=clock)
+    runtime.add_jail(JailSlot(cfg, Jail(jail_spec(cfg)), (f"{tmp_path}/auth.log",)))
+    return runtime, store, firewall, asyncio.create_task(enforcer.run())
+
+
+class _Recorder:
+    def __init__(self, wants: bool = False) -> None:
+        self.wants = wants
+        self.decisions: list[tuple[str, str, str]] = []
+        self.writes: list[bool] = []
+        self.failed: list[tuple[str, str]] = []
+
+    @property
+    def wants_failures(self) -> bool:
+        return self.wants
+
+    def decided(self, bans: Sequence[Ban], unbans: Sequence[Unban], cause: str) -> None:
+        self.decisions += [("ban", b.address, cause) for b in bans]
+        self.decisions += [("unban", u.address, cause if u.reason != "expired" else "expired")
+                           for u in unbans]
+
+    def stored(self, seconds: float, ok: bool) -> None:
+        assert seconds >= 0
+        self.writes.append(ok)
+
+    def failures(self, jail: str, found: Sequence[tuple[str, float]]) -> None:
+        self.failed += [(jail, fid) for fid, _ in found]
+
+
+def test_causes_lines_and_store_writes(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        clock = Clock(1_800_000_000.0)
+        runtime, store, _fw, enforcer = await _pipeline(tmp_path, clock)
+        seen, metrics = _Recorder(), Metrics(clock.now)
+        runtime.observers += [seen, metrics]
+        path = f"{tmp_path}/auth.log"
+        lines = [failure_line("192.0.2.9", when=clock.now).rstrip("\n")] * 3
+        await runtime.on_batch(LogBatch(path, [*lines, "Dec  2 10:00:00 host cron[1]: x"],
+                                        None))
+        jail = runtime.slots["sshd"].jail
+        await runtime.carry_out(jail.ban("198.51.100.1", clock.now), wait=True)
+        await runtime.carry_out(jail.ban("203.0.113.1", clock.now), share=False)
+        await runtime.carry_out(jail.unban("198.51.100.1", clock.now), wait=True)
+        clock.now += 61
+        await runtime.carry_out(runtime.expire())
+        assert seen.decisions == [
+            ("ban", "192.0.2.9", "local"), ("ban", "198.51.100.1", "manual"),
+            ("ban", "203.0.113.1", "fleet"), ("unban", "198.51.100.1", "manual"),
+            ("unban", "192.0.2.9", "expired"), ("unban", "203.0.113.1", "expired")]
+        assert seen.writes == [True] * 5
+        assert runtime.lines_read == {path: 4}
+        text = metrics.render(Scrape(runtime.slots, runtime.lines_read, []))
+        for line in ('warden_bans_total{jail="sshd",cause="fleet"} 1',
+                     'warden_unbans_total{jail="sshd",cause="expired"} 2',
+                     'warden_failures_total{jail="sshd"} 3',
+                     'warden_bans_active{jail="sshd"} 0'):
+            assert line in text.splitlines()
+
+        # a store that fails: the ban is still carried out, the write counted as failed
+        def broken(*_: object, **__: object) -> None:
+            raise sqlite3.OperationalError("disk I/O error")
+
+        store.add_bans = broken  # type: ignore[method-assign]
+        await runtime.carry_out(jail.ban("198.51.100.2", clock.now), wait=True)
+        assert seen.writes[-1] is False and jail.is_banned("198.51.100.2")
+        assert "warden_store_errors_total 1" in metrics.render(
+            Scrape(runtime.slots, {}, [])).splitlines()
+        enforcer.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_failures_reach_the_stream_and_the_fleet(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        clock = Clock(1_800_000_000.0)
+        runtime, _store, _fw, enforcer = await _pipeline(tmp_path, clock)
+        jail = runtime.slots["sshd"].jail
+        path = f"{tmp_path}/auth.log"
+        # the fleet collects this jail's failures (its first call starts the collecting)
+        assert runtime.collect_failures(jail) == []
+        reader = _Recorder(wants=True)
+        runtime.observers.append(reader)
+        line = failure_line("192.0.2.5", when=clock.now).rstrip("\n")
+        await runtime.on_batch(LogBatch(path, [line], None))
+        assert reader.failed == [("sshd", "192.0.2.5")]
+        # the stream collected it from the jail; the fleet still gets it, once
+        assert [fid for fid, _ in runtime.collect_failures(jail)] == ["192.0.2.5"]
+        assert runtime.collect_failures(jail) == []
+        # the reader leaves: collecting goes on (the jail would keep them otherwise)
+        reader.wants = False
+        await runtime.on_batch(LogBatch(path, [line.replace("192.0.2.5", "192.0.2.6")], None))
+        assert reader.failed == [("sshd", "192.0.2.5")]
+        assert [fid for fid, _ in runtime.collect_failures(jail)] == ["192.0.2.6"]
+        enforcer.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_a_reader_from_the_first_line_sees_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        clock = Clock(1_800_000_000.0)
+        runtime, _store, _fw, enforcer = await _pipeline(tmp_path, clock)
+        reader = _Recorder(wants=True)
+        runtime.observers.append(reader)
+        line = failure_line("192.0.2.8", when=clock.now).rstrip("\n")
+        await runtime.on_batch(LogBatch(f"{tmp_path}/auth.log", [line], None))
+        assert reader.failed == [("sshd", "192.0.2.8")]
+        enforcer.cancel()
+
+    asyncio.run(scenario())
