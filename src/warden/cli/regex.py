@@ -24,7 +24,7 @@ from typing import IO, BinaryIO, TextIO
 from warden.cli.chunks import ChunkStats, default_jobs, run_chunked
 from warden.cli.journalread import is_journal_log, journal_lines, journal_options
 from warden.cli.logread import iter_lines
-from warden.cli.regexout import format_failure
+from warden.cli.regexout import format_failure, uses_matches
 from warden.config import load_filter, parse_reference
 from warden.core.batch import Tally, is_comment, tally
 from warden.core.datedetect import DateDetector
@@ -155,6 +155,7 @@ def _run_out(flt: Filter, pairs: Iterable[tuple[str, float]], kind: str, out: Te
     write = out.write
     process = flt.process
     seen: dict[str, float] = {}
+    journal = journal and uses_matches(kind)  # only the log lines need the entries' times
     for line, at in pairs:
         if journal:
             if len(seen) >= _REMEMBERED:

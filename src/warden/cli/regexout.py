@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from warden.core.addr import parse_network
 from warden.core.matcher import Failure
 
-__all__ = ["OUT_KINDS", "format_failure"]
+__all__ = ["OUT_KINDS", "format_failure", "uses_matches"]
 
 #: the kinds of ``-o`` that are not a capture name or a template
 OUT_KINDS = ("id", "fid", "ip", "msg", "row")
@@ -81,6 +81,11 @@ def _fill(template: str, failure: Failure, msg: str) -> str:
         return "" if value is None else _text(value).replace("\x00", "\\x00")
 
     return _CAPTURE_TAG.sub(capture, text)
+
+
+def uses_matches(kind: str) -> bool:
+    """True when ``-o kind`` prints the failure's log lines (``msg``, ``<matches>``, ``<msg>``)."""
+    return kind == "msg" or "<matches>" in kind or "<msg>" in kind
 
 
 def format_failure(kind: str, failure: Failure) -> list[str]:
