@@ -167,7 +167,9 @@ class FleetLink:
             cfg = running.config
             for fid, at in self.runtime.collect_failures(running.jail):
                 self._sequence += 1
-                marks.append(FailureMark(name, fid, at, f"{self.fleet.name}:{self._sequence}",
+                # counted fleet-wide under the jail's own key (its /64 with countprefix6)
+                marks.append(FailureMark(name, running.jail.count_key(fid), at,
+                                         f"{self.fleet.name}:{self._sequence}",
                                          cfg.findtime, cfg.maxretry))
         counts = await self.link.count_failures(marks)
         if not counts:
@@ -179,7 +181,8 @@ class FleetLink:
             if slot is None or count < slot.config.maxretry or slot.jail.is_banned(mark.addr):
                 continue
             target = parse_network(mark.addr)
-            if target is None or target in slot.jail.ignore or danger(target, self.own()):
+            if target is None or target in slot.jail.ignore or danger(target, self.own()) or (
+                    slot.jail.ignore and slot.jail.ignore.overlaps(target)):
                 continue
             found = slot.jail.ban(target, now)
             if found:
