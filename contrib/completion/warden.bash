@@ -39,7 +39,7 @@ _warden() {
         --compare|--datepattern|--encoding|--jail|--journalmatch|--kind|--loglevel|--max-line-length|--maxlines|--now|--out|--since|--until|-L|-d|-e|-m|-o) COMPREPLY=(); return ;;
     esac
     if [[ -z $cmd ]]; then
-        COMPREPLY=($(compgen -W "regex check version init server explain replay status ban unban banned reload restart start add flushlogs stop ping set get events --conf --config-dir --help --socket --version -c" -- "$cur"))
+        COMPREPLY=($(compgen -W "regex check version init server explain replay status ban unban banned reload restart start add dump flushlogs stop ping set get events --conf --config-dir --help --socket --version -c" -- "$cur"))
         return
     fi
     local opts="" positionals=""
@@ -59,6 +59,7 @@ _warden() {
         restart) opts="--all --conf --config-dir --help --if-exists --json --socket --unban -c"; positionals="JAIL" ;;
         start) opts="--conf --config-dir --help --json --socket -c"; positionals="JAIL" ;;
         add) opts="--conf --config-dir --help --json --socket -c"; positionals="JAIL BACKEND" ;;
+        dump) opts="--conf --config-dir --help --socket -c"; positionals="" ;;
         flushlogs) opts="--conf --config-dir --help --json --socket -c"; positionals="" ;;
         stop) opts="--conf --config-dir --help --json --socket -c"; positionals="JAIL" ;;
         ping) opts="--conf --config-dir --help --json --socket -c"; positionals="" ;;
