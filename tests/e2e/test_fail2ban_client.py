@@ -241,6 +241,40 @@ def test_warden_own_client_prints_what_fail2ban_client_prints(
             assert want.strip().split(" (")[0] in got[2], step
 
 
+def test_a_runtime_set_changes_the_running_daemon_until_the_next_reload(warden: Server) -> None:
+    sock = _compat(warden)
+    log, extra = warden.root / "auth.log", warden.root / "extra.log"
+    extra.touch()
+    # one failure of an address: counted under maxretry 3, not banned
+    append(log, failure_line("192.0.2.31"))
+    wait_for("the failure to be counted", lambda: warden.status("sshd").total_failed == 1)
+    assert client(sock, "set", "sshd", "maxretry", "2") == (0, "2\n")
+    # the failure counted before the set still counts: the second one bans
+    append(log, failure_line("192.0.2.31"))
+    wait_for("the ban under maxretry 2", lambda: "192.0.2.31" in warden.banned("sshd"))
+    # a log file added at run time is followed
+    assert client(sock, "set", "sshd", "addlogpath", str(extra))[0] == 0
+    append(extra, failure_line("192.0.2.32") * 2)
+    wait_for("the ban from the added file", lambda: "192.0.2.32" in warden.banned("sshd"))
+    # warden's own client sees the same running jail
+    done = warden.cli("get", "sshd", "maxretry")
+    assert (done.returncode, done.stdout) == (0, "2\n")
+    assert client(sock, "set", "loglevel", "DEBUG") == (0, "Current logging level is 'DEBUG'\n")
+    # a reload brings back what the files say; the bans stay
+    done = warden.cli("reload")
+    assert done.returncode == 0, done.stderr
+    assert client(sock, "get", "sshd", "maxretry") == (0, "3\n")
+    assert client(sock, "get", "sshd", "logpath") == (
+        0, f"Current monitored log file(s):\n`- {log}\n")
+    assert {"192.0.2.31", "192.0.2.32"} <= set(warden.banned("sshd"))
+    # stop JAIL, then start JAIL brings it back from the configuration with its bans
+    assert client(sock, "stop", "sshd") == (0, "Jail stopped\n")
+    assert client(sock, "status") == (0, "Status\n|- Number of jail:\t0\n`- Jail list:\t\n")
+    assert client(sock, "start", "sshd") == (0, "Jail started\n")
+    wait_for("the bans restored", lambda: {"192.0.2.31", "192.0.2.32"}
+             <= set(warden.banned("sshd")))
+
+
 def test_fail2ban_client_drives_warden(warden: Server) -> None:
     sock = _compat(warden)
     assert client(sock, "ping") == (0, "Server replied: pong\n")

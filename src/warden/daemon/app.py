@@ -146,16 +146,21 @@ class Daemon:
                                 clock=clock)
 
     # -- building jails ------------------------------------------------------------------------
+    async def _core_jail(self, cfg: JailConfig) -> Jail:
+        """The core jail for ``cfg``, its ``ignoreip`` host names resolved (raises what
+        :func:`make_jail` raises)."""
+        _, names = ignore_names(cfg)
+        extra: list[Network | str] = []
+        for name in names:
+            extra.extend(await resolve_host(name))
+        return make_jail(cfg, self.runtime.history, ignore=extra,
+                         self_addresses=self.self_addresses,
+                         keep_matches=self.settings.dbmaxmatches > 0)
+
     async def build_jail(self, cfg: JailConfig) -> JailSlot | None:
         """A running jail for ``cfg``, or None (reported) if it cannot run."""
         try:
-            _, names = ignore_names(cfg)
-            extra: list[Network | str] = []
-            for name in names:
-                extra.extend(await resolve_host(name))
-            jail = make_jail(cfg, self.runtime.history, ignore=extra,
-                             self_addresses=self.self_addresses,
-                             keep_matches=self.settings.dbmaxmatches > 0)
+            jail = await self._core_jail(cfg)
         except (WardenError, ValueError) as exc:
             log.error("%s", exc)
             return None
@@ -504,12 +509,7 @@ class Daemon:
         if slot is None:
             return f"the jail {cfg.name!r} is not running"
         try:
-            _, names = ignore_names(cfg)
-            extra: list[Network | str] = []
-            for name in names:
-                extra.extend(await resolve_host(name))
-            fresh = make_jail(cfg, self.runtime.history, ignore=extra,
-                              self_addresses=self.self_addresses)
+            fresh = await self._core_jail(cfg)  # as a reload builds it, then moved onto
             slot.jail.reconfigure(fresh.spec, fresh.filters)
         except (WardenError, ValueError) as exc:
             return " ".join(str(exc).splitlines())
@@ -530,7 +530,7 @@ class Daemon:
             "logtarget": settings.logtarget,
             "syslogsocket": settings.syslogsocket,
             "dbfile": settings.dbfile,
-            "dbmaxmatches": getattr(settings, "dbmaxmatches", 10),
+            "dbmaxmatches": settings.dbmaxmatches,
             "dbpurgeage": int(settings.dbpurgeage),
         }
         return values.get(name)
@@ -553,13 +553,12 @@ class Daemon:
         return "rolled over"
 
     async def stop_jail(self, name: str) -> None:
-        """Stop the jail ``name`` as a reload that no longer finds it does."""
-        slot = self.runtime.remove_jail(name)
-        if slot is None:
+        """Stop the jail ``name``: its bans leave the firewall and stay in the store (as
+        fail2ban keeps them in its database), so starting it again restores them."""
+        if self.runtime.remove_jail(name) is None:
             return
-        await self.runtime.carry_out(slot.jail.unban_all(self.clock(), forget=False),
-                                     wait=True)
         self.sync_sources()
+        await self.enforcer.flush(name)
         log.info("Jail '%s' stopped", name)
 
     async def start_jail(self, name: str) -> str | None:

@@ -99,8 +99,8 @@ class RequestContext(Protocol):
         ...
 
     async def stop_jail(self, name: str) -> None:
-        """Stop the running jail ``name``: its rules leave the firewall, the store keeps its
-        bans (a start or reload brings them back)."""
+        """Stop the running jail ``name``: its bans leave the firewall, the store keeps
+        them (a start or reload brings them back)."""
         ...
 
     async def start_jail(self, name: str) -> str | None:
