@@ -146,3 +146,14 @@ def test_trust_list_is_bounded_and_expires() -> None:
     assert trust.trusted("c", 115)
     trust.forget("c")
     assert len(trust) == 0
+
+
+def test_trust_of_an_ipv6_address_and_of_one_beside_banprefix6() -> None:
+    v6 = "2001:db8:7::7"
+    script = [("09:00:00", accepted(v6))] + [(f"17:00:0{n}", failed(v6)) for n in range(3)]
+    assert play(jail(DAY), script) == []
+    assert play(jail(DAY, banprefix6=64), script) == []
+    # IPv4 beside banprefix6 = 64 takes fail2ban's path, with the trust test
+    script = [(t, text.replace(USER, "192.0.2.77")) for t, text in MORNING_LOGIN_EVENING_TYPOS]
+    assert play(jail(DAY, banprefix6=64), script) == []
+    assert [b.address for b in play(jail(None, banprefix6=64), script)] == ["192.0.2.77"]

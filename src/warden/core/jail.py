@@ -69,6 +69,7 @@ from warden.core.filter import Failure, Filter
 from warden.core.history import BanHistory
 from warden.core.ignore import IgnoreCache, IgnoreList, render_key
 from warden.core.policy import BanPolicy
+from warden.core.prefilter import text_screen
 from warden.core.spec import JailSpec
 from warden.core.tracker import Tracker
 from warden.core.trust import TrustList, success_definition
@@ -116,8 +117,9 @@ class Jail:
         #: the filters of the ``successregex`` lines (only with ``trustsuccess``)
         self.success_filters: tuple[Filter, ...] = ()
         self._success_scanners: tuple[Scanner, ...] = ()
+        self._success_screens: tuple[tuple[str, ...] | None, ...] = ()
         self._build_success_filters()
-        self._smart = self._plain4 = False
+        self._smart = self._plain4 = self._plain6 = self._trusting = False
         self._set_modes()
         #: networks banned by escalation
         self.escalations = 0
@@ -172,8 +174,11 @@ class Jail:
         trusting = self.trust is not None and bool(self.success_filters)
         # any of warden's own counting options (issue 14): failures take the slower path ...
         self._smart = spec.by_network or trusting or bool(spec.escalate)
-        # ... except IPv4 ones counted and banned per address as ever (banprefix6 alone)
-        self._plain4 = spec.prefixes(4) == (32, 32) and not trusting and not spec.escalate
+        # ... except those of a family counted and banned per address as ever (IPv4 beside
+        # banprefix6 = 64), which keep fail2ban's path (with the trust test if trusting)
+        self._plain4 = spec.prefixes(4) == (32, 32) and not spec.escalate
+        self._plain6 = spec.prefixes(6) == (128, 128) and not spec.escalate
+        self._trusting = trusting
 
     def _build_success_filters(self) -> None:
         spec = self.spec
@@ -182,6 +187,12 @@ class Jail:
                    max_line_length=spec.max_line_length)
             for d in spec.filters if d.successregex) if self.trust is not None else ()
         self._success_scanners = tuple(Scanner(f) for f in self.success_filters)
+        # Success lines are rare: a line without one of these literals cannot be one, and
+        # is not offered to the success filter (which would find its date again). Only for
+        # one-line filters, whose result on a line does not depend on the lines before it.
+        self._success_screens = tuple(
+            text_screen([rx.pattern for rx in f.failregexes])
+            if f.definition.maxlines == 1 else None for f in self.success_filters)
 
     # -- log lines -------------------------------------------------------------------------
 
@@ -198,7 +209,9 @@ class Jail:
                 result = flt.process_dated(flt.clean(line), date, now)
             for failure in result.failures:
                 self.add_failure(failure, now, out, live=live)
-        for flt in self.success_filters:
+        for flt, screen in zip(self.success_filters, self._success_screens, strict=True):
+            if screen is not None and not any(lit in line for lit in screen):
+                continue
             if date is None or flt.journal:
                 result = flt.process(line, now)
             else:
@@ -247,8 +260,15 @@ class Jail:
     def _with_successes(self, found: list[tuple[int, Failure]], lines: Sequence[str],
                         now: float) -> list[tuple[int, int, Failure]]:
         # successes and failures in the order of their lines (a login, then mistypes)
-        succeeded = [(index, 1, item) for sc in self._success_scanners
-                     for index, item in sc.scan(lines, now)]
+        succeeded: list[tuple[int, int, Failure]] = []
+        for sc, screen in zip(self._success_scanners, self._success_screens, strict=True):
+            if screen is None:
+                succeeded += [(index, 1, item) for index, item in sc.scan(lines, now)]
+                continue
+            picked = [i for i, line in enumerate(lines) if any(lit in line for lit in screen)]
+            if picked:
+                chosen = [lines[i] for i in picked]
+                succeeded += [(picked[index], 1, item) for index, item in sc.scan(chosen, now)]
         return sorted([(i, 0, f) for i, f in found] + succeeded, key=itemgetter(0, 1))
 
     def add_success(self, success: Failure, now: float, *, live: bool = False) -> None:
@@ -282,7 +302,8 @@ class Jail:
         elif time < now - self.spec.findtime:
             return out
         fid = failure.fid
-        if fid in self.tracker and (not self._smart or (self._plain4 and ":" not in fid)) and \
+        if fid in self.tracker and (
+                not self._smart or (self._plain6 if ":" in fid else self._plain4)) and \
                 not self.spec.ignorecommand and \
                 failure.fields.get("dns") != fid:
             # Counted before, so not ignored (set_ignore forgets ids it ignores) and not a
@@ -326,15 +347,18 @@ class Jail:
         self.total_failed += 1
         if self._counted is not None:
             self._counted.append((fid, time))
-        if self._smart and not (self._plain4 and ":" not in fid):
+        if self._smart and not (self._plain6 if ":" in fid else self._plain4):
             self._count_by_network(parked, now, out)
             return
+        trust = self.trust if self._trusting else None
+        trusted = trust is not None and trust.trusted(fid, time)
         weight = 1
-        if self.policy.increments:
+        if self.policy.increments and not trusted:
             prev = self.history.lookup(fid, self.name, self.spec.increment.overalljails)
             if prev is not None and time > prev.last:
                 weight = self.policy.weight(prev.bans, self.spec.maxretry)
-        ticket = self.tracker.add(fid, time, matches, weight)
+        ticket = self.tracker.add(fid, time, matches, weight,
+                                  self.spec.trust_limit if trusted else 0)
         if ticket is not None:
             if net is None:  # not parsed yet (add_failure), or a raw id (None again)
                 banned = self.bans.target_of(fid)
@@ -344,7 +368,8 @@ class Jail:
                               host_network(net) if isinstance(net, IPv4Address | IPv6Address)
                               else net)
             ban = self._ban(target, fid, ticket.time, now, failures=ticket.failures,
-                            matches=ticket.matches, fields=fields)
+                            matches=ticket.matches, fields=fields,
+                            bantime=self.policy.bantime if trusted else None, trusted=trusted)
             if ban is not None:
                 out.append(ban)
 
