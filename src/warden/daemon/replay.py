@@ -39,6 +39,13 @@ from warden.core.filter import Failure
 from warden.core.replay import Difference, JailTotals, Replay, ReplayBan, compare
 from warden.daemon.app import Daemon, own_addresses
 from warden.daemon.logtarget import log_file
+from warden.daemon.replaychunks import (
+    Scanned,
+    SplitStats,
+    can_split,
+    scan_block,
+    scan_parallel,
+)
 from warden.daemon.runtime import JailSlot, run_ignorecommand
 from warden.daemon.settings import read_settings
 from warden.errors import ConfigError, WardenError
@@ -79,6 +86,7 @@ class ReplayRun:
     seconds: float
     first: float | None
     last: float | None
+    split: SplitStats = dataclasses.field(default_factory=SplitStats)
 
 
 class _Progress:
@@ -123,8 +131,9 @@ def _open(path: str) -> BinaryIO:
     return raw
 
 
-def _blocks(path: str, encoding: str, progress: _Progress) -> Iterator[list[str]]:
-    """The lines of ``path`` (line ends stripped) in lists of about 1 MiB."""
+def _blocks(path: str, encoding: str) -> Iterator[tuple[list[str], int]]:
+    """The lines of ``path`` (line ends stripped) in lists of about 1 MiB, each with the
+    number of bytes read for it."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     tail = ""
     with _open(path) as stream:
@@ -138,36 +147,38 @@ def _blocks(path: str, encoding: str, progress: _Progress) -> Iterator[list[str]
             if "\r" in text:
                 lines = [line.rstrip("\r") for line in lines]
             if lines:
-                progress.add(len(lines), len(chunk))
-                yield lines
+                yield lines, len(chunk)
             if not chunk:
                 return
 
 
-def _failures(path: str, slots: Sequence[JailSlot], order: int, progress: _Progress,
-              counter: list[int]) -> Iterator[_Item]:
+def _failures(path: str, slots: Sequence[JailSlot], order: int, *, progress: _Progress,
+              counter: list[int], split: SplitStats) -> Iterator[_Item]:
     """What the jails' filters find in ``path``, in line order, each with its log time (the
-    last known one for a line without a date)."""
+    last known one for a line without a date). A big file is scanned in parallel
+    (:mod:`warden.daemon.replaychunks`: the same failures in the same order)."""
     encoding = resolve_encoding(slots[0].config.logencoding)
     jails = [s.jail for s in slots]
+    names = [j.name for j in jails]
     # dates without a year are completed as the daemon does while it reads the file
     now = max(os.stat(path).st_mtime, 0.0) + 1.0
     last = now
-    for lines in _blocks(path, encoding, progress):
-        counter[0] += len(lines)
-        found: list[tuple[int, int, str, Failure, bool]] = []
-        for rank, jail in enumerate(jails):
-            found.extend((index, rank, jail.name, item, bool(kind))
-                         for index, kind, item in jail.scan(lines, now))
-        if len(jails) > 1:
-            found.sort(key=lambda x: (x[0], x[1]))
-        for _index, _rank, name, item, success in found:
+    parts: Iterator[tuple[list[Scanned], int, int]]
+    if can_split(path, jails):
+        parts = scan_parallel(path, jails, now, encoding=encoding, stats=split)
+    else:
+        parts = ((scan_block(jails, lines, now), len(lines), size)
+                 for lines, size in _blocks(path, encoding))
+    for items, count, size in parts:
+        counter[0] += count
+        progress.add(count, size)
+        for rank, kind, item in items:
             at = item.time
             if at is None or at > now:
                 at = last
             else:
                 last = at
-            yield at, order, name, item, success
+            yield at, order, names[rank], item, bool(kind)
 
 
 def _ban_line(ban: ReplayBan) -> str:
@@ -251,7 +262,9 @@ def replay(config_dir: Path, logs: Sequence[str], *, jails: Sequence[str] = (),
     total = sum(os.path.getsize(p) for p in paths)
     meter = _Progress(total, progress if progress is not None else sys.stderr)
     counter = [0]
-    streams = [_failures(path, readers[path], order, meter, counter)
+    split = SplitStats()
+    streams = [_failures(path, readers[path], order, progress=meter, counter=counter,
+                         split=split)
                for order, path in enumerate(paths)]
     try:
         merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda x: x[0])
@@ -269,7 +282,7 @@ def replay(config_dir: Path, logs: Sequence[str], *, jails: Sequence[str] = (),
     finally:
         meter.close()
     return ReplayRun(run.bans, run.totals, counter[0], time.monotonic() - started,
-                     run.first, run.last)
+                     run.first, run.last, split)
 
 
 # -- output ---------------------------------------------------------------------------------
@@ -310,7 +323,9 @@ def render(run: ReplayRun, out: TextIO, *, as_json: bool) -> None:
                               "prolonged": t.prolonged, "unbans": t.unbans,
                               "addresses": len(t.addresses)}
                              for t in totals],
-                   "lines": run.lines, "first": run.first, "last": run.last}, out)
+                   "lines": run.lines, "first": run.first, "last": run.last,
+                   "chunks": {"parallel": run.split.chunks, "taken": run.split.taken,
+                              "redone": run.split.redone}}, out)
         out.write("\n")
         return
     for ban in run.bans:
@@ -320,8 +335,11 @@ def render(run: ReplayRun, out: TextIO, *, as_json: bool) -> None:
     span = f"from {_when(run.first)} to {_when(run.last)}" if run.first is not None else \
         "no failures"
     rate = run.lines / run.seconds if run.seconds > 0 else 0.0
+    split = run.split
+    chunks = (f"; {split.chunks} chunks in parallel, {split.taken} checked and taken, "
+              f"{split.redone} scanned again in order" if split.chunks else "")
     out.write(f"Replayed {run.lines:,} lines ({span}) in {run.seconds:.1f} s, "
-              f"{rate:,.0f} lines/s\n")
+              f"{rate:,.0f} lines/s{chunks}\n")
     out.write(f"{'jail':<20} {'failures':>9} {'bans':>7} {'prolonged':>9} {'addresses':>9} "
               f"{'unbans':>7}\n")
     for t in totals:

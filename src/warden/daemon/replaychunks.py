@@ -1,0 +1,258 @@
+"""Scanning one big log for ``warden replay`` in parallel, checked to be exact.
+
+The method of ``warden regex``'s chunks (``warden.cli.chunks``), for the several filters of
+the jails that read one file: the file is cut at line starts; each chunk but the first is
+scanned by a forked worker that first warms its copies of the filters up on the lines before
+its chunk (results thrown away) and records their decisive states (``Filter.decisive_state``);
+this process scans the first chunk itself. Going through the chunks in order, a worker's
+failures are taken only if the states it started from equal the true ones at its chunk's start
+and no date template moved during its chunk; its final states then become the true ones.
+Otherwise the chunk is scanned again here from the true states. So the failures, and their
+order, are those of one sequential scan; only the counting (always here, in order) decides.
+
+What crosses between processes: failures as plain tuples (their field mappings as dicts), in
+temporary files (a pipe could fill and stall a worker while this process is busy).
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import pickle
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import IO
+
+from warden.core.datedetect import DateDetector
+from warden.core.filter import Failure, Filter
+from warden.core.jail import Jail
+
+__all__ = ["MIN_PARALLEL_BYTES", "Scanned", "SplitStats", "can_split", "jobs", "scan_block",
+           "scan_parallel"]
+
+#: Files smaller than this are not worth a fork.
+MIN_PARALLEL_BYTES = 8 << 20
+# How much of the log before a chunk its worker reads to rebuild the filters' states.
+_WARMUP = 4 << 20
+_BLOCK = 1 << 20
+
+#: one item found: (jail rank, kind: 0 failure / 1 success, the failure)
+Scanned = tuple[int, int, Failure]
+_Plain = tuple[int, int, str, float | None, dict[str, object], tuple[str, ...], int]
+
+
+@dataclass(slots=True)
+class SplitStats:
+    """How the parallel scans went: chunks scanned by workers and taken, or scanned again."""
+
+    chunks: int = 0
+    taken: int = 0
+    redone: int = 0
+
+
+def jobs() -> int:
+    """Processes to use: the CPUs this process may run on (``WARDEN_JOBS`` overrides)."""
+    env = os.environ.get("WARDEN_JOBS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _filters(jails: Sequence[Jail]) -> list[Filter]:
+    return [f for j in jails for f in (*j.filters, *j.success_filters)]
+
+
+def can_split(path: str, jails: Sequence[Jail]) -> bool:
+    """True if ``path`` is worth scanning in parallel and every filter can tell its state."""
+    if jobs() < 2 or not hasattr(os, "fork") or path.endswith(".gz"):
+        return False
+    try:
+        if os.path.getsize(path) < MIN_PARALLEL_BYTES:
+            return False
+    except OSError:
+        return False
+    return all(isinstance(f.dates, DateDetector) and f.decisive_state() is not None
+               for f in _filters(jails))
+
+
+_Counts = list[tuple[int, float]]
+_Snapshot = tuple[list[tuple[object, ...]], list[_Counts], list[int]]
+
+
+def _snapshot(filters: Sequence[Filter]) -> _Snapshot:
+    states: list[tuple[object, ...]] = []
+    counts: list[_Counts] = []
+    moves: list[int] = []
+    for flt in filters:
+        dates = flt.dates
+        assert isinstance(dates, DateDetector)
+        state = flt.decisive_state()
+        assert state is not None  # can_split checked
+        states.append(state)
+        counts.append(dates.hit_counts())
+        moves.append(dates.reorders)
+    return states, counts, moves
+
+
+def _line_start(stream: IO[bytes], offset: int, size: int) -> int:
+    if offset <= 0:
+        return 0
+    stream.seek(offset - 1)
+    pos = offset - 1
+    while pos < size:
+        data = stream.read(65536)
+        if not data:
+            break
+        found = data.find(b"\n")
+        if found >= 0:
+            return min(pos + found + 1, size)
+        pos += len(data)
+    return size
+
+
+def _blocks(path: str, start: int, end: int, encoding: str) -> Iterator[tuple[list[str], int]]:
+    """The lines of bytes ``[start, end)`` of ``path`` (line ends stripped) in lists, each
+    with the number of bytes it came from."""
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    tail = ""
+    with open(path, "rb") as stream:
+        stream.seek(start)
+        left = end - start
+        while True:
+            chunk = stream.read(min(_BLOCK, left)) if left > 0 else b""
+            left -= len(chunk)
+            text = tail + decoder.decode(chunk, final=not chunk)
+            lines = text.split("\n")
+            tail = "" if not chunk else lines.pop()
+            if lines and lines[-1] == "" and not chunk:
+                lines.pop()
+            if "\r" in text:
+                lines = [line.rstrip("\r") for line in lines]
+            if lines:
+                yield lines, len(chunk)
+            if not chunk:
+                return
+
+
+def scan_block(jails: Sequence[Jail], lines: list[str], now: float) -> list[Scanned]:
+    """What the jails find in ``lines``, in line order (on one line, in jail order)."""
+    found: list[tuple[int, int, int, Failure]] = []
+    for rank, jail in enumerate(jails):
+        found.extend((index, rank, kind, item) for index, kind, item in jail.scan(lines, now))
+    if len(jails) > 1:
+        found.sort(key=lambda x: (x[0], x[1]))
+    return [(rank, kind, item) for _index, rank, kind, item in found]
+
+
+def _plain(items: list[Scanned]) -> list[_Plain]:
+    return [(rank, kind, f.fid, f.time, dict(f.fields), f.matches, f.regex)
+            for rank, kind, f in items]
+
+
+def _worker(path: str, cuts: tuple[int, int, int], jails: Sequence[Jail], *, now: float,
+            encoding: str, out: IO[bytes]) -> None:
+    warm, start, end = cuts
+    with open(path, "rb") as stream:
+        warm = _line_start(stream, warm, start)
+    for lines, _size in _blocks(path, warm, start, encoding):
+        scan_block(jails, lines, now)
+    filters = _filters(jails)
+    # pickled at once: the states hold live session dictionaries the chunk changes
+    before = pickle.dumps(_snapshot(filters), protocol=pickle.HIGHEST_PROTOCOL)
+    items: list[_Plain] = []
+    count = 0
+    for lines, _size in _blocks(path, start, end, encoding):
+        count += len(lines)
+        items.extend(_plain(scan_block(jails, lines, now)))
+    pickle.dump((before, _snapshot(filters), items, count), out,
+                protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
+
+
+def _cuts(path: str, parts: int) -> list[int]:
+    """Line starts cutting ``path`` into ``parts`` chunks. This process counts every failure
+    besides scanning the first chunk, and it counts a worker's failures only once the worker
+    is done: its chunk is a little shorter (about 0.9 of an equal share)."""
+    size = os.path.getsize(path)
+    mine = max(int(size / parts * 0.9), 1)
+    share = (size - mine) // max(parts - 1, 1)
+    with open(path, "rb") as stream:
+        cuts = [0]
+        for i in range(parts - 1):
+            cut = _line_start(stream, mine + i * share, size)
+            if cuts[-1] < cut < size:
+                cuts.append(cut)
+    cuts.append(size)
+    return cuts
+
+
+def scan_parallel(path: str, jails: Sequence[Jail], now: float, *, encoding: str,
+                  stats: SplitStats, parts: int | None = None
+                  ) -> Iterator[tuple[list[Scanned], int, int]]:
+    """Yield ``(items, lines, bytes)`` for the successive parts of ``path``: what one
+    sequential scan of it by ``jails`` finds, in order (see the module's docstring)."""
+    parts = parts or jobs()
+    cuts = _cuts(path, parts)
+    stats.chunks += len(cuts) - 1
+    filters = _filters(jails)
+    workers: list[tuple[int, IO[bytes]]] = []
+    try:
+        for i in range(1, len(cuts) - 1):
+            out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child; its results are what tests check
+                code = 1
+                try:
+                    _worker(path, (max(0, cuts[i] - _WARMUP), cuts[i], cuts[i + 1]), jails,
+                            now=now, encoding=encoding, out=out)
+                    code = 0
+                finally:
+                    os._exit(code)
+            workers.append((pid, out))
+        for lines, size in _blocks(path, cuts[0], cuts[1], encoding):
+            yield scan_block(jails, lines, now), len(lines), size
+        for i, (pid, out) in enumerate(workers, 1):
+            _, status = os.waitpid(pid, 0)
+            workers[i - 1] = (0, out)
+            taken = _take(filters, out) if status == 0 else None
+            if taken is None:
+                stats.redone += 1
+                for lines, size in _blocks(path, cuts[i], cuts[i + 1], encoding):
+                    yield scan_block(jails, lines, now), len(lines), size
+            else:
+                stats.taken += 1
+                yield taken[0], taken[1], cuts[i + 1] - cuts[i]
+    finally:
+        for pid, out in workers:
+            if pid:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            out.close()
+
+
+def _take(filters: Sequence[Filter], out: IO[bytes]) -> tuple[list[Scanned], int] | None:
+    """The worker's items and line count if it started from the true states (which its final
+    states then replace), else None."""
+    out.seek(0)
+    blob, final_snapshot, items, count = pickle.load(out)
+    after: list[tuple[object, ...]] = final_snapshot[0]
+    end_counts: list[_Counts] = final_snapshot[1]
+    end_moves: list[int] = final_snapshot[2]
+    before, counts, moves = pickle.loads(blob)
+    state, now_counts, _ = _snapshot(filters)
+    if end_moves != moves or before != state:
+        return None
+    for flt, final, mine, start, end in zip(filters, after, now_counts, counts, end_counts,
+                                            strict=True):
+        merged = []
+        for (hits, used), (first, _), (last, last_used) in zip(mine, start, end, strict=True):
+            # hits add up; a template used in the chunk was last used there
+            merged.append((hits + last - first, last_used if last > first else used))
+        flt.restore(final, merged)
+    return [(rank, kind, Failure(fid, time, MappingProxyType(fields), matches, regex))
+            for rank, kind, fid, time, fields, matches, regex in items], count
