@@ -32,18 +32,18 @@ COVERED = {
     "apache-auth", "apache-badbots", "apache-noscript", "apache-overflows", "vsftpd", "proftpd",
     "pure-ftpd", "named-refused", "mysqld-auth", "gitlab", "grafana", "roundcube-auth",
     "dropbear", "traefik-auth", "haproxy-http-auth", "selinux-ssh", "pam-generic", "recidive",
+    # filter library part B (issue 15)
     "mssql-auth", "3proxy", "apache-botsearch", "apache-fakegooglebot", "apache-modsecurity",
     "apache-nohome", "apache-pass", "apache-shellshock", "assp", "bitwarden", "centreon",
-    "asterisk",
+    "asterisk", "counter-strike", "courier-smtp", "directadmin", "domino-smtp", "drupal-auth",
+    "ejabberd-auth", "freeswitch", "froxlor-auth", "groupoffice", "gssftpd", "guacamole",
+    "horde", "kerio", "lighttpd-auth", "mongodb-auth", "monit", "monitorix", "murmur", "nagios",
+    "nginx-bad-request", "nsd",
     # filter library part A (issue 15)
     "zoneminder", "znc-adminlog", "xinetd-fail", "wuftpd", "webmin-auth", "uwimap-auth",
     "tine20", "suhosin", "stunnel", "squirrelmail", "squid", "solid-pop3d", "sogo-auth",
     "softethervpn", "slapd", "sieve", "screensharingd", "scanlogd", "qmail", "portsentry",
     "phpmyadmin-syslog", "php-url-fopen", "perdition", "oracleims", "openwebmail", "openhab",
-    "counter-strike", "courier-smtp", "directadmin", "domino-smtp", "drupal-auth", "ejabberd-auth",
-    "freeswitch", "froxlor-auth", "groupoffice", "gssftpd", "guacamole", "horde", "kerio",
-    "lighttpd-auth", "mongodb-auth", "monit", "monitorix", "murmur", "nagios", "nginx-bad-request",
-    "nsd",
 }
 
 
