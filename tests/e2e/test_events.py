@@ -135,3 +135,19 @@ def test_a_reader_that_never_reads_does_not_hold_up_bans(daemon: tuple[Server, P
         assert received + dropped == published
     finally:
         stuck.close()
+
+
+def test_a_followed_stream_ends_when_the_daemon_stops(daemon: tuple[Server, Path]) -> None:
+    server, _log = daemon
+    proc = subprocess.Popen(server.argv("events", "--follow"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for("the reader to subscribe", lambda: _subscribers(server) == 1, 10.0, 0.05)
+        assert server.stop() == 0
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1
+    assert "the daemon ended the stream" in err

@@ -107,7 +107,8 @@ def _lines(path: Path, request: EventsRequest) -> Iterator[bytes]:
 
 
 def run_events(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    """Print the daemon's events; 0 at the end of the stream, 3 if it cannot be reached."""
+    """Print the daemon's events; 0 at the end of the recent events (or on Ctrl-C), 1 when the
+    daemon ends a followed stream, 2 for a refused request, 3 if it cannot be reached."""
     request = EventsRequest(args.jail, follow=args.follow, kinds=tuple(args.kind))
     path = socket_path(args.config_dir, args.socket)
     try:
@@ -135,4 +136,7 @@ def run_events(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    if request.follow:  # only the daemon ends a followed stream: it stopped
+        print("warden: the daemon ended the stream (stopped or restarting)", file=stderr)
+        return 1
     return 0

@@ -388,8 +388,9 @@ class Daemon:
         try:
             await server.start()
         except OSError as exc:
+            # asyncio's message repeats the address; the errno's text says it plainly
             log.error("metrics: cannot listen on %s (%s); /metrics is not served", endpoint,
-                      exc.strerror or exc)
+                      os.strerror(exc.errno) if exc.errno else exc)
             return None
         log.info("metrics served on %s at /metrics", endpoint)
         return server

@@ -1,0 +1,54 @@
+"""The real daemon and its metrics endpoint: off by default, a port in use never stops it from
+banning, and a bad value stops it with the file:line."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from tests.e2e.harness import Server, append, failure_line, wait_for
+
+JAIL = "[sshd]\nenabled = true\nport = ssh\nfilter = sshd\nlogpath = {log}\n"
+
+
+def _ban_one(server: Server, log: Path) -> None:
+    append(log, failure_line("192.0.2.44") * 3)
+    wait_for("the ban", lambda: server.banned("sshd").get("192.0.2.44"))
+
+
+def test_a_port_in_use_is_logged_and_bans_go_on(tmp_path: Path, servers: list[Server]
+                                                 ) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = Server(tmp_path / "w", JAIL.format(log=log),
+                        settings=f"metrics = 127.0.0.1:{port}\n")
+        servers.append(server.start())
+        _ban_one(server, log)
+    text = server.log_text()
+    assert f"metrics: cannot listen on 127.0.0.1:{port} (Address already in use); " \
+           "/metrics is not served" in text
+
+
+def test_off_by_default(tmp_path: Path, servers: list[Server]) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    server = Server(tmp_path / "w", JAIL.format(log=log))
+    servers.append(server.start())
+    _ban_one(server, log)
+    assert "metrics served" not in server.log_text()
+    assert "metrics:" not in server.log_text()
+
+
+def test_a_bad_value_is_refused_with_its_line(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text("")
+    server = Server(tmp_path / "w", JAIL.format(log=log), settings="metrics = *:9191\n")
+    done = server.cli("server", "-f", timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    conf = server.conf / "warden.conf"
+    assert f"{conf}:7: metrics = *:9191: name the address to listen on" in done.stderr
+    assert "Traceback" not in done.stderr
