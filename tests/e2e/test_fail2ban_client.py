@@ -210,6 +210,17 @@ GET_SET_STEPS: list[tuple[str, ...]] = [
 ]
 
 
+#: manual bans in fail2ban-client's forms, for warden's own client
+BAN_STEPS: list[tuple[str, ...]] = [
+    ("set", "sshd", "banip", "192.0.2.9", "2001:db8::9"), ("get", "sshd", "banip"),
+    ("get", "sshd", "banip", ","), ("get", "sshd", "banip", "--with-time"),
+    ("get", "sshd", "banned"), ("get", "sshd", "banned", "192.0.2.9"),
+    ("get", "sshd", "banned", "192.0.2.9", "192.0.2.1"), ("status", "sshd", "short"),
+    ("set", "sshd", "unbanip", "--report-absent", "192.0.2.77"),
+    ("set", "sshd", "unbanip", "192.0.2.9"), ("unban", "--all"),
+]
+
+
 def test_every_get_and_set_prints_the_same_for_warden_as_for_fail2ban(
         warden: Server, oracle: Fail2banServer) -> None:
     for root in (warden.root, oracle.conf.parent):
@@ -229,13 +240,14 @@ def test_warden_own_client_prints_what_fail2ban_client_prints(
     succeeds prints fail2ban-client's text; what fails fails, saying fail2ban's words."""
     for root in (warden.root, oracle.conf.parent):
         (root / "extra.log").touch()
-    for step in GET_SET_STEPS:
+    for step in BAN_STEPS + GET_SET_STEPS:
         code, want = client(oracle.socket, *(w.replace("{dir}", str(oracle.conf.parent))
                                              for w in step))
         got = _warden_cli(warden, *(w.replace("{dir}", str(warden.root)) for w in step))
-        want = want.replace(str(oracle.conf.parent), "DIR")
+        want = _STAMP.sub("TIME", want.replace(str(oracle.conf.parent), "DIR"))
         if code == 0:
-            assert (got[0], got[1].replace(str(warden.root), "DIR")) == (0, want), step
+            assert (got[0], _STAMP.sub("TIME", got[1].replace(str(warden.root), "DIR"))) == \
+                (0, want), step
         else:
             assert got[0] != 0 and got[1] == "", step
             assert want.strip().split(" (")[0] in got[2], step

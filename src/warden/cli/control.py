@@ -40,6 +40,7 @@ from warden.protocol import (
     StopRequest,
     UnbanReply,
     UnbanRequest,
+    by_end,
 )
 
 __all__ = ["CONTROL_COMMANDS", "UsageError", "fail2ban_words", "request_for", "run_control"]
@@ -272,6 +273,9 @@ def _fail2ban_answer(request: Request, response: Response, compat: Compat) -> Re
         held = {ban.addr for ban in response.bans}
         flags = [1 if addr in held else 0 for addr in request.addrs]
         return OptionReply.of("banned", flags[0] if len(flags) == 1 else flags)
+    if compat is Compat.WORDS and isinstance(response, BannedReply):
+        # get JAIL banip [SEP]: fail2ban-client joins the list with SEP (a space by default)
+        return OptionReply.of("banip", [ban.addr for ban in by_end(response.bans)])
     if compat is Compat.REPORT and isinstance(response, UnbanReply) and response.not_banned:
         return FailedReply(f"not banned: {list(response.not_banned)!r}")
     if compat is Compat.IF_EXISTS and isinstance(response, FailedReply) \
