@@ -20,7 +20,7 @@ from warden.core.decisions import Ban, Unban
 from warden.daemon.events import EventHub, build_event, event_line
 from warden.daemon.httpmetrics import MetricsServer
 from warden.daemon.metrics import Histogram, Metrics, Scrape
-from warden.protocol import EventsRequest, decode_event, encode
+from warden.protocol import EventsRequest, FleetInfo, decode_event, encode
 from warden.protocol.events import (
     BanEvent,
     DroppedEvent,
@@ -272,3 +272,21 @@ def test_event_lines_are_the_codecs() -> None:
     for event in events:
         assert event_line(event) == encode(event)
         assert decode_event(event_line(event)) == event
+
+
+def test_fleet_series_only_with_a_fleet() -> None:
+    metrics = Metrics(started=1.0)
+    assert "warden_fleet" not in metrics.render(Scrape({}, {}, []))
+    fleet = FleetInfo("web1", True, ("web2", "web3"), 0.25, 4, 10, 7, 1)
+    text = metrics.render(Scrape({}, {}, [], fleet=fleet)).splitlines()
+    for line in ('warden_fleet_connected{host="web1"} 1', 'warden_fleet_peers{host="web1"} 2',
+                 'warden_fleet_lag_seconds{host="web1"} 0.25',
+                 'warden_fleet_outbox{host="web1"} 4',
+                 'warden_fleet_published_total{host="web1"} 10',
+                 'warden_fleet_applied_total{host="web1"} 7',
+                 'warden_fleet_refused_total{host="web1"} 1'):
+        assert line in text, line
+    if shutil.which("promtool"):
+        done = subprocess.run(["promtool", "check", "metrics"], input="\n".join(text) + "\n",
+                              capture_output=True, text=True, check=False, timeout=30)
+        assert done.returncode == 0, done.stdout + done.stderr

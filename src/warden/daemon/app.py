@@ -399,7 +399,8 @@ class Daemon:
         """Every metrics series now, in Prometheus' text format."""
         return self.metrics.render(Scrape(
             self.runtime.slots, self.runtime.lines_read, self.source_states(),
-            len(self.events.subscribers), self.events.dropped))
+            len(self.events.subscribers), self.events.dropped,
+            None if (fleet := self.fleet_view()) is None else fleet.info))
 
     async def _shutdown(self) -> None:
         with contextlib.suppress(Exception):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from warden import __version__
 from warden.core.decisions import Ban, Unban
 from warden.daemon.runtime import JailSlot
+from warden.protocol import FleetInfo
 from warden.sources.base import SourceState, SourceStatus
 
 __all__ = ["CONTENT_TYPE", "Histogram", "Metrics", "Scrape"]
@@ -73,6 +74,8 @@ class Scrape:
     #: event stream readers connected, and the events they lost in all
     subscribers: int = 0
     events_dropped: int = 0
+    #: the fleet link's state (None: this host runs no fleet, and no fleet series are shown)
+    fleet: FleetInfo | None = None
 
 
 class Metrics:
@@ -193,6 +196,8 @@ class Metrics:
                 add.sample("warden_source_up", int(entry.state is SourceState.OK),
                            source=source, path=entry.path)
 
+        if scrape.fleet is not None:
+            self._fleet(add, scrape.fleet)
         add.family("warden_event_subscribers", "gauge", "readers of 'warden events'")
         add.sample("warden_event_subscribers", scrape.subscribers)
         add.family("warden_events_dropped_total", "counter",
@@ -200,6 +205,28 @@ class Metrics:
         add.sample("warden_events_dropped_total", scrape.events_dropped)
         out.append("")
         return "\n".join(out)
+
+
+    @staticmethod
+    def _fleet(add: _Writer, fleet: FleetInfo) -> None:
+        for name, kind, help_text, value in (
+            ("warden_fleet_connected", "gauge", "1 while the fleet's Redis is reachable",
+             int(fleet.connected)),
+            ("warden_fleet_peers", "gauge", "other hosts of the fleet seen lately",
+             len(fleet.peers)),
+            ("warden_fleet_lag_seconds", "gauge",
+             "how far this host's reading of the fleet's stream is behind its newest entry",
+             fleet.lag),
+            ("warden_fleet_outbox", "gauge", "decisions waiting to be published (Redis away)",
+             fleet.outbox),
+            ("warden_fleet_published_total", "counter", "decisions published to the fleet",
+             fleet.published),
+            ("warden_fleet_applied_total", "counter", "decisions of other hosts applied",
+             fleet.applied),
+            ("warden_fleet_refused_total", "counter",
+             "decisions of other hosts refused (ignoreip, own addresses)", fleet.refused)):
+            add.family(name, kind, help_text)
+            add.sample(name, value, host=fleet.name)
 
 
 class _Writer:
