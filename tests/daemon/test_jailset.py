@@ -8,6 +8,7 @@ answer with the value fail2ban's server would return.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 
@@ -218,3 +219,24 @@ def test_stop_and_start_a_jail(ctx: FakeContext) -> None:
     added = ask(ctx, JailControlRequest("add", "web", "polling"))
     assert isinstance(added, FailedReply) and "jail.local" in added.message
     assert isinstance(ask(ctx, JailControlRequest("add", "sshd")), FailedReply)
+
+
+def test_journalmatch_of_a_journal_jail(ctx: FakeContext) -> None:
+    slot = ctx.jails["sshd"]
+    refused = ask(ctx, JailSetRequest("sshd", "addjournalmatch", ("_COMM=sshd",)))
+    assert isinstance(refused, FailedReply) and "backend = systemd" in refused.message
+    slot.config = dataclasses.replace(slot.config, backend="systemd",
+                                      journalmatch=("_SYSTEMD_UNIT=sshd.service + _COMM=sshd",))
+    assert value(ctx, JailGetRequest("sshd", "journalmatch")) == \
+        [["_SYSTEMD_UNIT=sshd.service"], ["_COMM=sshd"]]
+    assert value(ctx, JailSetRequest("sshd", "addjournalmatch",
+                                     ("_SYSTEMD_UNIT=ssh.service", "PRIORITY=5"))) == \
+        [["_SYSTEMD_UNIT=sshd.service"], ["_COMM=sshd"],
+         ["_SYSTEMD_UNIT=ssh.service", "PRIORITY=5"]]
+    assert value(ctx, JailSetRequest("sshd", "deljournalmatch", ("_COMM=sshd",))) == \
+        [["_SYSTEMD_UNIT=sshd.service"], ["_SYSTEMD_UNIT=ssh.service", "PRIORITY=5"]]
+    assert ctx.jails["sshd"].config.journalmatch == \
+        ("_SYSTEMD_UNIT=sshd.service", "_SYSTEMD_UNIT=ssh.service PRIORITY=5")
+    for bad in (("_COMM=nope",), ("lowercase=x",)):
+        assert isinstance(ask(ctx, JailSetRequest("sshd", "deljournalmatch", bad)), FailedReply)
+    assert isinstance(ask(ctx, JailSetRequest("sshd", "addjournalmatch", ("x",))), FailedReply)

@@ -515,8 +515,8 @@ class Daemon:
             slot.jail.reconfigure(fresh.spec, fresh.filters)
         except (WardenError, ValueError) as exc:
             return " ".join(str(exc).splitlines())
-        sources = (slot.config.logpath, slot.config.logencoding) != \
-            (cfg.logpath, cfg.logencoding)
+        sources = (slot.config.logpath, slot.config.logencoding, slot.config.journalmatch) \
+            != (cfg.logpath, cfg.logencoding, cfg.journalmatch)
         slot.config = cfg
         slot.patterns = tuple(lp.pattern for lp in cfg.logpath)
         if sources:

@@ -80,7 +80,8 @@ class RequestContext(Protocol):
     async def reconfigure_jail(self, cfg: JailConfig) -> str | None:
         """Run the running jail ``cfg.name`` on ``cfg`` from now on (a runtime ``set``,
         already checked by config.validate), keeping its failures and bans; its log sources
-        follow a changed ``logpath`` or ``logencoding``. None, or why it cannot."""
+        follow a changed ``logpath``, ``logencoding`` or ``journalmatch``. None, or why it
+        cannot."""
         ...
 
     def server_option(self, name: str) -> object:

@@ -19,6 +19,7 @@ import dataclasses
 import glob
 import locale
 import logging
+import shlex
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -80,10 +81,6 @@ REFUSED_JAIL_SET = {
                  "jail.local and run 'reload JAIL'",
     "action": "warden runs actions as built from action.d at start and reload; change the "
               "action in action.d or jail.local and run 'reload JAIL'",
-    "addjournalmatch": "journalmatch is read at start and reload; change it in jail.local "
-                       "and run 'reload JAIL'",
-    "deljournalmatch": "journalmatch is read at start and reload; change it in jail.local "
-                       "and run 'reload JAIL'",
 }
 
 
@@ -297,6 +294,28 @@ def _addlogpath(cfg: JailConfig, values: Sequence[str]) -> JailConfig:
     return dataclasses.replace(cfg, logpath=(*cfg.logpath, LogPath(path, start)))
 
 
+def _journalmatch_changed(cfg: JailConfig, option: str, values: Sequence[str]) -> JailConfig:
+    """``addjournalmatch`` adds ``values`` as one more alternative group of terms;
+    ``deljournalmatch`` removes the group equal to ``values``."""
+    if backend_name(cfg.backend) != "systemd":
+        raise _Bad(f"the jail {cfg.name!r} reads files (backend = {cfg.backend}); "
+                   "journalmatch applies to backend = systemd")
+    if not values:
+        raise _Bad("give the match (FIELD=value ...)")
+    try:
+        groups = parse_journalmatch(cfg.journalmatch)
+        if option == "addjournalmatch":
+            groups += parse_journalmatch([shlex.join(values)])
+        elif list(values) in groups:
+            groups.remove(list(values))
+        else:
+            raise _Bad(f"no journal match {' '.join(values)!r} (the groups are "
+                       f"{' + '.join(' '.join(g) for g in groups) or 'none'})")
+    except SourceError as exc:
+        raise _Bad(str(exc)) from None
+    return dataclasses.replace(cfg, journalmatch=tuple(shlex.join(g) for g in groups))
+
+
 def _changed(cfg: JailConfig, option: str, values: Sequence[str]) -> JailConfig:
     """``cfg`` with ``set JAIL option values`` applied (``_Bad`` for a value it does not
     take; every other check is :func:`jail_problems`' afterwards)."""
@@ -333,6 +352,8 @@ def _changed(cfg: JailConfig, option: str, values: Sequence[str]) -> JailConfig:
             return replace(cfg, logpath=tuple(lp for lp in cfg.logpath if lp.pattern != gone))
         case "logencoding":
             return replace(cfg, logencoding=_one(values))
+        case "addjournalmatch" | "deljournalmatch":
+            return _journalmatch_changed(cfg, option, values)
         case "logtimezone":
             return replace(cfg, logtimezone=_one(values))
         case "datepattern":
@@ -356,14 +377,16 @@ def _changed(cfg: JailConfig, option: str, values: Sequence[str]) -> JailConfig:
 JAIL_SET_OPTIONS = (
     "maxretry", "maxmatches", "maxlines", "findtime", "bantime", "usedns", "ignoreself",
     "addignoreip", "delignoreip", "ignorecommand", "ignorecache", "addlogpath", "dellogpath",
-    "logencoding", "logtimezone", "datepattern", "prefregex", "addfailregex",
+    "logencoding", "addjournalmatch", "deljournalmatch", "logtimezone", "datepattern",
+    "prefregex", "addfailregex",
     "delfailregex", "addignoreregex", "delignoreregex",
     *(f"bantime.{name}" for name in _BANTIME_EXTRA))
 
 # what a set answers: the getter of the option it changes
 _ANSWER = {"addignoreip": "ignoreip", "delignoreip": "ignoreip", "addlogpath": "logpath",
            "dellogpath": "logpath", "addfailregex": "failregex", "delfailregex": "failregex",
-           "addignoreregex": "ignoreregex", "delignoreregex": "ignoreregex"}
+           "addignoreregex": "ignoreregex", "delignoreregex": "ignoreregex",
+           "addjournalmatch": "journalmatch", "deljournalmatch": "journalmatch"}
 
 
 def _failed(message: str) -> FailedReply:
