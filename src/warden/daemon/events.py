@@ -14,7 +14,6 @@ jails' counted failures once per batch.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import json
 import logging
@@ -225,10 +224,10 @@ class EventHub:
                         await asyncio.wait({gone, woken}, return_when=asyncio.FIRST_COMPLETED)
                     finally:
                         woken.cancel()
+                        await asyncio.wait({woken})  # never raises, and leaves no task
             finally:
                 gone.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await gone
+                await asyncio.wait({gone})
         finally:
             self.subscribers.discard(sub)
 
