@@ -100,6 +100,9 @@ class FakeContext:
             return str(exc)
         return None
 
+    def change_setting(self, name: str, value: int) -> None:
+        self.settings[name] = value
+
     def flush_logs(self) -> str:
         self.flushes += 1
         return "rolled over"

@@ -202,6 +202,12 @@ def test_server_options(ctx: FakeContext) -> None:
     assert value(ctx, ServerSetRequest("loglevel", ("DEBUG",))) == "DEBUG"
     assert value(ctx, ServerGetRequest("loglevel")) == "DEBUG"
     assert isinstance(ask(ctx, ServerSetRequest("loglevel", ("LOUD",))), FailedReply)
+    assert value(ctx, ServerSetRequest("dbpurgeage", ("2d",))) == 172800
+    assert value(ctx, ServerGetRequest("dbpurgeage")) == 172800
+    assert value(ctx, ServerSetRequest("dbmaxmatches", ("3",))) == 3
+    for option, bad in (("dbpurgeage", "later"), ("dbmaxmatches", "-1"),
+                        ("dbmaxmatches", "5000")):
+        assert isinstance(ask(ctx, ServerSetRequest(option, (bad,))), FailedReply), bad
     refused = ask(ctx, ServerSetRequest("dbfile", ("/tmp/x.db",)))
     assert isinstance(refused, FailedReply) and "restart" in refused.message
     assert isinstance(ask(ctx, ServerGetRequest("nothing")), FailedReply)

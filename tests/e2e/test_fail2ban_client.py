@@ -205,6 +205,8 @@ GET_SET_STEPS: list[tuple[str, ...]] = [
     ("set", "sshd", "dellogpath", "{dir}/extra.log"),
     ("set", "sshd", "attempt", "192.0.2.44", "a failure"), ("set", "sshd", "nothing", "1"),
     ("set", "loglevel", "DEBUG"), ("get", "loglevel"), ("set", "loglevel", "INFO"),
+    ("get", "dbmaxmatches"), ("set", "dbmaxmatches", "3"), ("get", "dbmaxmatches"),
+    ("set", "dbpurgeage", "2d"), ("get", "dbpurgeage"),
     ("status", "sshd", "basic"), ("status", "sshd", "short"), ("status", "sshd", "all"),
     ("flushlogs",), ("stop", "sshd"), ("status",), ("stop", "sshd"),
 ]

@@ -547,6 +547,15 @@ class Daemon:
         self.settings = dataclasses.replace(self.settings, loglevel=level)
         return None
 
+    def change_setting(self, name: str, value: int) -> None:
+        """``set dbpurgeage`` / ``set dbmaxmatches``: the store's settings from now on (a
+        jail that keeps no lines, dbmaxmatches having been 0, keeps them after a reload)."""
+        if name == "dbmaxmatches":
+            self.settings = dataclasses.replace(self.settings, dbmaxmatches=value)
+            self.runtime.dbmaxmatches = value
+        elif name == "dbpurgeage":
+            self.settings = dataclasses.replace(self.settings, dbpurgeage=float(value))
+
     def flush_logs(self) -> str:
         """Reopen the log file after a rotation (fail2ban's ``flushlogs``)."""
         if self.logtarget is None or log_file(self.settings.logtarget) is None:

@@ -72,9 +72,10 @@ FORMS: tuple[ClientForm, ...] = (
     ClientForm("set dbfile <FILE>", "refused", "the store is opened at start: set dbfile in "
                "warden.conf and restart"),
     ClientForm("get dbfile", "identical"),
-    ClientForm("set dbmaxmatches <INT>", "refused", "set it in warden.conf and restart"),
+    ClientForm("set dbmaxmatches <INT>", "identical", "0 to 1000; a jail that kept no lines "
+               "(it was 0) keeps them after its next reload"),
     ClientForm("get dbmaxmatches", "identical"),
-    ClientForm("set dbpurgeage <SECONDS>", "refused", "set it in warden.conf and restart"),
+    ClientForm("set dbpurgeage <SECONDS>", "identical"),
     ClientForm("get dbpurgeage", "identical"),
     ClientForm("add <JAIL> <BACKEND>", "refused", "warden builds jails from the "
                "configuration: add the jail to jail.local and `reload`"),

@@ -94,6 +94,11 @@ class RequestContext(Protocol):
         """Log at ``text`` (a level name or number) from now on; None, or why not."""
         ...
 
+    def change_setting(self, name: str, value: int) -> None:
+        """Use ``value`` for the store's setting ``name`` (``dbpurgeage`` in seconds,
+        ``dbmaxmatches``) from now on, until the daemon restarts."""
+        ...
+
     def flush_logs(self) -> str:
         """Reopen the log file (after a rotation): ``rolled over``, or ``flushed`` when the
         log is no file."""

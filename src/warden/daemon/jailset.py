@@ -24,16 +24,17 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from warden.config import JailConfig
+from warden.config.confset import Value
 from warden.config.jail import as_bool
 from warden.config.model import BanTimeIncrement, LogPath
 from warden.config.sourceopts import backend_name
-from warden.config.validate import jail_problems, parse_ignorecache
+from warden.config.validate import dbmaxmatches, jail_problems, parse_ignorecache
 from warden.core.duration import parse_duration
 from warden.core.filter import Failure
 from warden.core.filterdef import FilterDefinition, Origin
 from warden.daemon.handler import RequestContext
 from warden.daemon.runtime import JailSlot
-from warden.errors import SourceError
+from warden.errors import ConfigError, SourceError
 from warden.protocol import (
     FailedReply,
     FlushLogsRequest,
@@ -447,7 +448,7 @@ async def _attempt(ctx: RequestContext, slot: JailSlot, values: Sequence[str]) -
 SERVER_GET_OPTIONS = ("loglevel", "logtarget", "syslogsocket", "dbfile", "dbmaxmatches",
                       "dbpurgeage")
 #: ``set OPTION`` of the server warden changes at run time
-SERVER_SET_OPTIONS = ("loglevel",)
+SERVER_SET_OPTIONS = ("loglevel", "dbpurgeage", "dbmaxmatches")
 #: ``set OPTION`` of the server warden refuses, and why
 REFUSED_SERVER_SET = {
     "logtarget": "the log target is opened at start; set logtarget in warden.conf and "
@@ -455,8 +456,6 @@ REFUSED_SERVER_SET = {
     "syslogsocket": "the syslog socket is opened at start; set syslogsocket in warden.conf "
                     "and restart",
     "dbfile": "the store is opened at start; set dbfile in warden.conf and restart",
-    "dbmaxmatches": "set dbmaxmatches in warden.conf and restart",
-    "dbpurgeage": "set dbpurgeage in warden.conf and restart",
 }
 
 
@@ -474,10 +473,20 @@ def set_server_option(ctx: RequestContext, option: str, values: Sequence[str]) -
     if option not in SERVER_SET_OPTIONS:
         return _failed(f"Invalid command {option!r} (no set action or not yet implemented)")
     text = " ".join(values).strip()
-    refused = ctx.set_loglevel(text)
-    if refused is not None:
-        return _failed(refused)
-    return OptionReply.of(option, text)
+    if option == "loglevel":
+        refused = ctx.set_loglevel(text)
+        return _failed(refused) if refused is not None else OptionReply.of(option, text)
+    number: int
+    try:
+        if option == "dbpurgeage":
+            number = int(parse_duration(text))
+        else:
+            number = dbmaxmatches(Value(text, Origin("<set at run time>")))
+    except (ValueError, ConfigError) as exc:
+        return _failed(f"{option}: {' '.join(str(exc).splitlines())}")
+    ctx.change_setting(option, number)
+    log.info("set %s %s (until the daemon restarts)", option, text)
+    return OptionReply.of(option, number)
 
 
 # -- one entry for the handler -------------------------------------------------------------
