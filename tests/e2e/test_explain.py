@@ -96,3 +96,22 @@ def test_explain_and_matched_lines_survive_a_restart(tmp_path: Path,
     wait_for("the restored ban's action", lambda: "restored=1" in _read(record))
     restored = _read(record).split("restored=1", 1)[1]
     assert "user1" in restored and "user2" in restored and "user0" not in restored
+
+
+def test_an_address_inside_a_banned_network(tmp_path: Path, servers: list[Server]) -> None:
+    log = tmp_path / "auth.log"
+    log.touch()
+    jail = (f"[sshd]\nenabled = true\nfilter = sshd\nlogpath = {log}\nbantime = 1h\n"
+            "maxretry = 3\nbanprefix6 = 64\n")
+    server = Server(tmp_path, jail)
+    servers.append(server)
+    server.start()
+    # an attacker rotating through its /64: banned as the /64
+    append(log, "".join(failure_line(f"2001:db8:5::{n}") for n in (1, 2, 3)))
+    wait_for("the /64 ban", lambda: "2001:db8:5::/64" in server.banned())
+    for asked in ("2001:db8:5::99", "2001:db8:5::/64"):
+        (sshd,) = _explain(server, asked)["jails"]  # type: ignore[misc]
+        assert (sshd["banned"], sshd["count"], sshd["bantime"]) == (True, 1, 3600.0)
+        assert [m["line"].split(" from ")[1].split()[0] for m in sshd["matches"]] == [
+            "2001:db8:5::1", "2001:db8:5::2", "2001:db8:5::3"]
+    assert _explain(server, "2001:db8:6::1")["jails"] == []

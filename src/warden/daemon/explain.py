@@ -39,10 +39,14 @@ def explain(ctx: RequestContext, addr: str) -> Response:
         active = jail.ban_of(net)
         failures = jail.tracker.count(jail.count_key(key))
         stored = kept.get(name)
+        # the ban of a wider network is filed (store, history) under that network
+        filed = active.key if active is not None else jail.count_key(key)
+        if filed != key:
+            stored = next((b for b in ctx.stored_matches(filed) if b.jail == name), stored)
         if active is None and not failures and stored is None:
             continue
         overall = jail.spec.increment.overalljails
-        past = jail.history.lookup(key, name, overall)
+        past = jail.history.lookup(filed, name, overall)
         banned_before = past.bans if past is not None else 0
         start: float | None
         if active is not None:
