@@ -265,11 +265,19 @@ class Jail:
             if screen is None:
                 succeeded += [(index, 1, item) for index, item in sc.scan(lines, now)]
                 continue
-            picked = [i for i, line in enumerate(lines) if any(lit in line for lit in screen)]
+            if len(screen) == 1:
+                literal = screen[0]
+                picked = [i for i, line in enumerate(lines) if literal in line]
+            else:
+                picked = [i for i, line in enumerate(lines)
+                          if any(lit in line for lit in screen)]
             if picked:
                 chosen = [lines[i] for i in picked]
                 succeeded += [(picked[index], 1, item) for index, item in sc.scan(chosen, now)]
-        return sorted([(i, 0, f) for i, f in found] + succeeded, key=itemgetter(0, 1))
+        failures = [(i, 0, f) for i, f in found]
+        if not succeeded:
+            return failures
+        return sorted(failures + succeeded, key=itemgetter(0, 1))
 
     def add_success(self, success: Failure, now: float, *, live: bool = False) -> None:
         """Note a successful login found by a success filter (``trustsuccess``): its
