@@ -5,6 +5,7 @@ the running daemon's jails; the distribution name is not the taken ``warden``.""
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -66,8 +67,8 @@ def test_warden_1_documents_every_command_and_option() -> None:
                               capture_output=True, text=True, timeout=60, check=True).stdout
     flat = " ".join(rendered.split())
     parser = build_parser()
-    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    for name, command in sub.choices.items():  # type: ignore[attr-defined]
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in sub.choices.items():
         assert f"warden {name}" in flat
         for action in command._actions:
             for option in action.option_strings:

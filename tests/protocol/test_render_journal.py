@@ -34,7 +34,9 @@ def test_the_field_survives_the_wire() -> None:
     assert decode_response(encode(JOURNAL)) == JOURNAL
     old = encode(JailStatusReply("sshd", 0, 0, (), 0, 0, ())).replace(
         b', "journal_matches": null', b"")
-    assert decode_response(old).journal_matches is None  # an older daemon's answer
+    reply = decode_response(old)
+    assert isinstance(reply, JailStatusReply)
+    assert reply.journal_matches is None  # an older daemon's answer
 
 
 F2B = Path("/usr/lib/python3/dist-packages/fail2ban/client/beautifier.py")
