@@ -40,10 +40,11 @@ from warden.core.replay import Difference, JailTotals, Replay, ReplayBan, compar
 from warden.daemon.app import Daemon, own_addresses
 from warden.daemon.logtarget import log_file
 from warden.daemon.replaychunks import (
+    BlockScanner,
     Scanned,
     SplitStats,
     can_split,
-    scan_block,
+    file_blocks,
     scan_parallel,
 )
 from warden.daemon.runtime import JailSlot, run_ignorecommand
@@ -132,8 +133,8 @@ def _open(path: str) -> BinaryIO:
 
 
 def _blocks(path: str, encoding: str) -> Iterator[tuple[list[str], int]]:
-    """The lines of ``path`` (line ends stripped) in lists of about 1 MiB, each with the
-    number of bytes read for it."""
+    """The lines of a compressed ``path`` (line ends stripped) in lists of about 1 MiB, each
+    with the number of bytes read for it."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     tail = ""
     with _open(path) as stream:
@@ -167,8 +168,11 @@ def _failures(path: str, slots: Sequence[JailSlot], order: int, *, progress: _Pr
     if can_split(path, jails):
         parts = scan_parallel(path, jails, now, encoding=encoding, stats=split)
     else:
-        parts = ((scan_block(jails, lines, now), len(lines), size)
-                 for lines, size in _blocks(path, encoding))
+        scanner = BlockScanner(jails, now)
+        # a plain file in the blocks a parallel scan would use (the same times per block)
+        blocks = _blocks(path, encoding) if path.endswith(".gz") else \
+            file_blocks(path, 0, os.path.getsize(path), encoding)
+        parts = ((scanner.scan(lines), len(lines), size) for lines, size in blocks)
     for items, count, size in parts:
         counter[0] += count
         progress.add(count, size)

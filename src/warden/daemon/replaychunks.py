@@ -29,14 +29,15 @@ from warden.core.datedetect import DateDetector
 from warden.core.filter import Failure, Filter
 from warden.core.jail import Jail
 
-__all__ = ["MIN_PARALLEL_BYTES", "Scanned", "SplitStats", "can_split", "jobs", "scan_block",
-           "scan_parallel"]
+__all__ = ["MIN_PARALLEL_BYTES", "BlockScanner", "Scanned", "SplitStats", "can_split",
+           "file_blocks", "jobs", "scan_block", "scan_parallel"]
 
 #: Files smaller than this are not worth a fork.
 MIN_PARALLEL_BYTES = 8 << 20
-# How much of the log before a chunk its worker reads to rebuild the filters' states.
-_WARMUP = 4 << 20
 _BLOCK = 1 << 20
+# How much of the log before a chunk its worker reads to rebuild the filters' states (a
+# multiple of the block: the warm-up starts where a block does).
+_WARMUP = 4 * _BLOCK
 
 #: one item found: (jail rank, kind: 0 failure / 1 success, the failure)
 Scanned = tuple[int, int, Failure]
@@ -115,28 +116,69 @@ def _line_start(stream: IO[bytes], offset: int, size: int) -> int:
     return size
 
 
-def _blocks(path: str, start: int, end: int, encoding: str) -> Iterator[tuple[list[str], int]]:
+def file_blocks(path: str, start: int, end: int, encoding: str) -> Iterator[tuple[list[str], int]]:
     """The lines of bytes ``[start, end)`` of ``path`` (line ends stripped) in lists, each
-    with the number of bytes it came from."""
+    with the number of bytes it came from.
+
+    A list ends at the first line start at or after the next multiple of 1 MiB, so a scan
+    that starts at such a point (a chunk, a warm-up) gets the very lists a scan from the
+    beginning gets there: each list's time (:class:`BlockScanner`) is the same in both."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    tail = ""
     with open(path, "rb") as stream:
         stream.seek(start)
-        left = end - start
-        while True:
-            chunk = stream.read(min(_BLOCK, left)) if left > 0 else b""
-            left -= len(chunk)
-            text = tail + decoder.decode(chunk, final=not chunk)
+        pos = start
+        while pos < end:
+            target = min(end, (pos // _BLOCK + 1) * _BLOCK)
+            data = stream.read(target - pos)
+            if data and not data.endswith(b"\n") and target < end:
+                data += stream.readline()  # to the end of the line cut by the boundary
+            if not data:
+                break
+            pos += len(data)
+            text = decoder.decode(data, final=pos >= end)
             lines = text.split("\n")
-            tail = "" if not chunk else lines.pop()
-            if lines and lines[-1] == "" and not chunk:
+            if lines[-1] == "":
                 lines.pop()
             if "\r" in text:
                 lines = [line.rstrip("\r") for line in lines]
             if lines:
-                yield lines, len(chunk)
-            if not chunk:
-                return
+                yield lines, len(data)
+
+
+class BlockScanner:
+    """Scans blocks of one file for its jails, each block at its own time.
+
+    The daemon scans what it reads at the time it reads it, a moment after the lines were
+    written; so a block is scanned with ``now`` just after its last dated line (``file_now``,
+    the file's modification time, at most; the last block's ``now`` when no line of a
+    block has a date). Dates without a year are completed against ``file_now``."""
+
+    __slots__ = ("_pattern", "file_now", "jails", "now")
+
+    def __init__(self, jails: Sequence[Jail], file_now: float) -> None:
+        self.jails = jails
+        self.file_now = file_now
+        self.now = file_now
+        dated = next((f for j in jails for f in j.filters if not f.journal), None)
+        self._pattern = None if dated is None else (dated.definition.datepattern,
+                                                    dated.definition.logtimezone)
+
+    def block_now(self, lines: Sequence[str]) -> float:
+        """The time to scan ``lines`` at."""
+        if self._pattern is not None:
+            # a fresh detector: the same answer whatever was probed before (a worker's
+            # first block and the same block in one sequential scan agree)
+            probe = DateDetector(self._pattern[0], default_tz=self._pattern[1])
+            for line in reversed(lines[-20:]):
+                found = probe.match(line, self.file_now)
+                if found is not None and found.time is not None:
+                    self.now = min(found.time + 1.0, self.file_now)
+                    break
+        return self.now
+
+    def scan(self, lines: list[str]) -> list[Scanned]:
+        """What the jails find in ``lines`` (see :func:`scan_block`)."""
+        return scan_block(self.jails, lines, self.block_now(lines))
 
 
 def scan_block(jails: Sequence[Jail], lines: list[str], now: float) -> list[Scanned]:
@@ -159,28 +201,30 @@ def _worker(path: str, cuts: tuple[int, int, int], jails: Sequence[Jail], *, now
     warm, start, end = cuts
     with open(path, "rb") as stream:
         warm = _line_start(stream, warm, start)
-    for lines, _size in _blocks(path, warm, start, encoding):
-        scan_block(jails, lines, now)
+    scanner = BlockScanner(jails, now)
+    for lines, _size in file_blocks(path, warm, start, encoding):
+        scanner.scan(lines)
     filters = _filters(jails)
     # pickled at once: the states hold live session dictionaries the chunk changes
-    before = pickle.dumps(_snapshot(filters), protocol=pickle.HIGHEST_PROTOCOL)
+    before = pickle.dumps((_snapshot(filters), scanner.now), protocol=pickle.HIGHEST_PROTOCOL)
     items: list[_Plain] = []
     count = 0
-    for lines, _size in _blocks(path, start, end, encoding):
+    for lines, _size in file_blocks(path, start, end, encoding):
         count += len(lines)
-        items.extend(_plain(scan_block(jails, lines, now)))
-    pickle.dump((before, _snapshot(filters), items, count), out,
+        items.extend(_plain(scanner.scan(lines)))
+    pickle.dump((before, (_snapshot(filters), scanner.now), items, count), out,
                 protocol=pickle.HIGHEST_PROTOCOL)
     out.flush()
 
 
 def _cuts(path: str, parts: int) -> list[int]:
-    """Line starts cutting ``path`` into ``parts`` chunks. This process counts every failure
-    besides scanning the first chunk, and it counts a worker's failures only once the worker
-    is done: its chunk is a little shorter (about 0.9 of an equal share)."""
+    """Line starts cutting ``path`` into ``parts`` chunks, where blocks start (after a multiple
+    of 1 MiB). This process counts every failure besides scanning the first chunk, and it
+    counts a worker's failures only once the worker is done: its chunk is a little shorter
+    (about 0.9 of an equal share)."""
     size = os.path.getsize(path)
-    mine = max(int(size / parts * 0.9), 1)
-    share = (size - mine) // max(parts - 1, 1)
+    mine = max(round(size / parts * 0.9 / _BLOCK), 1) * _BLOCK
+    share = max(round((size - mine) / max(parts - 1, 1) / _BLOCK), 1) * _BLOCK
     with open(path, "rb") as stream:
         cuts = [0]
         for i in range(parts - 1):
@@ -214,16 +258,17 @@ def scan_parallel(path: str, jails: Sequence[Jail], now: float, *, encoding: str
                 finally:
                     os._exit(code)
             workers.append((pid, out))
-        for lines, size in _blocks(path, cuts[0], cuts[1], encoding):
-            yield scan_block(jails, lines, now), len(lines), size
+        scanner = BlockScanner(jails, now)
+        for lines, size in file_blocks(path, cuts[0], cuts[1], encoding):
+            yield scanner.scan(lines), len(lines), size
         for i, (pid, out) in enumerate(workers, 1):
             _, status = os.waitpid(pid, 0)
             workers[i - 1] = (0, out)
-            taken = _take(filters, out) if status == 0 else None
+            taken = _take(filters, scanner, out) if status == 0 else None
             if taken is None:
                 stats.redone += 1
-                for lines, size in _blocks(path, cuts[i], cuts[i + 1], encoding):
-                    yield scan_block(jails, lines, now), len(lines), size
+                for lines, size in file_blocks(path, cuts[i], cuts[i + 1], encoding):
+                    yield scanner.scan(lines), len(lines), size
             else:
                 stats.taken += 1
                 yield taken[0], taken[1], cuts[i + 1] - cuts[i]
@@ -235,18 +280,20 @@ def scan_parallel(path: str, jails: Sequence[Jail], now: float, *, encoding: str
             out.close()
 
 
-def _take(filters: Sequence[Filter], out: IO[bytes]) -> tuple[list[Scanned], int] | None:
+def _take(filters: Sequence[Filter], scanner: BlockScanner, out: IO[bytes]
+          ) -> tuple[list[Scanned], int] | None:
     """The worker's items and line count if it started from the true states (which its final
     states then replace), else None."""
     out.seek(0)
-    blob, final_snapshot, items, count = pickle.load(out)
+    blob, (final_snapshot, final_now), items, count = pickle.load(out)
     after: list[tuple[object, ...]] = final_snapshot[0]
     end_counts: list[_Counts] = final_snapshot[1]
     end_moves: list[int] = final_snapshot[2]
-    before, counts, moves = pickle.loads(blob)
+    (before, counts, moves), start_now = pickle.loads(blob)
     state, now_counts, _ = _snapshot(filters)
-    if end_moves != moves or before != state:
+    if end_moves != moves or before != state or start_now != scanner.now:
         return None
+    scanner.now = final_now
     for flt, final, mine, start, end in zip(filters, after, now_counts, counts, end_counts,
                                             strict=True):
         merged = []
