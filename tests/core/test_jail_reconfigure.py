@@ -85,3 +85,14 @@ def test_another_jails_spec_is_refused() -> None:
     jail = Jail(JailSpec("j"))
     with pytest.raises(ValueError, match="cannot reconfigure"):
         jail.reconfigure(JailSpec("k"))
+
+
+def test_an_idle_jail_looks_at_no_line() -> None:
+    flt = FilterDefinition("f", failregex=(r"^fail from <HOST>$",))
+    jail = Jail(JailSpec("j", filters=(flt,), maxretry=1))
+    jail.idle = True
+    assert jail.feed("fail from 192.0.2.1", 100) == []
+    assert jail.feed_lines(["fail from 192.0.2.1"], 100) == []
+    assert jail.total_failed == 0
+    jail.idle = False
+    assert len(jail.feed_lines(["fail from 192.0.2.1"], 100)) == 1

@@ -187,7 +187,7 @@ def test_attempt_counts_a_failure(ctx: FakeContext) -> None:
 
 
 def test_what_warden_cannot_change_is_refused_with_a_reason(ctx: FakeContext) -> None:
-    for option, words in (("idle", ("on",)), ("addaction", ("x",)), ("delaction", ("dummy",)),
+    for option, words in (("addaction", ("x",)), ("delaction", ("dummy",)),
                           ("action", ("dummy", "actionban", "echo"))):
         refused = ask(ctx, JailSetRequest("sshd", option, words))
         assert isinstance(refused, FailedReply) and "JAIL" in refused.message, option
@@ -246,3 +246,12 @@ def test_journalmatch_of_a_journal_jail(ctx: FakeContext) -> None:
     for bad in (("_COMM=nope",), ("lowercase=x",)):
         assert isinstance(ask(ctx, JailSetRequest("sshd", "deljournalmatch", bad)), FailedReply)
     assert isinstance(ask(ctx, JailSetRequest("sshd", "addjournalmatch", ("x",))), FailedReply)
+
+
+def test_an_idle_jail_reads_no_lines(ctx: FakeContext) -> None:
+    assert value(ctx, JailSetRequest("sshd", "idle", ("on",))) is True
+    assert feed(ctx, "192.0.2.60", 3) == [] and ctx.jails["sshd"].jail.total_failed == 0
+    assert value(ctx, JailSetRequest("sshd", "idle", ("off",))) is False
+    assert feed(ctx, "192.0.2.60", 3) != []
+    refused = ask(ctx, JailSetRequest("sshd", "idle", ("maybe",)))
+    assert isinstance(refused, FailedReply) and "'on' or 'off'" in refused.message

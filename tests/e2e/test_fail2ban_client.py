@@ -204,6 +204,8 @@ GET_SET_STEPS: list[tuple[str, ...]] = [
     ("set", "sshd", "addlogpath", "{dir}/extra.log", "tail"), ("get", "sshd", "logpath"),
     ("set", "sshd", "dellogpath", "{dir}/extra.log"),
     ("set", "sshd", "attempt", "192.0.2.44", "a failure"), ("set", "sshd", "nothing", "1"),
+    ("set", "sshd", "idle", "on"), ("set", "sshd", "idle", "maybe"),
+    ("set", "sshd", "idle", "off"),
     ("set", "loglevel", "DEBUG"), ("get", "loglevel"), ("set", "loglevel", "INFO"),
     ("get", "dbmaxmatches"), ("set", "dbmaxmatches", "3"), ("get", "dbmaxmatches"),
     ("set", "dbpurgeage", "2d"), ("get", "dbpurgeage"),

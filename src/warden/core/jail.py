@@ -130,6 +130,8 @@ class Jail:
         self.skewed = 0
         # (id, time) of each counted failure, kept only while someone collects them
         self._counted: list[tuple[str, float]] | None = None
+        #: fail2ban's ``set JAIL idle on``: log lines are not looked at (bans still expire)
+        self.idle = False
 
     def reconfigure(self, spec: JailSpec, filters: Sequence[Filter] | None = None) -> None:
         """Run on ``spec`` from now on (a runtime ``set JAIL option``), keeping the failures
@@ -202,6 +204,8 @@ class Jail:
         every jail of the file (the filters' date patterns must be the one it used); without
         it each filter looks for the date itself. ``live``: see :meth:`add_failure`."""
         out: list[Decision] = []
+        if self.idle:
+            return out
         for flt in self.filters:
             if date is None or flt.journal:
                 result = flt.process(line, now)
@@ -225,6 +229,8 @@ class Jail:
         """Process a batch of log lines: the decisions :meth:`feed` would give for each line
         in turn (each filter finds the dates itself), at a fraction of the cost per line."""
         out: list[Decision] = []
+        if self.idle:
+            return out
         scanners = self._scanners
         if len(scanners) == 1:
             found = scanners[0].scan(lines, now)

@@ -85,8 +85,8 @@ FORMS: tuple[ClientForm, ...] = (
     ClientForm("status <JAIL> [FLAVOR]", "identical", "basic, short, all (and unknown "
                "flavors, as basic); `cymru` is refused: warden makes no DNS look-ups to Team "
                "Cymru"),
-    ClientForm("set <JAIL> idle on|off", "refused", "warden has no idle state: `stop JAIL`, "
-               "then `start JAIL`"),
+    ClientForm("set <JAIL> idle on|off", "identical", "an idle jail reads no lines until "
+               "`idle off` or a reload that rebuilds it; its bans still expire"),
     ClientForm("set <JAIL> ignoreself true|false", "identical"),
     ClientForm("set <JAIL> addignoreip <IP>", "identical"),
     ClientForm("set <JAIL> delignoreip <IP>", "identical"),

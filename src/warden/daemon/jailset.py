@@ -75,7 +75,6 @@ _BANTIME_EXTRA = ("increment", "factor", "formula", "multipliers", "maxtime", "r
 
 #: ``set JAIL OPTION`` forms warden refuses, and why (the error the client prints)
 REFUSED_JAIL_SET = {
-    "idle": "warden has no idle state; stop the jail ('stop JAIL') and start it again",
     "addaction": "actions are built at start and reload; add the action to the jail in "
                  "jail.local and run 'reload JAIL'",
     "delaction": "actions are built at start and reload; remove the action from the jail in "
@@ -412,6 +411,8 @@ async def set_jail_option(ctx: RequestContext, slot: JailSlot, option: str,
     """``set JAIL option values`` on the running jail ``slot`` (until the next reload)."""
     if option == "attempt":
         return await _attempt(ctx, slot, values)
+    if option == "idle":
+        return _idle(slot, values)
     if option in REFUSED_JAIL_SET:
         return FailedReply(f"set {option}: {REFUSED_JAIL_SET[option]}", "usage")
     if option not in JAIL_SET_OPTIONS:
@@ -430,6 +431,17 @@ async def set_jail_option(ctx: RequestContext, slot: JailSlot, option: str,
             return _failed(refused)
         log.info("[%s] set %s %s (until the next reload)", cfg.name, option, " ".join(values))
     return get_jail_option(slot, _ANSWER.get(option, option), ())
+
+
+def _idle(slot: JailSlot, values: Sequence[str]) -> Response:
+    """``set JAIL idle on|off``: stop or resume looking at the jail's log lines (until the
+    jail is rebuilt by a reload)."""
+    word = values[0] if len(values) == 1 else ""
+    if word not in ("on", "off"):
+        return _failed("Invalid idle option, must be 'on' or 'off'")
+    slot.jail.idle = word == "on"
+    log.info("[%s] idle %s", slot.config.name, word)
+    return OptionReply.of("idle", slot.jail.idle, slot.config.name)
 
 
 async def _attempt(ctx: RequestContext, slot: JailSlot, values: Sequence[str]) -> Response:
