@@ -113,3 +113,33 @@ def test_udp_over_loopback_and_a_busy_port():
         src.close()
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(("mode", "owner"), [(0o777, 0), (0o755, 65534)])
+def test_a_socket_directory_others_can_change_is_refused(tmp_path, mode, owner):
+    # whoever can swap names in the directory could put a symlink where the socket is made
+    # and have the root daemon's chmod open the file it points at to everyone
+    where = tmp_path / "shared"
+    where.mkdir()
+    os.chown(where, owner, owner)
+    where.chmod(mode)
+    with pytest.raises(SourceError, match=rf"{where}.*(writable by others|owned by uid)"):
+        SyslogSource(f"unix:{where}/log.sock")
+    assert not (where / "log.sock").exists()
+
+
+def test_a_sticky_directory_is_accepted_and_the_socket_is_born_0666(tmp_path):
+    where = tmp_path / "sticky"
+    where.mkdir()
+    where.chmod(0o1777)  # like /tmp: others cannot rename or remove the daemon's entries
+    before = os.umask(0o27)
+    try:
+        src = SyslogSource(f"unix:{where}/log.sock")
+        try:
+            assert stat.S_IMODE(os.stat(where / "log.sock").st_mode) == 0o666
+        finally:
+            src.close()
+        assert os.umask(0o27) == 0o27  # the process umask is left as it was
+    finally:
+        os.umask(before)
+

@@ -10,6 +10,7 @@ would have written, less the host when the sender left it out); RFC 5424 message
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import socket
@@ -85,11 +86,18 @@ class SyslogSource:
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             sock.setblocking(False)
-            if self._unix_path is not None:
+            if self._unix_path is None:
+                sock.bind(where)
+            else:
+                _check_directory(os.path.dirname(os.path.abspath(self._unix_path)))
                 _remove_stale_socket(self._unix_path)
-            sock.bind(where)
-            if self._unix_path is not None:
-                os.chmod(self._unix_path, mode)  # local programs of any user may log
+                # Born with its mode (local programs of any user may log): a chmod by name
+                # afterwards would follow whatever link had been put in its place meanwhile.
+                old = os.umask(0o777 & ~mode)
+                try:
+                    sock.bind(where)
+                finally:
+                    os.umask(old)
         except OSError as exc:
             sock.close()
             raise SourceError(f"cannot listen on syslog address {address!r}: "
@@ -148,6 +156,25 @@ class SyslogSource:
                 _remove_stale_socket(self._unix_path)
 
 
+def _check_directory(directory: str) -> None:
+    """Refuse a socket directory (or one above it) that a user other than root or us could
+    change: he could swap the socket's name for a link, or remove it."""
+    real = os.path.realpath(directory)
+    probe = real
+    while True:
+        st = os.stat(probe)
+        if st.st_uid not in (0, os.geteuid()):
+            raise OSError(errno.EPERM, f"{probe} is owned by uid {st.st_uid}: put the socket "
+                          "in a directory only root can change, such as /run/warden", real)
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not st.st_mode & stat.S_ISVTX:
+            raise OSError(errno.EPERM, f"{probe} is writable by others: put the socket in a "
+                          "directory only root can change, such as /run/warden", real)
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return
+        probe = parent
+
+
 def _remove_stale_socket(path: str) -> None:
     """Remove ``path`` if it is a socket (left by an earlier run); refuse anything else."""
     try:
@@ -155,5 +182,5 @@ def _remove_stale_socket(path: str) -> None:
     except FileNotFoundError:
         return
     if not stat.S_ISSOCK(st.st_mode):
-        raise OSError(17, "exists and is not a socket", path)
+        raise OSError(errno.EEXIST, "exists and is not a socket", path)
     os.unlink(path)
