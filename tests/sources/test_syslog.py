@@ -143,3 +143,35 @@ def test_a_sticky_directory_is_accepted_and_the_socket_is_born_0666(tmp_path):
     finally:
         os.umask(before)
 
+
+
+def test_a_sender_that_never_pauses_does_not_hold_the_event_loop(tmp_path):
+    # A flood keeps the socket queue non-empty at every read: the listener must still let
+    # the daemon's other tasks (bans, control socket, timers) run between its batches.
+    path = tmp_path / "log.sock"
+
+    async def main() -> None:
+        src = SyslogSource(f"unix:{path}")
+        ticks = 0
+
+        async def other_task() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0)
+
+        ticker = asyncio.get_running_loop().create_task(other_task())
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as client:
+            client.connect(str(path))
+            client.send(b"<13>flood")
+            batches = 0
+            async for _ in src.batches():
+                client.send(b"<13>flood")  # refill before the source looks again
+                batches += 1
+                if batches == 50:
+                    break
+        ticker.cancel()
+        src.close()
+        assert ticks >= 40, f"other tasks ran {ticks} times during 50 batches"
+
+    asyncio.run(main())

@@ -9,6 +9,7 @@ would have written, less the host when the sender left it out); RFC 5424 message
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import os
@@ -141,6 +142,9 @@ class SyslogSource:
             batch = self.read_now()
             if batch is not None:
                 yield batch
+                # A sender that never pauses keeps the queue full at every read: let the
+                # daemon's other tasks (bans, the control socket, timers) run in between.
+                await asyncio.sleep(0)
                 continue
             await self._flag.wait(5.0)  # and look at _closed now and then
 
