@@ -33,6 +33,32 @@ def test_a_port_in_use_is_logged_and_bans_go_on(tmp_path: Path, servers: list[Se
            "/metrics is not served" in text
 
 
+
+def test_a_socket_path_that_is_unsafe_or_not_a_socket_is_logged_and_bans_go_on(
+        tmp_path: Path, servers: list[Server]) -> None:
+    # a directory others may write, and a regular file where the socket should be: the
+    # daemon says why in its log and protects as usual (it used to die with a traceback)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    taken = tmp_path / "notes"
+    taken.write_text("keep me")
+    for n, where in enumerate((shared / "metrics.sock", taken)):
+        log = tmp_path / f"auth{n}.log"
+        log.write_text("")
+        server = Server(tmp_path / f"w{n}", JAIL.format(log=log),
+                        settings=f"metrics = {where}\n")
+        servers.append(server.start())
+        _ban_one(server, log)
+        text = server.log_text()
+        assert f"metrics: cannot listen on {where} (" in text
+        assert "Traceback" not in text
+    assert "writable by group or others" in servers[-2].log_text()
+    assert "other than a socket is there" in servers[-1].log_text()
+    assert taken.read_text() == "keep me"
+    assert not (shared / "metrics.sock").exists()
+
+
 def test_off_by_default(tmp_path: Path, servers: list[Server]) -> None:
     log = tmp_path / "auth.log"
     log.write_text("")

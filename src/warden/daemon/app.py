@@ -387,10 +387,9 @@ class Daemon:
         server = MetricsServer(endpoint, self.scrape)
         try:
             await server.start()
-        except OSError as exc:
-            # asyncio's message repeats the address; the errno's text says it plainly
+        except OSError as exc:  # the server's strerror says it plainly
             log.error("metrics: cannot listen on %s (%s); /metrics is not served", endpoint,
-                      os.strerror(exc.errno) if exc.errno else exc)
+                      exc.strerror or exc)
             return None
         log.info("metrics served on %s at /metrics", endpoint)
         return server

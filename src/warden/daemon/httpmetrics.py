@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 from warden.config.metrics import MetricsEndpoint
 from warden.daemon.control import bind_socket
 from warden.daemon.metrics import CONTENT_TYPE
+from warden.daemon.statefiles import UnsafeStatePath
 
 __all__ = ["MetricsServer"]
 
@@ -40,15 +43,25 @@ class MetricsServer:
         self._clients: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Listen (raises OSError: address in use, no permission, ...)."""
-        if self.endpoint.path:
-            sock = bind_socket(Path(self.endpoint.path))
-            self._server = await asyncio.start_unix_server(self._client, sock=sock,
-                                                           limit=_MAX_HEAD)
-        else:
-            self._server = await asyncio.start_server(
-                self._client, self.endpoint.host, self.endpoint.port, limit=_MAX_HEAD,
-                reuse_address=True)
+        """Listen; OSError whose ``strerror`` says plainly why not (address in use, no
+        permission, a socket directory others could change, a file that is not a socket)."""
+        try:
+            if self.endpoint.path:
+                sock = bind_socket(Path(self.endpoint.path))
+                self._server = await asyncio.start_unix_server(self._client, sock=sock,
+                                                               limit=_MAX_HEAD)
+            else:
+                self._server = await asyncio.start_server(
+                    self._client, self.endpoint.host, self.endpoint.port, limit=_MAX_HEAD,
+                    reuse_address=True)
+        except UnsafeStatePath as exc:
+            raise OSError(errno.EPERM, str(exc)) from None
+        except OSError as exc:
+            if self.endpoint.path and exc.strerror:
+                raise OSError(exc.errno, exc.strerror) from None
+            # asyncio's text repeats the address; the errno's text says it plainly
+            raise OSError(exc.errno, os.strerror(exc.errno) if exc.errno else str(exc)
+                          ) from None
         if not self.endpoint.loopback:
             log.warning("metrics: served on %s, which is not loopback: whoever reaches it "
                         "sees the jails and their counts", self.endpoint)
