@@ -231,22 +231,15 @@ class Jail:
         out: list[Decision] = []
         if self.idle:
             return out
-        scanners = self._scanners
-        if len(scanners) == 1:
-            found = scanners[0].scan(lines, now)
-        else:
-            # line by line, and on one line in the order of the filters, as feed
-            found = sorted((item for sc in scanners for item in sc.scan(lines, now)),
-                           key=itemgetter(0))
         add = self.add_failure
         if self._success_scanners:
-            for _index, kind, item in self._with_successes(found, lines, now):
+            for _index, kind, item in self.scan(lines, now):
                 if kind:
                     self.add_success(item, now, live=live)
                 else:
                     add(item, now, out, live=live)
             return out
-        for _index, failure in found:
+        for _index, failure in self._found(lines, now):
             add(failure, now, out, live=live)
         return out
 
@@ -255,13 +248,57 @@ class Jail:
         kind, item)`` in the order it counts them, ``kind`` 0 for a failure (for
         :meth:`add_failure`), 1 for a success (:meth:`add_success`). A driver with a time
         of its own per failure (``warden replay``: the log's) counts them itself."""
-        scanners = self._scanners
-        found = (scanners[0].scan(lines, now) if len(scanners) == 1 else
-                 sorted((item for sc in scanners for item in sc.scan(lines, now)),
-                        key=itemgetter(0)))
+        if self._success_scanners and self._shared_dates():
+            return self._scan_sharing_dates(lines, now)
+        found = self._found(lines, now)
         if self._success_scanners:
             return self._with_successes(found, lines, now)
         return [(index, 0, failure) for index, failure in found]
+
+    def _found(self, lines: Sequence[str], now: float) -> list[tuple[int, Failure]]:
+        scanners = self._scanners
+        if len(scanners) == 1:
+            return scanners[0].scan(lines, now)
+        # line by line, and on one line in the order of the filters, as feed
+        return sorted((item for sc in scanners for item in sc.scan(lines, now)),
+                      key=itemgetter(0))
+
+    def _shared_dates(self) -> bool:
+        """Whether the success filter may take the dates its failure filter finds: one
+        filter of each, screened, with the same date settings (the same definition)."""
+        if len(self.filters) != 1 or len(self.success_filters) != 1:
+            return False
+        flt, success = self.filters[0].definition, self.success_filters[0].definition
+        return (self._success_screens[0] is not None and not self.filters[0].journal
+                and (flt.datepattern, flt.logtimezone) ==
+                (success.datepattern, success.logtimezone))
+
+    def _scan_sharing_dates(self, lines: Sequence[str],
+                            now: float) -> list[tuple[int, int, Failure]]:
+        """:meth:`scan` with the one failure filter (what its Scanner does) and the success
+        filter given the dates the failure filter found: a success line's date is not
+        looked for twice."""
+        flt = self.filters[0]
+        cut = [flt.clean(line) for line in lines]
+        dates = flt.dates_of(cut, now)
+        step, state = flt.matcher.step, flt.state
+        items: list[tuple[int, int, Failure]] = []
+        for i, (line, found) in enumerate(zip(cut, dates, strict=True)):
+            failures = step(state, line, found, now).failures
+            if failures:
+                items.extend((i, 0, failure) for failure in failures)
+        success = self.success_filters[0]
+        screen = self._success_screens[0]
+        assert screen is not None
+        literal = screen[0] if len(screen) == 1 else None
+        succeeded = [(i, 1, item)
+                     for i, line in enumerate(cut)
+                     if (literal in line if literal is not None
+                         else any(lit in line for lit in screen))
+                     for item in success.process_dated(line, dates[i], now).failures]
+        if not succeeded:
+            return items
+        return sorted(items + succeeded, key=itemgetter(0, 1))
 
     def _with_successes(self, found: list[tuple[int, Failure]], lines: Sequence[str],
                         now: float) -> list[tuple[int, int, Failure]]:
