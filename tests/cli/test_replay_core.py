@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from warden.core.addr import parse_network
+from warden.core.decisions import CheckIgnore
 from warden.core.explain import bantime_steps, ignore_checks, matched_lines
 from warden.core.filter import Failure, Filter
 from warden.core.filterdef import FilterDefinition
@@ -17,8 +18,6 @@ from warden.core.jail import Jail
 from warden.core.policy import BanPolicy
 from warden.core.replay import Replay, ReplayBan, compare
 from warden.core.spec import Increment, JailSpec
-
-_NONE = MappingProxyType({})
 
 
 def fail(fid: str, time: float, fields: dict[str, object] | None = None) -> Failure:
@@ -73,9 +72,14 @@ def test_increment_and_the_window_of_since_until() -> None:
 
 def test_host_names_and_ignorecommand_are_answered_at_once() -> None:
     asked: list[str] = []
+
+    def ignored(query: CheckIgnore) -> bool:
+        asked.append(query.ip)
+        return query.ip == "192.0.2.77"
+
     run = Replay({"sshd": jail(maxretry=1, usedns="yes", ignorecommand=True)},
                  resolve=lambda host: [parse_network("192.0.2.77")],  # type: ignore[list-item]
-                 ignored=lambda q: asked.append(q.ip) or q.ip == "192.0.2.77")
+                 ignored=ignored)
     assert run.add("sshd", fail("attacker.example", 5.0, {"dns": "attacker.example"}), 5.0) == []
     assert asked == ["192.0.2.77"]  # resolved, then the command said: ignore it
     (ban,) = run.add("sshd", fail("192.0.2.8", 6.0), 6.0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ BANNED = "192.0.2.50"
 CLOSE = "2001:db8::51"
 
 
-def _explain(server: Server, addr: str) -> dict[str, object]:
+def _explain(server: Server, addr: str) -> dict[str, Any]:
     done = server.cli("explain", addr, "--json")
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
@@ -58,7 +59,7 @@ def test_explain_and_matched_lines_survive_a_restart(tmp_path: Path,
 
     answer = _explain(server, BANNED)
     assert answer["addr"] == BANNED
-    (sshd,) = answer["jails"]  # type: ignore[misc]
+    (sshd,) = answer["jails"]
     assert (sshd["jail"], sshd["banned"], sshd["count"], sshd["bantime"]) == (
         "sshd", True, 1, 3600.0)
     assert sshd["rule"] == "first ban" and sshd["until"] - sshd["start"] == 3600.0
@@ -74,7 +75,7 @@ def test_explain_and_matched_lines_survive_a_restart(tmp_path: Path,
     assert rules["ignoreip"] == (False, "no entry covers it (1 entries)")
     assert rules["ignoreself"][0] is False and rules["ignorecommand"] == (False, "not set")
 
-    close = _explain(server, CLOSE)["jails"][0]  # type: ignore[index]
+    close = _explain(server, CLOSE)["jails"][0]
     assert (close["banned"], close["failures"], close["maxretry"]) == (False, 2, 3)
     assert close["matches"] == []
     text = server.cli("explain", CLOSE).stdout
@@ -85,7 +86,7 @@ def test_explain_and_matched_lines_survive_a_restart(tmp_path: Path,
 
     assert server.stop() == 0
     server.start()
-    again = _explain(server, BANNED)["jails"][0]  # type: ignore[index]
+    again = _explain(server, BANNED)["jails"][0]
     assert again["banned"] is True
     assert [m["line"] for m in again["matches"]] == [m["line"] for m in sshd["matches"]]
     banned = json.loads(server.cli("banned", BANNED, "--json").stdout)
@@ -110,7 +111,7 @@ def test_an_address_inside_a_banned_network(tmp_path: Path, servers: list[Server
     append(log, "".join(failure_line(f"2001:db8:5::{n}") for n in (1, 2, 3)))
     wait_for("the /64 ban", lambda: "2001:db8:5::/64" in server.banned())
     for asked in ("2001:db8:5::99", "2001:db8:5::/64"):
-        (sshd,) = _explain(server, asked)["jails"]  # type: ignore[misc]
+        (sshd,) = _explain(server, asked)["jails"]
         assert (sshd["banned"], sshd["count"], sshd["bantime"]) == (True, 1, 3600.0)
         assert [m["line"].split(" from ")[1].split()[0] for m in sshd["matches"]] == [
             "2001:db8:5::1", "2001:db8:5::2", "2001:db8:5::3"]

@@ -33,6 +33,7 @@ def test_an_escalated_ban_is_an_entry_the_other_hosts_accept() -> None:
     ban = _escalated()
     assert ban.address == "198.51.100.0/24"
     assert ban.members == ("198.51.100.1", "198.51.100.2", "198.51.100.3")
+    assert not isinstance(ban.ip, str)  # a network, never a raw id
     entry = FleetEntry("ban", ban.jail, ban.ip, ban.time, ban.until, ban.count, "host-a")
     for received in (decode(entry.fields()), from_text(entry.text())):
         assert received.target == ip_network("198.51.100.0/24")
