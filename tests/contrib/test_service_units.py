@@ -30,6 +30,7 @@ import pytest
 from tests.contrib.daemon_tree import environment, warden_argv, write_tree
 from warden.backends.hostsdeny import HostsDenyBackend
 from warden.cli.init import HostFacts, plan_tree
+from warden.config import load_jails
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "contrib" / "systemd" / "warden.service"
@@ -70,18 +71,23 @@ def _option(settings: str, name: str) -> str:
     raise AssertionError(f"no {name}")
 
 
-def _recidive_logpath() -> str:
-    text = (DATA / "jail.conf").read_text()
-    return _option(text[text.index("[recidive]"):], "logpath")
+def _recidive_logpath(tmp: Path) -> str:
+    """The recidive jail's log file as the daemon resolves it (paths-*.conf variables)."""
+    tree = tmp / "tree"
+    shutil.copytree(DATA, tree)
+    (tree / "jail.local").write_text("[recidive]\nenabled = true\n")
+    (recidive,) = [jail for jail in load_jails(tree).jails if jail.name == "recidive"]
+    (logpath,) = recidive.logpath
+    return logpath.pattern
 
 
-def test_execstart_is_pips_command_logging_where_recidive_reads() -> None:
+def test_execstart_is_pips_command_logging_where_recidive_reads(tmp_path: Path) -> None:
     keys = _unit()
     argv = shlex.split(_one(keys, "Service.ExecStart"))
     assert argv[0] == f"{PIP_SCRIPTS}/warden"
     assert argv[1:3] == ["server", "-f"]
     # -f alone would log to stderr (the journal); the recidive jail reads warden's log file
-    assert argv[3:] == ["--logtarget", _recidive_logpath()]
+    assert argv[3:] == ["--logtarget", _recidive_logpath(tmp_path)]
     assert _one(keys, "Service.Type") == "notify"
     assert _one(keys, "Service.ExecReload") == "/bin/kill -HUP $MAINPID"
     assert _one(keys, "Service.KillSignal") == "SIGTERM"
