@@ -21,13 +21,13 @@ from tests.cli.crafted import (
     sshd_log,
     write_filter,
 )
-from warden.cli.logread import iter_lines
 from warden.cli.regex import resolve_filter
 from warden.core.batch import Tally, is_comment, tally
 from warden.core.datedetect import DateDetector
 from warden.core.filter import Filter
 from warden.core.filterdef import FilterDefinition
 from warden.core.prefilter import text_screen
+from warden.sources.logread import iter_lines
 
 NOW = START + 1500
 

@@ -19,7 +19,6 @@ from tests.cli.crafted import (
     sshd_log,
     write_filter,
 )
-from warden.cli.logread import iter_lines
 from warden.cli.regex import resolve_filter
 from warden.core.batch import Scanner
 from warden.core.datedetect import DateDetector
@@ -28,6 +27,7 @@ from warden.core.filter import Failure, Filter
 from warden.core.filterdef import FilterDefinition
 from warden.core.jail import Jail
 from warden.core.spec import JailSpec
+from warden.sources.logread import iter_lines
 
 NOW = START + 1500
 

@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, TypeVar
 
-from warden.cli.logread import iter_lines, line_start_after, open_range
 from warden.core.datedetect import DateDetector
 from warden.core.filter import Filter
+from warden.sources.logread import default_jobs, iter_lines, line_start_after, open_range
 
 __all__ = ["ChunkStats", "Job", "WarmUp", "default_jobs", "run_chunked"]
 
@@ -57,17 +57,6 @@ class ChunkStats:
     chunks: int = 1
     taken: int = 0
     redone: int = 0
-
-
-def default_jobs() -> int:
-    """Processes to use: the CPUs this process may run on (``WARDEN_JOBS`` overrides)."""
-    env = os.environ.get("WARDEN_JOBS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def _cuts(path: str, size: int, parts: int, warmup: int) -> list[int]:

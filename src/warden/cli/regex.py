@@ -23,7 +23,6 @@ from typing import IO, BinaryIO, TextIO
 
 from warden.cli.chunks import ChunkStats, default_jobs, run_chunked
 from warden.cli.journalread import is_journal_log, journal_lines, journal_options
-from warden.cli.logread import iter_lines
 from warden.cli.regexout import format_failure, uses_matches
 from warden.config import load_filter, parse_reference
 from warden.core.batch import Tally, is_comment, tally
@@ -32,6 +31,7 @@ from warden.core.filter import Failure, Filter
 from warden.core.filterdef import FilterDefinition
 from warden.errors import ConfigError
 from warden.sources.base import resolve_encoding
+from warden.sources.logread import iter_lines
 
 __all__ = ["resolve_filter", "run_regex"]
 

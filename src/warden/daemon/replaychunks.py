@@ -28,9 +28,10 @@ from typing import IO
 from warden.core.datedetect import DateDetector
 from warden.core.filter import Failure, Filter
 from warden.core.jail import Jail
+from warden.sources.logread import default_jobs, line_start_after
 
 __all__ = ["MIN_PARALLEL_BYTES", "BlockScanner", "Scanned", "SplitStats", "can_split",
-           "file_blocks", "jobs", "scan_block", "scan_parallel"]
+           "file_blocks", "scan_block", "scan_parallel"]
 
 #: Files smaller than this are not worth a fork.
 MIN_PARALLEL_BYTES = 8 << 20
@@ -53,24 +54,13 @@ class SplitStats:
     redone: int = 0
 
 
-def jobs() -> int:
-    """Processes to use: the CPUs this process may run on (``WARDEN_JOBS`` overrides)."""
-    env = os.environ.get("WARDEN_JOBS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 def _filters(jails: Sequence[Jail]) -> list[Filter]:
     return [f for j in jails for f in (*j.filters, *j.success_filters)]
 
 
 def can_split(path: str, jails: Sequence[Jail]) -> bool:
     """True if ``path`` is worth scanning in parallel and every filter can tell its state."""
-    if jobs() < 2 or not hasattr(os, "fork") or path.endswith(".gz"):
+    if default_jobs() < 2 or not hasattr(os, "fork") or path.endswith(".gz"):
         return False
     try:
         if os.path.getsize(path) < MIN_PARALLEL_BYTES:
@@ -98,22 +88,6 @@ def _snapshot(filters: Sequence[Filter]) -> _Snapshot:
         counts.append(dates.hit_counts())
         moves.append(dates.reorders)
     return states, counts, moves
-
-
-def _line_start(stream: IO[bytes], offset: int, size: int) -> int:
-    if offset <= 0:
-        return 0
-    stream.seek(offset - 1)
-    pos = offset - 1
-    while pos < size:
-        data = stream.read(65536)
-        if not data:
-            break
-        found = data.find(b"\n")
-        if found >= 0:
-            return min(pos + found + 1, size)
-        pos += len(data)
-    return size
 
 
 def file_blocks(path: str, start: int, end: int, encoding: str) -> Iterator[tuple[list[str], int]]:
@@ -200,7 +174,7 @@ def _worker(path: str, cuts: tuple[int, int, int], jails: Sequence[Jail], *, now
             encoding: str, out: IO[bytes]) -> None:
     warm, start, end = cuts
     with open(path, "rb") as stream:
-        warm = _line_start(stream, warm, start)
+        warm = line_start_after(stream, warm, start)
     scanner = BlockScanner(jails, now)
     for lines, _size in file_blocks(path, warm, start, encoding):
         scanner.scan(lines)
@@ -228,7 +202,7 @@ def _cuts(path: str, parts: int) -> list[int]:
     with open(path, "rb") as stream:
         cuts = [0]
         for i in range(parts - 1):
-            cut = _line_start(stream, mine + i * share, size)
+            cut = line_start_after(stream, mine + i * share, size)
             if cuts[-1] < cut < size:
                 cuts.append(cut)
     cuts.append(size)
@@ -240,7 +214,7 @@ def scan_parallel(path: str, jails: Sequence[Jail], now: float, *, encoding: str
                   ) -> Iterator[tuple[list[Scanned], int, int]]:
     """Yield ``(items, lines, bytes)`` for the successive parts of ``path``: what one
     sequential scan of it by ``jails`` finds, in order (see the module's docstring)."""
-    parts = parts or jobs()
+    parts = parts or default_jobs()
     cuts = _cuts(path, parts)
     stats.chunks += len(cuts) - 1
     filters = _filters(jails)

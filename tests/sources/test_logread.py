@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from warden.cli.logread import iter_blocks, iter_lines, line_start_after, open_range
+from warden.sources.logread import iter_blocks, iter_lines, line_start_after, open_range
 
 
 def _reference(data: bytes) -> list[str]:

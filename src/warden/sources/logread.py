@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import codecs
 import io
+import os
 from collections.abc import Iterator
 from itertools import chain
 from typing import BinaryIO
 
-__all__ = ["iter_blocks", "iter_lines", "line_start_after", "open_range"]
+__all__ = ["default_jobs", "iter_blocks", "iter_lines", "line_start_after", "open_range"]
 
 _BLOCK = 1 << 20
 
@@ -98,3 +99,15 @@ def line_start_after(stream: BinaryIO, offset: int, size: int) -> int:
             return min(pos + found + 1, size)
         pos += len(data)
     return size
+
+
+def default_jobs() -> int:
+    """Processes to read one big log with: the CPUs this process may run on (``WARDEN_JOBS``
+    overrides)."""
+    env = os.environ.get("WARDEN_JOBS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
