@@ -11,7 +11,7 @@ from warden.errors import ProtocolError, WardenError
 from warden.protocol import MAX_LINE, Request, Response, decode_response, encode
 from warden.protocol.paths import DEFAULT_SOCKET
 
-__all__ = ["DEFAULT_SOCKET", "Unreachable", "call", "socket_path"]
+__all__ = ["DEFAULT_SOCKET", "Unreachable", "call", "send", "socket_path"]
 
 
 
@@ -35,11 +35,10 @@ def socket_path(config_dir: Path, override: Path | None = None) -> Path:
     return DEFAULT_SOCKET
 
 
-def call(path: Path, request: Request, timeout: float = 60.0) -> Response:
-    """Send ``request`` to the daemon listening on ``path`` and return its response.
+def send(path: Path, request: Request, timeout: float) -> socket.socket:
+    """A connection to the daemon listening on ``path`` that has sent ``request``.
 
-    Raises :class:`Unreachable` when nobody listens there, :class:`ProtocolError` when the
-    answer is not a valid response.
+    Raises :class:`Unreachable` when nobody listens there or the socket may not be used.
     """
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -52,6 +51,20 @@ def call(path: Path, request: Request, timeout: float = 60.0) -> Response:
         except PermissionError:
             raise Unreachable(f"no permission to use {path}; run as root") from None
         sock.sendall(encode(request))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def call(path: Path, request: Request, timeout: float = 60.0) -> Response:
+    """Send ``request`` to the daemon listening on ``path`` and return its response.
+
+    Raises :class:`Unreachable` when nobody listens there, :class:`ProtocolError` when the
+    answer is not a valid response.
+    """
+    sock = send(path, request, timeout)
+    try:
         chunks: list[bytes] = []
         size = 0
         while True:

@@ -10,16 +10,14 @@ events because this reader was slow, a line says how many (stderr; in ``--json``
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from warden.cli.client import Unreachable, socket_path
+from warden.cli.client import Unreachable, send, socket_path
 from warden.errors import ProtocolError
-from warden.protocol import EventsRequest, FailedReply, decode_event, decode_response, encode
+from warden.protocol import EventsRequest, FailedReply, decode_event, decode_response
 from warden.protocol.codec import MAX_LINE
 from warden.protocol.events import (
     EVENT_KINDS,
@@ -81,17 +79,8 @@ def render_event(event: Event) -> str:
 
 
 def _lines(path: Path, request: EventsRequest) -> Iterator[bytes]:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = send(path, request, 10.0)
     try:
-        sock.settimeout(10.0)
-        try:
-            sock.connect(os.fspath(path))
-        except (FileNotFoundError, ConnectionRefusedError) as exc:
-            raise Unreachable(f"no warden daemon at {path} ({exc.strerror}); "
-                              "is it running? (warden server)") from None
-        except PermissionError:
-            raise Unreachable(f"no permission to use {path}; run as root") from None
-        sock.sendall(encode(request))
         sock.settimeout(None if request.follow else 60.0)
         stream = sock.makefile("rb")
         while True:
