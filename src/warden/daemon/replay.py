@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from warden.config import load_jails
-from warden.core.addr import Network, parse_network
+from warden.core.addr import Network
 from warden.core.decisions import CheckIgnore
 from warden.core.filter import Failure
 from warden.core.replay import Difference, JailTotals, Replay, ReplayBan, compare
@@ -47,7 +47,7 @@ from warden.daemon.replaychunks import (
     file_blocks,
     scan_parallel,
 )
-from warden.daemon.runtime import JailSlot, run_ignorecommand
+from warden.daemon.runtime import JailSlot, resolved_networks, run_ignorecommand
 from warden.daemon.settings import read_settings
 from warden.errors import ConfigError, WardenError
 from warden.sources.base import resolve_encoding
@@ -198,12 +198,7 @@ def _resolver(host: str) -> list[Network]:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except OSError:
         return []
-    out: list[Network] = []
-    for info in infos:
-        net = parse_network(str(info[4][0]))
-        if net is not None and net not in out:
-            out.append(net)
-    return out
+    return resolved_networks(infos)
 
 
 def _ignorecommand(slots: dict[str, JailSlot]) -> Callable[[CheckIgnore], bool]:

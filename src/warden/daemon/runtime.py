@@ -22,7 +22,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from warden.backends.base import BanEntry, UnbanEntry
 from warden.backends.shellvars import splice_variables, variable_name
@@ -357,6 +357,16 @@ def _info(ban: Ban) -> dict[str, object]:
             "fields": dict(ban.fields)}
 
 
+def resolved_networks(infos: Iterable[tuple[Any, ...]]) -> list[Network]:
+    """The distinct addresses of ``getaddrinfo`` answers, in their order."""
+    out: list[Network] = []
+    for info in infos:
+        net = parse_network(str(info[4][0]))
+        if net is not None and net not in out:
+            out.append(net)
+    return out
+
+
 async def resolve_host(host: str) -> list[Network]:
     """The addresses of ``host`` (empty if it does not resolve)."""
     loop = asyncio.get_running_loop()
@@ -365,12 +375,7 @@ async def resolve_host(host: str) -> list[Network]:
             infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (OSError, TimeoutError):
         return []
-    out: list[Network] = []
-    for info in infos:
-        net = parse_network(str(info[4][0]))
-        if net is not None and net not in out:
-            out.append(net)
-    return out
+    return resolved_networks(infos)
 
 
 async def run_ignorecommand(command: str, question: CheckIgnore) -> bool:
