@@ -21,9 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.daemon.pipeline import sshd_tree
 
 from warden.backends.base import JailRule
 from warden.backends.dryrun import DryRunBackend
@@ -39,8 +44,6 @@ from warden.daemon.runtime import JailSlot, Runtime
 from warden.sources.base import LogBatch
 from warden.store import MemoryBanStore
 
-FILTERS = Path("/etc/fail2ban/filter.d")
-
 
 def _lines(n: int) -> list[str]:
     out = []
@@ -54,19 +57,6 @@ def _lines(n: int) -> list[str]:
             out.append(f"{stamp} host CRON[{40000 + i % 9999}]: pam_unix(cron:session): "
                        "session closed for user root")
     return out
-
-
-def _config(root: Path) -> Path:
-    conf = root / "conf"
-    (conf / "filter.d").mkdir(parents=True)
-    (conf / "action.d").mkdir()
-    for name in ("sshd.conf", "common.conf"):
-        (conf / "filter.d" / name).write_text((FILTERS / name).read_text())
-    (conf / "action.d" / "dummy.conf").write_text("[Definition]\nactionban =\n")
-    (conf / "jail.conf").write_text(
-        f"[sshd]\nenabled = true\nfilter = sshd\naction = dummy\nlogpath = {root}/auth.log\n"
-        "maxretry = 3\nfindtime = 1d\nbantime = 1d\nignoreself = false\n")
-    return conf
 
 
 async def _ingest(conf: Path, lines: list[str], mode: str) -> float:
@@ -158,7 +148,7 @@ def main() -> None:
     args = parser.parse_args()
     lines = _lines(args.lines)
     with tempfile.TemporaryDirectory() as tmp:
-        conf = _config(Path(tmp))
+        conf = sshd_tree(Path(tmp), findtime="1d", bantime="1d")
         results = {mode: float("inf") for mode in ("off", "on", "reader")}
         for _ in range(args.rounds):  # interleaved: a busy neighbour slows every mode alike
             for mode, best in results.items():

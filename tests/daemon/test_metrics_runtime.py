@@ -11,51 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.daemon.pipeline import FILTERS, Clock, pipeline
 from tests.e2e.harness import failure_line
-from warden.backends.base import JailRule
-from warden.backends.dryrun import DryRunBackend
-from warden.config import load_jails
 from warden.core.decisions import Ban, Unban
-from warden.core.jail import Jail
-from warden.daemon.enforcer import Enforcer, Route
-from warden.daemon.jailspec import jail_spec
 from warden.daemon.metrics import Metrics, Scrape
-from warden.daemon.runtime import JailSlot, Runtime
 from warden.sources.base import LogBatch
-from warden.store import MemoryBanStore
 
-FILTERS = Path("/etc/fail2ban/filter.d")
 pytestmark = pytest.mark.skipif(not (FILTERS / "sshd.conf").exists(), reason="needs fail2ban")
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-async def _pipeline(tmp_path: Path, clock: Clock
-                    ) -> tuple[Runtime, MemoryBanStore, DryRunBackend, asyncio.Task[None]]:
-    """A real jail (fail2ban's sshd filter, maxretry 3, bantime 60 s), the in-memory store,
-    the dry-run firewall."""
-    conf = tmp_path / "conf"
-    (conf / "filter.d").mkdir(parents=True)
-    (conf / "action.d").mkdir()
-    for name in ("sshd.conf", "common.conf"):
-        (conf / "filter.d" / name).write_text((FILTERS / name).read_text())
-    (conf / "action.d" / "dummy.conf").write_text("[Definition]\nactionban =\n")
-    (conf / "jail.conf").write_text(
-        f"[sshd]\nenabled = true\nfilter = sshd\naction = dummy\nlogpath = {tmp_path}/auth.log\n"
-        "maxretry = 3\nfindtime = 1h\nbantime = 60\nignoreself = false\n")
-    cfg = load_jails(conf).jails[0]
-    store, firewall = MemoryBanStore(), DryRunBackend()
-    enforcer = Enforcer({"dryrun": firewall}, clock=clock)
-    await enforcer.start_jails({"sshd": Route(JailRule("sshd"), ("dryrun",))})
-    runtime = Runtime(store, enforcer, clock=clock)
-    runtime.add_jail(JailSlot(cfg, Jail(jail_spec(cfg)), (f"{tmp_path}/auth.log",)))
-    return runtime, store, firewall, asyncio.create_task(enforcer.run())
 
 
 class _Recorder:
@@ -85,7 +47,7 @@ class _Recorder:
 def test_causes_lines_and_store_writes(tmp_path: Path) -> None:
     async def scenario() -> None:
         clock = Clock(1_800_000_000.0)
-        runtime, store, _fw, enforcer = await _pipeline(tmp_path, clock)
+        runtime, store, _fw, enforcer = await pipeline(tmp_path, clock)
         seen, metrics = _Recorder(), Metrics(clock.now)
         runtime.observers += [seen, metrics]
         path = f"{tmp_path}/auth.log"
@@ -128,7 +90,7 @@ def test_causes_lines_and_store_writes(tmp_path: Path) -> None:
 def test_failures_reach_the_stream_and_the_fleet(tmp_path: Path) -> None:
     async def scenario() -> None:
         clock = Clock(1_800_000_000.0)
-        runtime, _store, _fw, enforcer = await _pipeline(tmp_path, clock)
+        runtime, _store, _fw, enforcer = await pipeline(tmp_path, clock)
         jail = runtime.slots["sshd"].jail
         path = f"{tmp_path}/auth.log"
         # the fleet collects this jail's failures (its first call starts the collecting)
@@ -154,7 +116,7 @@ def test_failures_reach_the_stream_and_the_fleet(tmp_path: Path) -> None:
 def test_a_reader_from_the_first_line_sees_it(tmp_path: Path) -> None:
     async def scenario() -> None:
         clock = Clock(1_800_000_000.0)
-        runtime, _store, _fw, enforcer = await _pipeline(tmp_path, clock)
+        runtime, _store, _fw, enforcer = await pipeline(tmp_path, clock)
         reader = _Recorder(wants=True)
         runtime.observers.append(reader)
         line = failure_line("192.0.2.8", when=clock.now).rstrip("\n")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.daemon.pipeline import FILTERS, Clock, pipeline, sshd_tree
 from tests.e2e.harness import failure_line
 from warden.backends.base import JailRule
 from warden.backends.dryrun import DryRunBackend
@@ -20,49 +21,15 @@ from warden.daemon.enforcer import Enforcer, Route
 from warden.daemon.jailspec import jail_spec
 from warden.daemon.runtime import JailSlot, Runtime
 from warden.sources.base import FilePosition, LogBatch
-from warden.store import MemoryBanStore, SqliteBanStore, StoredBan
+from warden.store import SqliteBanStore, StoredBan
 
-FILTERS = Path("/etc/fail2ban/filter.d")
 pytestmark = pytest.mark.skipif(not (FILTERS / "sshd.conf").exists(), reason="needs fail2ban")
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _config(tmp_path: Path, bantime: int) -> Path:
-    conf = tmp_path / "conf"
-    (conf / "filter.d").mkdir(parents=True)
-    (conf / "action.d").mkdir()
-    for name in ("sshd.conf", "common.conf"):
-        (conf / "filter.d" / name).write_text((FILTERS / name).read_text())
-    (conf / "action.d" / "dummy.conf").write_text("[Definition]\nactionban =\n")
-    (conf / "jail.conf").write_text(
-        f"[sshd]\nenabled = true\nfilter = sshd\naction = dummy\nlogpath = {tmp_path}/auth.log\n"
-        f"maxretry = 3\nfindtime = 1h\nbantime = {bantime}\nignoreself = false\n")
-    return conf
-
-
-async def _pipeline(tmp_path: Path, clock: Clock
-                    ) -> tuple[Runtime, MemoryBanStore, DryRunBackend, asyncio.Task[None]]:
-    cfg = load_jails(_config(tmp_path, bantime=60)).jails[0]
-    store = MemoryBanStore()
-    firewall = DryRunBackend()
-    enforcer = Enforcer({"dryrun": firewall}, clock=clock)
-    await enforcer.start_jails({"sshd": Route(JailRule("sshd"), ("dryrun",))})
-    runtime = Runtime(store, enforcer, clock=clock)
-    runtime.add_jail(JailSlot(cfg, Jail(jail_spec(cfg)), (f"{tmp_path}/auth.log",)))
-    return runtime, store, firewall, asyncio.create_task(enforcer.run())
 
 
 def test_a_ban_is_stored_then_enforced_and_expires(tmp_path: Path) -> None:
     async def scenario() -> None:
         clock = Clock(1_800_000_000.0)
-        runtime, store, firewall, enforcer = await _pipeline(tmp_path, clock)
+        runtime, store, firewall, enforcer = await pipeline(tmp_path, clock)
         path = f"{tmp_path}/auth.log"
         lines = [failure_line("192.0.2.9", when=clock.now).rstrip("\n")] * 3
         await runtime.on_batch(LogBatch(path, lines[:2], FilePosition(path, 100)))
@@ -97,7 +64,7 @@ def test_a_ban_is_stored_then_enforced_and_expires(tmp_path: Path) -> None:
 def test_restore_gives_back_active_bans_only(tmp_path: Path) -> None:
     async def scenario() -> None:
         clock = Clock(1_800_000_000.0)
-        runtime, _store, _fw, enforcer = await _pipeline(tmp_path, clock)
+        runtime, _store, _fw, enforcer = await pipeline(tmp_path, clock)
         slot = runtime.slots["sshd"]
         active = [StoredBan("sshd", "192.0.2.1", clock.now - 10, 60.0),
                   StoredBan("sshd", "192.0.2.2", clock.now - 100, 60.0),  # over
@@ -113,7 +80,7 @@ def test_restore_gives_back_active_bans_only(tmp_path: Path) -> None:
 def test_manual_unban_forgets_history(tmp_path: Path) -> None:
     async def scenario() -> None:
         clock = Clock(1_800_000_000.0)
-        runtime, store, firewall, enforcer = await _pipeline(tmp_path, clock)
+        runtime, store, firewall, enforcer = await pipeline(tmp_path, clock)
         jail = runtime.slots["sshd"].jail
         await runtime.carry_out(jail.ban("198.51.100.0/24", clock.now), wait=True)
         assert {str(n) for n in firewall.banned("sshd")} == {"198.51.100.0/24"}
@@ -129,7 +96,7 @@ def test_a_failing_store_does_not_stop_enforcement(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
         clock = Clock(1_800_000_000.0)
-        cfg = load_jails(_config(tmp_path, bantime=60)).jails[0]
+        cfg = load_jails(sshd_tree(tmp_path)).jails[0]
         store = SqliteBanStore(tmp_path / "w.db")
         firewall = DryRunBackend()
         enforcer = Enforcer({"dryrun": firewall}, clock=clock)
