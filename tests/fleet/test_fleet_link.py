@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from ipaddress import ip_network
 from pathlib import Path
 
@@ -23,15 +23,6 @@ if have_redis():
     from warden.fleet.link import Link
 
 NOW = 1_900_000_000.0
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisServer]:
-    redis = RedisServer(tmp_path / "redis").start()
-    try:
-        yield redis
-    finally:
-        redis.stop()
 
 
 class Host:

@@ -5,8 +5,6 @@ is one count; against a real redis-server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from types import MappingProxyType
 
 import pytest
@@ -23,15 +21,6 @@ if have_redis():
     from warden.fleet.entry import FailureMark
 
 NOW = 1_900_000_000.0
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisServer]:
-    redis = RedisServer(tmp_path / "redis").start()
-    try:
-        yield redis
-    finally:
-        redis.stop()
 
 
 def _marks(host: str, addrs: list[str]) -> list[FailureMark]:
