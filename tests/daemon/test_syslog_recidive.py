@@ -4,7 +4,7 @@ fail2ban tags its syslog messages with the logger name (``fail2ban.actions[pid]`
 stock ``recidive`` filter expects that tag in a syslog file. warden's ban and unban lines carry
 the same tag; its other lines are tagged ``warden``. A private rsyslogd (its own socket, work
 directory and output file, never the system's) writes the file that both warden's engine and
-the real ``fail2ban-regex`` then read with the stock filter.
+the real ``fail2ban-regex`` then read with the stock filter (``tests.e2e.sshd.syslog_daemon``).
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.sshd import syslog_daemon
 from warden.config import load_filter
 from warden.core.filter import Filter
 from warden.daemon.logtarget import NOTICE, setup_logging
@@ -32,30 +31,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def rsyslog(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
-    """A private rsyslogd: (its socket, the file it writes)."""
-    sock, out = tmp_path / "log.sock", tmp_path / "syslog"
-    conf = tmp_path / "rsyslog.conf"
-    conf.write_text(
-        f'global(workDirectory="{tmp_path}")\n'
-        'module(load="imuxsock" SysSock.Use="off")\n'
-        f'input(type="imuxsock" Socket="{sock}")\n'
-        f'*.* action(type="omfile" file="{out}" template="RSYSLOG_TraditionalFileFormat")\n')
-    proc = subprocess.Popen(["rsyslogd", "-n", "-f", str(conf), "-i", str(tmp_path / "pid")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while not sock.exists():
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else "rsyslogd ended"
-            assert time.monotonic() < deadline, "rsyslogd did not create its socket"
-            time.sleep(0.05)
-        yield sock, out
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(10)
-
-
 def _wait_lines(path: Path, count: int) -> list[str]:
     deadline = time.monotonic() + 10
     while True:
@@ -65,9 +40,7 @@ def _wait_lines(path: Path, count: int) -> list[str]:
         time.sleep(0.05)
 
 
-def test_stock_recidive_reads_warden_ban_lines_from_syslog(
-        rsyslog: tuple[Path, Path], tmp_path: Path) -> None:
-    sock, out = rsyslog
+def _log_bans(sock: Path) -> None:
     target = setup_logging("SYSLOG", logging.INFO, syslogsocket=str(sock))
     try:
         actions = logging.getLogger("warden.actions")  # the runtime's ban and unban lines
@@ -78,7 +51,12 @@ def test_stock_recidive_reads_warden_ban_lines_from_syslog(
         actions.log(NOTICE, "[postfix] Ban 2001:db8::5")
     finally:
         target.close()
-    lines = _wait_lines(out, 5)
+
+
+def test_stock_recidive_reads_warden_ban_lines_from_syslog(tmp_path: Path) -> None:
+    with syslog_daemon(tmp_path) as (sock, out):
+        _log_bans(sock)
+        lines = _wait_lines(out, 5)
     assert len(lines) == 5, lines
     assert lines[0].endswith(f" fail2ban.actions[{os.getpid()}]: NOTICE [sshd] Ban 192.0.2.1")
     assert f" warden[{os.getpid()}]: INFO [sshd] Found 192.0.2.4" in lines[3]

@@ -23,7 +23,7 @@ import pytest
 
 from tests.backends.netns import can_use_netns, netns
 from tests.e2e.harness import Server, append, failure_line, wait_for
-from tests.e2e.test_sshd_attack import NEEDS, _probe, _ssh, _sshd, _syslog
+from tests.e2e.sshd import NEEDS, nftables_drop, probe, ssh, sshd_server, syslog_daemon
 
 ACTIONS = Path("/etc/fail2ban/action.d")
 pytestmark = pytest.mark.skipif(
@@ -63,26 +63,24 @@ def _server(tmp_path: Path, authlog: Path) -> Server:
     server = Server(tmp_path, f"[sshd]\nenabled = true\nfilter = sshd\nlogpath = {authlog}\n"
                     "port = ssh\nmaxretry = 3\nfindtime = 1h\nbantime = 1h\n"
                     "banprefix6 = 64\n", action="nftables-multiport")
-    for name in ("nftables.conf", "nftables-multiport.conf"):
-        shutil.copy(ACTIONS / name, server.conf / "action.d" / name)
-    (server.conf / "action.d" / "nftables.local").write_text("[Init]\nblocktype = drop\n")
+    nftables_drop(server.conf)
     return server
 
 
 def test_an_attacker_rotating_through_his_64_is_banned_as_the_64(tmp_path: Path) -> None:
-    with _pair() as (victim, attacker), _syslog(tmp_path) as (sock, authlog), \
-            _sshd(victim, tmp_path, sock):
+    with _pair() as (victim, attacker), syslog_daemon(tmp_path) as (sock, authlog), \
+            sshd_server(victim, tmp_path, sock):
         wait_for("sshd to listen", lambda: "Server listening" in authlog.read_text())
         server = _server(tmp_path, authlog)
         try:
             server.start(prefix=("ip", "netns", "exec", victim))
-            assert _probe(attacker, NEIGHBOUR, VICTIM) == "ok"
+            assert probe(attacker, NEIGHBOUR, VICTIM) == "ok"
             attempts = 0
             for src in ROTATING:
                 if "2001:db8:0:a::/64" in server.banned("sshd"):
                     break
-                assert _probe(attacker, src, VICTIM) == "ok", f"{src} cut off too early"
-                done = _ssh(attacker, src, VICTIM)
+                assert probe(attacker, src, VICTIM) == "ok", f"{src} cut off too early"
+                done = ssh(attacker, src, VICTIM)
                 assert "logged-in" not in done.stdout
                 attempts += 1
                 wait_for(f"sshd to log the failure of {src}",
@@ -97,8 +95,8 @@ def test_an_attacker_rotating_through_his_64_is_banned_as_the_64(tmp_path: Path)
             # no single address of the /64 was banned: the network holds them all
             assert set(server.banned("sshd")) == {"2001:db8:0:a::/64"}
             for src in ROTATING:
-                assert _probe(attacker, src, VICTIM) != "ok", f"{src} got through"
-            assert _probe(attacker, NEIGHBOUR, VICTIM) == "ok"
+                assert probe(attacker, src, VICTIM) != "ok", f"{src} got through"
+            assert probe(attacker, NEIGHBOUR, VICTIM) == "ok"
 
             status = server.cli("status", "sshd")
             assert status.returncode == 0, status.stderr
@@ -108,7 +106,7 @@ def test_an_attacker_rotating_through_his_64_is_banned_as_the_64(tmp_path: Path)
             assert done.returncode == 0, done.stderr
             assert "2001:db8:0:a::/64" not in _set(victim, "sshd6n")
             for src in (ROTATING[0], ROTATING[-1]):
-                assert _probe(attacker, src, VICTIM) == "ok"
+                assert probe(attacker, src, VICTIM) == "ok"
         finally:
             server.close()
 

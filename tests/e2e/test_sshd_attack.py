@@ -20,8 +20,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -29,29 +27,15 @@ import pytest
 
 from tests.backends.netns import can_use_netns, netns_pair
 from tests.e2e.harness import Server, append, wait_for
+from tests.e2e.sshd import NEEDS, probe, ssh, sshd_server, syslog_daemon
 
 STOCK = Path("/etc/fail2ban")
-NEEDS = ("nft", "sshpass", "ssh", "ssh-keygen", "rsyslogd", "unshare")
 pytestmark = pytest.mark.skipif(
     not can_use_netns() or any(shutil.which(t) is None for t in NEEDS)
     or not Path("/usr/sbin/sshd").exists() or not (STOCK / "jail.conf").exists(),
     reason="needs root, iproute2, nftables, openssh-server/client, sshpass, rsyslog, fail2ban")
 
 BANTIME = 15  # seconds: long enough for the restart under probing, short enough to wait out
-
-_PROBE = r"""
-import socket, sys
-src, dst, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
-s = socket.socket(socket.AF_INET6 if ":" in dst else socket.AF_INET)
-s.settimeout(timeout)
-s.bind((src, 0))
-try:
-    s.connect((dst, 22)); print("ok")
-except TimeoutError:
-    print("timeout")
-except OSError as e:
-    print(type(e).__name__)
-"""
 
 _PROBER = r"""
 import socket, sys, time, os
@@ -70,97 +54,8 @@ while not os.path.exists(stop):
 """
 
 
-# A /dev for sshd: the real devices it needs, and /dev/log bound to our syslog socket.
-_PRIVATE_DEV = r"""
-set -e
-dev=$1; sock=$2; ns=$3; config=$4
-mount -t tmpfs warden-dev "$dev"
-for f in null zero full random urandom tty ptmx; do
-    touch "$dev/$f"; mount --bind "/dev/$f" "$dev/$f"
-done
-for d in pts shm; do mkdir "$dev/$d"; mount --rbind "/dev/$d" "$dev/$d"; done
-ln -s /proc/self/fd "$dev/fd"
-touch "$dev/log"; mount --bind "$sock" "$dev/log"
-mount --rbind "$dev" /dev
-exec ip netns exec "$ns" /usr/sbin/sshd -D -f "$config"
-"""
-
-
-def _probe(ns: str, src: str, dst: str, timeout: float = 1.0) -> str:
-    return subprocess.run(("ip", "netns", "exec", ns, sys.executable, "-c", _PROBE, src, dst,
-                           str(timeout)), capture_output=True, text=True, check=True).stdout.strip()
-
-
-def _ssh(ns: str, src: str, dst: str, *, password: str | None = None, key: Path | None = None
-         ) -> subprocess.CompletedProcess[str]:
-    opts = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", f"BindAddress={src}", "-o", "ConnectTimeout=3", "-o", "BatchMode=no",
-            "-o", "NumberOfPasswordPrompts=1", "-o", "LogLevel=ERROR"]
-    if key is not None:
-        opts += ["-i", str(key), "-o", "PreferredAuthentications=publickey",
-                 "-o", "IdentitiesOnly=yes"]
-        head: tuple[str, ...] = ()
-    else:
-        opts += ["-o", "PreferredAuthentications=password", "-o", "PubkeyAuthentication=no"]
-        head = ("sshpass", "-p", password or "wrong")
-    return subprocess.run(("ip", "netns", "exec", ns, *head, "ssh", *opts, f"root@{dst}",
-                           "echo", "logged-in"), capture_output=True, text=True, timeout=30,
-                          check=False)
-
-
-@contextmanager
-def _syslog(root: Path) -> Iterator[tuple[Path, Path]]:
-    """rsyslogd on a private socket, writing everything to one file in syslog format."""
-    sock, log, conf = root / "log.sock", root / "syslog", root / "rsyslog.conf"
-    conf.write_text(
-        f'global(workDirectory="{root}")\n'
-        'module(load="imuxsock" SysSock.Use="off")\n'
-        f'input(type="imuxsock" Socket="{sock}" CreatePath="on")\n'
-        f'*.* action(type="omfile" file="{log}" template="RSYSLOG_TraditionalFileFormat")\n')
-    proc = subprocess.Popen(("rsyslogd", "-n", "-f", str(conf), "-i", str(root / "rsyslog.pid")),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for("rsyslogd's socket", sock.exists)
-        log.touch()
-        yield sock, log
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-@contextmanager
-def _sshd(ns: str, root: Path, syslog: Path) -> Iterator[Path]:
-    """sshd in ``ns`` logging to ``syslog``; yields the innocent user's private key."""
-    hostkey, userkey = root / "hostkey", root / "userkey"
-    for key in (hostkey, userkey):
-        subprocess.run(("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)),
-                       check=True)
-    (root / "authorized_keys").write_text((root / "userkey.pub").read_text())
-    config = root / "sshd_config"
-    config.write_text(
-        f"Port 22\nHostKey {hostkey}\nPidFile {root}/sshd.pid\nUsePAM no\n"
-        "PermitRootLogin yes\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\n"
-        f"StrictModes no\nAuthorizedKeysFile {root}/authorized_keys\nMaxStartups 100\n"
-        "MaxAuthTries 6\nLogLevel INFO\n")
-    Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory sshd requires
-    dev = root / "dev"
-    dev.mkdir()
-    sshd = subprocess.Popen(("unshare", "--mount", "--propagation", "private", "sh", "-c",
-                             _PRIVATE_DEV, "sh", str(dev), str(syslog), ns, str(config)),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        yield userkey
-    finally:
-        # sshd and the connections it forked: every process of the namespace is ours
-        pids = subprocess.run(("ip", "netns", "pids", ns), capture_output=True, text=True,
-                              check=False).stdout.split()
-        for pid in pids:
-            subprocess.run(("kill", "-TERM", pid), check=False, capture_output=True)
-        sshd.wait(10)
-
-
 def _dropped(ns: str, src: str, dst: str) -> bool:
-    return _probe(ns, src, dst) == "timeout"
+    return probe(ns, src, dst) == "timeout"
 
 
 def _is_banned(server: Server, addr: str) -> bool:
@@ -190,22 +85,22 @@ def _server(tmp_path: Path, authlog: Path, maillog: Path) -> Server:
 def test_sshd_under_attack(tmp_path: Path) -> None:
     maillog = tmp_path / "mail.log"
     maillog.touch()
-    with netns_pair() as (victim, attacker), _syslog(tmp_path) as (sock, authlog), \
-            _sshd(victim, tmp_path, sock) as userkey:
+    with netns_pair() as (victim, attacker), syslog_daemon(tmp_path) as (sock, authlog), \
+            sshd_server(victim, tmp_path, sock) as userkey:
         wait_for("sshd to listen", lambda: "Server listening" in authlog.read_text())
         server = _server(tmp_path, authlog, maillog)
         prefix = ("ip", "netns", "exec", victim)
         try:
             server.start(prefix=prefix)
-            wait_for("the innocent user to get in", lambda: "logged-in" in _ssh(
+            wait_for("the innocent user to get in", lambda: "logged-in" in ssh(
                 attacker, "192.0.2.3", "192.0.2.1", key=userkey).stdout, timeout=15)
 
             for src, dst in (("192.0.2.2", "192.0.2.1"), ("2001:db8::2", "2001:db8::1")):
-                assert _probe(attacker, src, dst) == "ok"  # reachable before the attack
+                assert probe(attacker, src, dst) == "ok"  # reachable before the attack
                 for _ in range(3):
                     if src in server.banned("sshd"):
                         break
-                    done = _ssh(attacker, src, dst)
+                    done = ssh(attacker, src, dst)
                     assert "logged-in" not in done.stdout
                 wait_for(f"{src} banned", partial(_is_banned, server, src))
                 # the store is written before the firewall: poll until the kernel drops it
@@ -215,8 +110,8 @@ def test_sshd_under_attack(tmp_path: Path) -> None:
             status = server.cli("status", "sshd")
             assert status.returncode == 0, status.stderr
             assert "192.0.2.2" in status.stdout and "2001:db8::2" in status.stdout
-            assert "logged-in" in _ssh(attacker, "192.0.2.3", "192.0.2.1", key=userkey).stdout
-            assert _probe(attacker, "2001:db8::3", "2001:db8::1") == "ok"
+            assert "logged-in" in ssh(attacker, "192.0.2.3", "192.0.2.1", key=userkey).stdout
+            assert probe(attacker, "2001:db8::3", "2001:db8::1") == "ok"
 
             # a mail jail over the stock jail.conf: one AUTH failure is enough, for a week
             stamp = time.strftime("%b %d %H:%M:%S")
@@ -243,9 +138,9 @@ def test_sshd_under_attack(tmp_path: Path) -> None:
             assert outcomes and set(outcomes) == {"timeout"}, outcomes
 
             # after bantime the kernel lets the attacker in again (and warden unbans)
-            wait_for("the attacker to connect again after bantime", lambda: _probe(
+            wait_for("the attacker to connect again after bantime", lambda: probe(
                 attacker, "192.0.2.2", "192.0.2.1", 0.5) == "ok", timeout=BANTIME + 15)
-            wait_for("IPv6 too", lambda: _probe(attacker, "2001:db8::2", "2001:db8::1", 0.5)
+            wait_for("IPv6 too", lambda: probe(attacker, "2001:db8::2", "2001:db8::1", 0.5)
                      == "ok", timeout=10)
             wait_for("warden's list to drop them", lambda: not server.banned("sshd"))
         finally:

@@ -23,7 +23,7 @@ import pytest
 
 from tests.backends.netns import can_use_netns, netns_pair
 from tests.e2e.harness import Server, wait_for
-from tests.e2e.test_sshd_attack import NEEDS, _probe, _sshd, _syslog
+from tests.e2e.sshd import NEEDS, nftables_drop, probe, sshd_server, syslog_daemon
 
 ACTIONS = Path("/etc/fail2ban/action.d")
 OWN = Path(__file__).resolve().parents[2] / "src" / "warden" / "data" / "filter.d"
@@ -76,15 +76,13 @@ def _server(tmp_path: Path, authlog: Path) -> Server:
                     action="nftables-multiport")
     for name in ("sshd.conf", "common.conf"):  # warden's own filter, default mode
         shutil.copy(OWN / name, server.conf / "filter.d" / name)
-    for name in ("nftables.conf", "nftables-multiport.conf"):
-        shutil.copy(ACTIONS / name, server.conf / "action.d" / name)
-    (server.conf / "action.d" / "nftables.local").write_text("[Init]\nblocktype = drop\n")
+    nftables_drop(server.conf)
     return server
 
 
 def test_preauth_scanners_are_banned_and_health_checks_are_not(tmp_path: Path) -> None:
-    with netns_pair() as (victim, attacker), _syslog(tmp_path) as (sock, authlog), \
-            _sshd(victim, tmp_path, sock):
+    with netns_pair() as (victim, attacker), syslog_daemon(tmp_path) as (sock, authlog), \
+            sshd_server(victim, tmp_path, sock):
         wait_for("sshd to listen", lambda: "Server listening" in authlog.read_text())
         server = _server(tmp_path, authlog)
         try:
@@ -101,7 +99,7 @@ def test_preauth_scanners_are_banned_and_health_checks_are_not(tmp_path: Path) -
                 _talk(attacker, SCANNER, HOST4, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             wait_for(f"{SCANNER} banned", lambda: SCANNER in server.banned("sshd"))
             assert f"banner exchange: Connection from {SCANNER} port" in authlog.read_text()
-            wait_for(f"{SCANNER} dropped", lambda: _probe(attacker, SCANNER, HOST4) == "timeout")
+            wait_for(f"{SCANNER} dropped", lambda: probe(attacker, SCANNER, HOST4) == "timeout")
 
             # a client that shares no cipher with the server, over IPv6
             for _ in range(MAXRETRY):
@@ -112,11 +110,11 @@ def test_preauth_scanners_are_banned_and_health_checks_are_not(tmp_path: Path) -
             wait_for(f"{OLDCLIENT} banned", lambda: OLDCLIENT in server.banned("sshd"))
             assert f"Unable to negotiate with {OLDCLIENT} port" in authlog.read_text()
             wait_for(f"{OLDCLIENT} dropped",
-                     lambda: _probe(attacker, OLDCLIENT, HOST6) == "timeout")
+                     lambda: probe(attacker, OLDCLIENT, HOST6) == "timeout")
 
             # the monitoring host was never counted and still gets through
             assert MONITOR not in server.banned("sshd")
-            assert _probe(attacker, MONITOR, HOST4) == "ok"
+            assert probe(attacker, MONITOR, HOST4) == "ok"
             assert server.status("sshd").total_failed == 2 * MAXRETRY
         finally:
             server.close()

@@ -19,7 +19,7 @@ import pytest
 
 from tests.backends.netns import can_use_netns, netns_pair
 from tests.e2e.harness import Server, wait_for
-from tests.e2e.test_sshd_attack import NEEDS, _probe, _ssh, _sshd, _syslog
+from tests.e2e.sshd import NEEDS, nftables_drop, probe, ssh, sshd_server, syslog_daemon
 
 ACTIONS = Path("/etc/fail2ban/action.d")
 OWN = Path(__file__).resolve().parents[2] / "src" / "warden" / "data" / "filter.d"
@@ -37,9 +37,7 @@ def _server(tmp_path: Path, authlog: Path) -> Server:
                     "trustsuccess = 1d\n", action="nftables-multiport")
     for name in ("sshd.conf", "common.conf"):  # warden's own: it has the success lines
         shutil.copy(OWN / name, server.conf / "filter.d" / name)
-    for name in ("nftables.conf", "nftables-multiport.conf"):
-        shutil.copy(ACTIONS / name, server.conf / "action.d" / name)
-    (server.conf / "action.d" / "nftables.local").write_text("[Init]\nblocktype = drop\n")
+    nftables_drop(server.conf)
     return server
 
 
@@ -48,13 +46,13 @@ def _failed(authlog: Path, addr: str) -> int:
 
 
 def test_a_user_who_logged_in_is_not_locked_out_by_typos(tmp_path: Path) -> None:
-    with netns_pair() as (victim, attacker), _syslog(tmp_path) as (sock, authlog), \
-            _sshd(victim, tmp_path, sock) as userkey:
+    with netns_pair() as (victim, attacker), syslog_daemon(tmp_path) as (sock, authlog), \
+            sshd_server(victim, tmp_path, sock) as userkey:
         wait_for("sshd to listen", lambda: "Server listening" in authlog.read_text())
         server = _server(tmp_path, authlog)
         try:
             server.start(prefix=("ip", "netns", "exec", victim))
-            wait_for("the user to log in with his key", lambda: "logged-in" in _ssh(
+            wait_for("the user to log in with his key", lambda: "logged-in" in ssh(
                 attacker, USER, HOST, key=userkey).stdout, timeout=15)
             wait_for("sshd to log it", lambda: f"Accepted publickey for root from {USER}"
                      in authlog.read_text())
@@ -62,25 +60,25 @@ def test_a_user_who_logged_in_is_not_locked_out_by_typos(tmp_path: Path) -> None
 
             # later he mistypes his password maxretry times: not banned
             for n in range(1, 4):
-                assert "logged-in" not in _ssh(attacker, USER, HOST).stdout
+                assert "logged-in" not in ssh(attacker, USER, HOST).stdout
                 wait_for("the failure logged", lambda n=n: _failed(authlog, USER) >= n)  # type: ignore[misc]
             wait_for("the failures counted", lambda: server.status("sshd").total_failed >= 3)
             assert USER not in server.banned("sshd")
-            assert "logged-in" in _ssh(attacker, USER, HOST, key=userkey).stdout
+            assert "logged-in" in ssh(attacker, USER, HOST, key=userkey).stdout
 
             # a stranger is banned after maxretry failures, as ever
             for _ in range(3):
-                _ssh(attacker, STRANGER, HOST)
+                ssh(attacker, STRANGER, HOST)
             wait_for("the stranger banned", lambda: STRANGER in server.banned("sshd"))
 
             # someone behind the user's NAT address keeps guessing: banned at 3 x maxretry
             while USER not in server.banned("sshd"):
                 assert _failed(authlog, USER) < 9, "not banned at the trusted threshold"
-                _ssh(attacker, USER, HOST)
+                ssh(attacker, USER, HOST)
                 wait_for("the failure logged or the ban", lambda: USER in server.banned("sshd")
                          or server.status("sshd").total_failed >= 3 + _failed(authlog, USER))
             assert _failed(authlog, USER) == 9
-            wait_for("the NAT address dropped", lambda: _probe(attacker, USER, HOST) != "ok")
+            wait_for("the NAT address dropped", lambda: probe(attacker, USER, HOST) != "ok")
             assert "[sshd] Ban 192.0.2.3" in server.log_text()
         finally:
             server.close()
