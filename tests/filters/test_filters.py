@@ -27,7 +27,7 @@ import pytest
 
 from warden.config import load_filter
 from warden.core.failregex import compile_regex
-from warden.core.filter import Filter
+from warden.core.filter import Failure, Filter
 from warden.core.regexlint import lint_regex
 
 HERE = Path(__file__).resolve().parent
@@ -125,6 +125,21 @@ def library_filters() -> list[str]:
     return sorted(names - HELPERS)
 
 
+def case_problems(case: Case, got: Failure | None, label: str, what: str = "failure"
+                  ) -> list[str]:
+    """What is wrong with ``got`` (the first failure, or success, a line gave) for ``case``."""
+    if not case.match:
+        return [] if got is None else [f"{label}: expected no {what}, got {got.fid}"]
+    if got is None:
+        return [f"{label}: expected a {what} for {case.host}, got none"]
+    problems = [] if got.fid == case.host else [f"{label}: expected {case.host}, got {got.fid}"]
+    for key, want in case.fields.items():
+        value = got.fields.get(key)
+        if (value if value is not None else "") != want:
+            problems.append(f"{label}: {key}: expected {want!r}, got {value!r}")
+    return problems
+
+
 @pytest.mark.parametrize("path", SCRIPTS, ids=[p.stem for p in SCRIPTS])
 def test_filter_script(path: Path) -> None:
     script = parse_script(path)
@@ -134,20 +149,7 @@ def test_filter_script(path: Path) -> None:
         for case in block.cases:
             result = flt.process(case.line, NOW)
             got = result.failures[0] if result.failures else None
-            label = f"{case.source} [{block.spec}]"
-            if not case.match:
-                if got is not None:
-                    failures.append(f"{label}: expected no failure, got {got.fid}")
-                continue
-            if got is None:
-                failures.append(f"{label}: expected a failure for {case.host}, got none")
-                continue
-            if got.fid != case.host:
-                failures.append(f"{label}: expected {case.host}, got {got.fid}")
-            for key, want in case.fields.items():
-                value = got.fields.get(key)
-                if (value if value is not None else "") != want:
-                    failures.append(f"{label}: {key}: expected {want!r}, got {value!r}")
+            failures += case_problems(case, got, f"{case.source} [{block.spec}]")
     assert not failures, "\n".join(failures)
 
 

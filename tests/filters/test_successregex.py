@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.filters.test_filters import DATA, NOW, parse_script
+from tests.filters.test_filters import DATA, NOW, case_problems, parse_script
 from warden.config import load_filter
 from warden.core.filter import Filter
 from warden.core.trust import success_definition
@@ -34,21 +34,9 @@ def test_success_script(path: Path) -> None:
         failures = Filter(definition)
         for case in block.cases:
             got = success.process(case.line, NOW).failures
-            found = got[0] if got else None
             if failures.process(case.line, NOW).failures and case.match:
                 problems.append(f"{case.source}: a success line is a failure too")
-            if not case.match:
-                if found is not None:
-                    problems.append(f"{case.source}: not a success, got {found.fid}")
-                continue
-            if found is None:
-                problems.append(f"{case.source}: expected a success of {case.host}")
-                continue
-            if found.fid != case.host:
-                problems.append(f"{case.source}: success of {found.fid}, not {case.host}")
-            for name, value in case.fields.items():
-                if str(found.fields.get(name)) != value:
-                    problems.append(f"{case.source}: {name}={found.fields.get(name)!r}")
+            problems += case_problems(case, got[0] if got else None, case.source, "success")
     assert not problems, "\n".join(problems)
 
 
