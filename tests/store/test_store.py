@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from warden.store import BanStore, MemoryBanStore, SqliteBanStore, StoredBan
+from warden.store import BanStore, MemoryBanStore, SqliteBanStore, StoredBan, TrustEntry
 from warden.store.model import MAX_MATCH_BYTES, bounded_line
 from warden.store.sqlite import SCHEMA_VERSION
 
@@ -299,7 +299,57 @@ def test_a_version_1_database_is_migrated_and_keeps_its_bans(tmp_path: Path) -> 
         store.close()
     check = sqlite3.connect(path)
     try:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert check.execute("SELECT count(*) FROM history").fetchone()[0] == 2
     finally:
         check.close()
+
+
+# -- escalation members and trust (issue 14) ---------------------------------------------------
+def test_an_escalated_ban_keeps_its_members_while_active(store: BanStore) -> None:
+    members = ("192.0.2.1", "192.0.2.2", "192.0.2.3")
+    store.add_bans([StoredBan("sshd", "192.0.2.0/24", 100.0, 60.0, 1, (), members),
+                    StoredBan("sshd", "192.0.2.1", 100.0, 60.0)])
+    found = {b.addr: b.members for b in store.active_bans(120.0)}
+    assert found == {"192.0.2.0/24": members, "192.0.2.1": ()}
+    # a later ban of the network by hand is no escalation: it does not inherit them
+    store.add_bans([StoredBan("sshd", "192.0.2.0/24", 130.0, 60.0, 2)])
+    assert [b.members for b in store.active_bans(135.0) if b.addr == "192.0.2.0/24"] == [()]
+    store.add_bans([StoredBan("sshd", "192.0.2.0/24", 140.0, 60.0, 3, (), members[:2])])
+    store.remove_bans([("sshd", "192.0.2.0/24")], at=150.0)
+    store.add_bans([StoredBan("sshd", "192.0.2.0/24", 160.0, 60.0, 4)])
+    assert [b.members for b in store.active_bans(165.0) if b.addr == "192.0.2.0/24"] == [()]
+
+
+def test_trust_keeps_the_latest_login_and_drops_old_ones(store: BanStore) -> None:
+    store.save_trust([TrustEntry("sshd", "192.0.2.5", 100.0),
+                      TrustEntry("sshd", "2001:db8:1:2::/64", 200.0),
+                      TrustEntry("dovecot", "192.0.2.5", 150.0)])
+    store.save_trust([TrustEntry("sshd", "192.0.2.5", 90.0)])  # an older line read again
+    assert store.trust(0.0) == [TrustEntry("sshd", "192.0.2.5", 100.0),
+                                TrustEntry("dovecot", "192.0.2.5", 150.0),
+                                TrustEntry("sshd", "2001:db8:1:2::/64", 200.0)]
+    assert store.trust(150.0) == [TrustEntry("dovecot", "192.0.2.5", 150.0),
+                                  TrustEntry("sshd", "2001:db8:1:2::/64", 200.0)]
+    store.save_trust([TrustEntry("sshd", "192.0.2.5", 300.0)], before=160.0)
+    assert store.trust(0.0) == [TrustEntry("sshd", "2001:db8:1:2::/64", 200.0),
+                                TrustEntry("sshd", "192.0.2.5", 300.0)]
+
+
+def test_members_and_trust_survive_reopening_a_version_2_database(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    first = SqliteBanStore(path)
+    first.close()
+    old = sqlite3.connect(path)  # as version 2 left it: no ban_members, no trust
+    old.executescript("DROP TABLE ban_members; DROP TABLE trust; PRAGMA user_version=2;")
+    old.close()
+    store = SqliteBanStore(path)
+    store.add_bans([StoredBan("sshd", "192.0.2.0/24", 100.0, -1.0, 1, (), ("192.0.2.9",))])
+    store.save_trust([TrustEntry("sshd", "192.0.2.5", 100.0)])
+    store.close()
+    again = SqliteBanStore(path)
+    try:
+        assert [b.members for b in again.active_bans(1e9)] == [("192.0.2.9",)]
+        assert again.trust(0.0) == [TrustEntry("sshd", "192.0.2.5", 100.0)]
+    finally:
+        again.close()

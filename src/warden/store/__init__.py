@@ -1,7 +1,14 @@
 """Durable daemon state: active bans, ban history, log positions."""
 
 from warden.store.memory import MemoryBanStore
-from warden.store.model import BanKey, BanStore, HistoryEntry, PositionData, StoredBan
+from warden.store.model import (
+    BanKey,
+    BanStore,
+    HistoryEntry,
+    PositionData,
+    StoredBan,
+    TrustEntry,
+)
 from warden.store.sqlite import SqliteBanStore
 
 __all__ = [
@@ -12,4 +19,5 @@ __all__ = [
     "PositionData",
     "SqliteBanStore",
     "StoredBan",
+    "TrustEntry",
 ]

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from warden.store.model import BanKey, HistoryEntry, PositionData, StoredBan, bounded_line
+from warden.store.model import (
+    BanKey,
+    HistoryEntry,
+    PositionData,
+    StoredBan,
+    TrustEntry,
+    bounded_line,
+)
 
 __all__ = ["MemoryBanStore"]
 
@@ -23,6 +30,7 @@ class MemoryBanStore:
         self._outbox: list[tuple[int, str]] = []
         self._origins: dict[BanKey, str] = {}
         self._matches: dict[BanKey, StoredBan] = {}
+        self._trust: dict[BanKey, float] = {}
         self._seq = 0
 
     def add_bans(self, bans: Sequence[StoredBan]) -> None:
@@ -30,7 +38,7 @@ class MemoryBanStore:
         for ban in bans:
             if ban.matches:
                 ban = replace(ban, matches=tuple(bounded_line(x) for x in ban.matches))
-                self._matches[ban.key] = ban
+                self._matches[ban.key] = replace(ban, members=())
             self._bans[ban.key] = replace(ban, matches=())
             self._history.append((ban.jail, ban.addr, ban.start, ban.bantime))
 
@@ -62,7 +70,9 @@ class MemoryBanStore:
 
     def _with_lines(self, ban: StoredBan) -> StoredBan:
         kept = self._matches.get(ban.key)
-        return ban if kept is None or kept.start != ban.start else kept
+        if kept is None or kept.start != ban.start:
+            return ban
+        return replace(ban, matches=kept.matches)
 
     def matches_of(self, addr: str) -> list[StoredBan]:
         """The latest ban of ``addr`` in each jail that kept its matched lines."""
@@ -127,6 +137,19 @@ class MemoryBanStore:
                 self._origins.pop(key, None)
             else:
                 self._origins[key] = origin
+
+    def save_trust(self, entries: Sequence[TrustEntry], before: float | None = None) -> None:
+        """Remember the logins (the later time wins); drop those older than ``before``."""
+        for entry in entries:
+            key = (entry.jail, entry.key)
+            self._trust[key] = max(entry.time, self._trust.get(key, entry.time))
+        if before is not None:
+            self._trust = {k: at for k, at in self._trust.items() if at >= before}
+
+    def trust(self, since: float) -> list[TrustEntry]:
+        """The remembered logins since ``since``, oldest first."""
+        return sorted((TrustEntry(jail, key, at) for (jail, key), at in self._trust.items()
+                       if at >= since), key=lambda e: e.time)
 
     def outbox_add(self, entries: Sequence[str]) -> None:
         """Queue fleet entries to publish."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = ["MAX_MATCH_BYTES", "BanKey", "BanStore", "HistoryEntry", "PositionData", "StoredBan",
-           "bounded_line"]
+           "TrustEntry", "bounded_line"]
 
 #: a log position as the source describes it (a JSON-ready dictionary, opaque to the store)
 PositionData = Mapping[str, object]
@@ -38,6 +38,9 @@ class StoredBan:
     to it (fail2ban's ``dbmaxmatches`` of them at most, each cut to :data:`MAX_MATCH_BYTES`):
     kept with the ban so that they survive a restart (``<matches>`` of restored bans,
     ``warden explain``); a ban without lines keeps none (a manual ban, a fleet ban).
+    ``members``: of a network banned by escalation (``escalate``), the banned addresses
+    inside it that made the jail ban it (kept while the ban is active, for ``explain`` and
+    the escalation groups after a restart).
     """
 
     jail: str
@@ -46,6 +49,7 @@ class StoredBan:
     bantime: float
     count: int = 1
     matches: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
 
     @property
     def key(self) -> BanKey:
@@ -76,6 +80,16 @@ class HistoryEntry:
     count: int
     last_start: float
     last_bantime: float
+
+
+@dataclass(frozen=True, slots=True)
+class TrustEntry:
+    """The latest successful login (``trustsuccess``) of ``key`` (an address, or its counting
+    network) seen by ``jail``, at ``time``."""
+
+    jail: str
+    key: str
+    time: float
 
 
 class BanStore(Protocol):
@@ -133,6 +147,13 @@ class BanStore(Protocol):
 
     def save_fleet_origins(self, origins: Mapping[BanKey, str | None]) -> None:
         """Remember the origin of each ban in ``origins`` (``None``: forget it)."""
+
+    def save_trust(self, entries: Sequence[TrustEntry], before: float | None = None) -> None:
+        """Remember each entry's login time (the later one wins for a key); with ``before``
+        also drop the logins older than that (no jail trusts them any more)."""
+
+    def trust(self, since: float) -> list[TrustEntry]:
+        """The remembered logins at or after ``since``, oldest first."""
 
     def outbox_add(self, entries: Sequence[str]) -> None:
         """Queue fleet entries (opaque text) to publish, after those already queued."""

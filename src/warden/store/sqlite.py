@@ -1,5 +1,7 @@
 """The SQLite ban store (WAL mode): active bans, ban history, ends of bans, log positions,
-and the matched log lines of each (jail, address)'s latest ban (``ban_matches``).
+the matched log lines of each (jail, address)'s latest ban (``ban_matches``), the members
+of escalated network bans (``ban_members``) and the latest successful login of each trusted
+address (``trust``).
 
 Each public method is one transaction, so a burst of bans costs one commit (one fsync).
 ``synchronous=FULL``: a ban reported to the caller survives a crash or power loss.
@@ -16,14 +18,21 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from warden.store.model import BanKey, HistoryEntry, PositionData, StoredBan, bounded_line
+from warden.store.model import (
+    BanKey,
+    HistoryEntry,
+    PositionData,
+    StoredBan,
+    TrustEntry,
+    bounded_line,
+)
 
 __all__ = ["SCHEMA_VERSION", "SqliteBanStore"]
 
 log = logging.getLogger("warden.store")
 
-#: 1: bans, history, positions, ends, fleet tables; 2: ban_matches
-SCHEMA_VERSION = 2
+#: 1: bans, history, positions, ends, fleet tables; 2: ban_matches; 3: ban_members, trust
+SCHEMA_VERSION = 3
 
 # What takes a database of version N to N + 1 (the version is set once all have run, in the
 # same transaction as them).
@@ -34,6 +43,15 @@ CREATE TABLE IF NOT EXISTS ban_matches (
     PRIMARY KEY (jail, addr)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ban_matches_addr ON ban_matches (addr);
 CREATE INDEX IF NOT EXISTS ban_matches_start ON ban_matches (start);
+""",
+    2: """
+CREATE TABLE IF NOT EXISTS ban_members (
+    jail TEXT NOT NULL, addr TEXT NOT NULL, start REAL NOT NULL, members TEXT NOT NULL,
+    PRIMARY KEY (jail, addr)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS trust (
+    jail TEXT NOT NULL, key TEXT NOT NULL, at REAL NOT NULL,
+    PRIMARY KEY (jail, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS trust_at ON trust (at);
 """,
 }
 
@@ -61,8 +79,9 @@ CREATE TABLE IF NOT EXISTS fleet_origins (
 # the matched lines of a ban are those stored with the same start (a later ban without lines,
 # manual or from the fleet, does not inherit the lines of an earlier one)
 _ACTIVE = """
-SELECT b.jail, b.addr, b.start, b.bantime, b.count, m.lines FROM bans AS b
+SELECT b.jail, b.addr, b.start, b.bantime, b.count, m.lines, e.members FROM bans AS b
 LEFT JOIN ban_matches AS m ON m.jail = b.jail AND m.addr = b.addr AND m.start = b.start
+LEFT JOIN ban_members AS e ON e.jail = b.jail AND e.addr = b.addr AND e.start = b.start
 WHERE b.bantime < 0 OR b.start + b.bantime > ? ORDER BY b.start
 """
 
@@ -146,6 +165,8 @@ class SqliteBanStore:
         rows = [(b.jail, b.addr, b.start, b.bantime, b.count) for b in bans]
         lines = [(b.jail, b.addr, b.start, json.dumps([bounded_line(x) for x in b.matches]))
                  for b in bans if b.matches]
+        members = [(b.jail, b.addr, b.start, json.dumps(list(b.members)))
+                   for b in bans if b.members]
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany(
@@ -158,6 +179,10 @@ class SqliteBanStore:
                 self._conn.executemany(
                     "INSERT OR REPLACE INTO ban_matches (jail, addr, start, lines) "
                     "VALUES (?, ?, ?, ?)", lines)
+            if members:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO ban_members (jail, addr, start, members) "
+                    "VALUES (?, ?, ?, ?)", members)
 
     def remove_bans(self, keys: Iterable[BanKey], *, forget: bool = False,
                     at: float | None = None) -> None:
@@ -167,6 +192,7 @@ class SqliteBanStore:
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             self._conn.executemany("DELETE FROM bans WHERE jail = ? AND addr = ?", rows)
+            self._conn.executemany("DELETE FROM ban_members WHERE jail = ? AND addr = ?", rows)
             if forget:
                 self._conn.executemany("DELETE FROM history WHERE jail = ? AND addr = ?", rows)
                 self._conn.executemany("DELETE FROM ban_matches WHERE jail = ? AND addr = ?",
@@ -189,8 +215,8 @@ class SqliteBanStore:
     def active_bans(self, now: float) -> list[StoredBan]:
         """Every ban still active at ``now``."""
         rows = self._conn.execute(_ACTIVE, (now,))
-        return [StoredBan(jail, addr, start, bantime, count, _lines(lines))
-                for jail, addr, start, bantime, count, lines in rows]
+        return [StoredBan(jail, addr, start, bantime, count, _lines(lines), _lines(members))
+                for jail, addr, start, bantime, count, lines, members in rows]
 
     def matches_of(self, addr: str) -> list[StoredBan]:
         """The latest ban of ``addr`` in each jail that kept its matched lines."""
@@ -286,6 +312,26 @@ class SqliteBanStore:
             self._conn.executemany(
                 "INSERT OR REPLACE INTO fleet_origins (jail, addr, origin) VALUES (?, ?, ?)",
                 [(*key, origin) for key, origin in origins.items() if origin is not None])
+
+    def save_trust(self, entries: Sequence[TrustEntry], before: float | None = None) -> None:
+        """Remember the logins (the later time wins) and drop those older than ``before``,
+        in one transaction."""
+        if not entries and before is None:
+            return
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                "INSERT INTO trust (jail, key, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (jail, key) DO UPDATE SET at = max(at, excluded.at)",
+                [(e.jail, e.key, e.time) for e in entries])
+            if before is not None:
+                self._conn.execute("DELETE FROM trust WHERE at < ?", (before,))
+
+    def trust(self, since: float) -> list[TrustEntry]:
+        """The remembered logins since ``since``, oldest first."""
+        rows = self._conn.execute(
+            "SELECT jail, key, at FROM trust WHERE at >= ? ORDER BY at", (since,))
+        return [TrustEntry(str(jail), str(key), float(at)) for jail, key, at in rows]
 
     def outbox_add(self, entries: Sequence[str]) -> None:
         """Queue fleet entries to publish, in one transaction."""
