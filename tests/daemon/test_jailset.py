@@ -24,6 +24,7 @@ from warden.protocol import (
     JailGetRequest,
     JailSetRequest,
     OptionReply,
+    PingRequest,
     Request,
     Response,
     ServerGetRequest,
@@ -255,3 +256,34 @@ def test_an_idle_jail_reads_no_lines(ctx: FakeContext) -> None:
     assert feed(ctx, "192.0.2.60", 3) != []
     refused = ask(ctx, JailSetRequest("sshd", "idle", ("maybe",)))
     assert isinstance(refused, FailedReply) and "'on' or 'off'" in refused.message
+
+
+def test_loop_answers_ping_while_a_set_compiles_its_regex(ctx: FakeContext) -> None:
+    # a regex that takes a good part of a second to parse and screen: the set checks it off
+    # the event loop, so a ping sent after the set is answered before the set is
+    big = "^(?:" + "|".join(f"knock{i}x" for i in range(600)) + r") from <HOST>$"
+    order: list[str] = []
+
+    async def both() -> None:
+        async def one(name: str, request: Request) -> None:
+            await handle(ctx, request)
+            order.append(name)
+        setting = asyncio.create_task(one("set", JailSetRequest("sshd", "addfailregex", (big,))))
+        await asyncio.sleep(0)  # the set is under way
+        await one("ping", PingRequest())
+        await setting
+    asyncio.run(both())
+    assert order == ["ping", "set"]
+    assert ctx.jails["sshd"].config.filter is not None
+    assert ctx.jails["sshd"].config.filter.failregex[-1] == big  # and the set took effect
+
+
+def test_two_sets_at_once_both_take_effect(ctx: FakeContext) -> None:
+    async def both() -> list[Response]:
+        return list(await asyncio.gather(
+            handle(ctx, JailSetRequest("sshd", "addfailregex", (r"^Knock from <HOST>$",))),
+            handle(ctx, JailSetRequest("sshd", "addfailregex", (r"^Tap from <HOST>$",)))))
+    assert all(isinstance(r, OptionReply) for r in asyncio.run(both()))
+    flt = ctx.jails["sshd"].config.filter
+    assert flt is not None and flt.failregex[-2:] == (r"^Knock from <HOST>$",
+                                                     r"^Tap from <HOST>$")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
@@ -116,10 +117,17 @@ def _walk(items: Any, icase: bool) -> list[Clause]:
 
 def required_clauses(pattern: re.Pattern[str]) -> list[Clause]:
     """All clauses of ``pattern``: tuples of literals, one of which occurs in any match."""
-    tree = sre_parse.parse(pattern.pattern, pattern.flags & ~re.UNICODE)
+    return list(_clauses(pattern.pattern, pattern.flags))
+
+
+# Parsing a pattern is most of a filter's load time; a runtime ``set JAIL addfailregex``
+# rebuilds the jail's filter, whose other regexes are the ones parsed before: remembered.
+@lru_cache(maxsize=4096)
+def _clauses(text: str, flags: int) -> tuple[Clause, ...]:
+    tree = sre_parse.parse(text, flags & ~re.UNICODE)
     icase = bool(tree.state.flags & _IGNORECASE)
     # Deduplicate, keep order.
-    return list(dict.fromkeys(_walk(tree, icase)))
+    return tuple(dict.fromkeys(_walk(tree, icase)))
 
 
 _RARE = 5
@@ -141,9 +149,14 @@ def text_screen(patterns: list[re.Pattern[str]], limit: int = 8) -> tuple[str, .
     those shared by most patterns. None if some pattern has no such clause, or if more than
     ``limit`` literals would be needed (the test would then cost more than it saves).
     """
+    return _text_screen(tuple((p.pattern, p.flags) for p in patterns), limit)
+
+
+@lru_cache(maxsize=256)
+def _text_screen(patterns: tuple[tuple[str, int], ...], limit: int) -> tuple[str, ...] | None:
     clauses: list[list[Clause]] = []
-    for pattern in patterns:
-        usable = [c for c in required_clauses(pattern) if all(lit and "\n" not in lit for lit in c)]
+    for text, flags in patterns:
+        usable = [c for c in _clauses(text, flags) if all(lit and "\n" not in lit for lit in c)]
         if not usable:
             return None
         clauses.append(usable)
@@ -230,7 +243,12 @@ def _union(sets: list[frozenset[str] | None]) -> frozenset[str] | None:
 def first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
     """For a pattern anchored at the start of the text (``^`` without MULTILINE, or ``\\A``):
     the characters the text must start with for a match; ``None`` if not determined."""
-    tree = sre_parse.parse(pattern.pattern, pattern.flags & ~re.UNICODE)
+    return _first_chars(pattern.pattern, pattern.flags)
+
+
+@lru_cache(maxsize=4096)
+def _first_chars(text: str, flags: int) -> frozenset[str] | None:
+    tree = sre_parse.parse(text, flags & ~re.UNICODE)
     if tree.state.flags & re.MULTILINE:
         return None  # ``^`` may match after any newline
     return _first(tree, bool(tree.state.flags & _IGNORECASE), True)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 # The standard library's own regex parser and its opcodes (private modules without type stubs:
@@ -363,14 +363,21 @@ def certain_problems(pattern: str) -> list[str]:
     """The problems of :func:`lint_regex` that are certain to be exponential (a loop that
     repeats nothing but another unbounded loop); an empty list if none or if ``pattern``
     does not parse (compiling reports that)."""
+    return list(_certain(pattern))
+
+
+# Checked at every load and at each runtime ``set`` of a regex, for every regex of the jail's
+# filter: remembered, so a set parses only the regex it adds.
+@lru_cache(maxsize=4096)
+def _certain(pattern: str) -> tuple[str, ...]:
     try:
         tree = P.parse(pattern)
     except re.error:
-        return []
+        return ()
     problems: list[str] = []
     for body, unbounded in _loops(tree):
         if unbounded:
             for problem in _only_loop_problem(body):
                 if problem not in problems:
                     problems.append(problem)
-    return problems
+    return tuple(problems)

@@ -15,11 +15,13 @@ option warden cannot change at run time is refused with a reason, never ignored.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import glob
 import locale
 import logging
 import shlex
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -417,20 +419,43 @@ async def set_jail_option(ctx: RequestContext, slot: JailSlot, option: str,
         return FailedReply(f"set {option}: {REFUSED_JAIL_SET[option]}", "usage")
     if option not in JAIL_SET_OPTIONS:
         return _failed(f"Invalid command {option!r} (no set action or not yet implemented)")
-    cfg = slot.config
-    try:
-        new = _changed(cfg, option, values)
-    except _Bad as exc:
-        return _failed(str(exc))
-    if new != cfg or option.startswith("bantime."):
-        problems = jail_problems(new)
-        if problems:
-            return _failed(" ".join(str(problems[0]).splitlines()))
-        refused = await ctx.reconfigure_jail(new)
-        if refused is not None:
-            return _failed(refused)
-        log.info("[%s] set %s %s (until the next reload)", cfg.name, option, " ".join(values))
+    async with _setting_lock():
+        cfg = slot.config
+        try:
+            new = _changed(cfg, option, values)
+        except _Bad as exc:
+            return _failed(str(exc))
+        if new != cfg or option.startswith("bantime."):
+            # Off the event loop: a changed filter's regexes are parsed and screened (a big
+            # new regex takes a while; the rest come from core's caches), and meanwhile the
+            # loop keeps reading logs, banning and answering. The jail is rebuilt on the loop
+            # from the now cached regexes.
+            problems = await asyncio.to_thread(jail_problems, new)
+            if problems:
+                return _failed(" ".join(str(problems[0]).splitlines()))
+            if ctx.jails.get(cfg.name) is not slot or slot.config is not cfg:
+                return _failed(f"the jail {cfg.name!r} was reloaded while the value was "
+                               "checked; nothing changed, set it again")
+            refused = await ctx.reconfigure_jail(new)
+            if refused is not None:
+                return _failed(refused)
+            log.info("[%s] set %s %s (until the next reload)", cfg.name, option,
+                     " ".join(values))
     return get_jail_option(slot, _ANSWER.get(option, option), ())
+
+
+# One runtime set at a time, so two sets of one jail both take effect (each starts from
+# the other's result); one lock per event loop (tests run several loops in turn).
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = \
+    weakref.WeakKeyDictionary()
+
+
+def _setting_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _LOCKS.get(loop)
+    if lock is None:
+        lock = _LOCKS[loop] = asyncio.Lock()
+    return lock
 
 
 def _idle(slot: JailSlot, values: Sequence[str]) -> Response:
