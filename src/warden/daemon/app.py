@@ -22,6 +22,7 @@ from pathlib import Path
 from warden import __version__
 from warden.backends.base import BanEntry, FirewallBackend
 from warden.config import JailConfig, JailsConfig
+from warden.config.metrics import metrics_endpoint
 from warden.config.sourceopts import journal_backend, syslog_backend
 from warden.config.validate import jail_problems
 from warden.core.addr import Network, parse_network
@@ -35,7 +36,7 @@ from warden.daemon.events import EventHub
 from warden.daemon.firewall import make_backend, needs_matches, route_for
 from warden.daemon.fleetlink import open_fleet
 from warden.daemon.handler import FleetView
-from warden.daemon.httpmetrics import MetricsServer
+from warden.daemon.httpmetrics import MetricsServer, move_metrics, serve_metrics
 from warden.daemon.jailspec import ignore_names, jail_spec
 from warden.daemon.kernelbans import adopt
 from warden.daemon.logtarget import NOTICE, LogTarget, log_file, parse_level
@@ -136,6 +137,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self._reloading = asyncio.Lock()
         self.group: asyncio.TaskGroup | None = None
+        self.metrics_server: MetricsServer | None = None
         self.self_addresses: tuple[Network, ...] = ()
         # insight (issue 13): counters for /metrics and the event stream, told by the runtime
         self.metrics = Metrics(started=clock())
@@ -334,7 +336,6 @@ class Daemon:
         compat = None if self.settings.compat_socket is None else CompatServer(
             self.settings.compat_socket, self.handle, self.clock)
         loop = asyncio.get_running_loop()
-        metrics: MetricsServer | None = None
         try:
             # bind first: a socket problem is reported as itself, before any task runs
             await control.start()
@@ -354,7 +355,7 @@ class Daemon:
                 group.create_task(self._housekeeping(), name="housekeeping")
                 group.create_task(self.events.watch_sources(self.source_states),
                                   name="source events")
-                metrics = await self._start_metrics()
+                self.metrics_server = await serve_metrics(self.settings.metrics, self.scrape)
                 if self.fleet is not None:
                     group.create_task(self.fleet.run(), name="fleet")
                 self.sync_sources()
@@ -373,26 +374,10 @@ class Daemon:
                     loop.remove_signal_handler(sig)
             if compat is not None:
                 await compat.close()
-            if metrics is not None:
-                await metrics.close()
+            if self.metrics_server is not None:
+                await self.metrics_server.close()
             await control.close()
             await self._shutdown()
-
-    async def _start_metrics(self) -> MetricsServer | None:
-        """Serve /metrics if warden.conf says where; a failure to listen is logged and the
-        daemon goes on protecting without it."""
-        endpoint = self.settings.metrics
-        if endpoint is None:
-            return None
-        server = MetricsServer(endpoint, self.scrape)
-        try:
-            await server.start()
-        except OSError as exc:  # the server's strerror says it plainly
-            log.error("metrics: cannot listen on %s (%s); /metrics is not served", endpoint,
-                      exc.strerror or exc)
-            return None
-        log.info("metrics served on %s at /metrics", endpoint)
-        return server
 
     def scrape(self) -> str:
         """Every metrics series now, in Prometheus' text format."""
@@ -501,7 +486,17 @@ class Daemon:
         """Re-read the configuration (see :func:`warden.daemon.service.reload`); one reload
         at a time (SIGHUP and a client may ask together)."""
         async with self._reloading:
-            return await _reload(self, jail, restart=restart, unban=unban)
+            before = self.config
+            reply = await _reload(self, jail, restart=restart, unban=unban)
+            if jail is None and self.config is not before and self.group is not None:
+                # a changed ``metrics =`` moves the endpoint (the old one stays if it fails)
+                wanted = metrics_endpoint(self.config.settings.get("metrics"))
+                self.metrics_server = await move_metrics(self.metrics_server, wanted,
+                                                         self.scrape)
+                self.settings = dataclasses.replace(
+                    self.settings, metrics=None if self.metrics_server is None
+                    else self.metrics_server.endpoint)
+            return reply
 
     # -- fail2ban-client's runtime changes (warden.daemon.jailset) ---------------------------
     async def reconfigure_jail(self, cfg: JailConfig) -> str | None:

@@ -23,7 +23,7 @@ from warden.daemon.control import bind_socket
 from warden.daemon.metrics import CONTENT_TYPE
 from warden.daemon.statefiles import UnsafeStatePath
 
-__all__ = ["MetricsServer"]
+__all__ = ["MetricsServer", "move_metrics", "serve_metrics"]
 
 log = logging.getLogger("warden.metrics")
 
@@ -65,6 +65,11 @@ class MetricsServer:
         if not self.endpoint.loopback:
             log.warning("metrics: served on %s, which is not loopback: whoever reaches it "
                         "sees the jails and their counts", self.endpoint)
+
+    @property
+    def listening(self) -> bool:
+        """True between :meth:`start` and :meth:`close`."""
+        return self._server is not None
 
     @property
     def port(self) -> int:
@@ -139,3 +144,65 @@ async def _send(writer: asyncio.StreamWriter, code: int, reason: str, body: byte
             f"Content-Length: {len(body)}\r\nConnection: close\r\n{extra}\r\n")
     writer.write(head.encode("latin-1") + (b"" if head_only else body))
     await writer.drain()
+
+
+async def serve_metrics(endpoint: MetricsEndpoint | None, render: Callable[[], str]
+                        ) -> MetricsServer | None:
+    """A started server for ``endpoint`` (None: not configured, or it cannot listen; that is
+    logged and the daemon goes on protecting without metrics)."""
+    if endpoint is None:
+        return None
+    server = MetricsServer(endpoint, render)
+    try:
+        await server.start()
+    except OSError as exc:  # the server's strerror says it plainly
+        log.error("metrics: cannot listen on %s (%s); /metrics is not served", endpoint,
+                  exc.strerror or exc)
+        return None
+    log.info("metrics served on %s at /metrics", endpoint)
+    return server
+
+
+async def move_metrics(server: MetricsServer | None, endpoint: MetricsEndpoint | None,
+                       render: Callable[[], str]) -> MetricsServer | None:
+    """After a reload: the server for the ``metrics`` now configured (``endpoint``).
+
+    Unchanged: ``server`` itself. Otherwise the new endpoint is bound first and the old one
+    closed only once it listens; if the new one cannot listen, the old one keeps serving
+    and the log says why. (The same port on another address is first let go of, as Linux
+    refuses both bound at once, and taken back if the new address fails.)"""
+    current = None if server is None else server.endpoint
+    if endpoint == current:
+        return server
+    if endpoint is None:
+        assert server is not None
+        await server.close()
+        log.info("metrics: no longer served (metrics is off after the reload; was %s)",
+                 current)
+        return None
+    fresh = MetricsServer(endpoint, render)
+    try:
+        try:
+            await fresh.start()
+        except OSError as exc:
+            if server is None or current is None or exc.errno != errno.EADDRINUSE or \
+                    current.path or current.port != endpoint.port:
+                raise
+            await server.close()
+            try:
+                await fresh.start()
+            except OSError:
+                with contextlib.suppress(OSError):
+                    await server.start()  # taken back: the old endpoint stays
+                raise
+            server = None
+    except OSError as exc:
+        stays = f"/metrics stays on {current}" if server is not None and server.listening \
+            else "/metrics is not served"
+        log.error("metrics: cannot listen on %s after the reload (%s); %s", endpoint,
+                  exc.strerror or exc, stays)
+        return server if server is not None and server.listening else None
+    if server is not None:
+        await server.close()
+    log.info("metrics moved to %s at /metrics (was %s)", endpoint, current or "off")
+    return fresh
