@@ -52,8 +52,11 @@ def test_causes_lines_and_store_writes(tmp_path: Path) -> None:
         runtime.observers += [seen, metrics]
         path = f"{tmp_path}/auth.log"
         lines = [failure_line("192.0.2.9", when=clock.now).rstrip("\n")] * 3
-        await runtime.on_batch(LogBatch(path, [*lines, "Dec  2 10:00:00 host cron[1]: x"],
-                                        None))
+        # a login (sshd matches it, but it is no failure: "ignored", as warden regex says)
+        login = ("Dec  2 10:00:00 host sshd[4163]: Accepted publickey for alice from "
+                 "192.0.2.44 port 18438 ssh2: ED25519 SHA256:IKJbW3")
+        await runtime.on_batch(LogBatch(path, [*lines, login], None))
+        await runtime.on_batch(LogBatch(path, ["Dec  2 10:00:00 host cron[1]: x"], None))
         jail = runtime.slots["sshd"].jail
         await runtime.carry_out(jail.ban("198.51.100.1", clock.now), wait=True)
         await runtime.carry_out(jail.ban("203.0.113.1", clock.now), share=False)
@@ -65,11 +68,13 @@ def test_causes_lines_and_store_writes(tmp_path: Path) -> None:
             ("ban", "203.0.113.1", "fleet"), ("unban", "198.51.100.1", "manual"),
             ("unban", "192.0.2.9", "expired"), ("unban", "203.0.113.1", "expired")]
         assert seen.writes == [True] * 5
-        assert runtime.lines_read == {path: 4}
+        assert runtime.lines_read == {path: 5}
         text = metrics.render(Scrape(runtime.slots, runtime.lines_read, []))
         for line in ('warden_bans_total{jail="sshd",cause="fleet"} 1',
                      'warden_unbans_total{jail="sshd",cause="expired"} 2',
                      'warden_failures_total{jail="sshd"} 3',
+                     'warden_lines_matched_total{jail="sshd"} 3',
+                     'warden_lines_ignored_total{jail="sshd"} 1',
                      'warden_bans_active{jail="sshd"} 0'):
             assert line in text.splitlines()
 

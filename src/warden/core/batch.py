@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from itertools import islice
 
+from warden.core.datedetect import DateMatch
 from warden.core.filter import Failure, Filter
 from warden.core.matcher import NOTHING
 
@@ -105,27 +106,44 @@ def tally(flt: Filter, lines: Iterable[str], now: float, into: Tally) -> None:
 
 
 class Scanner:
-    """One filter's failures for whole batches of lines (the daemon's read blocks)."""
+    """One filter's failures for whole batches of lines (the daemon's read blocks), and how
+    many of the lines it matched (``matched``: a failure; ``ignored``: an ignoreregex
+    dropped it, or it is no failure by itself), as ``warden regex`` counts them."""
 
-    __slots__ = ("filter",)
+    __slots__ = ("filter", "ignored", "matched")
 
     def __init__(self, flt: Filter) -> None:
         self.filter = flt
+        self.matched = self.ignored = 0
 
     def scan(self, lines: Sequence[str], now: float) -> list[tuple[int, Failure]]:
         """The failures found in ``lines`` (line ends may be attached), each with the index of
         its line, in order: what :meth:`Filter.process` line by line finds."""
         flt = self.filter
-        out: list[tuple[int, Failure]] = []
         if not lines:
-            return out
+            return []
         cut = ([flt.clean(line) for line in lines]
                if _needs_cleaning(lines, flt.max_line_length) else list(lines))
-        step, state = flt.matcher.step, flt.state
-        for i, (line, found) in enumerate(zip(cut, flt.dates_of(cut, now), strict=True)):
-            failures = step(state, line, found, now).failures
-            if failures:
-                out.extend((i, failure) for failure in failures)
+        return self.scan_dated(cut, flt.dates_of(cut, now), now)
+
+    def scan_dated(self, cut: Sequence[str], dates: Sequence[DateMatch | None], now: float
+                   ) -> list[tuple[int, Failure]]:
+        """:meth:`scan` of lines already cleaned (``Filter.clean``) whose dates were found
+        (``Filter.dates_of``), for a driver that shares them with another filter."""
+        step, state, nothing = self.filter.matcher.step, self.filter.state, NOTHING
+        out: list[tuple[int, Failure]] = []
+        hit = 0
+        failed = 0
+        for i, (line, found) in enumerate(zip(cut, dates, strict=True)):
+            result = step(state, line, found, now)
+            if result is not nothing:
+                hit += 1
+                failures = result.failures
+                if failures:  # (an ignored line has none)
+                    failed += 1
+                    out.extend((i, failure) for failure in failures)
+        self.matched += failed
+        self.ignored += hit - failed
         return out
 
 

@@ -107,6 +107,7 @@ class Jail:
             Filter(d, journal=spec.journal, max_line_length=spec.max_line_length)
             for d in spec.filters)
         self._scanners = tuple(Scanner(f) for f in self.filters)
+        self._lines_before = (0, 0)  # line_counts of the filters a reconfigure replaced
         self.tracker = Tracker(spec.maxretry, spec.findtime, spec.maxmatches, spec.max_tracked)
         self.ignore = IgnoreList(spec.ignore)
         cache = spec.ignorecache
@@ -145,6 +146,7 @@ class Jail:
             filters = [Filter(d, journal=spec.journal, max_line_length=spec.max_line_length)
                        for d in spec.filters]
         if filters is not None:
+            self._lines_before = self.line_counts()
             self.filters = tuple(filters)
             self._scanners = tuple(Scanner(f) for f in self.filters)
         if (spec.bantime, spec.increment) != (old.bantime, old.increment):
@@ -255,6 +257,15 @@ class Jail:
             return self._with_successes(found, lines, now)
         return [(index, 0, failure) for index, failure in found]
 
+    def line_counts(self) -> tuple[int, int]:
+        """Lines the failure filters matched (a failure) and ignored (an ignoreregex, or no
+        failure by itself), as ``warden regex`` counts them, since the jail was made."""
+        matched, ignored = self._lines_before
+        for scanner in self._scanners:
+            matched += scanner.matched
+            ignored += scanner.ignored
+        return matched, ignored
+
     def _found(self, lines: Sequence[str], now: float) -> list[tuple[int, Failure]]:
         scanners = self._scanners
         if len(scanners) == 1:
@@ -281,12 +292,8 @@ class Jail:
         flt = self.filters[0]
         cut = [flt.clean(line) for line in lines]
         dates = flt.dates_of(cut, now)
-        step, state = flt.matcher.step, flt.state
-        items: list[tuple[int, int, Failure]] = []
-        for i, (line, found) in enumerate(zip(cut, dates, strict=True)):
-            failures = step(state, line, found, now).failures
-            if failures:
-                items.extend((i, 0, failure) for failure in failures)
+        items: list[tuple[int, int, Failure]] = [
+            (i, 0, failure) for i, failure in self._scanners[0].scan_dated(cut, dates, now)]
         success = self.success_filters[0]
         screen = self._success_screens[0]
         assert screen is not None

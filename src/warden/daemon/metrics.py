@@ -146,6 +146,12 @@ class Metrics:
 
         jails = sorted(scrape.jails.items())
         per_jail: list[tuple[str, str, str, Callable[[JailSlot], float]]] = [
+            ("warden_lines_matched_total", "counter",
+             "log lines a failregex matched as a failure, per jail",
+             lambda s: s.jail.line_counts()[0]),
+            ("warden_lines_ignored_total", "counter",
+             "log lines a failregex matched that an ignoreregex dropped or that are no "
+             "failure by themselves, per jail", lambda s: s.jail.line_counts()[1]),
             ("warden_failures_total", "counter",
              "failures counted (after ignoreip and ignorecommand)",
              lambda s: s.jail.total_failed),
