@@ -30,6 +30,11 @@ warden's own options (issue 14; off by default, so a fail2ban tree behaves as in
 - ``trustsuccess``: ``successregex`` lines record a successful login per counting key
   (:class:`TrustList`); a failure within ``trustsuccess`` after one counts against
   ``trustmaxretry`` and is banned for the plain ``bantime`` (``Ban.trusted``).
+
+Over a restart the daemon gives back what the store kept: :meth:`Jail.restore` takes the
+active bans (with the members of escalated ones) and rebuilds the escalation groups from the
+recent bans; :meth:`Jail.restore_trust` takes the logins :meth:`Jail.collect_trust` handed
+out.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv6Address
 from operator import itemgetter
 from types import MappingProxyType
+from typing import Protocol
 
 from warden.core.addr import (
     Network,
@@ -74,7 +80,7 @@ from warden.core.spec import JailSpec
 from warden.core.tracker import Tracker
 from warden.core.trust import TrustList, success_definition
 
-__all__ = ["Jail"]
+__all__ = ["Jail", "RecentBan"]
 
 
 _NO_FIELDS: Mapping[str, object] = MappingProxyType({})
@@ -87,6 +93,23 @@ _Parked = tuple[str, _Address | None, float, Mapping[str, object], tuple[str, ..
 
 def _parse(fid: str) -> _Address | None:
     return parse_network(fid) if "/" in fid else parse_address(fid)
+
+
+class RecentBan(Protocol):
+    """A ban of the history (``warden.store.StoredBan`` fits): which jail, what, when."""
+
+    @property
+    def jail(self) -> str: ...
+    @property
+    def addr(self) -> str: ...
+    @property
+    def start(self) -> float: ...
+
+
+def _narrow_first(item: tuple[float, Target]) -> tuple[float, int]:
+    # at one time, a member's ban comes before the network it completes
+    time, target = item
+    return (time, 0 if isinstance(target, str) else -target.prefixlen)
 
 
 class Jail:
@@ -124,6 +147,10 @@ class Jail:
         self._set_modes()
         #: networks banned by escalation
         self.escalations = 0
+        # the members of each active escalated ban (explain, the fleet)
+        self._members: dict[Target, tuple[str, ...]] = {}
+        # logins noted since the last collect_trust (None: nobody collects them)
+        self._logins: dict[str, float] | None = None
         self._pending: dict[tuple[str, str], list[_Parked]] = {}
         self._dropped = 0
         self.total_failed = 0
@@ -337,7 +364,34 @@ class Jail:
         time = success.time
         if time is None or time > now or (live and time < now - _SKEW):
             time = now
-        self.trust.record(self._count_key(success.fid, _parse(success.fid)), time)
+        key = self._count_key(success.fid, _parse(success.fid))
+        self.trust.record(key, time)
+        logins = self._logins
+        if logins is not None and logins.get(key, time) <= time:
+            logins[key] = time
+
+    def collect_trust(self) -> list[tuple[str, float]]:
+        """The (key, time) of the latest login of each key noted since the last call (the
+        first call starts the collecting; the daemon keeps them in the store so that trust
+        survives a restart). Empty without ``trustsuccess``."""
+        if self.trust is None:
+            return []
+        found, self._logins = self._logins or {}, {}
+        return list(found.items())
+
+    def restore_trust(self, logins: Iterable[tuple[str, float]], now: float) -> int:
+        """Trust again the keys of ``logins`` (key, time; as :meth:`collect_trust` gave
+        them) whose login is still within ``trustsuccess`` at ``now``; return how many."""
+        trust = self.trust
+        if trust is None:
+            return 0
+        floor = now - trust.duration
+        taken = 0
+        for key, time in sorted(logins, key=itemgetter(1)):
+            if floor <= time <= now:
+                trust.record(key, time)
+                taken += 1
+        return taken
 
     def add_failure(self, failure: Failure, now: float, out: list[Decision] | None = None, *,
                     live: bool = False) -> list[Decision]:
@@ -531,6 +585,7 @@ class Jail:
                                  members=tuple(format_target(m) for m, _a in held))
                 if wide is not None:
                     out.append(wide)
+                    self._members[network] = wide.members
                     self.escalations += 1
                     if not wide.prolonged:
                         work.append(wide)
@@ -656,12 +711,25 @@ class Jail:
                    restored=repeat, fields=fields or _NO_FIELDS, members=members,
                    trusted=trusted)
 
-    def ban(self, ip: str | Target, now: float, bantime: float | None = None) -> list[Ban]:
+    def ban(self, ip: str | Target, now: float, bantime: float | None = None, *,
+            members: Sequence[str] = ()) -> list[Ban]:
         """Ban ``ip`` (an address or network) by hand from ``now``, for ``bantime`` seconds or
-        the jail's (growing) ban time. Raise ValueError if ``ip`` is no address or network."""
+        the jail's (growing) ban time. Raise ValueError if ``ip`` is no address or network.
+        ``members``: the addresses another host escalated this network for (the fleet)."""
         target = self._target(ip)
-        ban = self._ban(target, format_target(target), now, now, bantime=bantime)
-        return [] if ban is None else [ban]
+        ban = self._ban(target, format_target(target), now, now, bantime=bantime,
+                        members=tuple(members))
+        if ban is None:
+            return []
+        if ban.members:
+            self._members[target] = ban.members
+        elif not ban.prolonged:
+            self._members.pop(target, None)
+        return [ban]
+
+    def members_of(self, target: Target) -> tuple[str, ...]:
+        """The members of the active escalated ban of ``target`` (empty for any other)."""
+        return self._members.get(target, ()) if target in self.bans else ()
 
     def unban(self, ip: str | Target, now: float) -> list[Unban]:
         """Lift the ban of ``ip`` by hand (a network lifts every ban inside it) and forget its
@@ -675,6 +743,7 @@ class Jail:
             victims = [t for t in self.bans if contains(target, t)]
         out: list[Unban] = []
         for victim in victims:
+            self._members.pop(victim, None)
             active = self.bans.pop(victim)
             assert active is not None
             self.history.forget(active.key, self.name)
@@ -687,6 +756,7 @@ class Jail:
     def unban_all(self, now: float, forget: bool = True) -> list[Unban]:
         """Lift every ban (``forget``: and their history in this jail, as ``unban --all``)."""
         removed = self.bans.clear()
+        self._members.clear()
         if self.escalator is not None:
             self.escalator.clear()
         if forget:
@@ -708,11 +778,19 @@ class Jail:
         target = parse_network(ip) if isinstance(ip, str) else ip
         return target in self.bans if target is not None else ip in self.bans
 
-    def restore(self, bans: Iterable[BanRecord], now: float) -> list[Ban]:
+    def restore(self, bans: Iterable[BanRecord], now: float, *,
+                members: Mapping[str, Sequence[str]] | None = None,
+                recent: Iterable[RecentBan] = ()) -> list[Ban]:
         """Take back the active bans the store kept over a restart (the daemon reconciles the
         firewall with them). Bans of ignored addresses and bans already over are left out;
-        bans longer than the jail now gives are cut to its longest, as fail2ban does."""
+        bans longer than the jail now gives are cut to its longest, as fail2ban does.
+
+        ``members``: of the escalated network bans among them, their members by address.
+        ``recent``: the bans of the history (of any jail; this one's are taken) that started
+        within ``findtime``: noted again in their order, they give back the escalation
+        groups (``escalate``) as they were before the restart."""
         out: list[Ban] = []
+        members = members or {}
         longest = self.policy.max_duration()
         for record in bans:
             net = parse_network(record.addr)
@@ -731,15 +809,41 @@ class Jail:
                 continue
             self.bans.put(target, ActiveBan(key, record.start, until, count=record.count))
             self.history.record(key, self.name, record.count, record.start)
+            inside = tuple(members.get(record.addr, ()))
+            if inside:
+                self._members[target] = inside
+            else:
+                self._members.pop(target, None)
             out.append(Ban(self.name, target, record.start, until, bantime, record.count,
-                           restored=True))
+                           restored=True, members=inside))
+        if self.escalator is not None:
+            self._regroup(recent, now)
         return out
+
+    def _regroup(self, recent: Iterable[RecentBan], now: float) -> None:
+        """Note the recent bans of this jail in the escalator again, in the order they were
+        decided: the groups that completed then complete (and are forgotten) again, the
+        others are left as they were."""
+        assert self.escalator is not None
+        floor = now - self.spec.findtime
+        found: list[tuple[float, Target]] = []
+        for record in recent:
+            if record.jail != self.name or record.start < floor:
+                continue
+            net = parse_network(record.addr)
+            if net is not None:
+                found.append((record.start, net))
+        for time, target in sorted(found, key=_narrow_first):
+            self.escalator.note(target, time)
 
     # -- time ------------------------------------------------------------------------------
 
     def expire(self, now: float) -> list[Unban]:
         """Lift the bans that ended before ``now`` and forget failures out of the window."""
         out = [Unban(self.name, target, now, "expired") for target in self.bans.expire(now)]
+        if self._members:
+            for unban in out:
+                self._members.pop(unban.ip, None)
         self.tracker.expire(now)
         if self.escalator is not None:
             self.escalator.expire(now)

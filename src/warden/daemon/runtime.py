@@ -33,8 +33,9 @@ from warden.core.history import BanHistory
 from warden.core.jail import Jail
 from warden.daemon.enforcer import Enforcer
 from warden.daemon.logtarget import NOTICE
+from warden.daemon.workers import Found, Workers
 from warden.sources.base import LogBatch
-from warden.store import BanStore, PositionData, StoredBan
+from warden.store import BanStore, PositionData, StoredBan, TrustEntry
 
 __all__ = ["JailSlot", "Observer", "Runtime"]
 
@@ -105,6 +106,17 @@ class Runtime:
         # jail's collecting never stops) and those of them the fleet collects too
         self._tapped: set[str] = set()
         self._fleet_taps: dict[str, list[tuple[str, float]]] = {}
+        #: worker processes running the filters of busy jails (``workers``; None: no workers)
+        self.workers: Workers | None = None
+
+    def use_workers(self, limit: int) -> None:
+        """Scan the lines of up to ``limit`` jails reading files in worker processes
+        (:mod:`warden.daemon.workers`; 0: none, every line is scanned here)."""
+        self.workers = Workers(limit, self.count_scanned, self._start_task) if limit else None
+
+    def _start_task(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]:
+        assert self.task_group is not None
+        return self.task_group.create_task(coro, name="worker")
 
     # -- jails -------------------------------------------------------------------------------
     def add_jail(self, slot: JailSlot) -> None:
@@ -113,15 +125,21 @@ class Runtime:
         self._by_file.clear()
 
     def remove_jail(self, name: str) -> JailSlot | None:
-        """Stop running the jail ``name``."""
+        """Stop running the jail ``name`` (its logins since the last save are saved: a
+        rebuilt jail takes them back from the store)."""
         self._by_file.clear()
-        return self.slots.pop(name, None)
+        slot = self.slots.pop(name, None)
+        if slot is not None:
+            self._save_trust([slot.jail])
+        return slot
 
     def jails_for(self, path: str) -> tuple[Jail, ...]:
         """The jails watching the file ``path`` (cached until the jails change)."""
         found = self._by_file.get(path)
         if found is None:
             found = tuple(s.jail for s in self.slots.values() if s.watches(path))
+            if self.workers is not None:  # the jails changed: stop the workers of gone ones
+                self.workers.forget([s.jail for s in self.slots.values()])
             self._by_file[path] = found
         return found
 
@@ -131,6 +149,14 @@ class Runtime:
         source serves one jail); carry out the decisions."""
         if jails is None:
             jails = self.jails_for(batch.source)
+            workers = self.workers
+            if workers is not None and batch.times is None and self.task_group is not None:
+                if _independent(jails) and workers.takes(jails):
+                    self.lines_read[batch.source] = \
+                        self.lines_read.get(batch.source, 0) + len(batch.lines)
+                    await workers.submit(batch, jails, self.clock(), self._scanned)
+                    return
+                await workers.drain()  # the lines of a file are counted in order
         self.lines_read[batch.source] = self.lines_read.get(batch.source, 0) + len(batch.lines)
         now = self.clock()
         decisions: list[Decision] = []
@@ -158,6 +184,42 @@ class Runtime:
             key = batch.source if batch.times is None else f"journal:{jails[0].name}" \
                 if jails else batch.source
             self.positions[key] = batch.position.as_dict()
+
+    async def count_scanned(self, jail: Jail, batch: LogBatch, found: Found,
+                            now: float) -> None:
+        """Count what a worker found in ``batch`` for ``jail`` as :meth:`Jail.feed_lines`
+        counts it, and carry out the decisions (nothing if the jail stopped meanwhile or
+        is idle)."""
+        slot = self.slots.get(jail.name)
+        if slot is None or slot.jail is not jail or jail.idle:
+            return
+        tap = bool(self._tapped) or any(o.wants_failures for o in self.observers)
+        if tap and jail.name not in self._tapped:
+            self._tap((jail,))
+        decisions: list[Decision] = []
+        add = jail.add_failure
+        collecting = gc.isenabled()
+        gc.disable()  # see on_batch
+        try:
+            for _index, kind, item in found:
+                if kind:
+                    jail.add_success(item, now)
+                else:
+                    add(item, now, decisions)
+        finally:
+            if collecting:
+                gc.enable()
+        if tap:
+            self._tap((jail,))
+        if decisions:
+            await self.carry_out(decisions)
+            await asyncio.sleep(0)
+
+    def _scanned(self, batch: LogBatch) -> None:
+        # every jail of the file counted the batch (its bans are in the store): its
+        # position may be stored
+        if batch.position is not None:
+            self.positions[batch.source] = batch.position.as_dict()
 
     @staticmethod
     def _feed(batch: LogBatch, jails: tuple[Jail, ...], now: float,
@@ -271,7 +333,7 @@ class Runtime:
             # Durable first: a ban the firewall has is a ban the store has.
             keep = self.dbmaxmatches
             self.store.add_bans([StoredBan(b.jail, text, b.time, b.bantime, b.count,
-                                           b.matches[-keep:] if keep else ())
+                                           b.matches[-keep:] if keep else (), b.members)
                                  for b, text in zip(bans, texts, strict=True)])
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:
@@ -319,6 +381,7 @@ class Runtime:
             unbans = self.expire()
             if unbans:
                 await self.carry_out(unbans)
+            self.save_trust()
             self.save_positions()
             nxt = self.next_expiry()
             delay = idle if nxt is None else min(idle, max(0.0, nxt - self.clock()) + 0.01)
@@ -337,11 +400,46 @@ class Runtime:
                 return
             self.positions = {}
 
+    def save_trust(self) -> None:
+        """Write the logins the trusting jails noted since the last save to the store (and
+        drop the logins no jail trusts any more), before the log positions that follow
+        them: after a crash, the lines read again note them again."""
+        self._save_trust([s.jail for s in self.slots.values()])
+
+    def _save_trust(self, jails: Iterable[Jail]) -> None:
+        trusting = [j for j in jails if j.trust is not None]
+        if not trusting:
+            return
+        entries = [TrustEntry(j.name, key, at) for j in trusting for key, at in j.collect_trust()]
+        longest = max((s.jail.trust.duration for s in self.slots.values()
+                       if s.jail.trust is not None), default=0.0)
+        if not entries:
+            return  # nothing new (old logins are dropped with the next ones)
+        before = self.clock() - longest if longest else None
+        try:
+            self.store.save_trust(entries, before)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("state database write failed (%s): %d login(s) are trusted but will "
+                      "not be after a restart", exc, len(entries))
+
     # -- start -------------------------------------------------------------------------------
     def restore(self, slot: JailSlot, active: Iterable[StoredBan]) -> list[Ban]:
-        """Give ``slot`` back its bans that are still active (from the store)."""
+        """Give ``slot`` back its bans that are still active (from the store), the
+        escalation groups of its recent bans and the logins it trusts."""
+        jail = slot.jail
+        now = self.clock()
         mine = [b for b in active if b.jail == slot.config.name]
-        return slot.jail.restore(mine, self.clock())
+        recent: list[StoredBan] = []
+        if jail.escalator is not None:
+            recent = self.store.load_history(now - jail.spec.findtime)
+        members = {b.addr: b.members for b in mine if b.members}
+        restored = jail.restore(mine, now, members=members, recent=recent)
+        if jail.trust is not None:
+            self._save_trust([jail])  # its own collecting starts here
+            logins = [(e.key, e.time) for e in self.store.trust(now - jail.trust.duration)
+                      if e.jail == jail.name]
+            jail.restore_trust(logins, now)
+        return restored
 
 
 def _independent(jails: Sequence[Jail]) -> bool:
