@@ -63,6 +63,14 @@ def _jail(item: JailExplanation) -> list[str]:
         end = "never ends" if item.until is None else f"until {_when(item.until)}"
         out.append(f"[{item.jail}] banned since {_when(item.start)}, {end}{left}; "
                    f"ban #{item.count} of this address here")
+        if item.network:
+            out.append(f"  inside the banned network {item.network}"
+                       + (", escalated:" if item.members else ""))
+        elif item.members:
+            out.append("  escalated:")
+        if item.members:
+            out.append(f"    {len(item.members)} of its addresses banned within findtime "
+                       f"{_span(item.findtime)}: {', '.join(item.members)}")
         out.append(f"  ban time {_span(item.bantime)} ({item.rule}):")
         out += [f"    {step}" for step in item.steps]
     else:

@@ -37,6 +37,9 @@ def explain(ctx: RequestContext, addr: str) -> Response:
         # an address inside a banned network (banprefix, escalate) is banned by it, and
         # counted under its network with countprefix
         active = jail.ban_of(net)
+        wider = jail.bans.covering(net)
+        network = format_target(wider[0]) if wider is not None else ""
+        members = jail.members_of(wider[0] if wider is not None else net)
         failures = jail.tracker.count(jail.count_key(key))
         stored = kept.get(name)
         # the ban of a wider network is filed (store, history) under that network
@@ -78,5 +81,6 @@ def explain(ctx: RequestContext, addr: str) -> Response:
                           for m in lines),
             failures=failures, maxretry=jail.spec.maxretry, findtime=jail.spec.findtime,
             ignore=tuple(IgnoreRuleInfo(c.rule, c.ignores, c.detail) for c in checks),
-            next_bantime=following.seconds, next_steps=following.steps))
+            next_bantime=following.seconds, next_steps=following.steps,
+            network=network, members=members))
     return ExplainReply(key, tuple(found))

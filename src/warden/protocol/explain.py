@@ -55,6 +55,10 @@ class JailExplanation:
     ``rndtime`` added. ``matches`` are the lines that led to the latest ban (the store's,
     ``dbmaxmatches`` at most). ``failures`` are counted now (within ``findtime``), ``maxretry``
     is how many ban; ``ignore`` the ignore rules checked.
+
+    ``network``: the banned network that holds the address (``banprefix``, ``escalate``, a
+    manual CIDR ban), when it is not the address itself; ``members``: the addresses whose
+    bans escalated that network (or the explained network itself) to a ban.
     """
 
     jail: str
@@ -74,6 +78,8 @@ class JailExplanation:
     ignore: tuple[IgnoreRuleInfo, ...]
     next_bantime: float = 0.0
     next_steps: tuple[str, ...] = ()
+    network: str = ""
+    members: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
