@@ -10,6 +10,7 @@ such a pickle would create never appears) and the connection keeps answering.
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -18,8 +19,9 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,86 @@ def client(sock: Path, *args: str) -> tuple[int, str]:
     done = subprocess.run([CLIENT, "-s", str(sock), *args], capture_output=True, text=True,
                           timeout=30, check=False)
     return done.returncode, done.stdout
+
+
+# The long comparisons run each command line through one process that stays up: Debian's
+# fail2ban-client code (what /usr/bin/fail2ban-client calls, exec_command_line's client)
+# or warden's own client's main, each command as if typed, stdout and stderr caught. Starting
+# a Python process per step was most of this module's time (fail2ban-client 0.4 s, warden
+# up to 1.7 s on a loaded machine, 170 steps); a few tests still run the binaries themselves.
+_DRIVER = r"""
+import contextlib, io, json, os, sys
+answer = sys.stdout
+if sys.argv[1] == "fail2ban":
+    from fail2ban.client.fail2banclient import Fail2banClient
+    def run(argv):
+        return 0 if Fail2banClient().start(["fail2ban-client", *argv]) else 255
+else:
+    from warden.cli.main import main as run
+for line in sys.stdin:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = run(json.loads(line))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    answer.write(json.dumps([code, out.getvalue(), err.getvalue()]) + "\n")
+    answer.flush()
+"""
+
+
+class _Driver:
+    """One client process that runs command lines sent to it, one at a time."""
+
+    def __init__(self, python: str, kind: str) -> None:
+        self.proc = subprocess.Popen([python, "-c", _DRIVER, kind], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+
+    def run(self, *argv: str) -> tuple[int, str, str]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(json.dumps(argv) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, f"the client driver died at {argv}"
+        code, out, err = json.loads(line)
+        return int(code), str(out), str(err)
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def f2b_client() -> Iterator[Callable[..., tuple[int, str]]]:
+    """``f2b_client(sock, *args)``: as :func:`client`, through fail2ban-client's code in one
+    process."""
+    assert CLIENT is not None
+    python = Path(CLIENT).read_text().splitlines()[0].removeprefix("#!").split()
+    driver = _Driver(python[0], "fail2ban")
+
+    def run(sock: Path, *args: str) -> tuple[int, str]:
+        code, out, _ = driver.run("-s", str(sock), *args)
+        return code, out
+    yield run
+    driver.close()
+
+
+@pytest.fixture(scope="module")
+def warden_client() -> Iterator[Callable[..., tuple[int, str, str]]]:
+    """``warden_client(server, *args)``: ``warden ARGS -c CONF`` through warden's main in one
+    process: exit code, stdout, stderr."""
+    driver = _Driver(sys.executable, "warden")
+
+    def run(server: Server, *args: str) -> tuple[int, str, str]:
+        return driver.run(*args, "-c", str(server.conf))
+    yield run
+    driver.close()
 
 
 class Fail2banServer:
@@ -133,7 +215,8 @@ _STAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
 
 
 def test_fail2ban_client_prints_the_same_for_warden_as_for_fail2ban(
-        warden: Server, oracle: Fail2banServer) -> None:
+        warden: Server, oracle: Fail2banServer,
+        f2b_client: Callable[..., tuple[int, str]]) -> None:
     ours = _compat(warden)
     assert stat.S_IMODE(os.stat(ours).st_mode) == 0o600
     wlog = warden.root / "auth.log"
@@ -156,22 +239,27 @@ def test_fail2ban_client_prints_the_same_for_warden_as_for_fail2ban(
              ("get", "sshd", "banned"), ("banned",), ("echo", "x", "y"), ("server-status",),
              ("set", "sshd", "unbanip", "--report-absent", "192.0.2.77"),
              ("unban", "2001:db8::9"), ("unban", "--all")]
+    # the driver prints what the binary prints
+    assert f2b_client(ours, "status") == client(ours, "status") == \
+        (0, "Status\n|- Number of jail:\t1\n`- Jail list:\tsshd\n")
+    assert f2b_client(ours, "get", "nope", "bantime") == client(ours, "get", "nope", "bantime")
     for step in steps:
-        got = client(ours, *step)
-        want = client(oracle.socket, *step)
+        got = f2b_client(ours, *step)
+        want = f2b_client(oracle.socket, *step)
         got = (got[0], _STAMP.sub("TIME", got[1].replace(str(wlog), "LOG")))
         want = (want[0], _STAMP.sub("TIME", want[1].replace(str(oracle.log), "LOG")))
         assert got == want, step
 
 
-def _same(warden: Server, oracle: Fail2banServer, steps: list[tuple[str, ...]]) -> None:
+def _same(warden: Server, oracle: Fail2banServer, steps: list[tuple[str, ...]],
+          f2b_client: Callable[..., tuple[int, str]]) -> None:
     """Each step through fail2ban-client against both daemons: the same exit code and text
     (each daemon's own directory written as DIR, times as TIME)."""
     ours = _compat(warden)
     for step in steps:
         results = []
         for sock, root in ((ours, warden.root), (oracle.socket, oracle.conf.parent)):
-            code, text = client(sock, *(word.replace("{dir}", str(root)) for word in step))
+            code, text = f2b_client(sock, *(word.replace("{dir}", str(root)) for word in step))
             results.append((code, _STAMP.sub("TIME", text.replace(str(root), "DIR"))))
         assert results[0] == results[1], step
 
@@ -226,28 +314,28 @@ BAN_STEPS: list[tuple[str, ...]] = [
 
 
 def test_every_get_and_set_prints_the_same_for_warden_as_for_fail2ban(
-        warden: Server, oracle: Fail2banServer) -> None:
+        warden: Server, oracle: Fail2banServer,
+        f2b_client: Callable[..., tuple[int, str]]) -> None:
     for root in (warden.root, oracle.conf.parent):
         (root / "extra.log").touch()
-    _same(warden, oracle, GET_SET_STEPS)
-
-
-def _warden_cli(server: Server, *words: str) -> tuple[int, str, str]:
-    done = subprocess.run(server.argv(*words), capture_output=True, text=True, timeout=60,
-                          check=False)
-    return done.returncode, done.stdout, done.stderr
+    _same(warden, oracle, GET_SET_STEPS, f2b_client)
 
 
 def test_warden_own_client_prints_what_fail2ban_client_prints(
-        warden: Server, oracle: Fail2banServer) -> None:
+        warden: Server, oracle: Fail2banServer, f2b_client: Callable[..., tuple[int, str]],
+        warden_client: Callable[..., tuple[int, str, str]]) -> None:
     """The same steps through warden's own client (``warden get sshd maxretry``...): what
     succeeds prints fail2ban-client's text; what fails fails, saying fail2ban's words."""
     for root in (warden.root, oracle.conf.parent):
         (root / "extra.log").touch()
+    done = warden.cli("get", "sshd", "nothing")  # the driver prints what the command prints
+    assert warden_client(warden, "get", "sshd", "nothing") == \
+        (done.returncode, done.stdout, done.stderr) and done.returncode == 2
+    assert warden_client(warden, "get", "sshd", "maxretry") == (0, "3\n", "")
     for step in BAN_STEPS + GET_SET_STEPS:
-        code, want = client(oracle.socket, *(w.replace("{dir}", str(oracle.conf.parent))
-                                             for w in step))
-        got = _warden_cli(warden, *(w.replace("{dir}", str(warden.root)) for w in step))
+        code, want = f2b_client(oracle.socket, *(w.replace("{dir}", str(oracle.conf.parent))
+                                                 for w in step))
+        got = warden_client(warden, *(w.replace("{dir}", str(warden.root)) for w in step))
         want = _STAMP.sub("TIME", want.replace(str(oracle.conf.parent), "DIR"))
         if code == 0:
             assert (got[0], _STAMP.sub("TIME", got[1].replace(str(warden.root), "DIR"))) == \
