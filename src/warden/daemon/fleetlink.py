@@ -101,7 +101,8 @@ class FleetLink:
         entries = [FleetEntry("unban", u.jail, u.ip, u.time, None, 0, name) for u in unbans
                    if u.reason != "expired" and not isinstance(u.ip, str)
                    and self._mode(u.jail) in _SHARES_BANS]
-        entries += [FleetEntry("ban", b.jail, b.ip, b.time, b.until, b.count, name)
+        entries += [FleetEntry("ban", b.jail, b.ip, b.time, b.until, b.count, name,
+                               b.members, len(b.members))
                     for b in bans if not b.restored and not isinstance(b.ip, str)
                     and self._mode(b.jail) in _SHARES_BANS]
         dropped: dict[tuple[str, str], str | None] = {}
@@ -145,7 +146,8 @@ class FleetLink:
                          entry.origin, why)
                 continue
             bantime = -1.0 if entry.end is None else entry.end - now
-            found = slot.jail.ban(entry.target, now, bantime)
+            # an escalated network keeps its members: logged ("Escalate"), explained, stored
+            found = slot.jail.ban(entry.target, now, bantime, members=entry.members)
             if found:
                 decisions += found
                 self.origins[key] = entry.origin

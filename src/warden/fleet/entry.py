@@ -14,6 +14,10 @@ naming the first problem. Fields (all text, so the stream can be read with ``red
 ``count``  how often the origin host banned the address in this jail
 ``origin`` the deciding host's ``[Fleet] name``
 =========  ===================================================================
+
+An escalated network ban (``escalate``) adds ``members``: the banned addresses inside the
+network that made the origin ban it, comma-separated (as many as fit in 2,048 characters;
+``escalated`` then says how many there were). Hosts that do not know these fields ignore them.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from warden.core.addr import Network, format_target, parse_network
+from warden.core.addr import Network, contains, format_target, parse_network
 from warden.core.banguard import danger
 
 __all__ = ["OPS", "BadEntry", "FailureMark", "FleetEntry", "decode", "from_text",
@@ -32,6 +36,7 @@ __all__ = ["OPS", "BadEntry", "FailureMark", "FleetEntry", "decode", "from_text"
 #: what an entry may say
 OPS = ("ban", "unban")
 _MAX_FIELD = 255  # no field of a real entry is longer; a longer one is not ours
+_MAX_MEMBERS = 2048  # the members of an escalated ban (about 50 IPv6 networks)
 
 
 class BadEntry(ValueError):
@@ -49,6 +54,9 @@ class FleetEntry:
     end: float | None
     count: int
     origin: str
+    #: an escalated ban's members (as many as the stream carries) and how many there were
+    members: tuple[str, ...] = ()
+    escalated: int = 0
 
     @property
     def addr(self) -> str:
@@ -58,9 +66,20 @@ class FleetEntry:
     def fields(self) -> dict[str, str]:
         """The entry as stream fields."""
         end = "-1" if self.end is None else repr(float(self.end))
-        return {"op": self.op, "jail": self.jail, "addr": self.addr,
-                "time": repr(float(self.time)), "end": "0" if self.op == "unban" else end,
-                "count": str(self.count), "origin": self.origin}
+        out = {"op": self.op, "jail": self.jail, "addr": self.addr,
+               "time": repr(float(self.time)), "end": "0" if self.op == "unban" else end,
+               "count": str(self.count), "origin": self.origin}
+        if self.members and self.op == "ban":
+            kept: list[str] = []
+            size = -1
+            for member in self.members:
+                size += len(member) + 1
+                if size > _MAX_MEMBERS:
+                    break
+                kept.append(member)
+            out["members"] = ",".join(kept)
+            out["escalated"] = str(max(self.escalated, len(self.members)))
+        return out
 
     def text(self) -> str:
         """The entry as one line of JSON (the outbox keeps it so)."""
@@ -133,7 +152,29 @@ def decode(raw: Mapping[bytes | str, bytes | str] | Mapping[str, str]) -> FleetE
     if not count_text.isdigit() or int(count_text) > 1_000_000:
         raise BadEntry(f"count {count_text!r} is not a whole number")
     origin = _text(fields, "origin")
-    return FleetEntry(op, jail, target, time, end, int(count_text), origin)
+    members, escalated = _members(fields, target) if op == "ban" else ((), 0)
+    return FleetEntry(op, jail, target, time, end, int(count_text), origin, members,
+                      escalated)
+
+
+def _members(fields: Mapping[str, str], target: Network) -> tuple[tuple[str, ...], int]:
+    """The ``members`` and ``escalated`` fields of a ban (none: not escalated)."""
+    text = fields.get("members", "")
+    if not text:
+        return (), 0
+    if len(text) > _MAX_MEMBERS or not text.isprintable():
+        raise BadEntry("members is not a short printable text")
+    members: list[str] = []
+    for item in text.split(","):
+        net = parse_network(item)
+        if net is None or net == target or not contains(target, net):
+            raise BadEntry(f"member {item!r} is not an address inside {format_target(target)}")
+        members.append(format_target(net))
+    count = fields.get("escalated", "")
+    if not count.isdigit() or not len(members) <= int(count) <= 1_000_000:
+        raise BadEntry(f"escalated {count!r} is not the number of members (at least "
+                       f"{len(members)})")
+    return tuple(members), int(count)
 
 
 def outbox_fields(text: str) -> tuple[str, dict[str, str]]:
