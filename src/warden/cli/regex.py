@@ -14,6 +14,7 @@ import argparse
 import datetime
 import gc
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -21,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, BinaryIO, TextIO
 
-from warden.cli.chunks import ChunkStats, default_jobs, run_chunked
+from warden.cli.chunks import MIN_PARALLEL_BYTES, ChunkStats, default_jobs, run_chunked
 from warden.cli.journalread import is_journal_log, journal_lines, journal_options
 from warden.cli.regexout import format_failure, uses_matches
 from warden.config import load_filter, parse_reference
@@ -32,6 +33,7 @@ from warden.core.filterdef import FilterDefinition
 from warden.errors import ConfigError
 from warden.sources.base import resolve_encoding
 from warden.sources.logread import iter_lines
+from warden.sources.progress import Progress, metered
 
 __all__ = ["resolve_filter", "run_regex"]
 
@@ -195,37 +197,57 @@ def _run_timed(flt: Filter, pairs: Iterable[tuple[str, float]], args: argparse.N
     return stats
 
 
-def _run(flt: Filter, log: str, now: float, args: argparse.Namespace, out: TextIO
-         ) -> tuple[str, Tally | None, ChunkStats]:
-    """Run ``flt`` over the LOG argument: JSON lines to ``out``, or the counts."""
+def _meter(path: str | None, jobs: int, err: TextIO) -> Progress:
+    """Progress on a terminal: of the file (of this process' chunk, the first, when the
+    file is read in chunks beside it: the others go at about the same pace)."""
+    if path is None:
+        return Progress("regex", 0, err)
+    size = os.path.getsize(path)
+    if jobs < 2 or size < MIN_PARALLEL_BYTES:
+        return Progress("regex", size, err)
+    return Progress(f"regex (chunk 1 of {jobs})", size // jobs, err)
+
+
+def _run(flt: Filter, log: str, now: float, args: argparse.Namespace, out: TextIO, *,
+         err: TextIO) -> tuple[str, Tally | None, ChunkStats]:
+    """Run ``flt`` over the LOG argument: JSON lines to ``out``, or the counts (with
+    progress on ``err`` when it is a terminal)."""
     source, lines, path = _open_log(log, args.encoding)
     sizes = len(flt.failregexes), len(flt.ignoreregexes)
     keep = {"keep_matched": args.print_matched, "keep_missed": args.print_missed}
+    jobs = default_jobs()
+    meter = _meter(path, jobs, err)
+    here = os.getpid()  # chunk workers are forked: only this process shows progress
+
+    def shown(lines: Iterable[str]) -> Iterable[str]:
+        return metered(lines, meter) if meter.on and os.getpid() == here else lines
 
     def count(flt: Filter, lines: Iterable[str], _first: int, _out: IO[str]) -> Tally:
         stats = Tally(*sizes, **keep)
-        tally(flt, lines, now, stats)
+        tally(flt, shown(lines), now, stats)
         return stats
 
     def warm_up(flt: Filter, lines: Iterable[str]) -> None:
         tally(flt, lines, now, Tally(*sizes))
 
     def as_json(flt: Filter, lines: Iterable[str], first: int, out: IO[str]) -> None:
-        _run_json(flt, lines, now, out, first)
+        _run_json(flt, shown(lines), now, out, first)
 
-    if path is None:
+    try:
+        if path is None:
+            if args.json:
+                _run_json(flt, shown(lines), now, out)
+                return source, None, ChunkStats()
+            return source, count(flt, lines, 1, out), ChunkStats()
+        close = getattr(lines, "close", None)
+        if close is not None:
+            close()  # the file is read again, in chunks
         if args.json:
-            _run_json(flt, lines, now, out)
-            return source, None, ChunkStats()
-        return source, count(flt, lines, 1, out), ChunkStats()
-    close = getattr(lines, "close", None)
-    if close is not None:
-        close()  # the file is read again, in chunks
-    jobs = default_jobs()
-    if args.json:
-        _, chunked = run_chunked(path, flt, as_json, warm_up, out, jobs=jobs, number=True)
-        return source, None, chunked
-    results, chunked = run_chunked(path, flt, count, warm_up, out, jobs=jobs)
+            _, chunked = run_chunked(path, flt, as_json, warm_up, out, jobs=jobs, number=True)
+            return source, None, chunked
+        results, chunked = run_chunked(path, flt, count, warm_up, out, jobs=jobs)
+    finally:
+        meter.close()
     total = results[0]
     for more in results[1:]:
         total.add(more)
@@ -320,7 +342,7 @@ def run_regex(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             source, pairs = _timed_lines(args, definition, now)
             stats, chunked = _run_timed(flt, pairs, args, out), ChunkStats()
         else:
-            source, stats, chunked = _run(flt, args.log, now, args, out)
+            source, stats, chunked = _run(flt, args.log, now, args, out, err=err)
     finally:
         gc.enable()
     if stats is None:

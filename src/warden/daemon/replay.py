@@ -51,6 +51,7 @@ from warden.daemon.runtime import JailSlot, resolved_networks, run_ignorecommand
 from warden.daemon.settings import read_settings
 from warden.errors import ConfigError, WardenError
 from warden.sources.base import resolve_encoding
+from warden.sources.progress import Progress
 
 __all__ = ["ReplayRun", "main", "parse_when", "replay"]
 
@@ -90,41 +91,6 @@ class ReplayRun:
     split: SplitStats = dataclasses.field(default_factory=SplitStats)
 
 
-class _Progress:
-    """Lines, rate and ETA on stderr, a few times a second, only on a terminal."""
-
-    def __init__(self, total_bytes: int, stream: TextIO) -> None:
-        self.total = total_bytes
-        self.stream = stream
-        self.on = stream.isatty()
-        self.lines = 0
-        self.done = 0
-        self.start = time.monotonic()
-        self._shown = self.start
-
-    def add(self, lines: int, size: int) -> None:
-        self.lines += lines
-        self.done += size
-        if not self.on:
-            return
-        now = time.monotonic()
-        if now - self._shown < 0.25:
-            return
-        self._shown = now
-        rate = self.lines / max(now - self.start, 1e-9)
-        eta = ""
-        if self.total and self.done:
-            left = (now - self.start) * (self.total - self.done) / self.done
-            eta = f", ETA {left:.0f} s"
-        self.stream.write(f"\rreplay: {self.lines:,} lines, {rate:,.0f} lines/s{eta}   ")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.on:
-            self.stream.write("\r" + " " * 60 + "\r")
-            self.stream.flush()
-
-
 def _open(path: str) -> BinaryIO:
     raw = open(path, "rb")  # noqa: SIM115 - closed by _blocks
     if path.endswith(".gz"):
@@ -153,7 +119,7 @@ def _blocks(path: str, encoding: str) -> Iterator[tuple[list[str], int]]:
                 return
 
 
-def _failures(path: str, slots: Sequence[JailSlot], order: int, *, progress: _Progress,
+def _failures(path: str, slots: Sequence[JailSlot], order: int, *, progress: Progress,
               counter: list[int], split: SplitStats) -> Iterator[_Item]:
     """What the jails' filters find in ``path``, in line order, each with its log time (the
     last known one for a line without a date). A big file is scanned in parallel
@@ -259,7 +225,7 @@ def replay(config_dir: Path, logs: Sequence[str], *, jails: Sequence[str] = (),
                  resolve=_resolver, ignored=_ignorecommand(slots),
                  since=since, until=until)
     total = sum(os.path.getsize(p) for p in paths)
-    meter = _Progress(total, progress if progress is not None else sys.stderr)
+    meter = Progress("replay", total, progress if progress is not None else sys.stderr)
     counter = [0]
     split = SplitStats()
     streams = [_failures(path, readers[path], order, progress=meter, counter=counter,
