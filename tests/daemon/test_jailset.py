@@ -209,6 +209,15 @@ def test_server_options(ctx: FakeContext) -> None:
     for option, bad in (("dbpurgeage", "later"), ("dbmaxmatches", "-1"),
                         ("dbmaxmatches", "5000")):
         assert isinstance(ask(ctx, ServerSetRequest(option, (bad,))), FailedReply), bad
+    # dbfile as fail2ban answers it: the file in use is kept, another refused while jails run
+    ctx.settings["dbfile"] = "/var/lib/warden/warden.db"
+    assert value(ctx, ServerSetRequest("dbfile", ("/var/lib/warden/warden.db",))) == \
+        "/var/lib/warden/warden.db"
+    refused = ask(ctx, ServerSetRequest("dbfile", ("/tmp/x.db",)))
+    assert isinstance(refused, FailedReply) and \
+        refused.message == "Cannot change database when there are jails present"
+    for name in list(ctx.jails):
+        del ctx.jails[name]
     refused = ask(ctx, ServerSetRequest("dbfile", ("/tmp/x.db",)))
     assert isinstance(refused, FailedReply) and "restart" in refused.message
     assert isinstance(ask(ctx, ServerGetRequest("nothing")), FailedReply)

@@ -249,6 +249,17 @@ def test_fail2ban_client_prints_the_same_for_warden_as_for_fail2ban(
         got = (got[0], _STAMP.sub("TIME", got[1].replace(str(wlog), "LOG")))
         want = (want[0], _STAMP.sub("TIME", want[1].replace(str(oracle.log), "LOG")))
         assert got == want, step
+    # forms the client handles with its own reading of a tree (the oracle's, for both: warden
+    # re-reads its own): the reloads answer OK, and start finds a server already running
+    ok, failed = (0, "OK\n"), (255, "")
+    for step, expected in ((("reload",), ok), (("reload", "sshd"), ok),
+                           (("reload", "--restart", "--all"), ok), (("restart", "sshd"), ok),
+                           (("restart", "--unban", "--if-exists", "nope"), failed),
+                           (("start",), failed)):
+        results = [f2b_client(sock, "-c", str(oracle.conf), *step)
+                   for sock in (ours, oracle.socket)]
+        assert results == [expected, expected], (step, results)
+    assert "sshd" in f2b_client(ours, "status")[1]  # the jail runs after the restarts
 
 
 def _same(warden: Server, oracle: Fail2banServer, steps: list[tuple[str, ...]],
@@ -296,7 +307,7 @@ GET_SET_STEPS: list[tuple[str, ...]] = [
     ("set", "sshd", "idle", "off"),
     ("set", "loglevel", "DEBUG"), ("get", "loglevel"), ("set", "loglevel", "INFO"),
     ("get", "dbmaxmatches"), ("set", "dbmaxmatches", "3"), ("get", "dbmaxmatches"),
-    ("set", "dbpurgeage", "2d"), ("get", "dbpurgeage"),
+    ("set", "dbpurgeage", "2d"), ("get", "dbpurgeage"), ("set", "dbfile", "{dir}/other.db"),
     ("status", "sshd", "basic"), ("status", "sshd", "short"), ("status", "sshd", "all"),
     ("flushlogs",), ("stop", "sshd"), ("status",), ("stop", "sshd"),
 ]

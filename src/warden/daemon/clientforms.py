@@ -11,6 +11,10 @@ Outcomes:
   test ``tests/e2e/test_fail2ban_client.py`` runs most of them side by side);
 - ``accepted``: carried out, but the text differs (the note says how);
 - ``refused``: answered with an error that says why and what to do instead.
+
+A form has one outcome for warden's own client and, where it differs, another through
+fail2ban-client on fail2ban's socket (``socket``: the client's own text, ``OK`` for a reload,
+fail2ban's server answers that warden's client prints as tables).
 """
 
 from __future__ import annotations
@@ -27,36 +31,45 @@ class ClientForm:
     form: str
     outcome: str
     note: str = ""
+    #: the outcome through fail2ban-client on fail2ban's socket, where it differs from
+    #: :attr:`outcome` (which is that of warden's own client, and of both otherwise)
+    socket: str = ""
+
+    @property
+    def on_socket(self) -> str:
+        """The outcome through fail2ban-client on ``compat_socket``."""
+        return self.socket or self.outcome
 
 
 _REGEX = ("the regexes as written (`<HOST>` unexpanded); fail2ban lists them after its own "
           "expansion")
-_RELOAD = ("fail2ban's socket answers `OK` as fail2ban does; warden's client says what was "
+_RELOAD = ("fail2ban-client prints `OK` as with fail2ban; warden's client says what was "
            "kept and (re)started")
 _ACTION_SET = ("actions are built from action.d at start and reload: change the action there "
                "or in jail.local and `reload JAIL`")
 
 #: every form of ``fail2ban-client -h``, in its order, then the forms it does not list
 FORMS: tuple[ClientForm, ...] = (
-    ClientForm("start", "refused", "fail2ban-client starts fail2ban-server itself; start "
-               "warden with `warden server` or the service manager"),
+    ClientForm("start", "refused", "fail2ban-client starts fail2ban-server itself (against "
+               "warden's socket it finds a server running and says so, as with fail2ban); "
+               "start warden with `warden server` or the service manager", "identical"),
     ClientForm("restart", "refused", "restarting the daemon is the service manager's job "
                "(`systemctl restart warden`); `restart JAIL` works"),
-    ClientForm("restart [--unban] [--if-exists] <JAIL>", "accepted", _RELOAD),
-    ClientForm("reload [--restart] [--unban] [--all]", "accepted", _RELOAD),
-    ClientForm("reload [--restart] [--unban] [--if-exists] <JAIL>", "accepted", _RELOAD),
+    ClientForm("restart [--unban] [--if-exists] <JAIL>", "accepted", _RELOAD, "identical"),
+    ClientForm("reload [--restart] [--unban] [--all]", "accepted", _RELOAD, "identical"),
+    ClientForm("reload [--restart] [--unban] [--if-exists] <JAIL>", "accepted", _RELOAD,
+               "identical"),
     ClientForm("stop", "identical"),
     ClientForm("unban --all", "identical"),
-    ClientForm("unban <IP> ... <IP>", "accepted", "identical on fail2ban's socket; `warden "
-               "unban` is warden's own command (it prints `unbanned N`)"),
-    ClientForm("banned", "accepted", "identical on fail2ban's socket; `warden banned` is "
-               "warden's own command (a table with the time left)"),
-    ClientForm("banned <IP> ... <IP>]", "accepted", "identical on fail2ban's socket; `warden "
-               "banned IP` prints warden's table"),
+    ClientForm("unban <IP> ... <IP>", "accepted", "`warden unban` is warden's own command (it "
+               "prints `unbanned N`)", "identical"),
+    ClientForm("banned", "accepted", "`warden banned` is warden's own command (a table with "
+               "the time left)", "identical"),
+    ClientForm("banned <IP> ... <IP>]", "accepted", "`warden banned IP` prints warden's "
+               "table", "identical"),
     ClientForm("status", "identical"),
     ClientForm("ping", "identical"),
-    ClientForm("echo", "accepted", "identical on fail2ban's socket (internal; not a command "
-               "of warden's client)"),
+    ClientForm("echo", "accepted", "internal; not a command of warden's client", "identical"),
     ClientForm("help", "accepted", "`warden --help` and `warden COMMAND --help`"),
     ClientForm("version", "accepted", "the version is warden's own"),
     ClientForm("set loglevel <LEVEL>", "identical", "TRACEDEBUG and HEAVYDEBUG are refused "
@@ -69,8 +82,10 @@ FORMS: tuple[ClientForm, ...] = (
                "warden.conf and restart"),
     ClientForm("get syslogsocket", "identical"),
     ClientForm("flushlogs", "identical"),
-    ClientForm("set dbfile <FILE>", "refused", "the store is opened at start: set dbfile in "
-               "warden.conf and restart"),
+    ClientForm("set dbfile <FILE>", "identical", "as fail2ban with jails running: the file "
+               "in use is kept, another refused (`Cannot change database when there are jails "
+               "present`); with no jail running warden still refuses (its store is opened at "
+               "start: set dbfile in warden.conf and restart)"),
     ClientForm("get dbfile", "identical"),
     ClientForm("set dbmaxmatches <INT>", "identical", "0 to 1000; a jail that kept no lines "
                "(it was 0) keeps them after its next reload"),
@@ -157,7 +172,7 @@ FORMS: tuple[ClientForm, ...] = (
     ClientForm("get <JAIL> action <ACT> <PROPERTY>", "accepted", "an action.d option or a "
                "parameter of the action, as warden read it"),
     # the forms fail2ban-client's help does not list
-    ClientForm("server-status", "accepted", "identical on fail2ban's socket"),
+    ClientForm("server-status", "accepted", "not a command of warden's client", "identical"),
     ClientForm("set|get <JAIL> bantime.<increment|factor|formula|multipliers|maxtime|rndtime|"
                "overalljails>", "identical", "`multipliers` takes every word (fail2ban keeps "
                "the first)"),
@@ -174,17 +189,21 @@ _BAR = "\\|"  # a bar inside a cell of a Markdown table
 
 
 def table() -> str:
-    """The README's table of :data:`FORMS`, with the count of each outcome."""
-    counts = {outcome: sum(1 for f in FORMS if f.outcome == outcome)
-              for outcome in ("identical", "accepted", "refused")}
+    """The README's table of :data:`FORMS`, with the count of each outcome on each side."""
+    def counts(outcomes: list[str]) -> str:
+        identical, accepted, refused = (outcomes.count(o)
+                                        for o in ("identical", "accepted", "refused"))
+        return (f"{identical} identical, {accepted} accepted with other text, {refused} "
+                "refused with a reason")
     lines = [
-        f"{len(FORMS)} forms: {counts['identical']} identical, {counts['accepted']} accepted "
-        f"with other text, {counts['refused']} refused with a reason.",
+        f"{len(FORMS)} forms. Through Debian's fail2ban-client on fail2ban's socket "
+        f"(`compat_socket`): {counts([f.on_socket for f in FORMS])}. With warden's own "
+        f"client: {counts([f.outcome for f in FORMS])}.",
         "",
-        "| form | warden | note |",
-        "|---|---|---|",
+        "| form | fail2ban-client on `compat_socket` | `warden` | note |",
+        "|---|---|---|---|",
     ]
     for form in FORMS:
-        cells = (f"`{form.form}`", form.outcome, form.note)
+        cells = (f"`{form.form}`", form.on_socket, form.outcome, form.note)
         lines.append("| " + " | ".join(cell.replace("|", _BAR) for cell in cells) + " |")
     return "\n".join(lines)

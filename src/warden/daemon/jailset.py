@@ -485,15 +485,16 @@ async def _attempt(ctx: RequestContext, slot: JailSlot, values: Sequence[str]) -
 SERVER_GET_OPTIONS = ("loglevel", "logtarget", "syslogsocket", "dbfile", "dbmaxmatches",
                       "dbpurgeage")
 #: ``set OPTION`` of the server warden changes at run time
-SERVER_SET_OPTIONS = ("loglevel", "dbpurgeage", "dbmaxmatches")
+SERVER_SET_OPTIONS = ("loglevel", "dbpurgeage", "dbmaxmatches", "dbfile")
 #: ``set OPTION`` of the server warden refuses, and why
 REFUSED_SERVER_SET = {
     "logtarget": "the log target is opened at start; set logtarget in warden.conf and "
                  "restart, or use flushlogs after a rotation",
     "syslogsocket": "the syslog socket is opened at start; set syslogsocket in warden.conf "
                     "and restart",
-    "dbfile": "the store is opened at start; set dbfile in warden.conf and restart",
 }
+#: fail2ban's answer to ``set dbfile`` with another file while jails run
+_DB_IN_USE = "Cannot change database when there are jails present"
 
 
 def get_server_option(ctx: RequestContext, option: str) -> Response:
@@ -510,6 +511,8 @@ def set_server_option(ctx: RequestContext, option: str, values: Sequence[str]) -
     if option not in SERVER_SET_OPTIONS:
         return _failed(f"Invalid command {option!r} (no set action or not yet implemented)")
     text = " ".join(values).strip()
+    if option == "dbfile":
+        return _dbfile(ctx, text)
     if option == "loglevel":
         refused = ctx.set_loglevel(text)
         return _failed(refused) if refused is not None else OptionReply.of(option, text)
@@ -524,6 +527,19 @@ def set_server_option(ctx: RequestContext, option: str, values: Sequence[str]) -
     ctx.change_setting(option, number)
     log.info("set %s %s (until the daemon restarts)", option, text)
     return OptionReply.of(option, number)
+
+
+def _dbfile(ctx: RequestContext, text: str) -> Response:
+    """``set dbfile FILE`` as fail2ban's server answers it: the file in use is kept (and
+    named), another is refused while jails run; with none running fail2ban would open the new
+    file, warden still refuses (its store is opened once, at start)."""
+    current = ctx.server_option("dbfile")
+    if text == current:
+        return OptionReply.of("dbfile", current)
+    if ctx.jails:
+        return _failed(_DB_IN_USE)
+    return FailedReply("set dbfile: the store is opened at start; set dbfile in warden.conf "
+                       "and restart", "usage")
 
 
 # -- one entry for the handler -------------------------------------------------------------
