@@ -134,10 +134,15 @@ def _installed() -> set[str]:
             "${STAGEDIR}${EXAMPLESDIR}": "share/examples/warden"}
     text = (PORT / "Makefile").read_text().replace("\\\n", " ")
     found = set()
+    # a destination is a directory if the Makefile makes it one
+    made = {word for line in text.splitlines() if line.split()[:1] == ["${MKDIR}"]
+            for word in line.split()[1:]}
     for line in text.splitlines():
         words = line.split()
-        if not words or words[0] != "${INSTALL_DATA}":
+        if not words or words[0] not in ("${INSTALL_DATA}", "${INSTALL_MAN}"):
             continue
+        # the ports framework compresses manual pages: the plist names them .gz
+        suffix = ".gz" if words[0] == "${INSTALL_MAN}" else ""
         *sources, dest = words[1:]
         for prefix, replacement in dirs.items():
             dest = dest.replace(prefix, replacement)
@@ -147,8 +152,8 @@ def _installed() -> set[str]:
             # the distfile is a git archive: only tracked files are in it
             subprocess.run(["git", "-C", str(ROOT), "ls-files", "--error-unmatch", relative],
                            check=True, capture_output=True)
-            is_file = len(sources) == 1 and "." in dest.rsplit("/", 1)[-1]
-            found.add(dest if is_file else f"{dest}/{Path(relative).name}")
+            is_file = len(sources) == 1 and words[-1] not in made
+            found.add((dest if is_file else f"{dest}/{Path(relative).name}") + suffix)
     return found
 
 
