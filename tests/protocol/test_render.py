@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from warden.cli.control import UsageError, request_for
+from warden.cli.control import GrammarError, request_for
 from warden.cli.main import build_parser
 from warden.cli.render import Compat, exit_code, render, render_json
 from warden.protocol import (
@@ -191,5 +191,5 @@ def test_grammar(argv: list[str], request_: object, compat: Compat) -> None:
     (["restart"], "service manager"),
 ])
 def test_grammar_errors(argv: list[str], needle: str) -> None:
-    with pytest.raises(UsageError, match=needle):
+    with pytest.raises(GrammarError, match=needle):
         request_for(_parse(*argv))

@@ -43,14 +43,14 @@ from warden.protocol import (
     by_end,
 )
 
-__all__ = ["CONTROL_COMMANDS", "UsageError", "fail2ban_words", "request_for", "run_control"]
+__all__ = ["CONTROL_COMMANDS", "GrammarError", "fail2ban_words", "request_for", "run_control"]
 
 #: subcommands that talk to the daemon
 CONTROL_COMMANDS = ("status", "ban", "unban", "banned", "reload", "stop", "ping", "set", "get",
                     "start", "add", "restart", "flushlogs", "dump")
 
 
-class UsageError(WardenError):
+class GrammarError(WardenError):
     """The command line names something the daemon grammar does not have."""
 
 
@@ -65,7 +65,7 @@ def _is_address(text: str) -> bool:
 def _addresses(words: list[str]) -> tuple[str, ...]:
     for word in words:
         if not _is_address(word):
-            raise UsageError(f"{word!r} is not an IP address or network")
+            raise GrammarError(f"{word!r} is not an IP address or network")
     return tuple(words)
 
 
@@ -89,7 +89,7 @@ def _server_option(command: str, option: str, rest: list[str]) -> Request:
     if command == "get":
         return ServerGetRequest(option)
     if not rest:
-        raise UsageError(f"set {option}: give the value")
+        raise GrammarError(f"set {option}: give the value")
     return ServerSetRequest(option, tuple(rest))
 
 
@@ -99,18 +99,18 @@ def _set_get(args: argparse.Namespace) -> tuple[Request, Compat]:
     if words and words[0] in SERVER_OPTIONS:
         return _server_option(command, words[0], words[1:]), Compat.OPTION
     if len(words) < 2:
-        raise UsageError(f"{command}: expected JAIL and a property (e.g. "
+        raise GrammarError(f"{command}: expected JAIL and a property (e.g. "
                          f"'{command} sshd {'banip' if command == 'set' else 'banned'}'), "
                          f"or a setting of the server ({', '.join(SERVER_OPTIONS)})")
     reported = getattr(args, "report_absent", None)
     jail, prop, rest = words[0], words[1], [*words[2:], *(reported or [])]
     if command == "set" and prop == "banip":
         if not rest:
-            raise UsageError("set JAIL banip: give at least one address")
+            raise GrammarError("set JAIL banip: give at least one address")
         return BanRequest(jail, _addresses(rest)), Compat.COUNT
     if command == "set" and prop == "unbanip":
         if not rest:
-            raise UsageError("set JAIL unbanip: give at least one address")
+            raise GrammarError("set JAIL unbanip: give at least one address")
         report = Compat.COUNT if reported is None else Compat.REPORT
         return UnbanRequest(jail, _addresses(rest)), report
     if command == "get" and prop == "banned":
@@ -122,7 +122,7 @@ def _set_get(args: argparse.Namespace) -> tuple[Request, Compat]:
         return BannedRequest((), jail), Compat.WORDS
     if command == "set":
         if not rest and prop != "attempt":
-            raise UsageError(f"set {jail} {prop}: give the value")
+            raise GrammarError(f"set {jail} {prop}: give the value")
         return JailSetRequest(jail, prop, tuple(rest)), Compat.OPTION
     return JailGetRequest(jail, prop, tuple(rest)), Compat.OPTION
 
@@ -130,18 +130,18 @@ def _set_get(args: argparse.Namespace) -> tuple[Request, Compat]:
 def _status(args: argparse.Namespace) -> tuple[Request, Compat]:
     flavor = (args.flavor or "basic").lower()
     if args.jail is None and args.flavor:
-        raise UsageError("status FLAVOR: name the jail first (status JAIL FLAVOR)")
+        raise GrammarError("status FLAVOR: name the jail first (status JAIL FLAVOR)")
     if flavor == "cymru":
-        raise UsageError(CYMRU_REFUSAL)
+        raise GrammarError(CYMRU_REFUSAL)
     counts = args.count or flavor == "short"
     return StatusRequest(args.jail, all=args.all, counts_only=counts), Compat.NONE
 
 
 def _reload(args: argparse.Namespace, *, restart: bool) -> tuple[Request, Compat]:
     if args.all and args.jail:
-        raise UsageError(f"{args.command}: give a jail or --all, not both")
+        raise GrammarError(f"{args.command}: give a jail or --all, not both")
     if restart and args.jail is None:
-        raise UsageError("restart: restarting the whole daemon is your service manager's "
+        raise GrammarError("restart: restarting the whole daemon is your service manager's "
                          "job (systemctl restart warden, service warden restart); "
                          "'restart JAIL' restarts one jail")
     compat = Compat.IF_EXISTS if args.if_exists else Compat.NONE
@@ -168,7 +168,7 @@ def request_for(args: argparse.Namespace) -> tuple[Request, Compat]:
         return _reload(args, restart=command == "restart")
     if command == "ban":
         if not args.addrs:
-            raise UsageError("ban: give at least one address after the jail")
+            raise GrammarError("ban: give at least one address after the jail")
         return BanRequest(args.jail, _addresses(args.addrs), force=args.force), Compat.NONE
     if command == "banned":
         return BannedRequest(_addresses(args.addrs)), Compat.NONE
@@ -176,17 +176,17 @@ def request_for(args: argparse.Namespace) -> tuple[Request, Compat]:
         words: list[str] = list(args.words)
         if args.all:
             if words:
-                raise UsageError("unban --all takes no addresses")
+                raise GrammarError("unban --all takes no addresses")
             return UnbanRequest(all=True), Compat.COUNT
         jail = None
         if words and not _is_address(words[0]):
             jail, words = words[0], words[1:]
         if not words:
-            raise UsageError("unban: give addresses (unban [JAIL] ADDR...) or --all")
+            raise GrammarError("unban: give addresses (unban [JAIL] ADDR...) or --all")
         return UnbanRequest(jail, _addresses(words)), Compat.NONE
     if command in ("set", "get"):
         return _set_get(args)
-    raise UsageError(f"unknown command {command!r}")  # pragma: no cover - argparse refuses
+    raise GrammarError(f"unknown command {command!r}")  # pragma: no cover - argparse refuses
 
 
 def add_control_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
@@ -290,7 +290,7 @@ def run_control(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
         return run_dump(args.config_dir, stdout, stderr)
     try:
         request, compat = request_for(args)
-    except UsageError as exc:
+    except GrammarError as exc:
         print(f"warden: {exc}", file=stderr)
         return 2
     path = socket_path(args.config_dir, args.socket)
