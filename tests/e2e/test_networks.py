@@ -9,10 +9,14 @@ neighbour in another /64. Every address is on the link (a /32 on both sides).
 Checks: the /64 is banned after ``maxretry`` failures although no address failed twice; then
 no address of that /64 can connect (the kernel's interval set holds the network), the other
 /64 still can; ``warden status`` lists the network; unbanning the network lets them all in.
+Escalation (no sshd: log lines written by the test): three /32 bans of a /24 ban the /24, also
+across a crash of the daemon between the second and the third; ``warden explain`` names the
+members.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -125,6 +129,9 @@ def test_three_banned_addresses_of_a_24_escalate_to_the_24(tmp_path: Path) -> No
             append(log, failure_line("203.0.113.1") + failure_line("203.0.113.2"))
             wait_for("two bans", lambda: len(server.banned("sshd")) == 2)
             assert "203.0.113.0/24" not in server.banned("sshd")
+            # a crash between the second and the third: the group of two is not forgotten
+            server.kill9()
+            server.start(prefix=("ip", "netns", "exec", ns))
             append(log, failure_line("203.0.113.3"))
             wait_for("the /24", lambda: "203.0.113.0/24" in server.banned("sshd"))
             wait_for("the /24 in the kernel", lambda: "203.0.113.0/24" in _set(ns, "sshd4n"))
@@ -137,5 +144,17 @@ def test_three_banned_addresses_of_a_24_escalate_to_the_24(tmp_path: Path) -> No
             net, last = bans["203.0.113.0/24"], bans["203.0.113.3"]
             assert net.remaining is not None and last.remaining is not None
             assert abs(net.remaining - last.remaining) < 5
+            # explain names the network and its members, for an address inside and for
+            # the network (after a restart too: tests/daemon/test_runtime_restart.py)
+            members = "203.0.113.1, 203.0.113.2, 203.0.113.3"
+            inside = server.cli("explain", "203.0.113.200")
+            assert inside.returncode == 0, inside.stderr
+            assert "inside the banned network 203.0.113.0/24, escalated:" in inside.stdout
+            assert "3 of its addresses banned within findtime " in inside.stdout
+            assert f": {members}\n" in inside.stdout
+            whole = server.cli("explain", "203.0.113.0/24", "--json")
+            assert whole.returncode == 0, whole.stderr
+            (jail,) = json.loads(whole.stdout)["jails"]
+            assert jail["banned"] and jail["members"] == members.split(", ")
         finally:
             server.close()

@@ -4,8 +4,8 @@
 The namespaces and sshd are those of ``test_sshd_attack.py`` (victim 192.0.2.1; 192.0.2.3 is
 the user's address, a NAT address he shares; 192.0.2.2 is a stranger).
 
-Checks: the user logs in with his key, then mistypes his password three times (maxretry): he
-is not banned and still gets in. The stranger is banned after three failures. Someone behind
+Checks: the user logs in with his key, the daemon is restarted, then he mistypes his password
+three times (maxretry): he is not banned and still gets in. The stranger is banned after three failures. Someone behind
 the user's shared NAT address who keeps guessing is banned too, once the trusted threshold
 (3 x maxretry failures) is reached, and then cannot connect.
 """
@@ -57,6 +57,10 @@ def test_a_user_who_logged_in_is_not_locked_out_by_typos(tmp_path: Path) -> None
             wait_for("sshd to log it", lambda: f"Accepted publickey for root from {USER}"
                      in authlog.read_text())
             wait_for("the login to be trusted", lambda: server.status("sshd").trusted == 1)
+            # systemctl restart warden: the user stays trusted (the store keeps his login)
+            assert server.stop() == 0
+            server.start(prefix=("ip", "netns", "exec", victim))
+            assert server.status("sshd").trusted == 1
 
             # later he mistypes his password maxretry times: not banned
             for n in range(1, 4):
