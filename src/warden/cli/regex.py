@@ -30,6 +30,7 @@ from warden.core.batch import Tally, is_comment, tally
 from warden.core.datedetect import DateDetector
 from warden.core.filter import Failure, Filter
 from warden.core.filterdef import FilterDefinition
+from warden.core.trust import success_definition
 from warden.errors import ConfigError
 from warden.sources.base import resolve_encoding
 from warden.sources.logread import iter_lines
@@ -292,6 +293,33 @@ def _print_summary(out: TextIO, flt: Filter, stats: Tally, *, dates: DateDetecto
                 w(f"  {line}\n")
 
 
+def _print_successes(out: TextIO, definition: FilterDefinition, args: argparse.Namespace,
+                     now: float, journal: bool) -> None:
+    """The filter's success lines (``successregex``, what ``trustsuccess`` trusts): hits per
+    regex, and the lines with ``--print-all-matched``. The log is read once more, by the
+    filter of the success lines alone (as the daemon runs it beside the failure filter)."""
+    dates = None if journal else DateDetector(definition.datepattern,
+                                              default_tz=definition.logtimezone, now=now)
+    flt = Filter(success_definition(definition), dates=dates, journal=journal,
+                 max_line_length=args.max_line_length or _DEFAULT_MAX_LINE)
+    hits = [0] * len(flt.failregexes)
+    found: list[str] = []
+    for line, at in _timed_lines(args, definition, now)[1]:
+        result = flt.process(line, at)
+        if result.failures and result.failregex is not None:
+            hits[result.failregex] += 1
+            if args.print_matched:
+                found.append(line.rstrip("\n"))
+    w = out.write
+    w(f"\nSuccessregex: {sum(hits)} total (logins: trustsuccess trusts their addresses)\n")
+    for rx, count in zip(flt.failregexes, hits, strict=True):
+        w(f"  {rx.index + 1:>3}) [{count}] {rx.source}\n")
+    if found:
+        w("\nSuccess line(s):\n")
+        for line in found:
+            w(f"  {line}\n")
+
+
 def _check_options(args: argparse.Namespace) -> None:
     """The option combinations that make no sense, as usage errors naming the option."""
     from_journal = is_journal_log(args.log)
@@ -349,4 +377,6 @@ def run_regex(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0
     _print_summary(out, flt, stats, dates=dates, source=source, spec=args.filter,
                    elapsed=time.perf_counter() - started, chunked=chunked)
+    if definition.successregex:
+        _print_successes(out, definition, args, now, journal)
     return 0

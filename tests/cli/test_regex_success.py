@@ -1,0 +1,50 @@
+"""``warden regex`` shows a filter's success lines (``successregex``, issue 14), so that a
+user can test the lines ``trustsuccess`` trusts: hits per regex, and the lines with
+``--print-all-matched``; a filter without success lines shows nothing of them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from warden.cli.main import main
+
+OWN = Path(__file__).resolve().parents[2] / "src" / "warden" / "data" / "filter.d"
+NOW = "1796200000"  # 2026-12-02
+
+LOG = """\
+Dec  2 09:00:00 host sshd[42]: Accepted publickey for al from 192.0.2.20 port 5 ssh2: ED25519 SHA256:x
+Dec  2 09:00:05 host sshd[43]: Failed password for root from 192.0.2.9 port 50000 ssh2
+Dec  2 09:01:00 host sshd[44]: Accepted password for bob from 2001:db8::7 port 50000 ssh2
+Dec  2 09:02:00 host sshd[45]: Accepted password for bob from 192.0.2.30 port 50000 ssh2 [forged]
+"""
+
+
+def test_success_lines_are_counted_and_listed(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text(LOG, encoding="utf-8")
+    assert main(["regex", str(log), str(OWN / "sshd.conf"), "--now", NOW]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^Successregex: 2 total \(logins", out, re.M)
+    assert re.search(r"^ +1\) \[2\] \^Accepted ", out, re.M)
+    assert "Success line(s):" not in out  # only with --print-all-matched
+    assert main(["regex", str(log), str(OWN / "sshd.conf"), "--now", NOW,
+                 "--print-all-matched"]) == 0
+    listed = capsys.readouterr().out.split("Success line(s):\n")[1].splitlines()
+    assert listed == ["  " + LOG.splitlines()[0], "  " + LOG.splitlines()[2]]
+    # a single line given as LOG
+    assert main(["regex", LOG.splitlines()[2], str(OWN / "sshd.conf"), "--now", NOW]) == 0
+    assert re.search(r"^Successregex: 1 total", capsys.readouterr().out, re.M)
+
+
+def test_a_filter_without_success_lines_shows_none(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text(LOG, encoding="utf-8")
+    flt = tmp_path / "plain.conf"
+    flt.write_text("[Definition]\nfailregex = ^.*Failed password for \\S+ from <HOST>\n")
+    assert main(["regex", str(log), str(flt), "--now", NOW]) == 0
+    assert "Successregex" not in capsys.readouterr().out
