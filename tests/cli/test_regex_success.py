@@ -15,7 +15,7 @@ OWN = Path(__file__).resolve().parents[2] / "src" / "warden" / "data" / "filter.
 NOW = "1796200000"  # 2026-12-02
 
 LOG = """\
-Dec  2 09:00:00 host sshd[42]: Accepted publickey for al from 192.0.2.20 port 5 ssh2: ED25519 SHA256:x
+Dec  2 09:00:00 h sshd[42]: Accepted publickey for al from 192.0.2.20 port 5 ssh2: ED25519 SHA256:x
 Dec  2 09:00:05 host sshd[43]: Failed password for root from 192.0.2.9 port 50000 ssh2
 Dec  2 09:01:00 host sshd[44]: Accepted password for bob from 2001:db8::7 port 50000 ssh2
 Dec  2 09:02:00 host sshd[45]: Accepted password for bob from 192.0.2.30 port 50000 ssh2 [forged]
