@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
+from functools import cache
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "warden"
@@ -20,6 +21,7 @@ KNOWN = {
 }
 
 
+@cache  # parsed once for the three tests
 def _public_classes() -> dict[str, list[str]]:
     found: dict[str, list[str]] = defaultdict(list)
     for path in sorted(SRC.rglob("*.py")):
