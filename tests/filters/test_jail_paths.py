@@ -30,6 +30,14 @@ def _logpaths(facts: HostFacts, tmp_path: Path) -> dict[str, list[str]]:
     return {j.name: [p.pattern for p in j.logpath] for j in load_jails(target).jails}
 
 
+@pytest.fixture(scope="module")
+def logpaths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, list[str]]]:
+    """Jail -> log paths of a fresh init tree, all jails enabled and checked, per system (one
+    init and check per system for the whole module: each takes seconds)."""
+    tmp = tmp_path_factory.mktemp("init")
+    return {facts.system: _logpaths(facts, tmp) for facts in (LINUX, FREEBSD)}
+
+
 def test_no_jail_names_a_literal_log_path() -> None:
     literal = [line for line in (DATA / "jail.conf").read_text().splitlines()
                if re.match(r"logpath\s*=\s*/", line)]
@@ -48,14 +56,15 @@ def test_no_jail_names_a_literal_log_path() -> None:
     ("suhosin", "/var/log/user.log", "/var/log/messages"),
     ("recidive", "/var/log/warden.log", "/var/log/warden.log"),
 ])
-def test_init_gives_each_system_its_own_places(tmp_path: Path, jail: str, linux: str,
-                                               freebsd: str) -> None:
-    assert _logpaths(LINUX, tmp_path)[jail] == [linux]
-    assert _logpaths(FREEBSD, tmp_path)[jail] == [freebsd]
+def test_init_gives_each_system_its_own_places(logpaths: dict[str, dict[str, list[str]]],
+                                               jail: str, linux: str, freebsd: str) -> None:
+    assert logpaths["Linux"][jail] == [linux]
+    assert logpaths["FreeBSD"][jail] == [freebsd]
 
 
-def test_every_jail_has_a_log_on_both_systems(tmp_path: Path) -> None:
-    linux, bsd = _logpaths(LINUX, tmp_path), _logpaths(FREEBSD, tmp_path)
+def test_every_jail_has_a_log_on_both_systems(logpaths: dict[str, dict[str, list[str]]]
+                                               ) -> None:
+    linux, bsd = logpaths["Linux"], logpaths["FreeBSD"]
     assert set(linux) == set(bsd) and len(linux) >= 90
     assert all(paths and all(p.startswith("/") for p in paths)
                for paths in [*linux.values(), *bsd.values()])
