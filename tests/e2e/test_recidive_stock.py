@@ -77,7 +77,10 @@ def test_stock_recidive_bans_a_repeat_offender_from_warden_log(
             done.stdout
     # the stock dummy action's target: its init line per jail, then "+ADDR" / "-ADDR" lines
     # (sshd, sshd, then recidive), as fail2ban's shell commands write them
-    assert dummy.read_text().split("\n") == [
-        "123", "123", f"+{offender}", f"-{offender}", f"+{offender}", f"+{offender}", ""]
+    # (on a slow machine the second sshd ban's 2 s may be over by now: its "-ADDR" then follows)
+    written = dummy.read_text().split("\n")
+    assert written[:6] == [
+        "123", "123", f"+{offender}", f"-{offender}", f"+{offender}", f"+{offender}"]
+    assert written[6:] in ([""], [f"-{offender}", ""])
     assert server.stop() == 0
     assert not dummy.exists()  # the stock actionstop removes it
