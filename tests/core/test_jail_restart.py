@@ -108,6 +108,8 @@ def test_an_escalated_ban_comes_back_with_its_members() -> None:
     (wide,) = [b for b in restored if b.escalated]
     assert wide.address == "198.51.100.0/24" and wide.restored
     assert again.members_of(net) == j.members_of(net)
+    # status counts it among the escalated networks, as before the restart
+    assert again.status(200.0).escalated == j.status(200.0).escalated == 1
     # an unban forgets them; so does the end of the ban
     again.unban("198.51.100.0/24", 210.0)
     assert again.members_of(net) == ()

@@ -811,6 +811,8 @@ class Jail:
             self.history.record(key, self.name, record.count, record.start)
             inside = tuple(members.get(record.addr, ()))
             if inside:
+                if target not in self._members:  # status counts the restored escalations
+                    self.escalations += 1
                 self._members[target] = inside
             else:
                 self._members.pop(target, None)
