@@ -100,6 +100,12 @@ class FakeContext:
             return str(exc)
         return None
 
+    def set_log(self, option: str, value: str) -> str | None:
+        if value.startswith("/nonexistent/"):
+            return f"Failed to change {option}: {value}: No such file or directory"
+        self.settings[option] = value
+        return None
+
     def change_setting(self, name: str, value: int) -> None:
         self.settings[name] = value
 

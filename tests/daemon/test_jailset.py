@@ -206,6 +206,14 @@ def test_server_options(ctx: FakeContext) -> None:
     assert value(ctx, ServerSetRequest("dbpurgeage", ("2d",))) == 172800
     assert value(ctx, ServerGetRequest("dbpurgeage")) == 172800
     assert value(ctx, ServerSetRequest("dbmaxmatches", ("3",))) == 3
+    # the log target and syslog socket: the daemon's answer, or its refusal as it words it
+    assert value(ctx, ServerSetRequest("logtarget", ("/tmp/other.log",))) == "/tmp/other.log"
+    assert value(ctx, ServerGetRequest("logtarget")) == "/tmp/other.log"
+    assert value(ctx, ServerSetRequest("syslogsocket", ("/dev/log",))) == "/dev/log"
+    failed = ask(ctx, ServerSetRequest("logtarget", ("/nonexistent/x.log",)))
+    assert isinstance(failed, FailedReply)
+    assert failed.message.startswith("Failed to change logtarget")
+    assert isinstance(ask(ctx, ServerSetRequest("logtarget", ("",))), FailedReply)
     for option, bad in (("dbpurgeage", "later"), ("dbmaxmatches", "-1"),
                         ("dbmaxmatches", "5000")):
         assert isinstance(ask(ctx, ServerSetRequest(option, (bad,))), FailedReply), bad

@@ -7,8 +7,10 @@ import logging
 import os
 import re
 import socket
+import stat
 import struct
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -277,3 +279,50 @@ def test_journal_target_is_not_a_file_in_the_working_directory(tmp_path: Path) -
 ])
 def test_log_file_names_only_real_files(target: str, file: str | None) -> None:
     assert log_file(target) == file
+
+
+def test_switch_moves_the_log_and_a_bad_target_leaves_it(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    target = setup_logging(str(first), logging.INFO)
+    try:
+        log = logging.getLogger("warden.test")
+        log.info("one")
+        assert not target.switch(str(first), "auto")  # the same target: nothing changes
+        # a file in a directory that does not exist (fail2ban makes none): OSError, old stays
+        with pytest.raises(OSError):
+            target.switch(str(tmp_path / "missing" / "c.log"), "auto")
+        assert not (tmp_path / "missing").exists()
+        log.info("two")
+        assert target.switch(str(second), "auto") and target.target == str(second)
+        log.info("three")
+        target.handler.flush()
+        assert stat.S_IMODE(second.stat().st_mode) == 0o600
+    finally:
+        target.close()
+    assert re.findall(r"INFO    (\w+)", first.read_text()) == ["one", "two"]
+    assert re.findall(r"INFO    (\w+)", second.read_text()) == ["three"]
+
+
+@pytest.mark.skipif(not (STOCK / "filter.d" / "recidive.conf").is_file(), reason="needs fail2ban")
+def test_switch_to_syslog_keeps_ban_lines_readable_by_recidive(tmp_path: Path) -> None:
+    path = tmp_path / "log.sock"
+    sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sink.bind(str(path))
+    sink.settimeout(5)
+    target = setup_logging(str(tmp_path / "w.log"), logging.INFO)
+    try:
+        with pytest.raises(OSError):  # no syslog daemon on that socket: the file stays
+            target.switch("SYSLOG", str(tmp_path / "none.sock"))
+        assert target.target == str(tmp_path / "w.log")
+        assert target.switch("SYSLOG", str(path))
+        logging.getLogger("warden.actions").log(NOTICE, "[sshd] Ban 192.0.2.1")
+        datagram = sink.recv(4096).decode()
+    finally:
+        target.close()
+        sink.close()
+    # what a syslog daemon writes of it: its time and host, then the message after <PRI>
+    message = datagram.split(">", 1)[1].rstrip("\x00")
+    assert message.startswith(f"fail2ban.actions[{os.getpid()}]: NOTICE [sshd] Ban")
+    line = f"{time.strftime('%b %d %H:%M:%S')} host {message}"
+    recidive = Filter(load_filter(STOCK, "recidive", backend="auto"))
+    assert [f.fid for f in recidive.process(line, time.time()).failures] == ["192.0.2.1"]

@@ -27,6 +27,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import FILTERS, Server, append, failure_line, wait_for
+from warden.config import load_filter
+from warden.core.filter import Filter
 
 CLIENT = shutil.which("fail2ban-client")
 SERVER = shutil.which("fail2ban-server")
@@ -35,6 +37,7 @@ END = b"<F2B_END_COMMAND>"
 pytestmark = pytest.mark.skipif(CLIENT is None or not (FILTERS / "sshd.conf").exists(),
                                 reason="needs Debian's fail2ban package")
 
+STOCK_RECIDIVE = Path("/etc/fail2ban")
 JAIL = "maxretry = 3\nfindtime = 1h\nbantime = 1h\nignoreself = false\n"
 
 
@@ -309,6 +312,11 @@ GET_SET_STEPS: list[tuple[str, ...]] = [
     ("get", "dbmaxmatches"), ("set", "dbmaxmatches", "3"), ("get", "dbmaxmatches"),
     ("set", "dbpurgeage", "2d"), ("get", "dbpurgeage"), ("set", "dbfile", "{dir}/other.db"),
     ("status", "sshd", "basic"), ("status", "sshd", "short"), ("status", "sshd", "all"),
+    # the log moves at run time; a target that cannot be opened fails and the log stays
+    ("set", "logtarget", "{dir}/runtime.log"), ("get", "logtarget"),
+    ("set", "logtarget", "{dir}/missing/x.log"), ("get", "logtarget"),
+    ("set", "syslogsocket", "{dir}/syslog.sock"), ("get", "syslogsocket"),
+    ("set", "syslogsocket", "auto"), ("get", "syslogsocket"),
     ("flushlogs",), ("stop", "sshd"), ("status",), ("stop", "sshd"),
 ]
 
@@ -375,9 +383,40 @@ def test_a_runtime_set_changes_the_running_daemon_until_the_next_reload(warden: 
     done = warden.cli("get", "sshd", "maxretry")
     assert (done.returncode, done.stdout) == (0, "2\n")
     assert client(sock, "set", "loglevel", "DEBUG") == (0, "Current logging level is 'DEBUG'\n")
-    # a reload brings back what the files say; the bans stay
+    # the log moves to another file: the next ban line is written there, not in the old one
+    moved = warden.root / "moved.log"
+    assert client(sock, "set", "logtarget", str(moved)) == (
+        0, f"Current logging target is:\n`- {moved}\n")
+    append(log, failure_line("192.0.2.33") * 2)
+    wait_for("the ban line in the new log",
+             lambda: moved.exists() and "[sshd] Ban 192.0.2.33" in moved.read_text())
+    assert "192.0.2.33" not in warden.log_text()
+    # then to syslog, through a socket of the test's: the ban line is one the stock
+    # recidive filter reads once a syslog daemon has stamped it
+    sink_path = warden.root / "syslog.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sink:
+        sink.bind(str(sink_path))
+        sink.settimeout(20)
+        assert client(sock, "set", "syslogsocket", str(sink_path))[0] == 0
+        assert client(sock, "set", "logtarget", "SYSLOG") == (
+            0, "Current logging target is:\n`- SYSLOG\n")
+        assert client(sock, "set", "sshd", "banip", "192.0.2.34") == (0, "1\n")
+        message = ""
+        while "Ban 192.0.2.34" not in message:
+            message = sink.recv(65536).decode().split(">", 1)[1].rstrip("\x00")
+    if (STOCK_RECIDIVE / "filter.d" / "recidive.conf").is_file():
+        recidive = Filter(load_filter(STOCK_RECIDIVE, "recidive", backend="auto"))
+        line = f"{time.strftime('%b %d %H:%M:%S')} host {message}"
+        assert [f.fid for f in recidive.process(line, time.time()).failures] == ["192.0.2.34"]
+    assert "192.0.2.34" not in moved.read_text()
+    # a reload brings back what the files say (the log target too); the bans stay
     done = warden.cli("reload")
     assert done.returncode == 0, done.stderr
+    assert client(sock, "get", "logtarget") == (
+        0, f"Current logging target is:\n`- {warden.logfile}\n")
+    assert client(sock, "get", "syslogsocket") == (0, "Current syslog socket is:\n`- auto\n")
+    wait_for("the log back in its file",
+             lambda: "log target changed from SYSLOG to" in warden.log_text())
     assert client(sock, "get", "sshd", "maxretry") == (0, "3\n")
     assert client(sock, "get", "sshd", "logpath") == (
         0, f"Current monitored log file(s):\n`- {log}\n")

@@ -46,7 +46,7 @@ from warden.daemon.service import handle as _handle
 from warden.daemon.service import reload as _reload
 from warden.daemon.settings import Settings
 from warden.errors import ConfigError, WardenError
-from warden.protocol import FleetInfo, Request, Response
+from warden.protocol import FailedReply, FleetInfo, Request, Response
 from warden.sources.base import (
     FilePosition,
     JournalPosition,
@@ -127,6 +127,8 @@ class Daemon:
         self.settings = settings
         self.config = config
         self.logtarget = logtarget
+        #: what a reload sets again after ``set logtarget`` / ``set syslogsocket``
+        self._started_log = (settings.logtarget, settings.syslogsocket)
         self.clock = clock
         self.store = open_store(settings.dbfile)
         self.backends: dict[str, FirewallBackend] = {}
@@ -489,6 +491,8 @@ class Daemon:
         async with self._reloading:
             before = self.config
             reply = await _reload(self, jail, restart=restart, unban=unban)
+            if not isinstance(reply, FailedReply):
+                self._restore_log()  # as fail2ban's reload sends its logtarget again
             if jail is None and self.config is not before and self.group is not None:
                 # a changed ``metrics =`` moves the endpoint (the old one stays if it fails)
                 wanted = metrics_endpoint(self.config.settings.get("metrics"))
@@ -541,6 +545,36 @@ class Daemon:
         logging.getLogger().setLevel(level)
         self.settings = dataclasses.replace(self.settings, loglevel=level)
         return None
+
+    def set_log(self, option: str, value: str) -> str | None:
+        """``set logtarget TARGET`` / ``set syslogsocket auto|SOCKET``: log there from now on,
+        until the next reload or restart (fail2ban's reload sets its configured target
+        again); a target that cannot be opened changes nothing and says why."""
+        target = value.strip() if option == "logtarget" else self.settings.logtarget
+        sock = value.strip() if option == "syslogsocket" else self.settings.syslogsocket
+        if not self._switch_log(target, sock):
+            # fail2ban's words; the log says why
+            return "Failed to change " + ("log target" if option == "logtarget"
+                                          else "syslog socket")
+        return None
+
+    def _switch_log(self, target: str, sock: str) -> bool:
+        if self.logtarget is not None:
+            before = self.logtarget.target
+            try:
+                if self.logtarget.switch(target, sock):
+                    log.info("log target changed from %s to %s", before, target)
+            except OSError as exc:
+                log.error("cannot log to %s (syslog socket %s): %s; the log stays at %s",
+                          target, sock, exc.strerror or exc, before)
+                return False
+        self.settings = dataclasses.replace(self.settings, logtarget=target, syslogsocket=sock)
+        return True
+
+    def _restore_log(self) -> None:
+        """After a reload: the log target and syslog socket the daemon was started with."""
+        if (self.settings.logtarget, self.settings.syslogsocket) != self._started_log:
+            self._switch_log(*self._started_log)
 
     def change_setting(self, name: str, value: int) -> None:
         """``set dbpurgeage`` / ``set dbmaxmatches``: the store's settings from now on (a

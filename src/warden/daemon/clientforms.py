@@ -75,11 +75,17 @@ FORMS: tuple[ClientForm, ...] = (
     ClientForm("set loglevel <LEVEL>", "identical", "TRACEDEBUG and HEAVYDEBUG are refused "
                "(warden has no such levels)"),
     ClientForm("get loglevel", "identical"),
-    ClientForm("set logtarget <TARGET>", "refused", "the log target is opened at start: set "
-               "it in warden.conf and restart"),
+    ClientForm("set logtarget <TARGET>", "identical", "the new target is opened before the "
+               "old one is closed; one that cannot be opened fails (`Failed to change log "
+               "target`, the daemon's log says why) and the log stays; a reload goes back to "
+               "the target the daemon started with (fail2ban's reload sets its configured "
+               "one again)"),
     ClientForm("get logtarget", "identical"),
-    ClientForm("set syslogsocket auto|<SOCKET>", "refused", "opened at start: set it in "
-               "warden.conf and restart"),
+    ClientForm("set syslogsocket auto|<SOCKET>", "identical", "logging to SYSLOG, the log "
+               "moves to the new socket at once (fail2ban keeps the old connection until the "
+               "target changes), and one that is not a socket fails (`Failed to change syslog "
+               "socket`); until a reload, as `set logtarget`. With `auto` and no local "
+               "syslog socket warden sends to UDP localhost:514 where fail2ban fails"),
     ClientForm("get syslogsocket", "identical"),
     ClientForm("flushlogs", "identical"),
     ClientForm("set dbfile <FILE>", "identical", "as fail2ban with jails running: the file "

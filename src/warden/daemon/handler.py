@@ -94,6 +94,11 @@ class RequestContext(Protocol):
         """Log at ``text`` (a level name or number) from now on; None, or why not."""
         ...
 
+    def set_log(self, option: str, value: str) -> str | None:
+        """``set logtarget`` / ``set syslogsocket`` (``option``): log to ``value`` from now
+        on, until the next reload; None, or why not (the log then stays where it was)."""
+        ...
+
     def change_setting(self, name: str, value: int) -> None:
         """Use ``value`` for the store's setting ``name`` (``dbpurgeage`` in seconds,
         ``dbmaxmatches``) from now on, until the daemon restarts."""

@@ -485,14 +485,10 @@ async def _attempt(ctx: RequestContext, slot: JailSlot, values: Sequence[str]) -
 SERVER_GET_OPTIONS = ("loglevel", "logtarget", "syslogsocket", "dbfile", "dbmaxmatches",
                       "dbpurgeage")
 #: ``set OPTION`` of the server warden changes at run time
-SERVER_SET_OPTIONS = ("loglevel", "dbpurgeage", "dbmaxmatches", "dbfile")
-#: ``set OPTION`` of the server warden refuses, and why
-REFUSED_SERVER_SET = {
-    "logtarget": "the log target is opened at start; set logtarget in warden.conf and "
-                 "restart, or use flushlogs after a rotation",
-    "syslogsocket": "the syslog socket is opened at start; set syslogsocket in warden.conf "
-                    "and restart",
-}
+SERVER_SET_OPTIONS = ("loglevel", "logtarget", "syslogsocket", "dbpurgeage", "dbmaxmatches",
+                      "dbfile")
+#: ``set OPTION`` of the server warden refuses, and why (none left)
+REFUSED_SERVER_SET: dict[str, str] = {}
 #: fail2ban's answer to ``set dbfile`` with another file while jails run
 _DB_IN_USE = "Cannot change database when there are jails present"
 
@@ -516,6 +512,13 @@ def set_server_option(ctx: RequestContext, option: str, values: Sequence[str]) -
     if option == "loglevel":
         refused = ctx.set_loglevel(text)
         return _failed(refused) if refused is not None else OptionReply.of(option, text)
+    if option in ("logtarget", "syslogsocket"):
+        if not text:
+            return _failed(f"set {option}: give the {option}")
+        refused = ctx.set_log(option, text)
+        if refused is not None:
+            return FailedReply(refused)
+        return OptionReply.of(option, ctx.server_option(option))
     number: int
     try:
         if option == "dbpurgeage":

@@ -25,6 +25,7 @@ import logging
 import logging.handlers
 import os
 import socket
+import stat
 import struct
 import sys
 import time
@@ -118,12 +119,16 @@ class _SyslogFormatter(logging.Formatter):
 
 
 class LogTarget:
-    """The installed handler; :meth:`reopen` reopens a log file (SIGUSR1)."""
+    """The installed handler; :meth:`reopen` reopens a log file (SIGUSR1), :meth:`switch`
+    moves the log to another target at run time (fail2ban's ``set logtarget``)."""
 
     def __init__(self, target: str, handler: logging.Handler, *, propagate: bool = True,
-                 level: int = logging.NOTSET) -> None:
+                 level: int = logging.NOTSET, syslogsocket: str = "auto",
+                 journal: str = JOURNAL_SOCKET) -> None:
         self.target = target
         self.handler = handler
+        self.syslogsocket = syslogsocket
+        self.journal = journal
         self._saved = (propagate, level)
 
     def reopen(self) -> None:
@@ -135,6 +140,33 @@ class LogTarget:
                 self.handler.stream = self.handler._open()
             finally:
                 self.handler.release()
+
+    def switch(self, target: str, syslogsocket: str) -> bool:
+        """Log to ``target`` (through ``syslogsocket`` for ``SYSLOG``) from now on: the new
+        handler is opened first, then swapped in and the old one closed. Nothing changes when
+        the target is the same (and, for ``SYSLOG``, so is the socket); False then.
+
+        Raises OSError when the new target cannot be opened: the old one stays in place.
+        """
+        name = target.strip()
+        syslog = _is_syslog(name)
+        if name == self.target and (not syslog or syslogsocket == self.syslogsocket):
+            self.syslogsocket = syslogsocket
+            return False
+        if log_file(name) is not None:
+            _check_file(name)
+        elif syslog:
+            _check_syslog(syslogsocket)
+        handler = _make_handler(name, syslogsocket, self.journal)
+        for kept in self.handler.filters:  # the rate limit's bucket goes on
+            handler.addFilter(kept)
+        root = logging.getLogger("warden")
+        old = self.handler
+        root.addHandler(handler)
+        root.removeHandler(old)
+        old.close()
+        self.target, self.handler, self.syslogsocket = name, handler, syslogsocket
+        return True
 
     def close(self) -> None:
         """Remove and close the handler; the ``warden`` logger is as before."""
@@ -239,22 +271,40 @@ def _syslog_address(socket: str) -> str | tuple[str, int]:
 def log_file(target: str) -> str | None:
     """The file ``target`` writes to, or None for the streams, syslog and the journal."""
     name = target.strip()
-    upper = name.upper()
-    if upper in ("STDERR", "STDOUT", "SYSTEMD-JOURNAL") or upper == "SYSLOG" \
-            or upper.startswith("SYSLOG["):
+    if name.upper() in ("STDERR", "STDOUT", "SYSTEMD-JOURNAL") or _is_syslog(name):
         return None
     return name
 
 
-def setup_logging(target: str, level: int, *, syslogsocket: str = "auto",
-                  limit: RateLimit | None = None, journal: str = JOURNAL_SOCKET,
-                  ) -> LogTarget:
-    """Send the ``warden`` loggers to ``target``; return it for reopen/close.
+def _is_syslog(target: str) -> bool:
+    upper = target.upper()
+    return upper == "SYSLOG" or upper.startswith("SYSLOG[")
 
-    ``journal`` is the journal's socket (for ``SYSTEMD-JOURNAL``). Raises OSError when a log
-    file or the journal cannot be opened (the caller reports it).
-    """
-    name = target.strip()
+
+def _check_file(name: str) -> None:
+    """A log file named at run time is opened as fail2ban opens it: in a directory that
+    exists (none is made) and only if it can be appended to (OSError otherwise); a new
+    file is made 0600 (it names addresses)."""
+    os.close(os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600))
+
+
+def _check_syslog(syslogsocket: str) -> None:
+    """A syslog socket named at run time must be there, as fail2ban checks (logging's
+    handler would wait silently for one to appear)."""
+    address = _syslog_address(syslogsocket)
+    if isinstance(address, str) and not stat.S_ISSOCK(_mode(address)):
+        raise OSError(errno.ENOTSOCK, f"{address} is not a socket")
+
+
+def _mode(path: str) -> int:
+    try:
+        return os.stat(path).st_mode
+    except OSError as exc:
+        raise OSError(exc.errno, f"{path}: {exc.strerror}") from None
+
+
+def _make_handler(name: str, syslogsocket: str, journal: str) -> logging.Handler:
+    """The handler for the target ``name``, formatted (OSError if it cannot be opened)."""
     upper = name.upper()
     handler: logging.Handler
     file = log_file(name)
@@ -273,9 +323,23 @@ def setup_logging(target: str, level: int, *, syslogsocket: str = "auto",
         handler = _SysLog(address=_syslog_address(syslogsocket),
                           facility=logging.handlers.SysLogHandler.LOG_DAEMON)
         handler.setFormatter(_SyslogFormatter())
+    return handler
+
+
+def setup_logging(target: str, level: int, *, syslogsocket: str = "auto",
+                  limit: RateLimit | None = None, journal: str = JOURNAL_SOCKET,
+                  ) -> LogTarget:
+    """Send the ``warden`` loggers to ``target``; return it for reopen/switch/close.
+
+    ``journal`` is the journal's socket (for ``SYSTEMD-JOURNAL``). Raises OSError when a log
+    file or the journal cannot be opened (the caller reports it).
+    """
+    name = target.strip()
+    handler = _make_handler(name, syslogsocket, journal)
     handler.addFilter(limit or RateLimit())
     root = logging.getLogger("warden")
-    saved = LogTarget(name, handler, propagate=root.propagate, level=root.level)
+    saved = LogTarget(name, handler, propagate=root.propagate, level=root.level,
+                      syslogsocket=syslogsocket, journal=journal)
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
