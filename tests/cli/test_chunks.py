@@ -49,17 +49,39 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(chunks, "MIN_PARALLEL_BYTES", 0)
 
 
+JOBS = (2, 3, 7)
+WARMUPS = (0, 3000, 1 << 20)
+MODES: tuple[tuple[str, ...], ...] = (("--json",), (), ("--print-missed", "--print-matched"))
+TEXTS = {"generic": SSHD_LIKE, "fast": SSHD_FAST}
+
+
+def _pairwise() -> list[tuple[int, int, tuple[str, ...], str]]:
+    """Every pair of values of any two of the four parameters in at least one run (a Latin
+    square over jobs x warm-up; 10 runs instead of all 54 combinations)."""
+    names = list(TEXTS)
+    runs = [(jobs, warmup, MODES[(i + k) % 3], names[(i + k) % 2])
+            for i, jobs in enumerate(JOBS) for k, warmup in enumerate(WARMUPS)]
+    runs.append((JOBS[0], WARMUPS[1], MODES[2], names[1]))  # the one (mode, text) pair missing
+    return runs
+
+
+def test_the_runs_below_cover_every_pair() -> None:
+    runs = _pairwise()
+    values = (JOBS, WARMUPS, MODES, tuple(TEXTS))
+    for a in range(4):
+        for b in range(a + 1, 4):
+            want = {(x, y) for x in values[a] for y in values[b]}
+            assert {(run[a], run[b]) for run in runs} == want, (a, b)
+
+
 @pytest.mark.usefixtures("small_chunks")
-@pytest.mark.parametrize("jobs", [2, 3, 7])
-@pytest.mark.parametrize("warmup", [0, 3000, 1 << 20])
-@pytest.mark.parametrize("mode", [["--json"], [], ["--print-missed", "--print-matched"]])
-@pytest.mark.parametrize("text", [SSHD_LIKE, SSHD_FAST], ids=["generic", "fast"])
+@pytest.mark.parametrize(("jobs", "warmup", "mode", "name"), _pairwise())
 def test_cli_parallel_equals_sequential(  # noqa: PLR0917 - pytest passes them by name
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-        jobs: int, warmup: int, mode: list[str], text: str) -> None:
+        jobs: int, warmup: int, mode: tuple[str, ...], name: str) -> None:
     log = tmp_path / "auth.log"
     log.write_bytes(sshd_log(seed=jobs * 31 + warmup, count=4000))
-    flt = write_filter(tmp_path, "sshd-like", text)
+    flt = write_filter(tmp_path, "sshd-like", TEXTS[name])
     monkeypatch.setenv("WARDEN_JOBS", "1")
     expected = _cli(capsys, str(log), str(flt), *mode)
     monkeypatch.setenv("WARDEN_JOBS", str(jobs))
