@@ -5,9 +5,9 @@ The namespaces and sshd are those of ``test_sshd_attack.py`` (victim 192.0.2.1; 
 the user's address, a NAT address he shares; 192.0.2.2 is a stranger).
 
 Checks: the user logs in with his key, the daemon is restarted, then he mistypes his password
-three times (maxretry): he is not banned and still gets in. The stranger is banned after three failures. Someone behind
-the user's shared NAT address who keeps guessing is banned too, once the trusted threshold
-(3 x maxretry failures) is reached, and then cannot connect.
+three times (maxretry): he is not banned and still gets in. The stranger is banned after three
+failures. Someone behind the user's shared NAT address who keeps guessing is banned too, once
+the trusted threshold (3 x maxretry failures) is reached, and then cannot connect.
 """
 
 from __future__ import annotations
