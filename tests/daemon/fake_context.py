@@ -53,6 +53,8 @@ class FakeContext:
     flushes: int = 0
     #: the bans whose matched lines "the store" kept (warden explain, banned ADDR)
     stored: list[StoredBan] = field(default_factory=list)
+    #: the configuration tree (``addaction`` reads its action.d)
+    config_dir: Path = Path("/nonexistent")
 
     def now(self) -> float:
         return self.clock
@@ -143,4 +145,5 @@ def fake_context(tmp_path: Path, *names: str, own: Sequence[str] = ("127.0.0.0/8
              for cfg in load_jails(conf).jails}
     nets = tuple(n for a in own if (n := parse_network(a)) is not None)
     return FakeContext(slots, self_addresses=nets,
-                       sources=[("auto", [SourceStatus(str(log), SourceState.OK)])])
+                       sources=[("auto", [SourceStatus(str(log), SourceState.OK)])],
+                       config_dir=conf)

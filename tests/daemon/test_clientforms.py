@@ -54,7 +54,8 @@ def _option(form: str) -> str:
 
 
 def test_each_outcome_is_what_the_handler_does() -> None:
-    served_set = {*JAIL_SET_OPTIONS, "banip", "unbanip", "attempt", "idle"}
+    served_set = {*JAIL_SET_OPTIONS, "banip", "unbanip", "attempt", "idle", "addaction",
+                  "delaction"}
     served_get = {*JAIL_GET_OPTIONS, "banned", "banip"}
     for form in FORMS:
         words = form.form.split()

@@ -122,7 +122,7 @@ def test_get_and_set_answer_fail2bans_values(tmp_path: Path) -> None:
     code, error = _run(ctx, "set", "dbfile", "/tmp/x")
     assert code == 1 and "Cannot change database when there are jails present" in str(error)
     assert _run(ctx, "set", "sshd", "idle", "on") == (0, True)
-    code, error = _run(ctx, "set", "sshd", "addaction", "mail")
+    code, error = _run(ctx, "set", "sshd", "action", "dummy", "actionban", "echo")
     assert code == 1 and "reload" in str(error)
     code, error = _run(ctx, "status", "sshd", "cymru")
     assert code == 1 and "Cymru" in str(error)

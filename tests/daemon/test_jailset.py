@@ -188,13 +188,33 @@ def test_attempt_counts_a_failure(ctx: FakeContext) -> None:
 
 
 def test_what_warden_cannot_change_is_refused_with_a_reason(ctx: FakeContext) -> None:
-    for option, words in (("addaction", ("x",)), ("delaction", ("dummy",)),
-                          ("action", ("dummy", "actionban", "echo"))):
-        refused = ask(ctx, JailSetRequest("sshd", option, words))
-        assert isinstance(refused, FailedReply) and "JAIL" in refused.message, option
+    refused = ask(ctx, JailSetRequest("sshd", "action", ("dummy", "actionban", "echo")))
+    assert isinstance(refused, FailedReply) and "JAIL" in refused.message
+    # addaction and delaction: fail2ban's refusals, a Python action's reason
+    for words, message in ((("x", "/tmp/x.py", "{}"), "Python action"),
+                           (("dummy",), "Action dummy already exists")):
+        refused = ask(ctx, JailSetRequest("sshd", "addaction", words))
+        assert isinstance(refused, FailedReply) and message in refused.message, words
+    refused = ask(ctx, JailSetRequest("sshd", "delaction", ("x",)))
+    assert isinstance(refused, FailedReply) and "Invalid Action name: x" in refused.message
     unknown = ask(ctx, JailSetRequest("sshd", "nothing", ("1",)))
     assert isinstance(unknown, FailedReply) and "Invalid command 'nothing'" in unknown.message
     assert ctx.reconfigured == []
+
+
+def test_addaction_and_delaction_change_the_jails_actions(ctx: FakeContext) -> None:
+    (ctx.config_dir / "action.d" / "mark.conf").write_text(
+        "[Definition]\nactionban = echo <name> <ip>\n")
+    assert value(ctx, JailSetRequest("sshd", "addaction", ("mark",))) == "mark"
+    action = ctx.jails["sshd"].config.actions[-1]
+    # loaded with the jail's options, as an action = mark line of the jail would be
+    assert (action.file, action.options["actionban"]) == ("mark", "echo sshd <ip>")
+    # no such action.d file: fail2ban's empty command action of that name
+    assert value(ctx, JailSetRequest("sshd", "addaction", ("blank",))) == "blank"
+    assert value(ctx, JailGetRequest("sshd", "actions")) == ["dummy", "mark", "blank"]
+    assert value(ctx, JailSetRequest("sshd", "delaction", ("mark",))) is None
+    assert value(ctx, JailGetRequest("sshd", "actions")) == ["dummy", "blank"]
+    assert ctx.reconfigured == ["sshd"] * 3
 
 
 def test_server_options(ctx: FakeContext) -> None:

@@ -308,6 +308,10 @@ GET_SET_STEPS: list[tuple[str, ...]] = [
     ("set", "sshd", "attempt", "192.0.2.44", "a failure"), ("set", "sshd", "nothing", "1"),
     ("set", "sshd", "idle", "on"), ("set", "sshd", "idle", "maybe"),
     ("set", "sshd", "idle", "off"),
+    # an action of no action.d file: fail2ban's empty command action; then taken away
+    ("set", "sshd", "addaction", "extra"), ("get", "sshd", "actions"),
+    ("set", "sshd", "addaction", "extra"), ("set", "sshd", "delaction", "extra"),
+    ("get", "sshd", "actions"), ("set", "sshd", "delaction", "extra"),
     ("set", "loglevel", "DEBUG"), ("get", "loglevel"), ("set", "loglevel", "INFO"),
     ("get", "dbmaxmatches"), ("set", "dbmaxmatches", "3"), ("get", "dbmaxmatches"),
     ("set", "dbpurgeage", "2d"), ("get", "dbpurgeage"), ("set", "dbfile", "{dir}/other.db"),
@@ -409,9 +413,40 @@ def test_a_runtime_set_changes_the_running_daemon_until_the_next_reload(warden: 
         line = f"{time.strftime('%b %d %H:%M:%S')} host {message}"
         assert [f.fid for f in recidive.process(line, time.time()).failures] == ["192.0.2.34"]
     assert "192.0.2.34" not in moved.read_text()
-    # a reload brings back what the files say (the log target too); the bans stay
+    # an action.d action added at run time starts and is given the jail's bans; the next
+    # ban reaches it too; taken away, it lifts them and stops; the jail's own action stays
+    marks, started, stopped = (warden.root / n for n in ("marks", "started", "stopped"))
+    (warden.conf / "action.d" / "mark.conf").write_text(
+        f"[Definition]\nactionstart = touch {started}\nactionstop = touch {stopped}\n"
+        f"actioncheck =\nactionban = echo +<ip> >> {marks}\n"
+        f"actionunban = echo -<ip> >> {marks}\n")
+    held = {"192.0.2.31", "192.0.2.32", "192.0.2.33", "192.0.2.34"}
+
+    def marked() -> set[str]:
+        return set(marks.read_text().split()) if marks.exists() else set()
+    assert client(sock, "set", "sshd", "addaction", "mark") == (0, "mark\n")
+    wait_for("the added action given the bans", lambda: {f"+{a}" for a in held} <= marked())
+    assert started.exists() and not stopped.exists()
+    assert client(sock, "get", "sshd", "actions") == (
+        0, "The jail sshd has the following actions:\nnoop, mark\n")
+    append(log, failure_line("192.0.2.35") * 2)
+    wait_for("the next ban through the added action", lambda: "+192.0.2.35" in marked())
+    held.add("192.0.2.35")
+    code, text = client(sock, "set", "sshd", "addaction", "py", "/tmp/x.py", "{}")
+    assert code == 255 and "Python action" in text
+    assert client(sock, "set", "sshd", "delaction", "mark") == (0, "None\n")
+    wait_for("the removed action stopped", stopped.exists)
+    assert {f"-{a}" for a in held} <= marked()
+    assert held <= set(warden.banned("sshd"))
+    # added again, then a reload (the files have no such action): released again
+    stopped.unlink()
+    assert client(sock, "set", "sshd", "addaction", "mark") == (0, "mark\n")
+    # a reload brings back what the files say (the log target and actions too); the bans stay
     done = warden.cli("reload")
     assert done.returncode == 0, done.stderr
+    wait_for("the added action released by the reload", stopped.exists)
+    assert client(sock, "get", "sshd", "actions") == (
+        0, "The jail sshd has the following actions:\nnoop\n")
     assert client(sock, "get", "logtarget") == (
         0, f"Current logging target is:\n`- {warden.logfile}\n")
     assert client(sock, "get", "syslogsocket") == (0, "Current syslog socket is:\n`- auto\n")
@@ -420,7 +455,7 @@ def test_a_runtime_set_changes_the_running_daemon_until_the_next_reload(warden: 
     assert client(sock, "get", "sshd", "maxretry") == (0, "3\n")
     assert client(sock, "get", "sshd", "logpath") == (
         0, f"Current monitored log file(s):\n`- {log}\n")
-    assert {"192.0.2.31", "192.0.2.32"} <= set(warden.banned("sshd"))
+    assert held <= set(warden.banned("sshd"))
     # stop JAIL, then start JAIL brings it back from the configuration with its bans
     assert client(sock, "stop", "sshd") == (0, "Jail stopped\n")
     assert client(sock, "status") == (0, "Status\n|- Number of jail:\t0\n`- Jail list:\t\n")

@@ -45,6 +45,7 @@ __all__ = [  # the model types are re-exported for convenience
     "JailsConfig",
     "LogPath",
     "as_bool",
+    "load_jail_action",
     "load_jails",
     "truth_value",
 ]
@@ -480,6 +481,33 @@ def load_jails(config_dir: str | os.PathLike[str], cache: FileCache | None = Non
         directory, settings, tuple(jails), tuple(disabled), tuple(errors), confset.files,
         tuple(unknown_option_warnings(confset, known)) + tuple(_once(warnings)), fleet,
     )
+
+
+def load_jail_action(config_dir: str | os.PathLike[str], jail: str, reference: str,
+                     cache: FileCache | None = None) -> ActionConfig:
+    """The action ``reference`` (``name`` or ``name[k=v, ...]``) resolved for the jail ``jail``
+    of ``config_dir`` as an ``action = reference`` line of that jail would resolve it (the
+    jail's options as variables): fail2ban-client's ``set JAIL addaction``.
+
+    Raises ConfigError if the reference does not parse or the action cannot be loaded.
+    """
+    directory = os.fspath(config_dir)
+    cache = cache or FileCache()
+    confset = read_layered(directory, "jail", cache)
+    if confset is None:
+        raise ConfigError(f"no jail.conf or jail.local in {directory}", file=directory)
+    confset.defaults["fail2ban_version"] = RawValue(__version__, Origin("<built-in>"))
+    confset.defaults["fail2ban_confpath"] = RawValue(directory.rstrip("/"), Origin("<built-in>"))
+    builder = _Jail(confset, jail, directory, cache)
+    for option in (*JAIL_OPTIONS, "port", "protocol"):
+        with contextlib.suppress(ConfigError):
+            builder.read(option)
+    try:
+        parsed = parse_reference(reference.strip())
+    except ValueError as exc:
+        raise ConfigError(f"[{jail}] invalid action reference {reference!r}: {exc}") from None
+    return load_action(directory, parsed, jail=jail, jail_options=builder.variables(),
+                       origin=Origin("<set at run time>"), cache=cache)
 
 
 def _once(warnings: list[ConfigError]) -> list[ConfigError]:

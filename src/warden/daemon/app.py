@@ -33,7 +33,7 @@ from warden.daemon.compat_server import CompatServer
 from warden.daemon.control import ControlServer
 from warden.daemon.enforcer import Enforcer, Route
 from warden.daemon.events import EventHub
-from warden.daemon.firewall import make_backend, needs_matches, route_for
+from warden.daemon.firewall import is_command_action, make_backend, needs_matches, route_for
 from warden.daemon.fleetlink import open_fleet
 from warden.daemon.handler import FleetView
 from warden.daemon.httpmetrics import MetricsServer, move_metrics, serve_metrics
@@ -179,8 +179,15 @@ class Daemon:
         """Start the slots' firewall rules, restore their bans, adopt what only the firewall
         still holds, and reconcile the firewall for these jails only (never another's)."""
         routes: dict[str, Route] = {}
+        # the command actions each jail ran before and runs no more (one added at run time,
+        # or taken out of its configuration): released once the new ones run
+        dropped: dict[str, list[str]] = {}
         for slot in slots:
             route = route_for(slot.config)
+            before = self.enforcer.routes.get(slot.config.name)
+            dropped[slot.config.name] = [
+                name for name in (before.backends if before else ())
+                if is_command_action(name, slot.config.name) and name not in route.backends]
             for name in route.backends:
                 if name not in self.backends:
                     self.backends[name] = make_backend(route, name)
@@ -213,6 +220,9 @@ class Daemon:
                 if done.added or done.removed:
                     log.info("firewall reconciled: %d bans restored, %d the store ended "
                              "removed", len(done.added), len(done.removed))
+        for jail, names in dropped.items():
+            if names:
+                await self.enforcer.release(jail, names)
 
     # -- sources -------------------------------------------------------------------------------
     def _source_groups(self) -> dict[str, tuple[_Spec, ...]]:
@@ -516,12 +526,46 @@ class Daemon:
             return " ".join(str(exc).splitlines())
         sources = (slot.config.logpath, slot.config.logencoding, slot.config.journalmatch) \
             != (cfg.logpath, cfg.logencoding, cfg.journalmatch)
+        actions = slot.config.actions != cfg.actions
         slot.config = cfg
+        if actions:
+            await self._move_actions(cfg)
         slot.patterns = tuple(lp.pattern for lp in cfg.logpath)
         if sources:
             self.runtime.add_jail(slot)  # the same jail: forgets which files it watched
             self.sync_sources()
         return None
+
+    async def _move_actions(self, cfg: JailConfig) -> None:
+        """Enforce the jail ``cfg.name`` with ``cfg``'s actions (``addaction``/``delaction``):
+        a new action is started and given the jail's active bans (as restored bans: an
+        action with ``norestored`` runs nothing for them); a removed one lifts the jail's
+        bans (``actionflush``, or one ``actionunban`` each) and, used by no other jail, is
+        stopped (``actionstop``)."""
+        route = route_for(cfg)
+        old = self.enforcer.routes.get(cfg.name)
+        gone = [name for name in (old.backends if old else ()) if name not in route.backends]
+        if gone:
+            await self.enforcer.release(cfg.name, gone)
+        added = [name for name in route.backends if old is None or name not in old.backends]
+        for name in added:
+            if name not in self.backends:
+                self.backends[name] = make_backend(route, name)
+            if name in route.self_timed:
+                self.enforcer.timeouts[name] = None
+        if not added:
+            return
+        await self.enforcer.start_jails({cfg.name: Route(route.rule, route.backends)})
+        now = self.clock()
+        entries = [BanEntry(b.jail, b.addr, None if b.permanent else b.start + b.bantime,
+                            {"matches": b.matches, "failures": len(b.matches),
+                             "bantime": b.bantime, "bancount": b.count, "time": b.start,
+                             "restored": True})
+                   for b in self.store.active_bans(now)
+                   if b.jail == cfg.name and parse_network(b.addr) is not None]
+        if entries:
+            # the actions that hold them already run nothing again (or refresh a timeout)
+            await self.enforcer.submit(entries)
 
     def server_option(self, name: str) -> object:
         """A setting of the daemon as fail2ban's ``get NAME`` returns it."""

@@ -138,9 +138,14 @@ FORMS: tuple[ClientForm, ...] = (
     ClientForm("set <JAIL> maxretry <RETRY>", "identical"),
     ClientForm("set <JAIL> maxmatches <INT>", "identical"),
     ClientForm("set <JAIL> maxlines <LINES>", "identical"),
-    ClientForm("set <JAIL> addaction <ACT>[ <PYTHONFILE> <JSONKWARGS>]", "refused",
-               _ACTION_SET),
-    ClientForm("set <JAIL> delaction <ACT>", "refused", _ACTION_SET),
+    ClientForm("set <JAIL> addaction <ACT>[ <PYTHONFILE> <JSONKWARGS>]", "identical",
+               "ACT of action.d is loaded with the jail's options (as `action = ACT` in the "
+               "jail), started and given the jail's bans (as restored bans); an ACT with no "
+               "action.d file is fail2ban's empty command action; until a reload. A Python "
+               "file (or `ACT.py`) is refused: warden runs no Python actions"),
+    ClientForm("set <JAIL> delaction <ACT>", "identical", "the action lifts the jail's bans "
+               "and, used by no other jail, is stopped (fail2ban's reload does this; its "
+               "`delaction` only forgets the action); the jail's other actions keep the bans"),
     *(ClientForm(f"set <JAIL> action <ACT> {prop} <CMD>", "refused", _ACTION_SET)
       for prop in ("actionstart", "actionstop", "actioncheck", "actionban", "actionunban")),
     ClientForm("set <JAIL> action <ACT> timeout <TIMEOUT>", "refused", _ACTION_SET),

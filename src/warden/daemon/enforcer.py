@@ -196,6 +196,21 @@ class Enforcer:
             return finished
         return asyncio.gather(*waits)
 
+    async def release(self, jail: str, names: Collection[str]) -> None:
+        """Take the backends ``names`` off ``jail``: each drops the jail's bans, and one that
+        no jail uses any more is stopped and forgotten (an action removed at run time)."""
+        route = self.routes.get(jail)
+        if route is not None:
+            route.backends = tuple(b for b in route.backends if b not in names)
+        for name in names:
+            backend = self.backends.get(name)
+            if backend is None:
+                continue
+            await self._call(name, f"flush {jail} on {name}", backend.flush, jail)
+            if not any(name in r.backends for r in self.routes.values()):
+                await self._call(name, f"stop {name}", backend.stop)
+                del self.backends[name]
+
     async def flush(self, jail: str) -> None:
         """Drop every ban of ``jail`` on its backends."""
         for name in self._route_of(jail):
@@ -227,7 +242,8 @@ class Enforcer:
 
     async def _commit(self, name: str, current: _Round) -> None:
         try:
-            if current.ops:
+            # a backend released since (an action removed at run time) has nothing to commit
+            if current.ops and name in self.backends:
                 async with self._lane(name).busy:
                     errors, started = self.errors, time.perf_counter()
                     await self._call(name, f"commit {name}", self._apply, self.backends[name],

@@ -20,7 +20,7 @@ from warden.backends.commandaction import CommandAction
 from warden.backends.registry import NativeAction, create_backend, native_action
 from warden.config import JailConfig
 
-__all__ = ["JailRoute", "make_backend", "needs_matches", "route_for"]
+__all__ = ["JailRoute", "is_command_action", "make_backend", "needs_matches", "route_for"]
 
 _MATCH_TAGS = ("<matches>", "<ipmatches>", "<ipjailmatches>")
 _NOTICES = ("mail", "webhook")
@@ -43,6 +43,16 @@ def _name(spec: NativeAction) -> str:
     return kind if not settings else f"{kind}[{', '.join(f'{k}={v}' for k, v in settings)}]"
 
 
+def _command_name(jail: str, action: str) -> str:
+    return f"action {jail}/{action}"
+
+
+def is_command_action(name: str, jail: str) -> bool:
+    """True if the backend ``name`` is a command action of ``jail`` (one per jail and
+    action, so a jail that drops it can stop it)."""
+    return name.startswith(_command_name(jail, ""))
+
+
 def route_for(cfg: JailConfig) -> JailRoute:
     """How ``cfg``'s bans reach the firewall."""
     names: list[str] = []
@@ -57,7 +67,7 @@ def route_for(cfg: JailConfig) -> JailRoute:
         spec = native_action(action.file, action.options or action.params, jail=cfg.name,
                              port=cfg.port, protocol=cfg.protocol)
         if spec is None:
-            name = f"action {cfg.name}/{action.name}"
+            name = _command_name(cfg.name, action.name)
             options = dict(action.options)
             factories[name] = functools.partial(CommandAction, cfg.name, action.name, options)
             self_timed.append(name)

@@ -38,6 +38,9 @@ class FleetView:
 class RequestContext(Protocol):
     """The daemon as one request sees it."""
 
+    #: the configuration tree (``set JAIL addaction`` reads its action.d)
+    config_dir: Path
+
     @property
     def jails(self) -> Mapping[str, JailSlot]:
         """The running jails by name (a reload may replace the mapping's entries)."""
@@ -122,7 +125,6 @@ class RequestContext(Protocol):
 class ReloadContext(RequestContext, Protocol):
     """The daemon as a reload sees it: the request view plus building and starting jails."""
 
-    config_dir: Path
     config: JailsConfig
 
     async def build_jail(self, cfg: JailConfig) -> JailSlot | None:

@@ -23,11 +23,13 @@ import logging
 import shlex
 import weakref
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from warden.config import JailConfig
+from warden.config.action import ActionConfig
 from warden.config.confset import Value
-from warden.config.jail import as_bool
+from warden.config.jail import as_bool, load_jail_action
 from warden.config.model import BanTimeIncrement, LogPath
 from warden.config.sourceopts import backend_name
 from warden.config.validate import dbmaxmatches, jail_problems, parse_ignorecache
@@ -77,10 +79,6 @@ _BANTIME_EXTRA = ("increment", "factor", "formula", "multipliers", "maxtime", "r
 
 #: ``set JAIL OPTION`` forms warden refuses, and why (the error the client prints)
 REFUSED_JAIL_SET = {
-    "addaction": "actions are built at start and reload; add the action to the jail in "
-                 "jail.local and run 'reload JAIL'",
-    "delaction": "actions are built at start and reload; remove the action from the jail in "
-                 "jail.local and run 'reload JAIL'",
     "action": "warden runs actions as built from action.d at start and reload; change the "
               "action in action.d or jail.local and run 'reload JAIL'",
 }
@@ -415,6 +413,8 @@ async def set_jail_option(ctx: RequestContext, slot: JailSlot, option: str,
         return await _attempt(ctx, slot, values)
     if option == "idle":
         return _idle(slot, values)
+    if option in ("addaction", "delaction"):
+        return await _action_set(ctx, slot, option, values)
     if option in REFUSED_JAIL_SET:
         return FailedReply(f"set {option}: {REFUSED_JAIL_SET[option]}", "usage")
     if option not in JAIL_SET_OPTIONS:
@@ -426,22 +426,83 @@ async def set_jail_option(ctx: RequestContext, slot: JailSlot, option: str,
         except _Bad as exc:
             return _failed(str(exc))
         if new != cfg or option.startswith("bantime."):
-            # Off the event loop: a changed filter's regexes are parsed and screened (a big
-            # new regex takes a while; the rest come from core's caches), and meanwhile the
-            # loop keeps reading logs, banning and answering. The jail is rebuilt on the loop
-            # from the now cached regexes.
-            problems = await asyncio.to_thread(jail_problems, new)
-            if problems:
-                return _failed(" ".join(str(problems[0]).splitlines()))
-            if ctx.jails.get(cfg.name) is not slot or slot.config is not cfg:
-                return _failed(f"the jail {cfg.name!r} was reloaded while the value was "
-                               "checked; nothing changed, set it again")
-            refused = await ctx.reconfigure_jail(new)
+            refused = await _apply(ctx, slot, cfg, new)
             if refused is not None:
-                return _failed(refused)
+                return refused
             log.info("[%s] set %s %s (until the next reload)", cfg.name, option,
                      " ".join(values))
     return get_jail_option(slot, _ANSWER.get(option, option), ())
+
+
+async def _apply(ctx: RequestContext, slot: JailSlot, cfg: JailConfig, new: JailConfig
+                 ) -> FailedReply | None:
+    """Check ``new`` as ``warden check`` would and run the jail on it (None), or why not."""
+    # Off the event loop: a changed filter's regexes are parsed and screened (a big new
+    # regex takes a while; the rest come from core's caches), and meanwhile the loop keeps
+    # reading logs, banning and answering. The jail is rebuilt on the loop from the now
+    # cached regexes.
+    problems = await asyncio.to_thread(jail_problems, new)
+    if problems:
+        return _failed(" ".join(str(problems[0]).splitlines()))
+    if ctx.jails.get(cfg.name) is not slot or slot.config is not cfg:
+        return _failed(f"the jail {cfg.name!r} was reloaded while the value was checked; "
+                       "nothing changed, set it again")
+    refused = await ctx.reconfigure_jail(new)
+    return None if refused is None else _failed(refused)
+
+
+def _empty_action(config_dir: Path, reference: str) -> ActionConfig | None:
+    """fail2ban's empty command action named ``reference`` when action.d has no such file
+    (its commands are then set one by one); None when there is one to load."""
+    name = reference.split("[", 1)[0].strip()
+    directory = config_dir / "action.d"
+    if name.endswith(".py") or any((directory / f"{name}{ext}").exists()
+                                   for ext in (".conf", ".local")):
+        return None
+    return ActionConfig(name, name, {})
+
+
+async def _action_set(ctx: RequestContext, slot: JailSlot, option: str,
+                      values: Sequence[str]) -> Response:
+    """``set JAIL addaction ACT`` / ``set JAIL delaction ACT``: the jail runs with one
+    action more (started, given the jail's bans) or less (its bans lifted, stopped), until
+    the next reload; answered as fail2ban's server answers (the name; None)."""
+    if not values:
+        return _failed(f"set {option}: give the action")
+    if option == "addaction" and len(values) > 1:
+        return FailedReply(
+            f"set addaction: {values[0]} from {values[1]} is a Python action, which warden "
+            "does not run; use an action.d command action (a .conf file) instead", "usage")
+    async with _setting_lock():
+        cfg = slot.config
+        names = [action.name for action in cfg.actions]
+        if option == "delaction":
+            if values[0] not in names:
+                return FailedReply(f"'Invalid Action name: {values[0]}'")
+            new = dataclasses.replace(cfg, actions=tuple(
+                a for a in cfg.actions if a.name != values[0]))
+            answer: object = None
+        else:
+            action = _empty_action(Path(ctx.config_dir), values[0])
+            if action is None:
+                try:
+                    action = await asyncio.to_thread(load_jail_action, ctx.config_dir,
+                                                     cfg.name, values[0])
+                except ConfigError as exc:
+                    return _failed(" ".join(str(exc).splitlines()))
+            if action.python_path is not None:
+                return FailedReply(f"set addaction: {action.file} is a Python action, which "
+                                   "warden does not run; use an action.d command action (a "
+                                   ".conf file) instead", "usage")
+            if action.name in names:
+                return FailedReply(f"Action {action.name} already exists")
+            new = dataclasses.replace(cfg, actions=(*cfg.actions, action))
+            answer = action.name
+        refused = await _apply(ctx, slot, cfg, new)
+        if refused is not None:
+            return refused
+        log.info("[%s] %s %s (until the next reload)", cfg.name, option, values[0])
+    return OptionReply.of(option, answer, cfg.name)
 
 
 # One runtime set at a time, so two sets of one jail both take effect (each starts from
