@@ -188,13 +188,18 @@ def test_attempt_counts_a_failure(ctx: FakeContext) -> None:
 
 
 def test_what_warden_cannot_change_is_refused_with_a_reason(ctx: FakeContext) -> None:
-    refused = ask(ctx, JailSetRequest("sshd", "action", ("dummy", "actionban", "echo")))
-    assert isinstance(refused, FailedReply) and "JAIL" in refused.message
-    # addaction and delaction: fail2ban's refusals, a Python action's reason
-    for words, message in ((("x", "/tmp/x.py", "{}"), "Python action"),
-                           (("dummy",), "Action dummy already exists")):
-        refused = ask(ctx, JailSetRequest("sshd", "addaction", words))
+    # a method of fail2ban's Python action object: warden's actions have none
+    refused = ask(ctx, JailSetRequest("sshd", "action", ("dummy", "ban", "{}")))
+    assert isinstance(refused, FailedReply) and "not Python objects" in refused.message
+    for words, message in ((("nope", "actionban", "x"), "Invalid Action name: nope"),
+                           (("dummy", "timeout", "soon"), "not a positive number")):
+        refused = ask(ctx, JailSetRequest("sshd", "action", words))
         assert isinstance(refused, FailedReply) and message in refused.message, words
+    # addaction and delaction: fail2ban's refusals, a Python action's reason
+    for added, message in ((("x", "/tmp/x.py", "{}"), "Python action"),
+                           (("dummy",), "Action dummy already exists")):
+        refused = ask(ctx, JailSetRequest("sshd", "addaction", added))
+        assert isinstance(refused, FailedReply) and message in refused.message, added
     refused = ask(ctx, JailSetRequest("sshd", "delaction", ("x",)))
     assert isinstance(refused, FailedReply) and "Invalid Action name: x" in refused.message
     unknown = ask(ctx, JailSetRequest("sshd", "nothing", ("1",)))
@@ -215,6 +220,11 @@ def test_addaction_and_delaction_change_the_jails_actions(ctx: FakeContext) -> N
     assert value(ctx, JailSetRequest("sshd", "delaction", ("mark",))) is None
     assert value(ctx, JailGetRequest("sshd", "actions")) == ["dummy", "blank"]
     assert ctx.reconfigured == ["sshd"] * 3
+    # a command and a value of a running action
+    assert value(ctx, JailSetRequest("sshd", "action", ("dummy", "actionban", "echo", "<ip>"))
+                 ) == "echo <ip>"
+    assert value(ctx, JailSetRequest("sshd", "action", ("dummy", "timeout", "30"))) == 30
+    assert ctx.jails["sshd"].config.actions[0].options["actionban"] == "echo <ip>"
 
 
 def test_server_options(ctx: FakeContext) -> None:

@@ -312,6 +312,14 @@ GET_SET_STEPS: list[tuple[str, ...]] = [
     ("set", "sshd", "addaction", "extra"), ("get", "sshd", "actions"),
     ("set", "sshd", "addaction", "extra"), ("set", "sshd", "delaction", "extra"),
     ("get", "sshd", "actions"), ("set", "sshd", "delaction", "extra"),
+    # an action's commands and values, changed at run time
+    ("set", "sshd", "action", "noop", "actionban", "echo <ip>"),
+    ("get", "sshd", "action", "noop", "actionban"),
+    ("set", "sshd", "action", "noop", "timeout", "30"),
+    ("get", "sshd", "action", "noop", "timeout"),
+    ("set", "sshd", "action", "noop", "myvalue", "x y"),
+    ("get", "sshd", "action", "noop", "myvalue"),
+    ("set", "sshd", "action", "nope", "actionban", "x"),
     ("set", "loglevel", "DEBUG"), ("get", "loglevel"), ("set", "loglevel", "INFO"),
     ("get", "dbmaxmatches"), ("set", "dbmaxmatches", "3"), ("get", "dbmaxmatches"),
     ("set", "dbpurgeage", "2d"), ("get", "dbpurgeage"), ("set", "dbfile", "{dir}/other.db"),
@@ -432,6 +440,12 @@ def test_a_runtime_set_changes_the_running_daemon_until_the_next_reload(warden: 
     append(log, failure_line("192.0.2.35") * 2)
     wait_for("the next ban through the added action", lambda: "+192.0.2.35" in marked())
     held.add("192.0.2.35")
+    # its ban command changed at run time: the next ban runs the new one
+    assert client(sock, "set", "sshd", "action", "mark", "actionban",
+                  f"echo =<ip> >> {marks}") == (0, f"echo =<ip> >> {marks}\n")
+    assert client(sock, "set", "sshd", "banip", "192.0.2.36") == (0, "1\n")
+    wait_for("the changed ban command", lambda: "=192.0.2.36" in marked())
+    held.add("192.0.2.36")
     code, text = client(sock, "set", "sshd", "addaction", "py", "/tmp/x.py", "{}")
     assert code == 255 and "Python action" in text
     assert client(sock, "set", "sshd", "delaction", "mark") == (0, "None\n")

@@ -137,23 +137,29 @@ class CommandAction:
     ) -> None:
         self.jail = jail
         self.name = name
-        self.options = dict(options)
         self.runner = runner or SubprocessRunner()
         self.shell = shell
+        self.configure(options)
+        self.started: set[str] = set()
+        self.bans: dict[Network, BanEntry] = {}
+        self._queue: list[BanEntry | UnbanEntry] = []
+
+    def configure(self, options: Mapping[str, str]) -> None:
+        """Run with ``options`` from now on (fail2ban-client's ``set JAIL action ACT
+        PROPERTY VALUE``): the next commands use them; what is started and banned stays."""
         try:
-            self.timeout = float(self.options.get("timeout", "60") or 60)
+            timeout = float(options.get("timeout", "60") or 60)
         except ValueError as exc:
             raise BackendError(
-                f"action {name} of jail {jail}: timeout = {self.options['timeout']!r} "
+                f"action {self.name} of jail {self.jail}: timeout = {options['timeout']!r} "
                 "is not a number of seconds") from exc
+        self.options = dict(options)
+        self.timeout = timeout
         conditional = any(_CONDITIONAL.match(key) for key in self.options)
         on_demand = self.options.get("actionstart_on_demand", "").strip().lower()
         self.on_demand = (on_demand in _TRUE) if on_demand else conditional
         self.families = ("inet4", "inet6") if conditional else ("",)
         self.norestored = self.options.get("norestored", "").strip().lower() in _TRUE
-        self.started: set[str] = set()
-        self.bans: dict[Network, BanEntry] = {}
-        self._queue: list[BanEntry | UnbanEntry] = []
         self._cache: dict[tuple[str, str], str] = {}
 
     # -- commands -------------------------------------------------------------------------

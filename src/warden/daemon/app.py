@@ -21,6 +21,7 @@ from pathlib import Path
 
 from warden import __version__
 from warden.backends.base import BanEntry, FirewallBackend
+from warden.backends.commandaction import CommandAction
 from warden.config import JailConfig, JailsConfig
 from warden.config.metrics import metrics_endpoint
 from warden.config.sourceopts import journal_backend, syslog_backend
@@ -544,6 +545,13 @@ class Daemon:
         stopped (``actionstop``)."""
         route = route_for(cfg)
         old = self.enforcer.routes.get(cfg.name)
+        for name in old.backends if old else ():
+            # a command action whose commands or values changed runs the new ones from now on
+            running = self.backends.get(name)
+            if isinstance(running, CommandAction) and name in route.backends:
+                fresh = make_backend(route, name)
+                if isinstance(fresh, CommandAction) and fresh.options != running.options:
+                    running.configure(fresh.options)
         gone = [name for name in (old.backends if old else ()) if name not in route.backends]
         if gone:
             await self.enforcer.release(cfg.name, gone)

@@ -45,8 +45,8 @@ _REGEX = ("the regexes as written (`<HOST>` unexpanded); fail2ban lists them aft
           "expansion")
 _RELOAD = ("fail2ban-client prints `OK` as with fail2ban; warden's client says what was "
            "kept and (re)started")
-_ACTION_SET = ("actions are built from action.d at start and reload: change the action there "
-               "or in jail.local and `reload JAIL`")
+_ACTION_SET = ("the running action's next commands use it (a native firewall action is "
+               "rebuilt on the new values and given the jail's bans); until a reload")
 
 #: every form of ``fail2ban-client -h``, in its order, then the forms it does not list
 FORMS: tuple[ClientForm, ...] = (
@@ -146,10 +146,12 @@ FORMS: tuple[ClientForm, ...] = (
     ClientForm("set <JAIL> delaction <ACT>", "identical", "the action lifts the jail's bans "
                "and, used by no other jail, is stopped (fail2ban's reload does this; its "
                "`delaction` only forgets the action); the jail's other actions keep the bans"),
-    *(ClientForm(f"set <JAIL> action <ACT> {prop} <CMD>", "refused", _ACTION_SET)
+    *(ClientForm(f"set <JAIL> action <ACT> {prop} <CMD>", "identical", _ACTION_SET)
       for prop in ("actionstart", "actionstop", "actioncheck", "actionban", "actionunban")),
-    ClientForm("set <JAIL> action <ACT> timeout <TIMEOUT>", "refused", _ACTION_SET),
-    ClientForm("set <JAIL> action <ACT> <PROPERTY> <VALUE>", "refused", _ACTION_SET),
+    ClientForm("set <JAIL> action <ACT> timeout <TIMEOUT>", "identical", "seconds, a positive "
+               "number; " + _ACTION_SET),
+    ClientForm("set <JAIL> action <ACT> <PROPERTY> <VALUE>", "identical", "a value the "
+               "action's commands use as `<PROPERTY>`; " + _ACTION_SET),
     ClientForm("set <JAIL> action <ACT> <METHOD>[ <JSONKWARGS>]", "refused", "warden's "
                "actions are not Python objects with methods to call"),
     ClientForm("get <JAIL> banned", "identical"),

@@ -54,6 +54,7 @@ from warden.protocol import (
 from warden.sources.journal import parse_journalmatch
 
 __all__ = [
+    "ACTION_METHODS",
     "JAIL_GET_OPTIONS",
     "JAIL_SET_OPTIONS",
     "OPTION_REQUESTS",
@@ -78,10 +79,10 @@ _BANTIME_EXTRA = ("increment", "factor", "formula", "multipliers", "maxtime", "r
                   "overalljails")
 
 #: ``set JAIL OPTION`` forms warden refuses, and why (the error the client prints)
-REFUSED_JAIL_SET = {
-    "action": "warden runs actions as built from action.d at start and reload; change the "
-              "action in action.d or jail.local and run 'reload JAIL'",
-}
+REFUSED_JAIL_SET: dict[str, str] = {}
+#: ``set JAIL action ACT METHOD``: fail2ban calls a method of its Python action object
+ACTION_METHODS = ("start", "stop", "ban", "unban", "flush", "reban", "prolong",
+                  "consistencyCheck", "reload")
 
 
 #: ``get JAIL OPTION`` forms warden refuses, and why
@@ -415,6 +416,8 @@ async def set_jail_option(ctx: RequestContext, slot: JailSlot, option: str,
         return _idle(slot, values)
     if option in ("addaction", "delaction"):
         return await _action_set(ctx, slot, option, values)
+    if option == "action":
+        return await _action_property(ctx, slot, values)
     if option in REFUSED_JAIL_SET:
         return FailedReply(f"set {option}: {REFUSED_JAIL_SET[option]}", "usage")
     if option not in JAIL_SET_OPTIONS:
@@ -503,6 +506,49 @@ async def _action_set(ctx: RequestContext, slot: JailSlot, option: str,
             return refused
         log.info("[%s] %s %s (until the next reload)", cfg.name, option, values[0])
     return OptionReply.of(option, answer, cfg.name)
+
+
+async def _action_property(ctx: RequestContext, slot: JailSlot, values: Sequence[str]
+                           ) -> Response:
+    """``set JAIL action ACT PROPERTY VALUE``: the action runs with PROPERTY (a command such
+    as ``actionban``, ``timeout``, or a value its commands use as ``<PROPERTY>``) set to
+    VALUE from its next command on, until the next reload; answered with the value."""
+    if len(values) < 2:
+        return _failed("set JAIL action ACT PROPERTY VALUE: give the action, the property "
+                       "and the value")
+    act, prop, text = values[0], values[1], " ".join(values[2:])
+    async with _setting_lock():
+        cfg = slot.config
+        action = next((a for a in cfg.actions if a.name == act), None)
+        if action is None:
+            return FailedReply(f"'Invalid Action name: {act}'")
+        if prop in ACTION_METHODS:
+            return FailedReply(f"set action {act} {prop}: fail2ban calls a method of its Python "
+                               "action here; warden's actions are not Python objects", "usage")
+        if action.python_path is not None:
+            return _failed(f"the action {act!r} is a Python action, which warden does not run")
+        if len(values) < 3:
+            return _failed(f"set JAIL action {act} {prop} VALUE: give the value")
+        if prop == "timeout":
+            try:
+                if float(text) <= 0:
+                    raise ValueError
+            except ValueError:
+                return _failed(f"timeout: {text!r} is not a positive number of seconds")
+        # a command action's values are its options; an action read without them runs on
+        # its parameters (what the native backends are made from then)
+        changed = dataclasses.replace(action, options={**action.options, prop: text}) \
+            if action.options else dataclasses.replace(action, params={**action.params,
+                                                                        prop: text})
+        new = dataclasses.replace(cfg, actions=tuple(
+            changed if a.name == act else a for a in cfg.actions))
+        if new != cfg:
+            refused = await _apply(ctx, slot, cfg, new)
+            if refused is not None:
+                return refused
+            log.info("[%s] set action %s %s %s (until the next reload)", cfg.name, act, prop,
+                     text)
+    return get_jail_option(slot, "action", (act, prop))
 
 
 # One runtime set at a time, so two sets of one jail both take effect (each starts from
