@@ -452,13 +452,27 @@ def test_a_runtime_set_changes_the_running_daemon_until_the_next_reload(warden: 
     wait_for("the removed action stopped", stopped.exists)
     assert {f"-{a}" for a in held} <= marked()
     assert held <= set(warden.banned("sshd"))
-    # added again, then a reload (the files have no such action): released again
+    # the native dummy (warden's dry run) with a target file, then moved to another file:
+    # rebuilt on the new value, given the bans
+    first, second = warden.root / "t1", warden.root / "t2"
+
+    def written(path: Path) -> set[str]:
+        return set(path.read_text().split()) if path.exists() else set()
+    assert client(sock, "set", "sshd", "addaction", f"dummy[target={first}]") == (
+        0, "dummy\n")
+    wait_for("the dummy given the bans", lambda: {f"+{a}" for a in held} <= written(first))
+    assert client(sock, "set", "sshd", "action", "dummy", "target", str(second)) == (
+        0, f"{second}\n")
+    wait_for("the rebuilt dummy given the bans",
+             lambda: {f"+{a}" for a in held} <= written(second))
+    # added again, then a reload (the files have no such actions): both released
     stopped.unlink()
     assert client(sock, "set", "sshd", "addaction", "mark") == (0, "mark\n")
     # a reload brings back what the files say (the log target and actions too); the bans stay
     done = warden.cli("reload")
     assert done.returncode == 0, done.stderr
-    wait_for("the added action released by the reload", stopped.exists)
+    wait_for("the added actions released by the reload",
+             lambda: stopped.exists() and not second.exists())
     assert client(sock, "get", "sshd", "actions") == (
         0, "The jail sshd has the following actions:\nnoop\n")
     assert client(sock, "get", "logtarget") == (

@@ -34,7 +34,13 @@ from warden.daemon.compat_server import CompatServer
 from warden.daemon.control import ControlServer
 from warden.daemon.enforcer import Enforcer, Route
 from warden.daemon.events import EventHub
-from warden.daemon.firewall import is_command_action, make_backend, needs_matches, route_for
+from warden.daemon.firewall import (
+    is_command_action,
+    make_backend,
+    needs_matches,
+    route_for,
+    same_kind,
+)
 from warden.daemon.fleetlink import open_fleet
 from warden.daemon.handler import FleetView
 from warden.daemon.httpmetrics import MetricsServer, move_metrics, serve_metrics
@@ -180,15 +186,17 @@ class Daemon:
         """Start the slots' firewall rules, restore their bans, adopt what only the firewall
         still holds, and reconcile the firewall for these jails only (never another's)."""
         routes: dict[str, Route] = {}
-        # the command actions each jail ran before and runs no more (one added at run time,
-        # or taken out of its configuration): released once the new ones run
+        # the actions each jail ran before and runs no more (one added at run time, or taken
+        # out of its configuration): released once the new ones run, unless a new one is of
+        # the same firewall (it may hold the same kernel sets)
         dropped: dict[str, list[str]] = {}
         for slot in slots:
             route = route_for(slot.config)
             before = self.enforcer.routes.get(slot.config.name)
             dropped[slot.config.name] = [
                 name for name in (before.backends if before else ())
-                if is_command_action(name, slot.config.name) and name not in route.backends]
+                if name not in route.backends and (is_command_action(name, slot.config.name)
+                                                   or not same_kind(name, route.backends))]
             for name in route.backends:
                 if name not in self.backends:
                     self.backends[name] = make_backend(route, name)
@@ -538,42 +546,48 @@ class Daemon:
         return None
 
     async def _move_actions(self, cfg: JailConfig) -> None:
-        """Enforce the jail ``cfg.name`` with ``cfg``'s actions (``addaction``/``delaction``):
-        a new action is started and given the jail's active bans (as restored bans: an
-        action with ``norestored`` runs nothing for them); a removed one lifts the jail's
-        bans (``actionflush``, or one ``actionunban`` each) and, used by no other jail, is
-        stopped (``actionstop``)."""
+        """Enforce the jail ``cfg.name`` with ``cfg``'s actions (``addaction``, ``delaction``,
+        ``set JAIL action ACT PROPERTY VALUE``): a running command action takes changed
+        values; a new action is started and given the jail's active bans (as restored bans:
+        an action with ``norestored`` runs nothing for them); then a removed one lifts the
+        jail's bans (``actionflush``, or one ``actionunban`` each) and, used by no other jail,
+        is stopped; one replaced by a backend of the same firewall only leaves the route."""
         route = route_for(cfg)
         old = self.enforcer.routes.get(cfg.name)
-        for name in old.backends if old else ():
+        before = old.backends if old else ()
+        for name in before:
             # a command action whose commands or values changed runs the new ones from now on
             running = self.backends.get(name)
             if isinstance(running, CommandAction) and name in route.backends:
                 fresh = make_backend(route, name)
                 if isinstance(fresh, CommandAction) and fresh.options != running.options:
                     running.configure(fresh.options)
-        gone = [name for name in (old.backends if old else ()) if name not in route.backends]
-        if gone:
-            await self.enforcer.release(cfg.name, gone)
-        added = [name for name in route.backends if old is None or name not in old.backends]
+        added = [name for name in route.backends if name not in before]
         for name in added:
             if name not in self.backends:
                 self.backends[name] = make_backend(route, name)
             if name in route.self_timed:
                 self.enforcer.timeouts[name] = None
-        if not added:
-            return
-        await self.enforcer.start_jails({cfg.name: Route(route.rule, route.backends)})
-        now = self.clock()
-        entries = [BanEntry(b.jail, b.addr, None if b.permanent else b.start + b.bantime,
-                            {"matches": b.matches, "failures": len(b.matches),
-                             "bantime": b.bantime, "bancount": b.count, "time": b.start,
-                             "restored": True})
-                   for b in self.store.active_bans(now)
-                   if b.jail == cfg.name and parse_network(b.addr) is not None]
-        if entries:
-            # the actions that hold them already run nothing again (or refresh a timeout)
-            await self.enforcer.submit(entries)
+        if added:
+            await self.enforcer.start_jails({cfg.name: Route(route.rule, route.backends)})
+            now = self.clock()
+            entries = [BanEntry(b.jail, b.addr, None if b.permanent else b.start + b.bantime,
+                                {"matches": b.matches, "failures": len(b.matches),
+                                 "bantime": b.bantime, "bancount": b.count, "time": b.start,
+                                 "restored": True})
+                       for b in self.store.active_bans(now)
+                       if b.jail == cfg.name and parse_network(b.addr) is not None]
+            if entries:
+                # the actions that hold them already run nothing again (or refresh a timeout)
+                await self.enforcer.submit(entries)
+        else:
+            self.enforcer.routes[cfg.name] = Route(route.rule, route.backends)
+        # one of the same firewall as a new one is left as it is (it may hold the same kernel
+        # sets, which the new one now fills): it only leaves the jail's route
+        gone = [name for name in before if name not in route.backends
+                and (is_command_action(name, cfg.name) or not same_kind(name, route.backends))]
+        if gone:
+            await self.enforcer.release(cfg.name, gone)
 
     def server_option(self, name: str) -> object:
         """A setting of the daemon as fail2ban's ``get NAME`` returns it."""

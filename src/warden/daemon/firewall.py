@@ -12,7 +12,7 @@ notifier, in a lane of its own too. Python actions (``action.d/*.py``) are repor
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from warden.backends.base import FirewallBackend, JailRule
@@ -20,7 +20,8 @@ from warden.backends.commandaction import CommandAction
 from warden.backends.registry import NativeAction, create_backend, native_action
 from warden.config import JailConfig
 
-__all__ = ["JailRoute", "is_command_action", "make_backend", "needs_matches", "route_for"]
+__all__ = ["JailRoute", "is_command_action", "make_backend", "needs_matches", "route_for",
+           "same_kind"]
 
 _MATCH_TAGS = ("<matches>", "<ipmatches>", "<ipjailmatches>")
 _NOTICES = ("mail", "webhook")
@@ -51,6 +52,13 @@ def is_command_action(name: str, jail: str) -> bool:
     """True if the backend ``name`` is a command action of ``jail`` (one per jail and
     action, so a jail that drops it can stop it)."""
     return name.startswith(_command_name(jail, ""))
+
+
+def same_kind(name: str, names: Collection[str]) -> bool:
+    """True if one of ``names`` is a backend of the kind of ``name`` (two instances of one
+    firewall with other settings may share the kernel's sets)."""
+    kind = name.split("[", 1)[0]
+    return any(other.split("[", 1)[0] == kind for other in names)
 
 
 def route_for(cfg: JailConfig) -> JailRoute:
