@@ -326,3 +326,24 @@ def test_switch_to_syslog_keeps_ban_lines_readable_by_recidive(tmp_path: Path) -
     line = f"{time.strftime('%b %d %H:%M:%S')} host {message}"
     recidive = Filter(load_filter(STOCK, "recidive", backend="auto"))
     assert [f.fid for f in recidive.process(line, time.time()).failures] == ["192.0.2.1"]
+
+
+def test_syslog_moves_to_a_new_socket(tmp_path: Path) -> None:
+    sinks = []
+    for name in ("one.sock", "two.sock"):
+        sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sink.bind(str(tmp_path / name))
+        sink.settimeout(5)
+        sinks.append(sink)
+    target = setup_logging("SYSLOG", logging.INFO, syslogsocket=str(tmp_path / "one.sock"))
+    try:
+        log = logging.getLogger("warden.test")
+        log.info("first")
+        assert target.switch("SYSLOG", str(tmp_path / "two.sock"))
+        log.info("second")
+        got = [sink.recv(4096).decode() for sink in sinks]
+    finally:
+        target.close()
+        for sink in sinks:
+            sink.close()
+    assert "INFO first" in got[0] and "INFO second" in got[1]

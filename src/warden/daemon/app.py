@@ -538,7 +538,11 @@ class Daemon:
         actions = slot.config.actions != cfg.actions
         slot.config = cfg
         if actions:
-            await self._move_actions(cfg)
+            try:
+                await self._move_actions(cfg)
+            except (WardenError, ValueError) as exc:  # an action that cannot be made
+                log.error("[%s] the actions could not all change: %s", cfg.name, exc)
+                return " ".join(str(exc).splitlines())
         slot.patterns = tuple(lp.pattern for lp in cfg.logpath)
         if sources:
             self.runtime.add_jail(slot)  # the same jail: forgets which files it watched
