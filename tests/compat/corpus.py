@@ -14,13 +14,12 @@ import importlib.util
 import io
 import json
 import os
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from tests.core.test_dates_oracle import local_tz
 from warden.cli.main import main as warden_main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,22 +63,6 @@ def _harness() -> ModuleType:
     return module
 
 
-@contextlib.contextmanager
-def _zone(tz: str) -> Iterator[None]:
-    """TZ=tz for this process, as score.py sets it for each tool run."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = tz
-    time.tzset()
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
-
-
 def _run_stream(cases: list[dict[str, Any]], config_dir: str, log: Path,
                 now: float) -> dict[int, Any]:
     """``warden regex --json`` over one stream's lines; line number -> its JSON object."""
@@ -105,7 +88,7 @@ def score(work: Path, config_dir: Path | None = None) -> Score:
         have = {p.stem for p in (config_dir / "filter.d").glob("*.conf")}
         cases = [c for c in cases if c["filter"] in have]
     result = Score()
-    with _zone(meta.get("tz", "CET-01CEST-02,M3.5.0,M10.5.0")):
+    with local_tz(meta.get("tz", "CET-01CEST-02,M3.5.0,M10.5.0")):
         for index, (_, stream) in enumerate(sorted(cc.group_streams(cases).items())):
             where = str(config_dir) if config_dir is not None else stream[0]["config_dir"]
             outs = _run_stream(stream, where, work / f"{index:03d}.log",

@@ -44,7 +44,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv6Address
 from operator import itemgetter
 from types import MappingProxyType
-from typing import Protocol
 
 from warden.core.addr import (
     Network,
@@ -72,7 +71,7 @@ from warden.core.decisions import (
 )
 from warden.core.escalate import Escalator
 from warden.core.filter import Failure, Filter
-from warden.core.history import BanHistory
+from warden.core.history import BanHistory, HistoryRecord
 from warden.core.ignore import IgnoreCache, IgnoreList, render_key
 from warden.core.policy import BanPolicy
 from warden.core.prefilter import text_screen
@@ -80,7 +79,7 @@ from warden.core.spec import JailSpec
 from warden.core.tracker import Tracker
 from warden.core.trust import TrustList, success_definition
 
-__all__ = ["Jail", "RecentBan"]
+__all__ = ["Jail"]
 
 
 _NO_FIELDS: Mapping[str, object] = MappingProxyType({})
@@ -93,17 +92,6 @@ _Parked = tuple[str, _Address | None, float, Mapping[str, object], tuple[str, ..
 
 def _parse(fid: str) -> _Address | None:
     return parse_network(fid) if "/" in fid else parse_address(fid)
-
-
-class RecentBan(Protocol):
-    """A ban of the history (``warden.store.StoredBan`` fits): which jail, what, when."""
-
-    @property
-    def jail(self) -> str: ...
-    @property
-    def addr(self) -> str: ...
-    @property
-    def start(self) -> float: ...
 
 
 def _narrow_first(item: tuple[float, Target]) -> tuple[float, int]:
@@ -780,7 +768,7 @@ class Jail:
 
     def restore(self, bans: Iterable[BanRecord], now: float, *,
                 members: Mapping[str, Sequence[str]] | None = None,
-                recent: Iterable[RecentBan] = ()) -> list[Ban]:
+                recent: Iterable[HistoryRecord] = ()) -> list[Ban]:
         """Take back the active bans the store kept over a restart (the daemon reconciles the
         firewall with them). Bans of ignored addresses and bans already over are left out;
         bans longer than the jail now gives are cut to its longest, as fail2ban does.
@@ -822,7 +810,7 @@ class Jail:
             self._regroup(recent, now)
         return out
 
-    def _regroup(self, recent: Iterable[RecentBan], now: float) -> None:
+    def _regroup(self, recent: Iterable[HistoryRecord], now: float) -> None:
         """Note the recent bans of this jail in the escalator again, in the order they were
         decided: the groups that completed then complete (and are forgotten) again, the
         others are left as they were."""
