@@ -15,10 +15,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "warden"
 
 #: names still given twice, each with what is left to do
-KNOWN = {
-    "Notifier": "daemon/sdnotify.py (systemd's notify socket) and backends/notify.py (mail "
-                "and webhook): one of them to be renamed",
-}
+KNOWN: dict[str, str] = {}
 
 
 @cache  # parsed once for the three tests

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.contrib.daemon_tree import environment, warden_argv, write_tree
-from warden.daemon.sdnotify import Notifier
+from warden.daemon.sdnotify import ServiceNotifier
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def _states(sock: socket.socket, timeout: float) -> dict[str, str]:
 
 def test_states_reach_a_path_socket(listener: tuple[socket.socket, Path]) -> None:
     sock, path = listener
-    notifier = Notifier(str(path))
+    notifier = ServiceNotifier(str(path))
     assert notifier.active and notifier.ready()
     assert _states(sock, 2) == {"READY": "1", "MAINPID": str(os.getpid()), "STATUS": "serving"}
     assert notifier.reloading()
@@ -60,23 +60,23 @@ def test_an_at_sign_names_the_abstract_namespace() -> None:
     name = f"warden-test-{os.getpid()}-{time.monotonic_ns()}"
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind(b"\0" + name.encode())
-        assert Notifier("@" + name).stopping()
+        assert ServiceNotifier("@" + name).stopping()
         assert _states(sock, 2)["STOPPING"] == "1"
 
 
 def test_without_a_manager_nothing_is_sent(tmp_path: Path) -> None:
     for address in (None, ""):
-        notifier = Notifier(address)
+        notifier = ServiceNotifier(address)
         assert not notifier.active and not notifier.ready()
     # a manager that went away is not the daemon's error
-    assert not Notifier(str(tmp_path / "gone")).ready()
+    assert not ServiceNotifier(str(tmp_path / "gone")).ready()
 
 
 def test_from_environment_takes_the_variable_away(monkeypatch: pytest.MonkeyPatch,
                                                    listener: tuple[socket.socket, Path]) -> None:
     sock, path = listener
     monkeypatch.setenv("NOTIFY_SOCKET", str(path))
-    notifier = Notifier.from_environment()
+    notifier = ServiceNotifier.from_environment()
     # the commands the daemon runs (fail2ban actions) must not report as the daemon
     assert "NOTIFY_SOCKET" not in os.environ
     assert notifier.ready() and _states(sock, 2)["READY"] == "1"

@@ -25,7 +25,7 @@ from warden.daemon.compat_server import compat_socket_refusal
 from warden.daemon.control import SocketInUse, socket_path_refusal
 from warden.daemon.logtarget import LogTarget, log_file, setup_logging
 from warden.daemon.pidfile import PidFile, PidFileError, Readiness, detach
-from warden.daemon.sdnotify import Notifier
+from warden.daemon.sdnotify import ServiceNotifier
 from warden.daemon.settings import Settings, read_settings
 from warden.daemon.statefiles import (
     DatabaseLock,
@@ -140,7 +140,7 @@ def _serve(args: argparse.Namespace, settings: Settings, config: JailsConfig,
             return 1
         try:
             return asyncio.run(_run(args.config_dir, settings, config, target, readiness,
-                                    notifier=Notifier.from_environment()))
+                                    notifier=ServiceNotifier.from_environment()))
         finally:
             pidfile.remove()
     finally:
@@ -209,7 +209,7 @@ class _ManagedDaemon(Daemon):
     and the stop; READY=1 goes with the start-up readiness in :func:`_run`."""
 
     def __init__(self, config_dir: Path, settings: Settings, config: JailsConfig,
-                 target: LogTarget, notifier: Notifier) -> None:
+                 target: LogTarget, notifier: ServiceNotifier) -> None:
         super().__init__(config_dir, settings, config, target)
         self.notifier = notifier
 
@@ -237,7 +237,7 @@ class _ManagedDaemon(Daemon):
 
 
 async def _run(config_dir: Path, settings: Settings, config: JailsConfig, target: LogTarget,
-               readiness: Readiness, *, notifier: Notifier) -> int:
+               readiness: Readiness, *, notifier: ServiceNotifier) -> int:
     def ready() -> None:
         # serve() calls this once the control socket listens: a ping sent now is answered
         readiness.ready()

@@ -12,10 +12,10 @@ import os
 import socket
 import time
 
-__all__ = ["Notifier"]
+__all__ = ["ServiceNotifier"]
 
 
-class Notifier:
+class ServiceNotifier:
     """The daemon's line to its service manager; every method is a no-op without one."""
 
     def __init__(self, address: str | None) -> None:
@@ -27,7 +27,7 @@ class Notifier:
                 else address
 
     @classmethod
-    def from_environment(cls) -> Notifier:
+    def from_environment(cls) -> ServiceNotifier:
         """The notifier ``$NOTIFY_SOCKET`` names; the variable is removed so that the
         commands the daemon runs (fail2ban actions) do not speak for it."""
         return cls(os.environ.pop("NOTIFY_SOCKET", None))
