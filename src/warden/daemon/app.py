@@ -34,13 +34,7 @@ from warden.daemon.compat_server import CompatServer
 from warden.daemon.control import ControlServer
 from warden.daemon.enforcer import Enforcer, Route
 from warden.daemon.events import EventHub
-from warden.daemon.firewall import (
-    is_command_action,
-    make_backend,
-    needs_matches,
-    route_for,
-    same_kind,
-)
+from warden.daemon.firewall import dropped_backends, make_backend, needs_matches, route_for
 from warden.daemon.fleetlink import open_fleet
 from warden.daemon.handler import FleetView
 from warden.daemon.httpmetrics import MetricsServer, move_metrics, serve_metrics
@@ -193,10 +187,8 @@ class Daemon:
         for slot in slots:
             route = route_for(slot.config)
             before = self.enforcer.routes.get(slot.config.name)
-            dropped[slot.config.name] = [
-                name for name in (before.backends if before else ())
-                if name not in route.backends and (is_command_action(name, slot.config.name)
-                                                   or not same_kind(name, route.backends))]
+            dropped[slot.config.name] = dropped_backends(
+                slot.config.name, before.backends if before else (), route.backends)
             for name in route.backends:
                 if name not in self.backends:
                     self.backends[name] = make_backend(route, name)
@@ -223,7 +215,8 @@ class Daemon:
                 # a restored ban's actions see the lines the store kept (<matches>)
                 lines = {b.key: b.matches for b in active if b.matches}
                 done = await self.enforcer.reconcile(
-                    [BanEntry(b.jail, b.ip, b.until, _restored_info(b, lines))
+                    [BanEntry(b.jail, b.ip, b.until, _restored_info(
+                        lines.get((b.jail, b.address), ()), b.bantime, b.count, b.time))
                      for b in restored if b.jail in routes and not isinstance(b.ip, str)],
                     list(routes), unread=view.unread)
                 if done.added or done.removed:
@@ -576,9 +569,7 @@ class Daemon:
             await self.enforcer.start_jails({cfg.name: Route(route.rule, route.backends)})
             now = self.clock()
             entries = [BanEntry(b.jail, b.addr, None if b.permanent else b.start + b.bantime,
-                                {"matches": b.matches, "failures": len(b.matches),
-                                 "bantime": b.bantime, "bancount": b.count, "time": b.start,
-                                 "restored": True})
+                                _restored_info(b.matches, b.bantime, b.count, b.start))
                        for b in self.store.active_bans(now)
                        if b.jail == cfg.name and parse_network(b.addr) is not None]
             if entries:
@@ -586,10 +577,7 @@ class Daemon:
                 await self.enforcer.submit(entries)
         else:
             self.enforcer.routes[cfg.name] = Route(route.rule, route.backends)
-        # one of the same firewall as a new one is left as it is (it may hold the same kernel
-        # sets, which the new one now fills): it only leaves the jail's route
-        gone = [name for name in before if name not in route.backends
-                and (is_command_action(name, cfg.name) or not same_kind(name, route.backends))]
+        gone = dropped_backends(cfg.name, before, route.backends)
         if gone:
             await self.enforcer.release(cfg.name, gone)
 
@@ -691,13 +679,13 @@ class _Stop(Exception):
     """Ends the task group when the daemon is asked to stop."""
 
 
-def _restored_info(ban: Ban, lines: Mapping[tuple[str, str], tuple[str, ...]]
+def _restored_info(matches: tuple[str, ...], bantime: float, count: int, start: float
                    ) -> dict[str, object]:
-    """What command actions see of a ban restored at start (as fail2ban's restored tickets:
-    the matched lines the store kept, ``restored`` set)."""
-    matches = lines.get((ban.jail, ban.address), ())
-    return {"matches": matches, "failures": len(matches), "bantime": ban.bantime,
-            "bancount": ban.count, "time": ban.time, "restored": True}
+    """What command actions see of a ban restored at start or given to an action added at
+    run time (as fail2ban's restored tickets: the matched lines the store kept, ``restored``
+    set)."""
+    return {"matches": matches, "failures": len(matches), "bantime": bantime,
+            "bancount": count, "time": start, "restored": True}
 
 
 async def own_addresses() -> tuple[Network, ...]:

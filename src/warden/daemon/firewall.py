@@ -20,8 +20,8 @@ from warden.backends.commandaction import CommandAction
 from warden.backends.registry import NativeAction, create_backend, native_action
 from warden.config import JailConfig
 
-__all__ = ["JailRoute", "is_command_action", "make_backend", "needs_matches", "route_for",
-           "same_kind"]
+__all__ = ["JailRoute", "dropped_backends", "is_command_action", "make_backend", "needs_matches",
+           "route_for", "same_kind"]
 
 _MATCH_TAGS = ("<matches>", "<ipmatches>", "<ipjailmatches>")
 _NOTICES = ("mail", "webhook")
@@ -59,6 +59,15 @@ def same_kind(name: str, names: Collection[str]) -> bool:
     firewall with other settings may share the kernel's sets)."""
     kind = name.split("[", 1)[0]
     return any(other.split("[", 1)[0] == kind for other in names)
+
+
+def dropped_backends(jail: str, before: Collection[str], now: Collection[str]) -> list[str]:
+    """The backends ``jail`` ran (``before``) and runs no more (``now``) that must be
+    released: its command actions, and firewalls of a kind none of ``now`` is (one of the
+    same kind may hold the same kernel sets, which the new one fills: it only leaves the
+    jail's route)."""
+    return [name for name in before if name not in now
+            and (is_command_action(name, jail) or not same_kind(name, now))]
 
 
 def route_for(cfg: JailConfig) -> JailRoute:
