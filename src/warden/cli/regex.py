@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 from typing import IO, BinaryIO, TextIO
 
@@ -30,6 +31,7 @@ from warden.core.batch import Tally, is_comment, tally
 from warden.core.datedetect import DateDetector
 from warden.core.filter import Failure, Filter
 from warden.core.filterdef import FilterDefinition
+from warden.core.prefilter import text_screen
 from warden.core.trust import success_definition
 from warden.errors import ConfigError
 from warden.sources.base import resolve_encoding
@@ -42,6 +44,8 @@ _DEFAULT_MAX_LINE = 8192
 # journal lines whose times -o remembers for the lines of a failure (a multi-line failure's
 # earlier lines are recent ones)
 _REMEMBERED = 10_000
+#: lines a block of the success filter's read (dates are found a block at a time)
+_SUCCESS_BLOCK = 2048
 
 
 def _is_filter_name(spec: str, config_dir: Path) -> bool:
@@ -304,12 +308,21 @@ def _print_successes(out: TextIO, definition: FilterDefinition, args: argparse.N
                  max_line_length=args.max_line_length or _DEFAULT_MAX_LINE)
     hits = [0] * len(flt.failregexes)
     found: list[str] = []
-    for line, at in _timed_lines(args, definition, now)[1]:
-        result = flt.process(line, at)
-        if result.failures and result.failregex is not None:
-            hits[result.failregex] += 1
-            if args.print_matched:
-                found.append(line.rstrip("\n"))
+    # As the daemon's jail runs its success filter: dates a block at a time, and the lines
+    # that hold none of the regexes' literals (one-line filters only) not matched at all.
+    screen = text_screen([rx.pattern for rx in flt.failregexes]) \
+        if definition.maxlines == 1 else None
+    pairs = _timed_lines(args, definition, now)[1]
+    while block := list(islice(pairs, _SUCCESS_BLOCK)):
+        cut = [flt.clean(line) for line, _ in block]
+        for (line, at), text, date in zip(block, cut, flt.dates_of(cut, now), strict=True):
+            if screen is not None and not any(literal in text for literal in screen):
+                continue
+            result = flt.process_dated(text, date, at)
+            if result.failures and result.failregex is not None:
+                hits[result.failregex] += 1
+                if args.print_matched:
+                    found.append(line.rstrip("\n"))
     w = out.write
     w(f"\nSuccessregex: {sum(hits)} total (logins: trustsuccess trusts their addresses)\n")
     for rx, count in zip(flt.failregexes, hits, strict=True):
