@@ -19,7 +19,8 @@ from pathlib import Path
 
 from tests.e2e.harness import wait_for
 
-__all__ = ["NEEDS", "nftables_drop", "probe", "ssh", "sshd_server", "syslog_daemon"]
+__all__ = ["NEEDS", "nftables_drop", "probe", "rsyslogd", "ssh", "sshd_server",
+           "syslog_daemon"]
 
 #: the commands these helpers run
 NEEDS = ("nft", "sshpass", "ssh", "ssh-keygen", "rsyslogd", "unshare")
@@ -79,23 +80,34 @@ def ssh(ns: str, src: str, dst: str, *, password: str | None = None, key: Path |
 
 
 @contextmanager
-def syslog_daemon(root: Path) -> Iterator[tuple[Path, Path]]:
-    """rsyslogd on a private socket, writing everything to one file in syslog format."""
-    sock, log, conf = root / "log.sock", root / "syslog", root / "rsyslog.conf"
+def rsyslogd(root: Path, action: str) -> Iterator[Path]:
+    """rsyslogd reading a private socket under ``root`` (made if missing) and handling every
+    message by ``action`` (rsyslog configuration lines); yields the socket programs log to."""
+    root.mkdir(parents=True, exist_ok=True)
+    sock, conf = root / "log.sock", root / "rsyslog.conf"
     conf.write_text(
         f'global(workDirectory="{root}")\n'
         'module(load="imuxsock" SysSock.Use="off")\n'
         f'input(type="imuxsock" Socket="{sock}" CreatePath="on")\n'
-        f'*.* action(type="omfile" file="{log}" template="RSYSLOG_TraditionalFileFormat")\n')
+        f"{action}\n")
     proc = subprocess.Popen(("rsyslogd", "-n", "-f", str(conf), "-i", str(root / "rsyslog.pid")),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for("rsyslogd's socket", sock.exists)
-        log.touch()
-        yield sock, log
+        yield sock
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@contextmanager
+def syslog_daemon(root: Path) -> Iterator[tuple[Path, Path]]:
+    """rsyslogd on a private socket, writing everything to one file in syslog format."""
+    log = root / "syslog"
+    with rsyslogd(root, f'*.* action(type="omfile" file="{log}" '
+                        'template="RSYSLOG_TraditionalFileFormat")') as sock:
+        log.touch()
+        yield sock, log
 
 
 @contextmanager

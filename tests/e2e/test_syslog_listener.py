@@ -7,13 +7,12 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.harness import Server, wait_for
+from tests.e2e.sshd import rsyslogd
 
 pytestmark = pytest.mark.skipif(
     shutil.which("rsyslogd") is None or shutil.which("logger") is None
@@ -26,27 +25,6 @@ def _free_udp_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-@contextmanager
-def _rsyslog(root: Path, forward: str) -> Iterator[Path]:
-    """rsyslogd reading a private socket and forwarding every message by ``forward`` (rsyslog
-    configuration lines); yields the socket programs log to."""
-    root.mkdir(parents=True, exist_ok=True)
-    sock, conf = root / "log.sock", root / "rsyslog.conf"
-    conf.write_text(
-        f'global(workDirectory="{root}")\n'
-        'module(load="imuxsock" SysSock.Use="off")\n'
-        f'input(type="imuxsock" Socket="{sock}" CreatePath="on")\n'
-        f"{forward}\n")
-    proc = subprocess.Popen(("rsyslogd", "-n", "-f", str(conf), "-i", str(root / "rsyslog.pid")),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for("rsyslogd's socket", sock.exists)
-        yield sock
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _log_failures(sock: Path, addr: str, count: int, pid: int) -> None:
@@ -71,7 +49,7 @@ def test_rsyslog_forwards_over_udp_and_warden_bans(tmp_path: Path,
     server.start()
     forward = (f'*.* action(type="omfwd" target="127.0.0.1" port="{port}" protocol="udp" '
                'template="RSYSLOG_TraditionalForwardFormat")')
-    with _rsyslog(tmp_path / "rsyslog", forward) as sock:
+    with rsyslogd(tmp_path / "rsyslog", forward) as sock:
         _log_failures(sock, "192.0.2.51", 3, pid=4242)
         wait_for("both jails' bans from the forwarded lines",
                  lambda: "192.0.2.51" in server.banned("sshd")
@@ -93,7 +71,7 @@ def test_rsyslog_forwards_to_a_unix_listener(tmp_path: Path, servers: list[Serve
     # omuxsock takes only the legacy directives
     forward = (f"$ModLoad omuxsock\n$OMUxSockSocket {listen_path}\n"
                "*.* :omuxsock:;RSYSLOG_TraditionalForwardFormat")
-    with _rsyslog(tmp_path / "rsyslog", forward) as sock:
+    with rsyslogd(tmp_path / "rsyslog", forward) as sock:
         _log_failures(sock, "198.51.100.52", 3, pid=4343)
         wait_for("the ban", lambda: server.banned().get("198.51.100.52"))
     assert server.stop() == 0
@@ -117,7 +95,7 @@ def test_a_reload_keeps_the_listener_and_adds_a_jail_to_it(tmp_path: Path,
     server.start()
     forward = (f'*.* action(type="omfwd" target="127.0.0.1" port="{port}" protocol="udp" '
                'template="RSYSLOG_TraditionalForwardFormat")')
-    with _rsyslog(tmp_path / "rsyslog", forward) as sock:
+    with rsyslogd(tmp_path / "rsyslog", forward) as sock:
         _log_failures(sock, "192.0.2.71", 3, pid=5151)
         wait_for("the first jail's ban", lambda: "192.0.2.71" in server.banned("sshd"))
         server.write_config(_jail(listen) + _jail(listen, "late"))
