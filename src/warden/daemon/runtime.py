@@ -353,10 +353,10 @@ class Runtime:
         if not trusting:
             return
         entries = [TrustEntry(j.name, key, at) for j in trusting for key, at in j.collect_trust()]
-        longest = max((s.jail.trust.duration for s in self.slots.values()
-                       if s.jail.trust is not None), default=0.0)
         if not entries:
             return  # nothing new (old logins are dropped with the next ones)
+        longest = max((s.jail.trust.duration for s in self.slots.values()
+                       if s.jail.trust is not None), default=0.0)
         before = self.clock() - longest if longest else None
         try:
             self.store.save_trust(entries, before)
