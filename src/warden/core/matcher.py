@@ -227,6 +227,13 @@ class Matcher:
         return lambda pre: dict(zip(names, pre.group(*names), strict=True))
 
     @property
+    def screen_out(self) -> tuple[str, ...] | None:
+        """Literals one of which a line must hold (its date cut out) for any failregex to
+        match it; a line holding none is :data:`NOTHING` and changes no filter state, only
+        its date does. None: no such screen (multi-line buffers, early ignoreregexes)."""
+        return self._screen_out
+
+    @property
     def failregexes(self) -> tuple[FilterRegex, ...]:
         """The compiled failregexes, in order."""
         return self._fail
