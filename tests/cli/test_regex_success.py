@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.crafted import START, sshd_log
+from warden.cli import chunks
 from warden.cli.main import main
 
 OWN = Path(__file__).resolve().parents[2] / "src" / "warden" / "data" / "filter.d"
@@ -48,3 +50,32 @@ def test_a_filter_without_success_lines_shows_none(tmp_path: Path,
     flt.write_text("[Definition]\nfailregex = ^.*Failed password for \\S+ from <HOST>\n")
     assert main(["regex", str(log), str(flt), "--now", NOW]) == 0
     assert "Successregex" not in capsys.readouterr().out
+
+
+def test_success_lines_in_parallel_chunks_equal_one_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The success lines are counted in the same pass as the failures (with their dates), in
+    # every chunk of a parallel run: the hits and the listed lines are those of one run.
+    monkeypatch.setattr(chunks, "MIN_PARALLEL_BYTES", 0)
+    log = tmp_path / "auth.log"
+    log.write_bytes(sshd_log(seed=5, count=6000))
+    accepted = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines()
+                if re.search(r"sshd\[\d+\]: Accepted password for \S+ from \S+ port 22 ssh2$",
+                             ln)]
+    assert len(accepted) > 100
+    args = ["regex", str(log), str(OWN / "sshd.conf"), "--now", str(START + 1500),
+            "--print-all-matched"]
+
+    def run(jobs: int) -> str:
+        monkeypatch.setenv("WARDEN_JOBS", str(jobs))
+        assert main(args) == 0
+        out = capsys.readouterr().out
+        assert ("chunks in parallel" in out) == (jobs > 1)
+        return "\n".join(ln for ln in out.splitlines() if not ln.startswith("[processed"))
+
+    one = run(1)
+    assert re.search(rf"^Successregex: {len(accepted)} total", one, re.M)
+    assert one.split("Success line(s):\n")[1].splitlines() == ["  " + ln for ln in accepted]
+    for jobs in (2, 5):
+        assert run(jobs) == one

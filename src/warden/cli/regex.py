@@ -19,7 +19,6 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from itertools import islice
 from pathlib import Path
 from typing import IO, BinaryIO, TextIO
 
@@ -31,7 +30,6 @@ from warden.core.batch import Tally, is_comment, tally
 from warden.core.datedetect import DateDetector
 from warden.core.filter import Failure, Filter
 from warden.core.filterdef import FilterDefinition
-from warden.core.prefilter import text_screen
 from warden.core.trust import success_definition
 from warden.errors import ConfigError
 from warden.sources.base import resolve_encoding
@@ -45,7 +43,6 @@ _DEFAULT_MAX_LINE = 8192
 # earlier lines are recent ones)
 _REMEMBERED = 10_000
 #: lines a block of the success filter's read (dates are found a block at a time)
-_SUCCESS_BLOCK = 2048
 
 
 def _is_filter_name(spec: str, config_dir: Path) -> bool:
@@ -196,7 +193,8 @@ def _run_timed(flt: Filter, pairs: Iterable[tuple[str, float]], args: argparse.N
             out.write(json.dumps(obj) + "\n")
         return None
     stats = Tally(len(flt.failregexes), len(flt.ignoreregexes),
-                  keep_matched=args.print_matched, keep_missed=args.print_missed)
+                  keep_matched=args.print_matched, keep_missed=args.print_missed,
+                  successregexes=_successregexes(flt))
     for line, at in pairs:
         tally(flt, (line,), at, stats)
     return stats
@@ -219,6 +217,7 @@ def _run(flt: Filter, log: str, now: float, args: argparse.Namespace, out: TextI
     progress on ``err`` when it is a terminal)."""
     source, lines, path = _open_log(log, args.encoding)
     sizes = len(flt.failregexes), len(flt.ignoreregexes)
+    successes = _successregexes(flt)
     keep = {"keep_matched": args.print_matched, "keep_missed": args.print_missed}
     jobs = default_jobs()
     meter = _meter(path, jobs, err)
@@ -228,12 +227,12 @@ def _run(flt: Filter, log: str, now: float, args: argparse.Namespace, out: TextI
         return metered(lines, meter) if meter.on and os.getpid() == here else lines
 
     def count(flt: Filter, lines: Iterable[str], _first: int, _out: IO[str]) -> Tally:
-        stats = Tally(*sizes, **keep)
+        stats = Tally(*sizes, **keep, successregexes=successes)
         tally(flt, shown(lines), now, stats)
         return stats
 
     def warm_up(flt: Filter, lines: Iterable[str]) -> None:
-        tally(flt, lines, now, Tally(*sizes))
+        tally(flt, lines, now, Tally(*sizes, successregexes=successes))
 
     def as_json(flt: Filter, lines: Iterable[str], first: int, out: IO[str]) -> None:
         _run_json(flt, shown(lines), now, out, first)
@@ -297,39 +296,23 @@ def _print_summary(out: TextIO, flt: Filter, stats: Tally, *, dates: DateDetecto
                 w(f"  {line}\n")
 
 
-def _print_successes(out: TextIO, definition: FilterDefinition, args: argparse.Namespace,
-                     now: float, journal: bool) -> None:
-    """The filter's success lines (``successregex``, what ``trustsuccess`` trusts): hits per
-    regex, and the lines with ``--print-all-matched``. The log is read once more, by the
-    filter of the success lines alone (as the daemon runs it beside the failure filter)."""
-    dates = None if journal else DateDetector(definition.datepattern,
-                                              default_tz=definition.logtimezone, now=now)
-    flt = Filter(success_definition(definition), dates=dates, journal=journal,
-                 max_line_length=args.max_line_length or _DEFAULT_MAX_LINE)
-    hits = [0] * len(flt.failregexes)
-    found: list[str] = []
-    # As the daemon's jail runs its success filter: dates a block at a time, and the lines
-    # that hold none of the regexes' literals (one-line filters only) not matched at all.
-    screen = text_screen([rx.pattern for rx in flt.failregexes]) \
-        if definition.maxlines == 1 else None
-    pairs = _timed_lines(args, definition, now)[1]
-    while block := list(islice(pairs, _SUCCESS_BLOCK)):
-        cut = [flt.clean(line) for line, _ in block]
-        for (line, at), text, date in zip(block, cut, flt.dates_of(cut, now), strict=True):
-            if screen is not None and not any(literal in text for literal in screen):
-                continue
-            result = flt.process_dated(text, date, at)
-            if result.failures and result.failregex is not None:
-                hits[result.failregex] += 1
-                if args.print_matched:
-                    found.append(line.rstrip("\n"))
+def _successregexes(flt: Filter) -> int:
+    return 0 if flt.success is None else len(flt.success.failregexes)
+
+
+def _print_successes(out: TextIO, flt: Filter, stats: Tally) -> None:
+    """The filter's success lines (``successregex``, what ``trustsuccess`` trusts), counted
+    beside its failures (``Tally.success_hits``): hits per regex, and the lines with
+    ``--print-all-matched``."""
+    assert flt.success is not None
+    hits = stats.success_hits
     w = out.write
     w(f"\nSuccessregex: {sum(hits)} total (logins: trustsuccess trusts their addresses)\n")
-    for rx, count in zip(flt.failregexes, hits, strict=True):
+    for rx, count in zip(flt.success.failregexes, hits, strict=True):
         w(f"  {rx.index + 1:>3}) [{count}] {rx.source}\n")
-    if found:
+    if stats.success_lines:
         w("\nSuccess line(s):\n")
-        for line in found:
+        for line in stats.success_lines:
             w(f"  {line}\n")
 
 
@@ -370,6 +353,12 @@ def run_regex(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     flt = Filter(definition, dates=dates, journal=journal,
                  details=args.json or args.out is not None,
                  max_line_length=args.max_line_length or _DEFAULT_MAX_LINE)
+    if definition.successregex:
+        # The success lines are counted beside the failures, with the failure filter's
+        # dates, as the daemon's jail runs them (the summary only: --json and -o show
+        # failures alone).
+        flt.success = Filter(success_definition(definition), dates=dates, journal=journal,
+                             details=False, max_line_length=flt.max_line_length)
     started = time.perf_counter()
     # Matching allocates millions of short-lived objects that never form cycles: the cycle
     # collector would only cost time (3-7% measured), so it rests while the log is read.
@@ -390,6 +379,6 @@ def run_regex(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0
     _print_summary(out, flt, stats, dates=dates, source=source, spec=args.filter,
                    elapsed=time.perf_counter() - started, chunked=chunked)
-    if definition.successregex:
-        _print_successes(out, definition, args, now, journal)
+    if flt.success is not None:
+        _print_successes(out, flt, stats)
     return 0

@@ -10,14 +10,15 @@ difference is that dates are found a block at a time (``Filter.dates_of``), whic
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from itertools import islice
+from itertools import accumulate, islice
 
 from warden.core.datedetect import DateMatch
 from warden.core.filter import Failure, Filter
 from warden.core.matcher import NOTHING
 
-__all__ = ["Scanner", "Tally", "is_comment", "tally"]
+__all__ = ["Scanner", "Tally", "holding", "is_comment", "tally"]
 
 # Lines handled per step (dates are found for a whole block first: see DateDetector.match_all).
 _BLOCK = 2048
@@ -32,15 +33,20 @@ class Tally:
     """fail2ban-regex's line statistics, and optionally the matched / missed lines."""
 
     __slots__ = ("fail_hits", "ignore_hits", "ignored", "lines", "matched", "matched_lines",
-                 "missed", "missed_lines")
+                 "missed", "missed_lines", "success_hits", "success_lines")
 
     def __init__(self, failregexes: int, ignoreregexes: int, *, keep_matched: bool = False,
-                 keep_missed: bool = False) -> None:
+                 keep_missed: bool = False, successregexes: int = 0) -> None:
+        """Counts for a filter of so many regexes; ``successregexes``: also count the lines
+        of the filter's success filter (``Filter.success``), per regex (kept with
+        ``keep_matched``)."""
         self.lines = self.matched = self.ignored = self.missed = 0
         self.fail_hits = [0] * failregexes
         self.ignore_hits = [0] * ignoreregexes
         self.matched_lines: list[str] | None = [] if keep_matched else None
         self.missed_lines: list[str] | None = [] if keep_missed else None
+        self.success_hits = [0] * successregexes
+        self.success_lines: list[str] | None = [] if keep_matched and successregexes else None
 
     def add(self, other: Tally) -> None:
         """Add the counts (and listed lines, after ours) of the lines that followed ours."""
@@ -55,15 +61,58 @@ class Tally:
             self.matched_lines += other.matched_lines
         if self.missed_lines is not None and other.missed_lines is not None:
             self.missed_lines += other.missed_lines
+        self.success_hits = [a + b for a, b in zip(self.success_hits, other.success_hits,
+                                                   strict=True)]
+        if self.success_lines is not None and other.success_lines is not None:
+            self.success_lines += other.success_lines
 
     def counts(self) -> tuple[int, int, int, int]:
         """``(lines, ignored, matched, missed)``."""
         return self.lines, self.ignored, self.matched, self.missed
 
 
+def holding(lines: Sequence[str], literals: Sequence[str]) -> list[int]:
+    """The indices of the ``lines`` (newline-free) that hold one of the ``literals``, in order.
+
+    The literals are looked for in the block joined, with ``str.find``, a line at a time
+    only where one occurs: cheaper than a test per line when most lines hold none.
+    """
+    if len(lines) < 8:
+        return [i for i, line in enumerate(lines) if any(lit in line for lit in literals)]
+    text = "\n".join(lines)
+    # starts[i]: where line i begins in text (with its "\n", the next one)
+    starts = [0, *accumulate(map((1).__add__, map(len, lines)))]
+    find = text.find
+    found: set[int] = set()
+    for literal in literals:
+        at = find(literal)
+        while at >= 0:
+            line = bisect_right(starts, at) - 1
+            found.add(line)
+            at = find(literal, starts[line + 1])
+    return sorted(found)
+
+
+def _successes(flt: Filter, raw: Sequence[str], cut: Sequence[str],
+               dates: Sequence[DateMatch | None], *, now: float, into: Tally) -> None:
+    """The success filter ``flt`` over a block, with the dates its failure filter found; as
+    the daemon's jail, lines holding none of its literals are not matched at all."""
+    screen = flt.matcher.screen_out if flt.definition.maxlines == 1 else None
+    picked = range(len(cut)) if screen is None else holding(cut, screen)
+    hits, found, step, state = into.success_hits, into.success_lines, flt.matcher.step, flt.state
+    for i in picked:
+        result = step(state, cut[i], dates[i], now)
+        if result.found and result.failregex is not None:
+            hits[result.failregex] += 1
+            if found is not None:
+                found.append(raw[i])
+
+
 def tally(flt: Filter, lines: Iterable[str], now: float, into: Tally) -> None:
-    """Process ``lines`` (line ends already stripped) with ``flt`` and count them ``into``."""
+    """Process ``lines`` (line ends already stripped) with ``flt`` and count them ``into``
+    (with ``into.success_hits``, the lines of ``flt.success`` too)."""
     step, state, dates_of, maxlen = flt.matcher.step, flt.state, flt.dates_of, flt.max_line_length
+    success = flt.success if into.success_hits else None
     fail_hits, ignore_hits = into.fail_hits, into.ignore_hits
     matched_lines, missed_lines = into.matched_lines, into.missed_lines
     count = matched = ignored = missed = 0
@@ -75,7 +124,10 @@ def tally(flt: Filter, lines: Iterable[str], now: float, into: Tally) -> None:
                 continue
             count += len(raw)
             cut = raw if max(map(len, raw)) <= maxlen else [line[:maxlen] for line in raw]
-            for orig, line, date in zip(raw, cut, dates_of(cut, now), strict=True):
+            dates = dates_of(cut, now)
+            if success is not None:
+                _successes(success, raw, cut, dates, now=now, into=into)
+            for orig, line, date in zip(raw, cut, dates, strict=True):
                 result = step(state, line, date, now)
                 if result is NOTHING:
                     missed += 1

@@ -33,7 +33,8 @@ class DateSource(Protocol):
 class Filter:
     """One filter instance: the compiled matcher, its date source and its state."""
 
-    __slots__ = ("_dates", "definition", "journal", "matcher", "max_line_length", "state")
+    __slots__ = ("_dates", "definition", "journal", "matcher", "max_line_length", "state",
+                 "success")
 
     def __init__(self, definition: FilterDefinition, *, dates: DateSource | None = None,
                  journal: bool = False, max_line_length: int = 8192,
@@ -57,6 +58,10 @@ class Filter:
         self._dates = None if journal else dates
         #: what this filter carries from line to line (updated by ``matcher.step``)
         self.state = FilterState()
+        #: the filter of this one's success lines (``successregex``), when a driver runs it
+        #: beside this one with this one's dates (``core.batch.tally``); its state is part
+        #: of this one's :meth:`decisive_state`
+        self.success: Filter | None = None
 
     @property
     def failregexes(self) -> tuple[FilterRegex, ...]:
@@ -83,15 +88,19 @@ class Filter:
         dates = self._dates
         if dates is not None and not isinstance(dates, DateDetector):
             return None
-        return (None if dates is None else dates.decisive_state(), *self.state.snapshot())
+        success = None if self.success is None else self.success.state.snapshot()
+        return (None if dates is None else dates.decisive_state(), success,
+                *self.state.snapshot())
 
     def restore(self, state: tuple[object, ...], counts: list[tuple[int, float]]) -> None:
         """Take over the :meth:`decisive_state` of a filter of the same definition, and the
         date template statistics ``counts`` (see ``DateDetector.hit_counts``)."""
-        dates_state, *mine = state
+        dates_state, success, *mine = state
         if isinstance(self._dates, DateDetector):
             assert isinstance(dates_state, tuple)
             self._dates.restore(dates_state, counts)
+        if self.success is not None:
+            self.success.state.load(success)  # type: ignore[arg-type]
         self.state.load(tuple(mine))  # type: ignore[arg-type]
 
     def clean(self, line: str) -> str:
