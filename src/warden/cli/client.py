@@ -6,7 +6,7 @@ import os
 import socket
 from pathlib import Path
 
-from warden.config import read_layered
+from warden.config.confset import read_layered
 from warden.errors import ProtocolError, WardenError
 from warden.protocol import MAX_LINE, Request, Response, decode_response, encode
 from warden.protocol.paths import DEFAULT_SOCKET

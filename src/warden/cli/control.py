@@ -13,7 +13,6 @@ import time
 from typing import TextIO
 
 from warden.cli.client import Unreachable, call, socket_path
-from warden.cli.dump import run_dump
 from warden.cli.f2bforms import option_text
 from warden.cli.render import Compat, exit_code, render, render_json
 from warden.errors import ProtocolError, WardenError
@@ -287,6 +286,8 @@ def _fail2ban_answer(request: Request, response: Response, compat: Compat) -> Re
 def run_control(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Run one daemon command; return the exit code (3 when the daemon is unreachable)."""
     if args.command == "dump":  # offline: warden's own reading of the tree
+        from warden.cli.dump import run_dump  # noqa: PLC0415 - reads the whole tree
+
         return run_dump(args.config_dir, stdout, stderr)
     try:
         request, compat = request_for(args)

@@ -25,7 +25,8 @@ from typing import IO, BinaryIO, TextIO
 from warden.cli.chunks import MIN_PARALLEL_BYTES, ChunkStats, default_jobs, run_chunked
 from warden.cli.journalread import is_journal_log, journal_lines, journal_options
 from warden.cli.regexout import format_failure, uses_matches
-from warden.config import load_filter, parse_reference
+from warden.config.filter import load_filter
+from warden.config.reference import parse_reference
 from warden.core.batch import Tally, is_comment, tally
 from warden.core.datedetect import DateDetector
 from warden.core.filter import Failure, Filter
