@@ -85,6 +85,8 @@ __all__ = ["Jail"]
 _NO_FIELDS: Mapping[str, object] = MappingProxyType({})
 # fail2ban takes a live line more than this many seconds old for a clock or time zone problem
 _SKEW = 60.0
+# the most ids Jail._remember keeps (about 100 bytes each)
+_KNOWN_MAX = 1 << 16
 _Address = IPv4Address | IPv6Address | Network
 # A failure on its way: (id, its address/network or None, time, fields, matches)
 _Parked = tuple[str, _Address | None, float, Mapping[str, object], tuple[str, ...]]
@@ -140,6 +142,10 @@ class Jail:
         # logins noted since the last collect_trust (None: nobody collects them)
         self._logins: dict[str, float] | None = None
         self._pending: dict[tuple[str, str], list[_Parked]] = {}
+        # ids counted before that are addresses nobody ignores: (address, counting key), so
+        # that their next failures are neither parsed nor tested against ignoreip again
+        # (emptied whenever what it depends on changes: ignoreip, the options, a reload)
+        self._known: dict[str, tuple[_Address, str]] = {}
         self._dropped = 0
         self.total_failed = 0
         #: live failures whose log time was more than a minute off (taken as ``now``)
@@ -190,6 +196,7 @@ class Jail:
 
     def _set_modes(self) -> None:
         spec = self.spec
+        self._known = {}
         trusting = self.trust is not None and bool(self.success_filters)
         # any of warden's own counting options (issue 14): failures take the slower path ...
         self._smart = spec.by_network or trusting or bool(spec.escalate)
@@ -402,13 +409,19 @@ class Jail:
         elif time < now - self.spec.findtime:
             return out
         fid = failure.fid
+        known = self._known.get(fid)
+        if known is not None:
+            # an address counted before and not ignored (see _remember): count it at once
+            self._count(fid, known[0], known[1], time, failure.fields, failure.matches, now,
+                        out)
+            return out
         if fid in self.tracker and (
                 not self._smart or (self._plain6 if ":" in fid else self._plain4)) and \
                 not self.spec.ignorecommand and \
                 failure.fields.get("dns") != fid:
             # Counted before, so not ignored (set_ignore forgets ids it ignores) and not a
             # host name to resolve: the address is parsed only if this failure bans it.
-            self._count((fid, None, time, failure.fields, failure.matches), now, out)
+            self._count(fid, None, fid, time, failure.fields, failure.matches, now, out)
             return out
         # a plain address object is a third of the cost of a network: make the network only
         # when banning (an address banned already has its network)
@@ -440,16 +453,39 @@ class Jail:
                 self._park(("cmd", key), parked, out,
                            CheckIgnore(self.name, key, fid, time, fields, matches))
                 return
-        self._count(parked, now, out)
+        self._count(fid, net, None, time, fields, matches, now, out)
 
-    def _count(self, parked: _Parked, now: float, out: list[Decision]) -> None:
-        fid, net, time, fields, matches = parked
+    def _remember(self, fid: str, net: _Address, key: str) -> None:
+        """Note that ``fid`` (the address ``net``, counted under ``key``) passed the ignore
+        tests: its next failures skip them. Not with ``ignorecommand``, whose answers are
+        cached for ``ignorecache`` only."""
+        if self.spec.ignorecommand:
+            return
+        known = self._known
+        if len(known) >= _KNOWN_MAX:
+            known.clear()  # a flood of new addresses: start again rather than grow
+        known[fid] = (net, key)
+
+    # (positional: this runs for every failure counted)
+    def _count(self, fid: str, net: _Address | None, key: str | None,  # noqa: PLR0917
+               time: float, fields: Mapping[str, object], matches: tuple[str, ...],
+               now: float, out: list[Decision]) -> None:
+        """Count a failure of ``fid`` (its address ``net`` if parsed already) that passed
+        the ignore tests; ``key``: its counting key when known (see :meth:`_remember`)."""
         self.total_failed += 1
         if self._counted is not None:
             self._counted.append((fid, time))
         if self._smart and not (self._plain6 if ":" in fid else self._plain4):
-            self._count_by_network(parked, now, out)
+            if net is None:
+                net = _parse(fid)
+            if key is None:
+                key = self._count_key(fid, net)
+                if net is not None:
+                    self._remember(fid, net, key)
+            self._count_by_network(fid, net, key, time, fields, matches, now, out)
             return
+        if key is None and net is not None:
+            self._remember(fid, net, fid)
         trust = self.trust if self._trusting else None
         trusted = trust is not None and trust.trusted(fid, time)
         weight = 1
@@ -519,11 +555,9 @@ class Jail:
             return single
         return wide
 
-    def _count_by_network(self, parked: _Parked, now: float, out: list[Decision]) -> None:
-        fid, net, time, fields, matches = parked
-        if net is None:
-            net = _parse(fid)
-        key = self._count_key(fid, net)
+    def _count_by_network(self, fid: str, net: _Address | None, key: str,  # noqa: PLR0917
+                          time: float, fields: Mapping[str, object],
+                          matches: tuple[str, ...], now: float, out: list[Decision]) -> None:
         trusted = self.trust is not None and self.trust.trusted(key, time)
         weight = 1
         if self.policy.increments and not trusted:
@@ -637,14 +671,15 @@ class Jail:
         if not parked or ignored:
             return out
         floor = now - self.spec.findtime
-        for item in parked:
-            if item[2] >= floor:
-                self._count(item, now, out)
+        for fid, net, time, fields, matches in parked:
+            if time >= floor:
+                self._count(fid, net, None, time, fields, matches, now, out)
         return out
 
     def set_ignore(self, entries: Iterable[Network | str]) -> None:
         """Replace the ignored networks (the daemon re-resolved ``ignoreip`` host names)."""
         self.ignore = IgnoreList(entries)
+        self._known = {}
         # tracked ids skip the ignore test (add_failure): forget those ignored from now on
         for key in [k for k in self.tracker.ids() if self._ignored(k)]:
             self.tracker.drop(key)

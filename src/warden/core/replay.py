@@ -99,7 +99,7 @@ class Replay:
         before = target.total_failed
         decisions = target.add_failure(item, time)
         self.totals[jail].failures += target.total_failed - before
-        return self._settle(target, decisions, time)
+        return self._settle(target, decisions, time) if decisions else []
 
     def advance(self, now: float) -> None:
         """Lift the bans that ended by ``now`` and forget failures out of the windows.

@@ -24,7 +24,7 @@ newest failure is out of the window.
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_right, insort
 from itertools import islice
 from typing import NamedTuple, cast
 
@@ -155,8 +155,19 @@ class Tracker:
             return None
         times = cast("tuple[float, ...]", old if isinstance(old, tuple) else (old,))
         newest = times[-1]
+        findtime = self.findtime
+        if weight == 1 and time >= newest and findtime > 0:
+            # The common case, a failure newer than the address' others: the window is the
+            # times after ``time - findtime`` (sorted: found by bisection), then this one.
+            floor = time - findtime
+            start = bisect_right(times, floor) if times[0] <= floor else 0
+            count = len(times) - start + 1
+            if count >= maxretry:
+                return Ticket(float(time), count, ())
+            entries[key] = time if count == 1 else (*times[start:], time)
+            return None
         newest = max(newest, time)
-        floor = newest - self.findtime
+        floor = newest - findtime
         if time <= floor and time != newest:
             entries[key] = old  # a stale failure: the window is unchanged
             return None
