@@ -9,6 +9,7 @@ is cut into three chunks whose workers start in the middle of the file.
 from __future__ import annotations
 
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -62,5 +63,33 @@ def test_parallel_scan_gives_the_sequential_bans(setup: tuple[Path, Path],
         assert three.split.redone >= 1  # cold workers: checked, refused, scanned again
     assert three.bans == one.bans
     assert three.lines == one.lines == 20000
+    assert {k: (t.failures, t.bans, t.prolonged, t.unbans) for k, t in three.totals.items()} \
+        == {k: (t.failures, t.bans, t.prolonged, t.unbans) for k, t in one.totals.items()}
+
+
+def test_a_worker_stopped_by_a_moved_date_template_is_taken_until_there(
+        setup: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A run of lines in another date format (the same times, ISO) three quarters into the
+    # log: the last worker's detector moves a template there, so it stops, and the rest of
+    # its chunk is scanned here from the states after its last block sent.
+    conf, log = setup
+    lines = log.read_text().splitlines(keepends=True)
+    at = len(lines) * 3 // 4
+    for i in range(at, at + 30):
+        stamp = time.strptime("2026 " + lines[i][:15], "%Y %b %d %H:%M:%S")
+        lines[i] = time.strftime("%Y-%m-%d %H:%M:%S", stamp) + lines[i][15:]
+    mixed = tmp_path / "mixed.log"
+    mixed.write_text("".join(lines))
+    monkeypatch.setattr(replaychunks, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(replaychunks, "_BLOCK", 1 << 16)  # many blocks in each chunk
+    monkeypatch.setattr(replaychunks, "_WARMUP", 1 << 22)  # from the start: never refused
+    runs = []
+    for jobs in (1, 3):
+        monkeypatch.setenv("WARDEN_JOBS", str(jobs))
+        runs.append(replay(conf, [str(mixed)], jails=["sshd"]))
+    one, three = runs
+    assert three.split.chunks == 3 and three.split.partial == 1
+    assert three.split.taken == 1 and three.split.redone == 1
+    assert three.bans == one.bans and len(one.bans) > 10
     assert {k: (t.failures, t.bans, t.prolonged, t.unbans) for k, t in three.totals.items()} \
         == {k: (t.failures, t.bans, t.prolonged, t.unbans) for k, t in one.totals.items()}

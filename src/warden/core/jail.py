@@ -71,8 +71,10 @@ from warden.core.decisions import (
 )
 from warden.core.escalate import Escalator
 from warden.core.filter import Failure, Filter
+from warden.core.filterdef import FilterDefinition
 from warden.core.history import BanHistory, HistoryRecord
 from warden.core.ignore import IgnoreCache, IgnoreList, render_key
+from warden.core.matcher import Matcher
 from warden.core.policy import BanPolicy
 from warden.core.prefilter import text_screen
 from warden.core.spec import JailSpec
@@ -116,9 +118,9 @@ class Jail:
         self._random = random
         self.policy = BanPolicy(spec.bantime, spec.increment, random)
         self.history = history if history is not None else BanHistory()
+        self._lean = False  # see count_only
         self.filters: tuple[Filter, ...] = tuple(filters) if filters is not None else tuple(
-            Filter(d, journal=spec.journal, max_line_length=spec.max_line_length)
-            for d in spec.filters)
+            self._filter(d, spec) for d in spec.filters)
         self._scanners = tuple(Scanner(f) for f in self.filters)
         self._lines_before = (0, 0)  # line_counts of the filters a reconfigure replaced
         self.tracker = Tracker(spec.maxretry, spec.findtime, spec.maxmatches, spec.max_tracked)
@@ -163,9 +165,11 @@ class Jail:
         if spec.name != self.name:
             raise ValueError(f"a spec of jail {spec.name!r} cannot reconfigure {self.name!r}")
         old = self.spec
-        if filters is None and spec.filters != old.filters:
-            filters = [Filter(d, journal=spec.journal, max_line_length=spec.max_line_length)
-                       for d in spec.filters]
+        lean = self._lean
+        if lean and spec.ignorecommand:
+            self._lean = False  # the command is given the failures' fields and lines
+        if filters is None and (spec.filters != old.filters or lean != self._lean):
+            filters = [self._filter(d, spec) for d in spec.filters]
         if filters is not None:
             self._lines_before = self.line_counts()
             self.filters = tuple(filters)
@@ -190,7 +194,8 @@ class Jail:
             self.escalator = Escalator(spec.escalate, spec.findtime) if spec.escalate else None
         if spec.trustsuccess != old.trustsuccess:
             self.trust = TrustList(spec.trustsuccess or 0.0) if spec.trusting else None
-        if self.trust is None or spec.filters != old.filters or not self.success_filters:
+        if self.trust is None or spec.filters != old.filters or not self.success_filters or \
+                lean != self._lean:
             self._build_success_filters()
         self._set_modes()
 
@@ -206,11 +211,30 @@ class Jail:
         self._plain6 = spec.prefixes(6) == (128, 128) and not spec.escalate
         self._trusting = trusting
 
+    def _filter(self, definition: FilterDefinition, spec: JailSpec) -> Filter:
+        matcher = Matcher(definition, journal=spec.journal, lean=True) if self._lean else None
+        return Filter(definition, journal=spec.journal, max_line_length=spec.max_line_length,
+                      matcher=matcher)
+
+    def count_only(self) -> bool:
+        """From now on report failures with only what counting them reads: no log lines,
+        no fields but a host name (a lean :class:`~warden.core.matcher.Matcher`), for a
+        driver that shows neither (``warden replay``); the decisions are the same, but for
+        their ``matches`` and ``fields``. The filters are built anew: call it before the
+        first line. Not with ``ignorecommand``, which is given both: False then."""
+        if self.spec.ignorecommand:
+            return False
+        if not self._lean:
+            self._lean = True
+            self.filters = tuple(self._filter(d, self.spec) for d in self.spec.filters)
+            self._scanners = tuple(Scanner(f) for f in self.filters)
+            self._build_success_filters()
+        return True
+
     def _build_success_filters(self) -> None:
         spec = self.spec
         self.success_filters = tuple(
-            Filter(success_definition(d), journal=spec.journal,
-                   max_line_length=spec.max_line_length)
+            self._filter(success_definition(d), spec)
             for d in spec.filters if d.successregex) if self.trust is not None else ()
         self._success_scanners = tuple(Scanner(f) for f in self.success_filters)
         # Success lines are rare: a line without one of these literals cannot be one, and

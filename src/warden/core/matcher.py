@@ -88,11 +88,19 @@ _Line = tuple[str, str]
 # Session records as Sessions.items() gives them.
 _SessionItems = list[tuple[object, tuple[dict[str, object], float]]]
 # What a settled failregex match amounts to (see Matcher._settle).
-_Settled = tuple[str, dict[str, object], tuple[str, ...]]
+_Settled = tuple[str, Mapping[str, object], tuple[str, ...]]
+_NO_FIELDS: Mapping[str, object] = MappingProxyType({})
 _NO_FAILURE = -1
 
 #: The per-line step of a matcher (see :attr:`Matcher.step`).
 Step = Callable[["FilterState", str, "DateMatch | None", float], LineResult]
+
+
+def _lean_fields(fail: dict[str, object]) -> Mapping[str, object]:
+    """A lean failure's fields: only the host name its id may be (``Jail.add_failure``
+    resolves an id that is its ``dns`` capture)."""
+    dns = fail.get("dns")
+    return _NO_FIELDS if dns is None else MappingProxyType({"dns": dns})
 
 
 def _joined(lines: list[_Line]) -> str:
@@ -133,20 +141,24 @@ class Matcher:
     """
 
     __slots__ = ("_counted", "_details", "_fail", "_ignore", "_ignore_first", "_ignored",
-                 "_journal", "_maxlines", "_multi", "_only", "_plan_any", "_plan_by_first",
+                 "_journal", "_lean", "_maxlines", "_multi", "_only", "_plan_any", "_plan_by_first",
                  "_pref", "_pref_content", "_pref_fields", "_pref_screen", "_screen_out",
                  "definition", "step")
 
     def __init__(self, definition: FilterDefinition, *, journal: bool = False,
-                 details: bool = True) -> None:
+                 details: bool = True, lean: bool = False) -> None:
         """Compile ``definition``; raise :class:`RegexError` for the first bad regex.
 
         With ``journal=True`` lines carry no date and every line's time is ``now``. With
         ``details=False`` a failure is reported by its count only (``LineResult.found``), for
         drivers that only count: building a failure's fields (for a session, a copy of its
-        merged captures) is a tenth of a matched line's cost and changes no state.
+        merged captures) is a tenth of a matched line's cost and changes no state. With
+        ``lean=True`` a failure carries only what counting it reads: no log lines
+        (``matches`` empty) and of its fields only ``dns`` (the host name its id is, if it
+        is one), for drivers that count failures and show neither (``warden replay``).
         """
         self._details = details
+        self._lean = lean
         if definition.maxlines < 1:
             raise RegexError("maxlines must be at least 1", option="maxlines")
         self.definition = definition
@@ -255,6 +267,7 @@ class Matcher:
         plan_get, plan_any = self._plan_by_first.get, self._plan_any
         settle, only, ignored = self._settle, self._only, self._ignored
         counted = None if self._details else self._counted
+        lean = self._lean
 
         window, nothing, new = LAST_DATE_WINDOW, NOTHING, tuple.__new__
         proxy, failure_type, result_type = MappingProxyType, Failure, LineResult
@@ -335,8 +348,9 @@ class Matcher:
                 if counted is not None:
                     return counted[rx.index]
                 # tuple.__new__ straight away: a NamedTuple's own __new__ is a Python frame
-                hit = new(failure_type, (settled[0], date, proxy(settled[1]), settled[2],
-                                         rx.index))
+                # (lean: the fields are a shared value already, see _settle)
+                fields = settled[1] if lean else proxy(settled[1])
+                hit = new(failure_type, (settled[0], date, fields, settled[2], rx.index))
                 return new(result_type, ((hit,), rx.index, None, 1))
             return nothing
 
@@ -404,8 +418,9 @@ class Matcher:
         if not self._details:
             return self._counted[rx.index]
         fid, fields, matches = settled
-        return LineResult((Failure(fid, date, MappingProxyType(fields), matches, rx.index),),
-                          rx.index, None, 1)
+        if not self._lean:
+            fields = MappingProxyType(fields)
+        return LineResult((Failure(fid, date, fields, matches, rx.index),), rx.index, None, 1)
 
     # (positional: it runs for every matched line, and keywords cost a call its fast path)
     def _settle(self, state: FilterState, rx: FilterRegex, m: re.Match[str],  # noqa: PLR0917
@@ -416,7 +431,7 @@ class Matcher:
 
         None: try the next failregex; an int ``>= 0``: the ignoreregex that drops the match;
         ``_NO_FAILURE``: matched but no failure (yet); else ``(failure id, fields, matches)``,
-        the fields a dictionary of the failure's own.
+        the fields a dictionary of the failure's own (lean: a shared mapping, no matches).
         """
         for ig in self._ignore:
             if ig.screen.admits(text) and ig.search(text) is not None:
@@ -437,6 +452,8 @@ class Matcher:
             fid = failure_id(fail)
             if fid is None:
                 return None  # the id group did not take part: fail2ban moves on
+            if self._lean:
+                return fid, _lean_fields(fail), ()
             fail.pop("matches", None)  # (a capture of that name gives way to the lines)
             return fid, fail, lines
         fail = state.sessions.merge(mlfid, fail, lines, now)
@@ -449,6 +466,8 @@ class Matcher:
             return _NO_FAILURE
         if not self._details:
             return fid, fail, lines  # counted only: nothing to copy
+        if self._lean:
+            return fid, _lean_fields(fail), ()  # nothing to copy either
         fields = dict(fail)  # the session's dict lives on: copy
         matches = fields.pop("matches")
         fields.pop("nofail-matches", None)

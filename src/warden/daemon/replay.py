@@ -121,10 +121,11 @@ def _blocks(path: str, encoding: str) -> Iterator[tuple[list[str], int]]:
 
 
 def _failures(path: str, slots: Sequence[JailSlot], order: int, *, progress: Progress,
-              counter: list[int], split: SplitStats) -> Iterator[_Item]:
+              counter: list[int], split: SplitStats, parallel: bool = True) -> Iterator[_Item]:
     """What the jails' filters find in ``path``, in line order, each with its log time (the
     last known one for a line without a date). A big file is scanned in parallel
-    (:mod:`warden.daemon.replaychunks`: the same failures in the same order)."""
+    (:mod:`warden.daemon.replaychunks`: the same failures in the same order), unless
+    ``parallel`` is false."""
     encoding = resolve_encoding(slots[0].config.logencoding)
     jails = [s.jail for s in slots]
     names = [j.name for j in jails]
@@ -132,7 +133,7 @@ def _failures(path: str, slots: Sequence[JailSlot], order: int, *, progress: Pro
     now = max(os.stat(path).st_mtime, 0.0) + 1.0
     last = now
     parts: Iterator[tuple[list[Scanned], int, int]]
-    if can_split(path, jails):
+    if parallel and can_split(path, jails):
         parts = scan_parallel(path, jails, now, encoding=encoding, stats=split)
     else:
         scanner = BlockScanner(jails, now)
@@ -195,6 +196,9 @@ async def _slots(config_dir: Path, only: Sequence[str]) -> tuple[dict[str, JailS
     for cfg in config.jails:
         slot = await daemon.build_jail(cfg)
         if slot is not None:
+            # nothing here shows a failure's fields or lines: failures without them are
+            # cheaper to find and to hand between processes (kept where ignorecommand is set)
+            slot.jail.count_only()
             slots[cfg.name] = slot
     target = log_file(settings.logtarget)
     return slots, None if target is None else os.path.abspath(target)
@@ -230,8 +234,11 @@ def replay(config_dir: Path, logs: Sequence[str], *, jails: Sequence[str] = (),
     meter = Progress("replay", total, progress if progress is not None else sys.stderr)
     counter = [0]
     split = SplitStats()
+    # (a jail reading the bans' lines as well as a LOG sees them between the LOG's lines:
+    # the LOG is then scanned in order, the workers could not know of them)
     streams = [_failures(path, readers[path], order, progress=meter, counter=counter,
-                         split=split)
+                         split=split,
+                         parallel=not any(s.jail in watchers for s in readers[path]))
                for order, path in enumerate(paths)]
     # The counting allocates many small objects that never form cycles (as in warden regex):
     # the cycle collector rests while the logs are read, over a heap frozen after loading.

@@ -5,13 +5,17 @@ the jails that read one file: the file is cut at line starts; each chunk but the
 scanned by a forked worker that first warms its copies of the filters up on the lines before
 its chunk (results thrown away) and records their decisive states (``Filter.decisive_state``);
 this process scans the first chunk itself. Going through the chunks in order, a worker's
-failures are taken only if the states it started from equal the true ones at its chunk's start
-and no date template moved during its chunk; its final states then become the true ones.
-Otherwise the chunk is scanned again here from the true states. So the failures, and their
+failures are taken only if the states it started from equal the true ones at its chunk's start,
+and only up to the block in which a date template moves (the worker stops there); the states
+after its last block taken then become the true ones, and the rest of its chunk, if any, is
+scanned here from them. A refused chunk is scanned again here whole. So the failures, and their
 order, are those of one sequential scan; only the counting (always here, in order) decides.
 
+A worker sends each block's failures as soon as it has scanned the block, so this process
+counts them while the worker scans on: the counting is not left until the workers are done.
 What crosses between processes: failures as plain tuples (their field mappings as dicts), in
-temporary files (a pipe could fill and stall a worker while this process is busy).
+temporary files (a pipe could fill and stall a worker while this process is busy), each
+announced on a pipe.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from __future__ import annotations
 import codecs
 import os
 import pickle
+import struct
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import IO
@@ -46,7 +51,7 @@ _MINE = 0.6
 
 #: one item found: (jail rank, kind: 0 failure / 1 success, the failure)
 Scanned = tuple[int, int, Failure]
-_Plain = tuple[int, int, str, float | None, dict[str, object], tuple[str, ...], int]
+_Plain = tuple[int, int, str, float | None, dict[str, object] | None, tuple[str, ...], int]
 
 
 @dataclass(slots=True)
@@ -56,6 +61,9 @@ class SplitStats:
     chunks: int = 0
     taken: int = 0
     redone: int = 0
+    #: of those redone, chunks whose worker stopped partway (a date template moved): its
+    #: blocks until then were taken
+    partial: int = 0
 
 
 def _filters(jails: Sequence[Jail]) -> list[Filter]:
@@ -170,12 +178,72 @@ def scan_block(jails: Sequence[Jail], lines: list[str], now: float) -> list[Scan
 
 
 def _plain(items: list[Scanned]) -> list[_Plain]:
-    return [(rank, kind, f.fid, f.time, dict(f.fields), f.matches, f.regex)
-            for rank, kind, f in items]
+    # (most failures of a replay carry no fields at all: None, not an empty dict each)
+    return [(rank, kind, f.fid, f.time, dict(f.fields) if f.fields else None, f.matches,
+             f.regex) for rank, kind, f in items]
+
+
+class _Channel:
+    """A worker's records, in order: pickles appended to a temporary file, each announced
+    by its length on a pipe once it is whole (a pipe alone could fill and stall the worker
+    while this process is busy; a length is 8 bytes, so the pipe never fills)."""
+
+    __slots__ = ("_data", "_offset", "_ready", "_signal")
+
+    def __init__(self) -> None:
+        self._data: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        self._ready, self._signal = os.pipe()
+        self._offset = 0
+
+    def writer(self) -> None:
+        """In the worker: keep only the writing ends."""
+        os.close(self._ready)
+
+    def reader(self) -> None:
+        """In this process, once the worker is forked: keep only the reading ends (the
+        pipe reads as ended when the worker exits)."""
+        os.close(self._signal)
+        self._signal = -1
+
+    def send(self, record: object) -> None:
+        data = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+        self._data.write(data)
+        self._data.flush()
+        os.write(self._signal, struct.pack("<Q", len(data)))
+
+    def receive(self) -> object | None:
+        """The next record, waiting for it; None once the worker has ended without one."""
+        head = b""
+        while len(head) < 8:
+            more = os.read(self._ready, 8 - len(head))
+            if not more:
+                return None
+            head += more
+        (size,) = struct.unpack("<Q", head)
+        parts: list[bytes] = []
+        fd, got = self._data.fileno(), 0
+        while got < size:
+            part = os.pread(fd, size - got, self._offset + got)
+            if not part:
+                return None
+            parts.append(part)
+            got += len(part)
+        self._offset += size
+        record: object = pickle.loads(b"".join(parts))
+        return record
+
+    def close(self) -> None:
+        os.close(self._ready)
+        if self._signal >= 0:
+            os.close(self._signal)
+        self._data.close()
 
 
 def _worker(path: str, cuts: tuple[int, int, int], jails: Sequence[Jail], *, now: float,
-            encoding: str, out: IO[bytes]) -> None:
+            encoding: str, channel: _Channel) -> None:
+    """Warm the filters up on ``[warm, start)``, send their states, then each block's
+    items with the states after it; stop before a block in which a date template moved
+    (from there the results may differ from a sequential scan's)."""
     warm, start, end = cuts
     with open(path, "rb") as stream:
         warm = line_start_after(stream, warm, start)
@@ -184,15 +252,15 @@ def _worker(path: str, cuts: tuple[int, int, int], jails: Sequence[Jail], *, now
         scanner.scan(lines)
     filters = _filters(jails)
     # pickled at once: the states hold live session dictionaries the chunk changes
-    before = pickle.dumps((_snapshot(filters), scanner.now), protocol=pickle.HIGHEST_PROTOCOL)
-    items: list[_Plain] = []
-    count = 0
-    for lines, _size in file_blocks(path, start, end, encoding):
-        count += len(lines)
-        items.extend(_plain(scanner.scan(lines)))
-    pickle.dump((before, (_snapshot(filters), scanner.now), items, count), out,
-                protocol=pickle.HIGHEST_PROTOCOL)
-    out.flush()
+    first = _snapshot(filters)
+    channel.send(pickle.dumps((first, scanner.now), protocol=pickle.HIGHEST_PROTOCOL))
+    for lines, size in file_blocks(path, start, end, encoding):
+        items = scanner.scan(lines)
+        after = _snapshot(filters)
+        if after[2] != first[2]:
+            return
+        channel.send((_plain(items), len(lines), size,
+                      pickle.dumps((after, scanner.now), protocol=pickle.HIGHEST_PROTOCOL)))
 
 
 def _cuts(path: str, parts: int) -> list[int]:
@@ -216,68 +284,84 @@ def _cuts(path: str, parts: int) -> list[int]:
 def scan_parallel(path: str, jails: Sequence[Jail], now: float, *, encoding: str,
                   stats: SplitStats, parts: int | None = None
                   ) -> Iterator[tuple[list[Scanned], int, int]]:
-    """Yield ``(items, lines, bytes)`` for the successive parts of ``path``: what one
-    sequential scan of it by ``jails`` finds, in order (see the module's docstring)."""
+    """Yield ``(items, lines, bytes)`` for the successive blocks of ``path``: what one
+    sequential scan of it by ``jails`` finds, in order (see the module's docstring). A
+    worker's blocks are handed on as it sends them, so they are counted while it scans on."""
     parts = parts or default_jobs()
     cuts = _cuts(path, parts)
     stats.chunks += len(cuts) - 1
     filters = _filters(jails)
-    workers: list[tuple[int, IO[bytes]]] = []
+    workers: list[tuple[int, _Channel]] = []
     try:
         for i in range(1, len(cuts) - 1):
-            out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+            channel = _Channel()
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the child; its results are what tests check
                 code = 1
                 try:
+                    channel.writer()
                     _worker(path, (max(0, cuts[i] - _WARMUP), cuts[i], cuts[i + 1]), jails,
-                            now=now, encoding=encoding, out=out)
+                            now=now, encoding=encoding, channel=channel)
                     code = 0
                 finally:
                     os._exit(code)
-            workers.append((pid, out))
+            channel.reader()
+            workers.append((pid, channel))
         scanner = BlockScanner(jails, now)
         for lines, size in file_blocks(path, cuts[0], cuts[1], encoding):
             yield scanner.scan(lines), len(lines), size
-        for i, (pid, out) in enumerate(workers, 1):
-            _, status = os.waitpid(pid, 0)
-            workers[i - 1] = (0, out)
-            taken = _take(filters, scanner, out) if status == 0 else None
-            if taken is None:
-                stats.redone += 1
-                for lines, size in file_blocks(path, cuts[i], cuts[i + 1], encoding):
-                    yield scanner.scan(lines), len(lines), size
-            else:
+        for i, (pid, channel) in enumerate(workers, 1):
+            start = yield from _take(filters, scanner, channel, cuts[i])
+            if start == cuts[i + 1]:
                 stats.taken += 1
-                yield taken[0], taken[1], cuts[i + 1] - cuts[i]
+            else:
+                stats.redone += 1
+                if start > cuts[i]:
+                    stats.partial += 1
+                for lines, size in file_blocks(path, start, cuts[i + 1], encoding):
+                    yield scanner.scan(lines), len(lines), size
+            os.kill(pid, 9)  # (done already, unless its states were refused)
+            os.waitpid(pid, 0)
+            workers[i - 1] = (0, channel)
     finally:
-        for pid, out in workers:
+        for pid, channel in workers:
             if pid:
                 os.kill(pid, 9)
                 os.waitpid(pid, 0)
-            out.close()
+            channel.close()
 
 
-def _take(filters: Sequence[Filter], scanner: BlockScanner, out: IO[bytes]
-          ) -> tuple[list[Scanned], int] | None:
-    """The worker's items and line count if it started from the true states (which its final
-    states then replace), else None."""
-    out.seek(0)
-    blob, (final_snapshot, final_now), items, count = pickle.load(out)
-    after: list[tuple[object, ...]] = final_snapshot[0]
-    end_counts: list[_Counts] = final_snapshot[1]
-    end_moves: list[int] = final_snapshot[2]
-    (before, counts, moves), start_now = pickle.loads(blob)
+def _take(filters: Sequence[Filter], scanner: BlockScanner, channel: _Channel, start: int
+          ) -> Generator[tuple[list[Scanned], int, int], None, int]:
+    """Yield the worker's blocks if it started from the true states at ``start``, and make
+    the states after its last block the true ones; return where the worker's blocks end
+    (``start`` if none is taken): the rest of its chunk is to be scanned here."""
+    header = channel.receive()
+    if header is None:
+        return start
+    assert isinstance(header, bytes)
+    (before, counts, _moves), start_now = pickle.loads(header)
     state, now_counts, _ = _snapshot(filters)
-    if end_moves != moves or before != state or start_now != scanner.now:
-        return None
-    scanner.now = final_now
-    for flt, final, mine, start, end in zip(filters, after, now_counts, counts, end_counts,
+    if before != state or start_now != scanner.now:
+        return start
+    last: bytes | None = None
+    empty: Mapping[str, object] = MappingProxyType({})
+    while (record := channel.receive()) is not None:
+        assert isinstance(record, tuple)
+        plain, count, size, last = record
+        start += size
+        yield [(rank, kind, Failure(fid, time, empty if fields is None
+                                    else MappingProxyType(fields), matches, regex))
+               for rank, kind, fid, time, fields, matches, regex in plain], count, size
+    if last is None:
+        return start
+    (after, end_counts, _), scanner.now = pickle.loads(last)
+    for flt, final, mine, first, end in zip(filters, after, now_counts, counts, end_counts,
                                             strict=True):
         merged = []
-        for (hits, used), (first, _), (last, last_used) in zip(mine, start, end, strict=True):
+        for (hits, used), (begun, _), (ended, ended_used) in zip(mine, first, end,
+                                                                  strict=True):
             # hits add up; a template used in the chunk was last used there
-            merged.append((hits + last - first, last_used if last > first else used))
+            merged.append((hits + ended - begun, ended_used if ended > begun else used))
         flt.restore(final, merged)
-    return [(rank, kind, Failure(fid, time, MappingProxyType(fields), matches, regex))
-            for rank, kind, fid, time, fields, matches, regex in items], count
+    return start
