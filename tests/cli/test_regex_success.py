@@ -4,6 +4,7 @@ user can test the lines ``trustsuccess`` trusts: hits per regex, and the lines w
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -42,6 +43,17 @@ def test_success_lines_are_counted_and_listed(tmp_path: Path,
     assert re.search(r"^Successregex: 1 total", capsys.readouterr().out, re.M)
 
 
+def test_json_marks_the_success_lines(tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text(LOG, encoding="utf-8")
+    assert main(["regex", str(log), str(OWN / "sshd.conf"), "--now", NOW, "--json"]) == 0
+    rows = [json.loads(ln) for ln in capsys.readouterr().out.splitlines()]
+    assert [row.get("success") for row in rows] == ["192.0.2.20", None, "2001:db8::7", None]
+    assert [row["match"] for row in rows] == [False, True, False, False]
+    assert rows[1]["host"] == "192.0.2.9"
+
+
 def test_a_filter_without_success_lines_shows_none(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     log = tmp_path / "auth.log"
@@ -71,7 +83,8 @@ def test_success_lines_in_parallel_chunks_equal_one_run(
         monkeypatch.setenv("WARDEN_JOBS", str(jobs))
         assert main(args) == 0
         out = capsys.readouterr().out
-        assert ("chunks in parallel" in out) == (jobs > 1)
+        if "--json" not in args:  # (JSON lines have no summary to tell)
+            assert ("chunks in parallel" in out) == (jobs > 1)
         return "\n".join(ln for ln in out.splitlines() if not ln.startswith("[processed"))
 
     one = run(1)
@@ -79,3 +92,9 @@ def test_success_lines_in_parallel_chunks_equal_one_run(
     assert one.split("Success line(s):\n")[1].splitlines() == ["  " + ln for ln in accepted]
     for jobs in (2, 5):
         assert run(jobs) == one
+    # and the success lines marked in --json, chunk by chunk
+    args.remove("--print-all-matched")
+    args.append("--json")
+    rows = run(1)
+    assert rows.count('"success": ') == len(accepted)
+    assert run(3) == rows

@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, BinaryIO, TextIO
@@ -29,7 +29,7 @@ from warden.config.filter import load_filter
 from warden.config.reference import parse_reference
 from warden.core.batch import Tally, is_comment, tally
 from warden.core.datedetect import DateDetector
-from warden.core.filter import Failure, Filter
+from warden.core.filter import Failure, Filter, LineResult
 from warden.core.filterdef import FilterDefinition
 from warden.core.trust import success_definition
 from warden.errors import ConfigError
@@ -126,15 +126,49 @@ def _failure_json(lineno: int, failure: Failure) -> dict[str, object]:
 def _run_json(flt: Filter, lines: Iterable[str], now: float, out: IO[str],
               first: int = 1) -> None:
     write = out.write
-    process = flt.process
+    process = _with_success(flt)
     for lineno, line in enumerate(lines, first):
-        result = None if is_comment(line) else process(line, now)
-        if result is None or not result.failures:
-            write(f'{{"line": {lineno}, "match": false}}\n')
-            continue
-        obj = _failure_json(lineno, result.failures[0])
-        obj["failures"] = len(result.failures)
-        write(json.dumps(obj) + "\n")
+        if is_comment(line):
+            _write_json(write, lineno, None, None)
+        else:
+            _write_json(write, lineno, *process(line, now))
+
+
+def _write_json(write: Callable[[str], object], lineno: int, result: LineResult | None,
+                success: str | None) -> None:
+    """One line's JSON object: its first failure (and how many it has), or no match; with
+    ``"success"``, the address a success line (``successregex``) names."""
+    if result is None or not result.failures:
+        write(f'{{"line": {lineno}, "match": false}}\n' if success is None else
+              json.dumps({"line": lineno, "match": False, "success": success}) + "\n")
+        return
+    obj = _failure_json(lineno, result.failures[0])
+    obj["failures"] = len(result.failures)
+    if success is not None:
+        obj["success"] = success
+    write(json.dumps(obj) + "\n")
+
+
+def _with_success(flt: Filter) -> Callable[[str, float], tuple[LineResult, str | None]]:
+    """``flt.process`` that also runs the filter's success filter (if any) on the line, with
+    the same date, as ``tally`` and the daemon's jail do: the result and the address of a
+    login (None: no success filter, or no login)."""
+    success, dates = flt.success, flt.dates
+    if success is None:
+        plain = flt.process
+        return lambda line, now: (plain(line, now), None)
+    screen = success.matcher.screen_out if success.definition.maxlines == 1 else None
+
+    def process(line: str, now: float) -> tuple[LineResult, str | None]:
+        text = flt.clean(line)
+        found = None if dates is None else dates.match(text, now)
+        result = flt.process_dated(text, found, now)
+        if screen is not None and not any(literal in text for literal in screen):
+            return result, None
+        logins = success.process_dated(text, found, now).failures
+        return result, logins[0].fid if logins else None
+
+    return process
 
 
 def _timed_lines(args: argparse.Namespace, definition: FilterDefinition, now: float
@@ -184,14 +218,9 @@ def _run_timed(flt: Filter, pairs: Iterable[tuple[str, float]], args: argparse.N
                out: TextIO) -> Tally | None:
     """The journal: JSON lines to ``out``, or the counts (each line at its own time)."""
     if args.json:
+        process = _with_success(flt)
         for lineno, (line, at) in enumerate(pairs, 1):
-            result = flt.process(line, at)
-            if not result.failures:
-                out.write(f'{{"line": {lineno}, "match": false}}\n')
-                continue
-            obj = _failure_json(lineno, result.failures[0])
-            obj["failures"] = len(result.failures)
-            out.write(json.dumps(obj) + "\n")
+            _write_json(out.write, lineno, *process(line, at))
         return None
     stats = Tally(len(flt.failregexes), len(flt.ignoreregexes),
                   keep_matched=args.print_matched, keep_missed=args.print_missed,
@@ -359,7 +388,7 @@ def run_regex(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # dates, as the daemon's jail runs them (the summary only: --json and -o show
         # failures alone).
         flt.success = Filter(success_definition(definition), dates=dates, journal=journal,
-                             details=False, max_line_length=flt.max_line_length)
+                             details=args.json, max_line_length=flt.max_line_length)
     started = time.perf_counter()
     # Matching allocates millions of short-lived objects that never form cycles: the cycle
     # collector would only cost time (3-7% measured), so it rests while the log is read.
