@@ -148,6 +148,9 @@ class Jail:
         # that their next failures are neither parsed nor tested against ignoreip again
         # (emptied whenever what it depends on changes: ignoreip, the options, a reload)
         self._known: dict[str, tuple[_Address, str]] = {}
+        # by failure id, what a failure of it bans: (target, its key), see _banned_as (the
+        # network of an address is costly to build and to write)
+        self._targets: dict[str, tuple[Target, str]] = {}
         self._dropped = 0
         self.total_failed = 0
         #: live failures whose log time was more than a minute off (taken as ``now``)
@@ -201,7 +204,7 @@ class Jail:
 
     def _set_modes(self) -> None:
         spec = self.spec
-        self._known = {}
+        self._known, self._targets = {}, {}
         trusting = self.trust is not None and bool(self.success_filters)
         # any of warden's own counting options (issue 14): failures take the slower path ...
         self._smart = spec.by_network or trusting or bool(spec.escalate)
@@ -520,13 +523,21 @@ class Jail:
         ticket = self.tracker.add(fid, time, matches, weight,
                                   self.spec.trust_limit if trusted else 0)
         if ticket is not None:
-            if net is None:  # not parsed yet (add_failure), or a raw id (None again)
-                banned = self.bans.target_of(fid)
-                net = banned if banned is not None and not isinstance(banned, str) \
-                    else _parse(fid)
-            target: Target = (fid if net is None else
-                              host_network(net) if isinstance(net, IPv4Address | IPv6Address)
-                              else net)
+            known = self._targets.get(fid)
+            if known is not None:
+                target: Target = known[0]
+            else:
+                if net is None:  # not parsed yet (add_failure), or a raw id (None again)
+                    banned = self.bans.target_of(fid)
+                    net = banned if banned is not None and not isinstance(banned, str) \
+                        else _parse(fid)
+                target = (fid if net is None else
+                          host_network(net) if isinstance(net, IPv4Address | IPv6Address)
+                          else net)
+                if net is not None:
+                    if len(self._targets) >= _KNOWN_MAX:
+                        self._targets.clear()
+                    self._targets[fid] = (target, fid)
             ban = self._ban(target, fid, ticket.time, now, failures=ticket.failures,
                             matches=ticket.matches, fields=fields,
                             bantime=self.policy.bantime if trusted else None, trusted=trusted)
@@ -579,13 +590,26 @@ class Jail:
             return single
         return wide
 
+    def _banned_as(self, fid: str, net: _Address | None) -> tuple[Target, str]:
+        """:meth:`_ban_target` and its text, kept per address (it depends on ignoreip and
+        the prefixes only, and a network is costly to build and to write)."""
+        found = self._targets.get(fid)
+        if found is None:
+            target = self._ban_target(fid, net)
+            found = (target, format_target(target))
+            if net is not None:
+                if len(self._targets) >= _KNOWN_MAX:
+                    self._targets.clear()
+                self._targets[fid] = found
+        return found
+
     def _count_by_network(self, fid: str, net: _Address | None, key: str,  # noqa: PLR0917
                           time: float, fields: Mapping[str, object],
                           matches: tuple[str, ...], now: float, out: list[Decision]) -> None:
         trusted = self.trust is not None and self.trust.trusted(key, time)
         weight = 1
         if self.policy.increments and not trusted:
-            ban_key = format_target(self._ban_target(fid, net))
+            ban_key = self._banned_as(fid, net)[1]
             prev = self.history.lookup(ban_key, self.name, self.spec.increment.overalljails)
             if prev is not None and time > prev.last:
                 weight = self.policy.weight(prev.bans, self.spec.maxretry)
@@ -593,8 +617,7 @@ class Jail:
                                   self.spec.trust_limit if trusted else 0)
         if ticket is None:
             return
-        target = self._ban_target(fid, net)
-        ban_key = format_target(target)
+        target, ban_key = self._banned_as(fid, net)
         wider = self.bans.covering(target)
         if wider is not None:
             until = ticket.time + self.policy.bantime if self.policy.bantime >= 0 else None
@@ -703,7 +726,7 @@ class Jail:
     def set_ignore(self, entries: Iterable[Network | str]) -> None:
         """Replace the ignored networks (the daemon re-resolved ``ignoreip`` host names)."""
         self.ignore = IgnoreList(entries)
-        self._known = {}
+        self._known, self._targets = {}, {}
         # tracked ids skip the ignore test (add_failure): forget those ignored from now on
         for key in [k for k in self.tracker.ids() if self._ignored(k)]:
             self.tracker.drop(key)

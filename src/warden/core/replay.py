@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from warden.core.addr import Network
+from warden.core.addr import Network, Target
 from warden.core.decisions import Ban, CheckIgnore, Decision, ResolveHost, Unban
 from warden.core.filter import Failure
 from warden.core.jail import Jail
@@ -26,6 +26,8 @@ __all__ = ["Difference", "JailTotals", "Replay", "ReplayBan", "compare"]
 # How often (log seconds) the jails forget failures out of their window without a ban ending:
 # memory only, the results do not depend on it.
 _SWEEP = 60.0
+# the most address texts kept (a memo: see Replay._record)
+_TEXTS = 1 << 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,7 @@ class Replay:
         self.first: float | None = None
         self.last: float | None = None
         self._due = float("-inf")  # the next time the jails have something to expire
+        self._texts: dict[Target, str] = {}  # the address text of each target banned
 
     def add(self, jail: str, item: Failure, time: float, *, success: bool = False
             ) -> list[ReplayBan]:
@@ -135,7 +138,13 @@ class Replay:
         return made
 
     def _record(self, ban: Ban) -> ReplayBan:
-        done = ReplayBan(ban.jail, ban.address, ban.time, ban.until, ban.bantime, ban.count,
+        # (the text of a network is costly to write, and most targets are banned many times)
+        address = self._texts.get(ban.ip)
+        if address is None:
+            if len(self._texts) >= _TEXTS:
+                self._texts.clear()
+            address = self._texts[ban.ip] = ban.address
+        done = ReplayBan(ban.jail, address, ban.time, ban.until, ban.bantime, ban.count,
                          ban.failures, ban.prolonged)
         self.bans.append(done)
         totals = self.totals[ban.jail]
