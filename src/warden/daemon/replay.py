@@ -302,14 +302,16 @@ def render(run: ReplayRun, out: TextIO, *, as_json: bool) -> None:
     """Print ``run``: the bans in order and a summary per jail."""
     totals = sorted(run.totals.values(), key=lambda t: t.jail)
     if as_json:
-        json.dump({"bans": [_ban_json(b) for b in run.bans],
-                   "jails": [{"jail": t.jail, "failures": t.failures, "bans": t.bans,
-                              "prolonged": t.prolonged, "unbans": t.unbans,
-                              "addresses": len(t.addresses)}
-                             for t in totals],
-                   "lines": run.lines, "first": run.first, "last": run.last,
-                   "chunks": {"parallel": run.split.chunks, "taken": run.split.taken,
-                              "redone": run.split.redone}}, out)
+        # (dumps, not dump: dump writes through the pure-Python encoder, a third of a second
+        # for the 42,000 bans of a 1M-line log)
+        out.write(json.dumps({
+            "bans": [_ban_json(b) for b in run.bans],
+            "jails": [{"jail": t.jail, "failures": t.failures, "bans": t.bans,
+                       "prolonged": t.prolonged, "unbans": t.unbans,
+                       "addresses": len(t.addresses)} for t in totals],
+            "lines": run.lines, "first": run.first, "last": run.last,
+            "chunks": {"parallel": run.split.chunks, "taken": run.split.taken,
+                       "redone": run.split.redone}}))
         out.write("\n")
         return
     for ban in run.bans:
@@ -352,11 +354,12 @@ def render_compare(first: ReplayRun, second: ReplayRun, out: TextIO, *, as_json:
     """Print how ``second`` differs from ``first``."""
     diffs = compare(first.bans, second.bans)
     if as_json:
-        json.dump({"first": names[0], "second": names[1],
-                   "differences": [{"kind": d.kind, "jail": d.jail, "address": d.address,
-                                    "first": None if d.first is None else _ban_json(d.first),
-                                    "second": None if d.second is None
-                                    else _ban_json(d.second)} for d in diffs]}, out)
+        out.write(json.dumps({
+            "first": names[0], "second": names[1],
+            "differences": [{"kind": d.kind, "jail": d.jail, "address": d.address,
+                             "first": None if d.first is None else _ban_json(d.first),
+                             "second": None if d.second is None else _ban_json(d.second)}
+                            for d in diffs]}))
         out.write("\n")
         return
     def new(run: ReplayRun) -> int:
