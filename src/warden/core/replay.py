@@ -80,19 +80,21 @@ class Replay:
         self.first: float | None = None
         self.last: float | None = None
         self._due = float("-inf")  # the next time the jails have something to expire
+        self._lowest = -math.inf if since is None else since
+        self._highest = math.inf if until is None else until
+        self._latest = -math.inf  # self.last, as a number
         self._texts: dict[Target, str] = {}  # the address text of each target banned
 
     def add(self, jail: str, item: Failure, time: float, *, success: bool = False
             ) -> list[ReplayBan]:
         """Count one failure (``success``: a successful login for ``trustsuccess``) that
         ``jail``'s filters found, at ``time``; return the bans it caused."""
-        if (self.since is not None and time < self.since) or \
-                (self.until is not None and time >= self.until):
-            return []
+        if not self._lowest <= time < self._highest:
+            return []  # outside [since, until)
         if self.first is None:
             self.first = time
-        if self.last is None or time > self.last:
-            self.last = time
+        if time > self._latest:
+            self.last = self._latest = time
         if time >= self._due:
             self.advance(time)
         target = self.jails[jail]
