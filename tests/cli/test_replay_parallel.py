@@ -9,8 +9,8 @@ is cut into three chunks whose workers start in the middle of the file.
 from __future__ import annotations
 
 import subprocess
-import time
 import sys
+import time
 from pathlib import Path
 
 import pytest
