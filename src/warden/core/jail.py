@@ -87,8 +87,9 @@ __all__ = ["Jail"]
 _NO_FIELDS: Mapping[str, object] = MappingProxyType({})
 # fail2ban takes a live line more than this many seconds old for a clock or time zone problem
 _SKEW = 60.0
-# the most ids Jail._remember keeps (about 100 bytes each)
-_KNOWN_MAX = 1 << 16
+# the most ids Jail._remember keeps (about 170 bytes each: 2.8 MB at most; a flood of new
+# addresses empties it now and then, repeat offenders are what it is for)
+_KNOWN_MAX = 1 << 14
 _Address = IPv4Address | IPv6Address | Network
 # A failure on its way: (id, its address/network or None, time, fields, matches)
 _Parked = tuple[str, _Address | None, float, Mapping[str, object], tuple[str, ...]]
