@@ -8,6 +8,7 @@ is cut into three chunks whose workers start in the middle of the file.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -90,6 +91,35 @@ def test_a_worker_stopped_by_a_moved_date_template_is_taken_until_there(
     one, three = runs
     assert three.split.chunks == 3 and three.split.partial == 1
     assert three.split.taken == 1 and three.split.redone == 1
+    assert three.bans == one.bans and len(one.bans) > 10
+    assert {k: (t.failures, t.bans, t.prolonged, t.unbans) for k, t in three.totals.items()} \
+        == {k: (t.failures, t.bans, t.prolonged, t.unbans) for k, t in one.totals.items()}
+
+
+def test_workers_that_die_partway_are_taken_until_there(
+        setup: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each worker exits after sending its states and two blocks (as if killed): those are
+    # taken, the rest of its chunk is scanned here; the bans are the sequential ones.
+    conf, log = setup
+    monkeypatch.setattr(replaychunks, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(replaychunks, "_BLOCK", 1 << 16)
+    monkeypatch.setattr(replaychunks, "_WARMUP", 1 << 22)
+    real = replaychunks._Channel.send
+    sent = [0]  # (in each worker, its own count: the worker is a fork)
+
+    def send(channel: replaychunks._Channel, record: object) -> None:
+        sent[0] += 1
+        if sent[0] > 3:
+            os._exit(0)
+        real(channel, record)
+
+    monkeypatch.setattr(replaychunks._Channel, "send", send)
+    runs = []
+    for jobs in (1, 3):
+        monkeypatch.setenv("WARDEN_JOBS", str(jobs))
+        runs.append(replay(conf, [str(log)]))
+    one, three = runs
+    assert three.split.chunks == 3 and three.split.partial == 2 and three.split.redone == 2
     assert three.bans == one.bans and len(one.bans) > 10
     assert {k: (t.failures, t.bans, t.prolonged, t.unbans) for k, t in three.totals.items()} \
         == {k: (t.failures, t.bans, t.prolonged, t.unbans) for k, t in one.totals.items()}
