@@ -78,12 +78,15 @@ def test_an_attacker_rotating_through_his_64_is_banned_as_the_64(tmp_path: Path)
         server = _server(tmp_path, authlog)
         try:
             server.start(prefix=("ip", "netns", "exec", victim))
-            assert probe(attacker, NEIGHBOUR, VICTIM) == "ok"
+            assert probe(attacker, NEIGHBOUR, VICTIM, timeout=5.0) == "ok"
             attempts = 0
             for src in ROTATING:
                 if "2001:db8:0:a::/64" in server.banned("sshd"):
                     break
-                assert probe(attacker, src, VICTIM) == "ok", f"{src} cut off too early"
+                # (a longer wait: the victim's first neighbour solicitation for a new address
+                # can go unanswered, and its retry comes a second later)
+                assert probe(attacker, src, VICTIM, timeout=5.0) == "ok", \
+                    f"{src} cut off too early"
                 done = ssh(attacker, src, VICTIM)
                 assert "logged-in" not in done.stdout
                 attempts += 1
@@ -100,7 +103,7 @@ def test_an_attacker_rotating_through_his_64_is_banned_as_the_64(tmp_path: Path)
             assert set(server.banned("sshd")) == {"2001:db8:0:a::/64"}
             for src in ROTATING:
                 assert probe(attacker, src, VICTIM) != "ok", f"{src} got through"
-            assert probe(attacker, NEIGHBOUR, VICTIM) == "ok"
+            assert probe(attacker, NEIGHBOUR, VICTIM, timeout=5.0) == "ok"
 
             status = server.cli("status", "sshd")
             assert status.returncode == 0, status.stderr
@@ -110,7 +113,7 @@ def test_an_attacker_rotating_through_his_64_is_banned_as_the_64(tmp_path: Path)
             assert done.returncode == 0, done.stderr
             assert "2001:db8:0:a::/64" not in _set(victim, "sshd6n")
             for src in (ROTATING[0], ROTATING[-1]):
-                assert probe(attacker, src, VICTIM) == "ok"
+                assert probe(attacker, src, VICTIM, timeout=5.0) == "ok"
         finally:
             server.close()
 
