@@ -48,6 +48,10 @@ MIN_PARALLEL_BYTES = 8 << 20
 # How much of the log before a chunk its worker reads to rebuild the filter's state (sessions
 # are the slowest to converge: fail2ban keeps the last 100).
 WARMUP_BYTES = 4 << 20
+# The same for a filter whose state is only its dates (no sessions, no multi-line buffer):
+# the date detector's state is that of its last lines, and the last date that of the last
+# dated line, so a few thousand lines are enough (and the check at the chunk's start tells).
+SHORT_WARMUP_BYTES = 256 << 10
 
 
 @dataclass
@@ -122,7 +126,8 @@ def run_chunked(path: str, flt: Filter, job: Job[R], warm_up: WarmUp, out: IO[st
     a read of the file's head).
     """
     min_bytes = MIN_PARALLEL_BYTES if min_bytes is None else min_bytes
-    warmup = WARMUP_BYTES if warmup is None else warmup
+    if warmup is None:
+        warmup = WARMUP_BYTES if _keeps_lines(flt) else SHORT_WARMUP_BYTES
     size = os.path.getsize(path)
     if (jobs < 2 or size < min_bytes or not hasattr(os, "fork")
             or flt.decisive_state() is None):
@@ -172,6 +177,11 @@ def run_chunked(path: str, flt: Filter, job: Job[R], warm_up: WarmUp, out: IO[st
 
 
 _REDO = object()
+
+
+def _keeps_lines(flt: Filter) -> bool:
+    return flt.matcher.keeps_lines or (flt.success is not None
+                                       and flt.success.matcher.keeps_lines)
 
 
 def _take(flt: Filter, meta: IO[bytes], text: IO[str], out: IO[str]) -> object:

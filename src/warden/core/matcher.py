@@ -239,6 +239,13 @@ class Matcher:
         return lambda pre: dict(zip(names, pre.group(*names), strict=True))
 
     @property
+    def keeps_lines(self) -> bool:
+        """True if the state carries lines from line to line (a multi-line buffer, or
+        ``<F-MLFID>`` sessions); else it is only the last date."""
+        return self._multi or any(rx.has_group("mlfid") for rx in
+                                  (*self._fail, *((self._pref,) if self._pref else ())))
+
+    @property
     def screen_out(self) -> tuple[str, ...] | None:
         """Literals one of which a line must hold (its date cut out) for any failregex to
         match it; a line holding none is :data:`NOTHING` and changes no filter state, only
