@@ -98,7 +98,7 @@ def _fresh(definition: FilterDefinition) -> Filter:
     return Filter(definition, dates=dates)
 
 
-def _run(definition: FilterDefinition, path: Path, jobs: int, warmup: int
+def _run(definition: FilterDefinition, path: Path, jobs: int, warmup: int | None
          ) -> tuple[tuple[int, ...], list[tuple[str, int]], object, ChunkStats, str]:
     flt = _fresh(definition)
     dates = flt.dates
@@ -169,6 +169,34 @@ def test_date_templates_moving_across_chunks(tmp_path: Path) -> None:
     base = _run(definition, log, 1, 0)[:3]
     for jobs in (2, 5, 11):
         assert _run(definition, log, jobs, 4000)[:3] == base
+
+
+DATES_ONLY = r"""
+[Definition]
+failregex = ^\S+ sshd\[\d+\]: Failed password for (?:invalid user )?\S+ from <HOST> port \d+
+ignoreregex = from 192\.0\.2\.99 port
+"""
+
+
+def test_a_filter_of_dates_alone_warms_up_briefly(tmp_path: Path) -> None:
+    # No sessions, no buffer: the filter's state is its dates, and a worker's 256 KiB of
+    # warm-up rebuild it (its chunks are taken); one with sessions gets the long warm-up.
+    definition = _definition(tmp_path, DATES_ONLY)
+    assert not _fresh(definition).matcher.keeps_lines
+    assert _fresh(_definition(tmp_path, SSHD_LIKE)).matcher.keeps_lines
+    assert _fresh(_definition(tmp_path, MULTI_LINE)).matcher.keeps_lines
+    log = tmp_path / "auth.log"
+    with log.open("w", encoding="utf-8") as out:
+        for i in range(40000):
+            t = time.gmtime(START + i // 3)
+            head = "" if i % 50 == 7 else time.strftime("%b %e %H:%M:%S ", t)  # some undated
+            out.write(f"{head}host sshd[{i % 97}]: Failed password for u{i % 7} from "
+                      f"192.0.2.{i % 250} port {i}\n")
+    assert log.stat().st_size > 8 * chunks.SHORT_WARMUP_BYTES
+    base = _run(definition, log, 1, None)[:3]
+    got = _run(definition, log, 4, None)
+    assert got[:3] == base
+    assert got[3].taken == 3, got[3]
 
 
 def test_small_files_are_not_split(tmp_path: Path) -> None:
