@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import locale
+import os
 import re
 import socket
 
@@ -51,6 +52,7 @@ __all__ = [
     "python_action_warnings",
     "settings_problems",
     "value_problems",
+    "workers",
 ]
 
 #: the ``backend`` names a jail may use (``name[options]`` is allowed); the log sources map
@@ -384,7 +386,36 @@ def settings_problems(settings: dict[str, Value]) -> list[ConfigError]:
         metrics_endpoint(settings.get("metrics"))
     except ConfigError as exc:
         problems.append(exc)
+    try:
+        workers(settings.get("workers"))
+    except ConfigError as exc:
+        problems.append(exc)
     return problems
+
+
+#: ``workers`` values that leave every line scanned in the daemon's own process
+_WORKERS_OFF = ("0", "no", "off", "false", "none")
+# more worker processes than any machine has busy log files
+_MAX_WORKERS = 256
+
+
+def workers(value: Value | None, cpus: int | None = None) -> int:
+    """``workers`` of warden.conf (warden's own; fail2ban has none): how many jails reading
+    files scan their lines in a process of their own. Unset, ``0`` or ``no``: none (every
+    line in the daemon's process, as fail2ban); ``auto``: one per CPU (``cpus``, default
+    this machine's) when there are at least two; a whole number up to 256. A ConfigError
+    with file:line for anything else."""
+    text = value.text.strip().lower() if value is not None else ""
+    if value is None or not text or text in _WORKERS_OFF:
+        return 0
+    if text == "auto":
+        count = cpus if cpus is not None else (os.cpu_count() or 1)
+        return count if count >= 2 else 0
+    if not text.isdigit() or int(text) > _MAX_WORKERS:
+        raise ConfigError(f"workers = {value.text.strip()}: use auto, no, or a whole number "
+                          f"from 0 to {_MAX_WORKERS} (jails whose filters run in a process of "
+                          "their own)", file=value.origin.file, line=value.origin.line)
+    return int(text)
 
 
 def dbmaxmatches(value: Value | None) -> int:

@@ -136,6 +136,8 @@ class Daemon:
         self.enforcer = Enforcer(self.backends, clock=clock)
         self.runtime = Runtime(self.store, self.enforcer, history=BanHistory(), clock=clock,
                                dbmaxmatches=settings.dbmaxmatches)
+        # busy jails' filters in processes of their own (``workers``, off by default)
+        self.runtime.use_workers(settings.workers)
         self.sources: dict[str, _SourceTask] = {}
         self.stopping = asyncio.Event()
         self._reloading = asyncio.Lock()
@@ -401,6 +403,10 @@ class Daemon:
             None if (fleet := self.fleet_view()) is None else fleet.info))
 
     async def _shutdown(self) -> None:
+        if self.runtime.workers is not None:
+            # lines still in a worker are not counted: their positions were not saved, so
+            # they are read again at the next start
+            self.runtime.workers.close()
         with contextlib.suppress(Exception):
             self.runtime.save_trust()
             self.runtime.save_positions()

@@ -33,6 +33,7 @@ from warden.core.history import BanHistory
 from warden.core.jail import Jail
 from warden.daemon.enforcer import Enforcer
 from warden.daemon.logtarget import NOTICE
+from warden.daemon.workers import Found, Workers
 from warden.sources.base import LogBatch
 from warden.store import BanStore, PositionData, StoredBan, TrustEntry
 
@@ -105,6 +106,17 @@ class Runtime:
         # jail's collecting never stops) and those of them the fleet collects too
         self._tapped: set[str] = set()
         self._fleet_taps: dict[str, list[tuple[str, float]]] = {}
+        #: worker processes running the filters of busy jails (``workers``; None: no workers)
+        self.workers: Workers | None = None
+
+    def use_workers(self, limit: int) -> None:
+        """Scan the lines of up to ``limit`` jails reading files in worker processes
+        (:mod:`warden.daemon.workers`; 0: none, every line is scanned here)."""
+        self.workers = Workers(limit, self.count_scanned, self._start_task) if limit else None
+
+    def _start_task(self, coro: Coroutine[object, object, None]) -> asyncio.Task[None]:
+        assert self.task_group is not None
+        return self.task_group.create_task(coro, name="worker")
 
     # -- jails -------------------------------------------------------------------------------
     def add_jail(self, slot: JailSlot) -> None:
@@ -126,6 +138,8 @@ class Runtime:
         found = self._by_file.get(path)
         if found is None:
             found = tuple(s.jail for s in self.slots.values() if s.watches(path))
+            if self.workers is not None:  # the jails changed: stop the workers of gone ones
+                self.workers.forget([s.jail for s in self.slots.values()])
             self._by_file[path] = found
         return found
 
@@ -135,6 +149,14 @@ class Runtime:
         source serves one jail); carry out the decisions."""
         if jails is None:
             jails = self.jails_for(batch.source)
+            workers = self.workers
+            if workers is not None and batch.times is None and self.task_group is not None:
+                if _independent(jails) and workers.takes(jails):
+                    self.lines_read[batch.source] = \
+                        self.lines_read.get(batch.source, 0) + len(batch.lines)
+                    await workers.submit(batch, jails, self.clock(), self._scanned)
+                    return
+                await workers.drain()  # the lines of a file are counted in order
         self.lines_read[batch.source] = self.lines_read.get(batch.source, 0) + len(batch.lines)
         now = self.clock()
         decisions: list[Decision] = []
@@ -162,6 +184,42 @@ class Runtime:
             key = batch.source if batch.times is None else f"journal:{jails[0].name}" \
                 if jails else batch.source
             self.positions[key] = batch.position.as_dict()
+
+    async def count_scanned(self, jail: Jail, batch: LogBatch, found: Found,
+                            now: float) -> None:
+        """Count what a worker found in ``batch`` for ``jail`` as :meth:`Jail.feed_lines`
+        counts it, and carry out the decisions (nothing if the jail stopped meanwhile or
+        is idle)."""
+        slot = self.slots.get(jail.name)
+        if slot is None or slot.jail is not jail or jail.idle:
+            return
+        tap = bool(self._tapped) or any(o.wants_failures for o in self.observers)
+        if tap and jail.name not in self._tapped:
+            self._tap((jail,))
+        decisions: list[Decision] = []
+        add = jail.add_failure
+        collecting = gc.isenabled()
+        gc.disable()  # see on_batch
+        try:
+            for _index, kind, item in found:
+                if kind:
+                    jail.add_success(item, now)
+                else:
+                    add(item, now, decisions)
+        finally:
+            if collecting:
+                gc.enable()
+        if tap:
+            self._tap((jail,))
+        if decisions:
+            await self.carry_out(decisions)
+            await asyncio.sleep(0)
+
+    def _scanned(self, batch: LogBatch) -> None:
+        # every jail of the file counted the batch (its bans are in the store): its
+        # position may be stored
+        if batch.position is not None:
+            self.positions[batch.source] = batch.position.as_dict()
 
     @staticmethod
     def _feed(batch: LogBatch, jails: tuple[Jail, ...], now: float,

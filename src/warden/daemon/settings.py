@@ -12,7 +12,12 @@ from pathlib import Path
 from warden.config import Value
 from warden.config.metrics import MetricsEndpoint, metrics_endpoint
 from warden.config.validate import COMPAT_SOCKET_OFF as _OFF
-from warden.config.validate import DEFAULT_DBMAXMATCHES, compat_socket_problem, dbmaxmatches
+from warden.config.validate import (
+    DEFAULT_DBMAXMATCHES,
+    compat_socket_problem,
+    dbmaxmatches,
+    workers,
+)
 from warden.core.duration import parse_duration
 from warden.daemon.logtarget import parse_level
 from warden.errors import ConfigError
@@ -43,6 +48,8 @@ class Settings:
     metrics: MetricsEndpoint | None = None
     #: matched log lines kept in the store per ban (fail2ban's ``dbmaxmatches``)
     dbmaxmatches: int = DEFAULT_DBMAXMATCHES
+    #: jails whose filters run in worker processes (``workers``; 0: none)
+    workers: int = 0
 
 
 def _text(settings: Mapping[str, Value], name: str) -> str | None:
@@ -97,6 +104,7 @@ def read_settings(settings: Mapping[str, Value], *, foreground: bool,
         compat_socket=_compat_socket(settings),
         metrics=metrics_endpoint(settings.get("metrics")),
         dbmaxmatches=dbmaxmatches(settings.get("dbmaxmatches")),
+        workers=workers(settings.get("workers")),
     )
 
 

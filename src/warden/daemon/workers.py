@@ -1,0 +1,342 @@
+"""Worker processes that run the filters of busy jails on a core of their own (``workers``).
+
+With ``workers = N`` (or ``auto``: one per CPU) in warden.conf's ``[Definition]``, each jail
+reading log files (up to N of them, in the order their lines first arrive) gets a process of
+its own that runs the jail's filters over its lines: the slow part of the ingest, about two
+thirds of the daemon's CPU per line. The main process still reads the files, counts the
+failures (tracker, decisions), writes the store and drives the firewall, so bans are decided
+in one place and in the order of the lines, exactly as without workers.
+
+The worker is this module run as ``python -m warden.daemon.workers``; its standard input and
+output carry length-prefixed pickles, in order, between two processes of the same program:
+
+- in: the jail's :class:`~warden.core.spec.JailSpec` (once), then ``(lines, now)`` per batch;
+- out: per batch the list of what :meth:`warden.core.jail.Jail.scan` found, each as
+  ``(index, kind, fid, time, fields, matches, regex)``.
+
+A batch is handed to the main process's counting once its answer arrives (answers come in the
+order of the batches), and the file position after it is stored only then, so a worker that
+dies loses no line: it is started again and is sent the batches it had not answered. Its
+filter state (a multi-line buffer, a session not yet complete) starts anew, as after a daemon
+restart. A worker that cannot be started (twice in a row without answering anything) gives
+its jail back to the main process, which scans its lines itself from then on.
+
+Only the lines of files go to workers (journal and syslog entries carry their own time and are
+few), and only when the jails of a file do not depend on each other's bans
+(``bantime.overalljails``): see :meth:`Workers.takes`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import os
+import pickle
+import struct
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import BinaryIO
+
+from warden.core.filter import Failure
+from warden.core.jail import Jail
+from warden.core.spec import JailSpec
+from warden.sources.base import LogBatch
+
+__all__ = ["Found", "Workers", "serve"]
+
+log = logging.getLogger("warden.workers")
+
+#: what a worker found in a batch: (line index, kind 0 failure / 1 success, the failure)
+Found = list[tuple[int, int, Failure]]
+#: the main process's counting of a batch a worker scanned for ``jail``
+Count = Callable[[Jail, LogBatch, Found, float], Awaitable[None]]
+
+_HEADER = struct.Struct("!I")
+# Batches a worker may have in hand before the reader waits: enough to keep it busy while the
+# main process counts the previous ones, few enough to bound memory (app._BLOCK bytes each).
+_IN_FLIGHT = 4
+# Starts without a single answer after which a jail goes back to the main process.
+_MAX_FAILED_STARTS = 2
+
+
+@dataclass(slots=True)
+class _Batch:
+    """A batch on its way through the workers of its jails."""
+
+    batch: LogBatch
+    now: float
+    waiting: int  # jails whose counting of it has not been done yet
+    on_done: Callable[[LogBatch], None]
+
+    def counted(self) -> None:
+        self.waiting -= 1
+        if self.waiting == 0:
+            self.on_done(self.batch)
+
+
+@dataclass(slots=True)
+class _Worker:
+    """One jail's worker process and the batches it has not answered, in order."""
+
+    jail: Jail
+    spec: object
+    proc: asyncio.subprocess.Process | None = None
+    sent: collections.deque[_Batch] = field(default_factory=collections.deque)
+    room: asyncio.Event = field(default_factory=asyncio.Event)
+    reader: asyncio.Task[None] | None = None
+    failed_starts: int = 0
+    answered: bool = False
+    broken: bool = False
+
+
+class Workers:
+    """The worker processes of a daemon, one per busy jail (see the module docstring)."""
+
+    def __init__(self, limit: int, count: Count,
+                 spawn: Callable[[Coroutine[object, object, None]], asyncio.Task[None]]) -> None:
+        """``limit``: at most this many processes; ``count``: the main process's counting of
+        a scanned batch; ``spawn``: runs a task in the daemon's task group."""
+        self.limit = limit
+        self._count = count
+        self._spawn = spawn
+        self._workers: dict[str, _Worker] = {}
+        #: jails the main process scans itself (beyond ``limit``, or whose worker failed)
+        self._local: set[int] = set()
+        #: workers started again after they died
+        self.restarts = 0
+
+    def takes(self, jails: Sequence[Jail]) -> bool:
+        """True if the lines of a file read by ``jails`` go to workers: no jail among them is
+        scanned by the main process and there is, or may be, a worker for each."""
+        if not jails:
+            return False
+        spare = self.limit - len(self._workers)
+        for jail in jails:
+            found = self._workers.get(jail.name)
+            if found is not None and found.jail is jail and not found.broken:
+                continue
+            if id(jail) in self._local or (found is None and spare <= 0):
+                return False
+            spare -= found is None
+        return True
+
+    async def submit(self, batch: LogBatch, jails: Sequence[Jail], now: float,
+                     on_done: Callable[[LogBatch], None]) -> None:
+        """Send ``batch`` to the workers of ``jails`` (starting those that are missing or
+        out of date); ``on_done(batch)`` once every jail has counted it."""
+        entry = _Batch(batch, now, len(jails), on_done)
+        for jail in jails:
+            worker = await self._worker_for(jail)
+            while len(worker.sent) >= _IN_FLIGHT:
+                worker.room.clear()
+                await worker.room.wait()
+            worker.sent.append(entry)
+            if not worker.broken:
+                self._send(worker, (batch.lines, now))
+            elif worker.reader is None or worker.reader.done():
+                # its reader no longer runs: the batch is scanned here
+                await self._count_here(worker)
+
+    async def drain(self) -> None:
+        """Wait until every batch sent has been counted."""
+        for worker in list(self._workers.values()):
+            while worker.sent:
+                worker.room.clear()
+                await worker.room.wait()
+
+    def forget(self, live: Sequence[Jail]) -> None:
+        """Stop the workers of jails that are no longer running (after a reload)."""
+        keep = {id(j) for j in live}
+        for name, worker in list(self._workers.items()):
+            if id(worker.jail) not in keep and not worker.sent:
+                self._stop(worker)
+                del self._workers[name]
+        self._local &= keep
+
+    def close(self) -> None:
+        """Stop every worker (the daemon stops)."""
+        for worker in self._workers.values():
+            self._stop(worker)
+        self._workers.clear()
+
+    def status(self) -> dict[str, int | None]:
+        """Each jail with a worker and its process id (None: its jail is scanned here)."""
+        return {name: (w.proc.pid if w.proc is not None and not w.broken else None)
+                for name, w in self._workers.items()}
+
+    # -- inside ------------------------------------------------------------------------------
+    async def _worker_for(self, jail: Jail) -> _Worker:
+        worker = self._workers.get(jail.name)
+        if worker is not None and (worker.jail is not jail or worker.spec is not jail.spec):
+            # rebuilt or reconfigured: what the old filters were sent is counted first, in
+            # order, then the new filters take over
+            while worker.sent:
+                worker.room.clear()
+                await worker.room.wait()
+            self._stop(worker)
+            worker = None
+        if worker is None:
+            worker = _Worker(jail, jail.spec)
+            self._workers[jail.name] = worker
+            await self._start(worker)
+            worker.reader = self._spawn(self._read(worker))
+        return worker
+
+    async def _start(self, worker: _Worker) -> None:
+        try:
+            worker.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "warden.daemon.workers",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        except OSError as exc:
+            log.error("[%s] worker process cannot start (%s): its lines are scanned here",
+                      worker.jail.name, exc)
+            worker.proc = None
+            self._give_back(worker)
+            return
+        self._send(worker, worker.jail.spec)
+
+    def _send(self, worker: _Worker, message: object) -> None:
+        proc = worker.proc
+        if proc is None or proc.stdin is None or proc.stdin.is_closing():
+            return  # it died: the reader starts it again and sends what it has not answered
+        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        proc.stdin.write(_HEADER.pack(len(data)) + data)
+
+    async def _read(self, worker: _Worker) -> None:
+        """Take the worker's answers in order and count them; start it again if it dies."""
+        try:
+            while True:
+                if worker.broken:
+                    await self._count_here(worker)
+                    return
+                proc = worker.proc
+                assert proc is not None and proc.stdout is not None
+                try:
+                    header = await proc.stdout.readexactly(_HEADER.size)
+                    data = await proc.stdout.readexactly(_HEADER.unpack(header)[0])
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    if worker not in self._workers.values() and not worker.sent:
+                        return  # stopped on purpose
+                    await self._restart(worker)
+                    continue
+                records = pickle.loads(data)
+                worker.answered = True
+                worker.failed_starts = 0
+                entry = worker.sent[0]
+                found: Found = [(i, kind, Failure(fid, t, MappingProxyType(fields), matches,
+                                                  regex))
+                                for i, kind, fid, t, fields, matches, regex in records]
+                await self._counted(worker, entry, found)
+        finally:
+            if worker.proc is not None and worker.proc.returncode is None:
+                _kill(worker.proc)
+
+    async def _restart(self, worker: _Worker) -> None:
+        proc = worker.proc
+        code = None
+        if proc is not None:
+            _kill(proc)
+            code = await proc.wait()
+        worker.failed_starts = 0 if worker.answered else worker.failed_starts + 1
+        worker.answered = False
+        if worker.failed_starts >= _MAX_FAILED_STARTS:
+            log.error("[%s] worker process keeps failing (exit %s): its lines are scanned "
+                      "here from now on", worker.jail.name, code)
+            self._give_back(worker)
+            return
+        self.restarts += 1
+        log.warning("[%s] worker process ended (exit %s); started again, %d batch(es) sent "
+                    "again", worker.jail.name, code, len(worker.sent))
+        await asyncio.sleep(0.1 * worker.failed_starts)
+        await self._start(worker)
+        for entry in worker.sent:
+            self._send(worker, (entry.batch.lines, entry.now))
+
+    async def _counted(self, worker: _Worker, entry: _Batch, found: Found) -> None:
+        last = entry.waiting == 1
+        if last:
+            # the batch's position is known handled now: the counting's store commit, which
+            # comes before the counting first waits, writes it with the bans it decides
+            entry.counted()
+        await self._count(worker.jail, entry.batch, found, entry.now)
+        worker.sent.popleft()
+        worker.room.set()
+        if not last:
+            entry.counted()
+
+    def _give_back(self, worker: _Worker) -> None:
+        worker.broken = True
+        self._local.add(id(worker.jail))
+
+    async def _count_here(self, worker: _Worker) -> None:
+        """A broken worker's batches, scanned by the main process's own filters."""
+        while worker.sent:
+            entry = worker.sent[0]
+            await self._counted(worker, entry, worker.jail.scan(entry.batch.lines, entry.now))
+
+    def _stop(self, worker: _Worker) -> None:
+        proc = worker.proc
+        if proc is not None and proc.stdin is not None and not proc.stdin.is_closing():
+            proc.stdin.close()  # it exits at the end of its input
+        if worker.reader is not None and not worker.sent:
+            worker.reader.cancel()
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    # its stdin closed too: the pipes' transport is closed once the process is reaped
+    if proc.stdin is not None and not proc.stdin.is_closing():
+        proc.stdin.close()
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+
+
+# -- the worker process ----------------------------------------------------------------------
+def _read_message(stream: BinaryIO) -> object | None:
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    message: object = pickle.loads(data)
+    return message
+
+
+def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
+    """The worker's loop: a jail spec, then batches in, what its filters found out."""
+    spec = _read_message(stdin)
+    if spec is None:
+        return
+    if not isinstance(spec, JailSpec):
+        raise SystemExit("warden worker: the first message is not a jail spec")
+    jail = Jail(spec)
+    while True:
+        message = _read_message(stdin)
+        if not isinstance(message, tuple):
+            return
+        lines: list[str] = message[0]
+        now: float = message[1]
+        found = jail.scan(lines, now)
+        records = [(i, kind, f.fid, f.time, dict(f.fields), f.matches, f.regex)
+                   for i, kind, f in found]
+        data = pickle.dumps(records, pickle.HIGHEST_PROTOCOL)
+        stdout.write(_HEADER.pack(len(data)) + data)
+        stdout.flush()
+
+
+def main() -> None:
+    """``python -m warden.daemon.workers``: serve on standard input and output."""
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # nothing printed by accident can break the protocol
+    with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
+        serve(sys.stdin.buffer, out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""Worker processes (``workers``): the jails' filters run in real child processes, the main
+process counts; the bans, counts and stored positions must be those of one process.
+
+Each test runs a real :class:`Runtime` twice over the same batches, once without workers and
+once with them (real ``python -m warden.daemon.workers`` processes, a real SQLite store), and
+compares what the store holds. A worker killed with SIGKILL in the middle of a burst is started
+again and loses no line; a worker that cannot start at all gives its jail back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import failure_line
+from warden.backends.base import JailRule
+from warden.backends.dryrun import DryRunBackend
+from warden.config import load_jails
+from warden.config.validate import settings_problems, workers
+from warden.core.jail import Jail
+from warden.daemon.enforcer import Enforcer, Route
+from warden.daemon.jailspec import jail_spec
+from warden.daemon.runtime import JailSlot, Runtime
+from warden.daemon.settings import read_settings
+from warden.errors import ConfigError
+from warden.sources.base import FilePosition, LogBatch
+from warden.store import SqliteBanStore
+
+FILTERS = Path("/etc/fail2ban/filter.d")
+pytestmark = pytest.mark.skipif(not (FILTERS / "sshd.conf").exists(), reason="needs fail2ban")
+NOW = 1_800_000_000.0
+STATUS: dict[int, dict[str, int | None]] = {}
+
+
+def _config(tmp_path: Path) -> Path:
+    conf = tmp_path / "conf"
+    (conf / "filter.d").mkdir(parents=True, exist_ok=True)
+    (conf / "action.d").mkdir(exist_ok=True)
+    for name in ("sshd.conf", "common.conf"):
+        (conf / "filter.d" / name).write_text((FILTERS / name).read_text())
+    (conf / "action.d" / "dummy.conf").write_text("[Definition]\nactionban =\n")
+    (conf / "jail.conf").write_text("".join(
+        f"[{name}]\nenabled = true\nfilter = sshd\naction = dummy\n"
+        f"logpath = {tmp_path}/{name}.log\nmaxretry = 3\nfindtime = 1h\nbantime = 1h\n"
+        "ignoreself = false\n\n" for name in ("a", "b")))
+    return conf
+
+
+def _batches(tmp_path: Path, seed: int) -> list[LogBatch]:
+    """Interleaved batches of the two logs: failures of 60 addresses (1 to 6 each, so some
+    are banned and some not), benign lines between them."""
+    rng = random.Random(seed)
+    out: list[LogBatch] = []
+    for name in ("a", "b"):
+        lines: list[str] = []
+        for n in range(60):
+            addr = f"198.51.100.{n + 1}" if name == "a" else f"2001:db8:{n + 1:x}::7"
+            lines += [failure_line(addr, when=NOW - 600 + n).rstrip("\n")] * rng.randint(1, 6)
+        lines += [f"Nov 14 09:{m % 60:02d}:00 host sshd[99]: Accepted publickey for bob"
+                  for m in range(400)]
+        rng.shuffle(lines)
+        path = f"{tmp_path}/{name}.log"
+        offset = 0
+        for i in range(0, len(lines), 37):
+            chunk = lines[i:i + 37]
+            offset += sum(len(x) + 1 for x in chunk)
+            out.append(LogBatch(path, chunk, FilePosition(path, offset)))
+    rng.shuffle(out)
+    out.sort(key=lambda b: (b.source, b.position.offset
+                            if isinstance(b.position, FilePosition) else 0))
+    # the two files' batches alternate, as a source reading two busy logs hands them out
+    half = len(out) // 2
+    return [b for pair in zip(out[:half], out[half:], strict=False) for b in pair] + \
+        out[2 * half:]
+
+
+async def _run(tmp_path: Path, batches: list[LogBatch], limit: int, *,
+               kill_after: int | None = None) -> tuple[Runtime, SqliteBanStore]:
+    """Feed ``batches`` to a runtime with ``limit`` workers; SIGKILL every worker once
+    ``kill_after`` batches were handed in. The workers' :meth:`Workers.status` before they
+    are closed is left in ``STATUS[limit]``."""
+    cfgs = load_jails(_config(tmp_path)).jails
+    store = SqliteBanStore(tmp_path / f"state-{limit}-{kill_after}.db")
+    enforcer = Enforcer({"dryrun": DryRunBackend()}, clock=lambda: NOW)
+    await enforcer.start_jails({c.name: Route(JailRule(c.name), ("dryrun",)) for c in cfgs})
+    runtime = Runtime(store, enforcer, clock=lambda: NOW)
+    for cfg in cfgs:
+        runtime.add_jail(JailSlot(cfg, Jail(jail_spec(cfg)), (f"{tmp_path}/{cfg.name}.log",)))
+    runtime.use_workers(limit)
+    async with asyncio.TaskGroup() as group:
+        runtime.task_group = group
+        task = group.create_task(enforcer.run())
+        for i, batch in enumerate(batches):
+            if i == kill_after:
+                assert runtime.workers is not None
+                for pid in runtime.workers.status().values():
+                    assert pid is not None
+                    os.kill(pid, signal.SIGKILL)
+            await runtime.on_batch(batch)
+        if runtime.workers is not None:
+            await runtime.workers.drain()
+        runtime.save_positions()
+        if runtime.workers is not None:
+            STATUS[limit] = runtime.workers.status()
+            runtime.workers.close()
+        task.cancel()
+    return runtime, store
+
+
+def _state(runtime: Runtime, store: SqliteBanStore) -> tuple[object, ...]:
+    bans = sorted((b.jail, b.addr, b.count) for b in store.active_bans(NOW))
+    totals = {name: slot.jail.status(NOW).total_failed for name, slot in runtime.slots.items()}
+    offsets = {k: v["offset"] for k, v in store.positions().items()}
+    return bans, totals, offsets
+
+
+def test_two_busy_logs_in_workers_give_the_bans_of_one_process(tmp_path: Path) -> None:
+    batches = _batches(tmp_path, 1)
+
+    async def scenario() -> None:
+        alone = _state(*await _run(tmp_path, batches, 0))
+        runtime, store = await _run(tmp_path, batches, 2)
+        assert _state(runtime, store) == alone
+        bans = alone[0]
+        assert isinstance(bans, list)
+        assert {jail for jail, _, _ in bans} == {"a", "b"} and len(bans) > 20
+        assert runtime.workers is not None and runtime.workers.restarts == 0
+        # both jails' lines really went through worker processes
+        assert sorted(STATUS[2]) == ["a", "b"] and None not in STATUS[2].values()
+
+    asyncio.run(scenario())
+
+
+def test_one_worker_for_two_jails_leaves_the_other_in_the_main_process(
+        tmp_path: Path) -> None:
+    batches = _batches(tmp_path, 2)
+
+    async def scenario() -> None:
+        alone = _state(*await _run(tmp_path, batches, 0))
+        assert _state(*await _run(tmp_path, batches, 1)) == alone
+        assert len(STATUS[1]) == 1 and None not in STATUS[1].values()
+
+    asyncio.run(scenario())
+
+
+def test_a_killed_worker_is_started_again_and_no_line_is_lost(tmp_path: Path) -> None:
+    batches = _batches(tmp_path, 3)
+
+    async def scenario() -> None:
+        alone = _state(*await _run(tmp_path, batches, 0))
+        runtime, store = await _run(tmp_path, batches, 2, kill_after=len(batches) // 2)
+        assert runtime.workers is not None and runtime.workers.restarts >= 1
+        # the filter's multi-line state starts anew, but fail2ban's sshd failures are each
+        # one line: the same bans, counts and positions
+        assert _state(runtime, store) == alone
+
+    asyncio.run(scenario())
+
+
+def test_a_worker_that_cannot_start_gives_its_jail_back(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    batches = _batches(tmp_path, 4)
+
+    async def scenario() -> None:
+        alone = _state(*await _run(tmp_path, batches, 0))
+        monkeypatch.setattr(sys, "executable", "/bin/false")
+        runtime, store = await _run(tmp_path, batches, 2)
+        assert runtime.workers is not None
+        assert STATUS[2] == {"a": None, "b": None}  # both scanned here
+        assert _state(runtime, store) == alone
+
+    asyncio.run(scenario())
+
+
+def _settings_tree(tmp_path: Path, line: str) -> Path:
+    (tmp_path / "warden.conf").write_text(f"[Definition]\nsocket = /run/w/w.sock\n{line}")
+    (tmp_path / "jail.conf").write_text("[DEFAULT]\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("", 0), ("workers = no\n", 0), ("workers = 0\n", 0), ("workers = 3\n", 3),
+    ("workers = auto\n", (os.cpu_count() or 1) if (os.cpu_count() or 1) >= 2 else 0),
+])
+def test_workers_are_off_unless_set(tmp_path: Path, line: str, expected: int) -> None:
+    settings = read_settings(load_jails(_settings_tree(tmp_path, line)).settings,
+                             foreground=True)
+    assert settings.workers == expected
+
+
+def test_auto_is_one_per_cpu_from_two(tmp_path: Path) -> None:
+    value = load_jails(_settings_tree(tmp_path, "workers = auto\n")).settings["workers"]
+    assert [workers(value, cpus=n) for n in (1, 2, 8)] == [0, 2, 8]
+
+
+@pytest.mark.parametrize("value", ["many", "-1", "1.5", "257"])
+def test_a_bad_value_names_its_line(tmp_path: Path, value: str) -> None:
+    config = load_jails(_settings_tree(tmp_path, f"workers = {value}\n"))
+    problems = settings_problems(config.settings)
+    assert [str(p) for p in problems] == [
+        f"{tmp_path}/warden.conf:3: workers = {value}: use auto, no, or a whole number from "
+        "0 to 256 (jails whose filters run in a process of their own)"]
+    with pytest.raises(ConfigError) as raised:
+        read_settings(config.settings, foreground=True)
+    assert str(raised.value) == str(problems[0])
