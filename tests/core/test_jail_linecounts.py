@@ -41,3 +41,13 @@ def test_a_reconfigure_keeps_the_counts() -> None:
     j.feed_lines([line("10:00:05", "Failed password for bob from 192.0.2.2 port 1 ssh2")],
                  at("10:00:05"))
     assert j.line_counts() == (3, 1)
+
+
+def test_counts_of_the_filters_copies_elsewhere_are_added() -> None:
+    # a worker process scans with copies of the filters: its counts join the jail's
+    j = jail(None, filters=(SSHD_IGNORING_BOB,))
+    j.add_line_counts(5, 2)
+    j.feed_lines([line(t, text) for t, text in SCRIPT], at("10:00:04"))
+    assert j.line_counts() == (7, 3)
+    j.reconfigure(dataclasses.replace(j.spec, filters=(SSHD,)))
+    assert j.line_counts() == (7, 3)

@@ -123,7 +123,9 @@ class Jail:
         self.filters: tuple[Filter, ...] = tuple(filters) if filters is not None else tuple(
             self._filter(d, spec) for d in spec.filters)
         self._scanners = tuple(Scanner(f) for f in self.filters)
-        self._lines_before = (0, 0)  # line_counts of the filters a reconfigure replaced
+        # line_counts of the filters a reconfigure replaced, and of copies of the filters
+        # elsewhere (add_line_counts)
+        self._lines_before = (0, 0)
         self.tracker = Tracker(spec.maxretry, spec.findtime, spec.maxmatches, spec.max_tracked)
         self.ignore = IgnoreList(spec.ignore)
         cache = spec.ignorecache
@@ -315,6 +317,13 @@ class Jail:
             matched += scanner.matched
             ignored += scanner.ignored
         return matched, ignored
+
+    def add_line_counts(self, matched: int, ignored: int) -> None:
+        """Add to :meth:`line_counts` lines that copies of the jail's failure filters
+        matched and ignored elsewhere (the daemon's worker processes, whose findings
+        are counted here)."""
+        before_matched, before_ignored = self._lines_before
+        self._lines_before = (before_matched + matched, before_ignored + ignored)
 
     def _found(self, lines: Sequence[str], now: float) -> list[tuple[int, Failure]]:
         scanners = self._scanners
