@@ -3,8 +3,9 @@ process counts; the bans, counts and stored positions must be those of one proce
 
 Each test runs a real :class:`Runtime` twice over the same batches, once without workers and
 once with them (real ``python -m warden.daemon.workers`` processes, a real SQLite store), and
-compares what the store holds. A worker killed with SIGKILL in the middle of a burst is started
-again and loses no line; a worker that cannot start at all gives its jail back.
+compares what the store holds and what the metrics say. A worker killed with SIGKILL in the
+middle of a burst is started again and loses no line; a worker that cannot start at all, or
+that answers garbage, gives its jail back.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from warden.config.validate import settings_problems, workers
 from warden.core.jail import Jail
 from warden.daemon.enforcer import Enforcer, Route
 from warden.daemon.jailspec import jail_spec
+from warden.daemon.metrics import Metrics, Scrape
 from warden.daemon.runtime import JailSlot, Runtime
 from warden.daemon.settings import read_settings
 from warden.errors import ConfigError
@@ -36,6 +38,10 @@ FILTERS = Path("/etc/fail2ban/filter.d")
 pytestmark = pytest.mark.skipif(not (FILTERS / "sshd.conf").exists(), reason="needs fail2ban")
 NOW = 1_800_000_000.0
 STATUS: dict[int, dict[str, int | None]] = {}
+#: each run's per-jail metrics series (``warden_lines_matched_total{jail="a"} 12``, ...)
+METRICS: dict[int, list[str]] = {}
+LOGIN = ("Nov 14 09:{:02d}:00 host sshd[4163]: Accepted publickey for alice from "
+         "192.0.2.44 port 18438 ssh2: ED25519 SHA256:IKJbW3")
 
 
 def _config(tmp_path: Path) -> Path:
@@ -64,6 +70,8 @@ def _batches(tmp_path: Path, seed: int) -> list[LogBatch]:
             lines += [failure_line(addr, when=NOW - 600 + n).rstrip("\n")] * rng.randint(1, 6)
         lines += [f"Nov 14 09:{m % 60:02d}:00 host sshd[99]: Accepted publickey for bob"
                   for m in range(400)]
+        # logins sshd's filter matches but that are no failure (its "ignored" lines)
+        lines += [LOGIN.format(m) for m in range(30)]
         rng.shuffle(lines)
         path = f"{tmp_path}/{name}.log"
         offset = 0
@@ -84,12 +92,14 @@ async def _run(tmp_path: Path, batches: list[LogBatch], limit: int, *,
                kill_after: int | None = None) -> tuple[Runtime, SqliteBanStore]:
     """Feed ``batches`` to a runtime with ``limit`` workers; SIGKILL every worker once
     ``kill_after`` batches were handed in. The workers' :meth:`Workers.status` before they
-    are closed is left in ``STATUS[limit]``."""
+    are closed is left in ``STATUS[limit]``, the per-jail metrics in ``METRICS[limit]``."""
     cfgs = load_jails(_config(tmp_path)).jails
     store = SqliteBanStore(tmp_path / f"state-{limit}-{kill_after}.db")
     enforcer = Enforcer({"dryrun": DryRunBackend()}, clock=lambda: NOW)
     await enforcer.start_jails({c.name: Route(JailRule(c.name), ("dryrun",)) for c in cfgs})
     runtime = Runtime(store, enforcer, clock=lambda: NOW)
+    metrics = Metrics(NOW)
+    runtime.observers.append(metrics)
     for cfg in cfgs:
         runtime.add_jail(JailSlot(cfg, Jail(jail_spec(cfg)), (f"{tmp_path}/{cfg.name}.log",)))
     runtime.use_workers(limit)
@@ -108,8 +118,11 @@ async def _run(tmp_path: Path, batches: list[LogBatch], limit: int, *,
         runtime.save_positions()
         if runtime.workers is not None:
             STATUS[limit] = runtime.workers.status()
-            runtime.workers.close()
+            await runtime.workers.close()
         task.cancel()
+    METRICS[limit] = [line for line in metrics.render(Scrape(runtime.slots,
+                                                             runtime.lines_read, []))
+                      .splitlines() if 'jail="' in line]
     return runtime, store
 
 
@@ -133,6 +146,13 @@ def test_two_busy_logs_in_workers_give_the_bans_of_one_process(tmp_path: Path) -
         assert runtime.workers is not None and runtime.workers.restarts == 0
         # both jails' lines really went through worker processes
         assert sorted(STATUS[2]) == ["a", "b"] and None not in STATUS[2].values()
+        # the lines the workers' filters matched and ignored are in the daemon's metrics
+        assert METRICS[2] == METRICS[0]
+        for jail in ("a", "b"):
+            failures = sum(1 for b in batches if b.source.endswith(f"/{jail}.log")
+                           for line in b.lines if "Failed password" in line)
+            assert runtime.slots[jail].jail.line_counts() == (failures, 30)
+            assert f'warden_lines_matched_total{{jail="{jail}"}} {failures}' in METRICS[2]
 
     asyncio.run(scenario())
 
@@ -145,6 +165,7 @@ def test_one_worker_for_two_jails_leaves_the_other_in_the_main_process(
         alone = _state(*await _run(tmp_path, batches, 0))
         assert _state(*await _run(tmp_path, batches, 1)) == alone
         assert len(STATUS[1]) == 1 and None not in STATUS[1].values()
+        assert METRICS[1] == METRICS[0]
 
     asyncio.run(scenario())
 
@@ -159,6 +180,7 @@ def test_a_killed_worker_is_started_again_and_no_line_is_lost(tmp_path: Path) ->
         # the filter's multi-line state starts anew, but fail2ban's sshd failures are each
         # one line: the same bans, counts and positions
         assert _state(runtime, store) == alone
+        assert METRICS[2] == METRICS[0]
 
     asyncio.run(scenario())
 
@@ -210,3 +232,61 @@ def test_a_bad_value_names_its_line(tmp_path: Path, value: str) -> None:
     with pytest.raises(ConfigError) as raised:
         read_settings(config.settings, foreground=True)
     assert str(raised.value) == str(problems[0])
+
+
+# A worker that answers garbage, in one of four ways (argv[1]); argv[2] is a file the pickle's
+# code would create if the daemon ran it.
+BAD_WORKER = """
+import marshal, pickle, struct, sys
+mode, mark = sys.argv[1:3]
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+
+def read():
+    head = inp.read(4)
+    if len(head) < 4:
+        sys.exit(0)
+    return inp.read(struct.unpack("!I", head)[0])
+
+class Evil:
+    def __reduce__(self):
+        import os
+        return os.system, ("touch " + mark,)
+
+read()  # the spec
+while True:
+    seq, lines, now = marshal.loads(read())
+    if mode == "huge":
+        out.write(struct.pack("!I", 2**32 - 1))
+    else:
+        body = {"pickle": lambda: pickle.dumps(Evil()),
+                "seq": lambda: marshal.dumps((seq + 1, 0, 0, [])),
+                "index": lambda: marshal.dumps(
+                    (seq, 1, 0, [(len(lines), 0, "192.0.2.1", now, {}, (), 0)]))}[mode]()
+        out.write(struct.pack("!I", len(body)) + body)
+    out.flush()
+"""
+
+
+@pytest.mark.parametrize("mode", ["pickle", "seq", "index", "huge"])
+def test_a_worker_that_answers_garbage_is_restarted_then_its_jail_given_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        mode: str) -> None:
+    batches = _batches(tmp_path, 5)
+    (tmp_path / "bad.py").write_text(BAD_WORKER)
+    mark = tmp_path / "the pickle ran"
+    launcher = tmp_path / "python"
+    launcher.write_text(f"#!/bin/sh\nexec {sys.executable} {tmp_path}/bad.py {mode} '{mark}'\n")
+    launcher.chmod(0o755)
+
+    async def scenario() -> None:
+        alone = _state(*await _run(tmp_path, batches, 0))
+        monkeypatch.setattr(sys, "executable", str(launcher))
+        runtime, store = await _run(tmp_path, batches, 2)
+        assert runtime.workers is not None and runtime.workers.restarts == 2
+        assert STATUS[2] == {"a": None, "b": None}  # both given back, scanned here
+        assert _state(runtime, store) == alone
+        assert METRICS[2] == METRICS[0]
+
+    asyncio.run(scenario())
+    assert not mark.exists()
+    assert sum("answered garbage" in r.message for r in caplog.records) == 4

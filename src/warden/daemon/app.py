@@ -406,7 +406,7 @@ class Daemon:
         if self.runtime.workers is not None:
             # lines still in a worker are not counted: their positions were not saved, so
             # they are read again at the next start
-            self.runtime.workers.close()
+            await self.runtime.workers.close()
         with contextlib.suppress(Exception):
             self.runtime.save_trust()
             self.runtime.save_positions()

@@ -33,7 +33,8 @@ from warden.core.history import BanHistory
 from warden.core.jail import Jail
 from warden.daemon.enforcer import Enforcer
 from warden.daemon.logtarget import NOTICE
-from warden.daemon.workers import Found, Workers
+from warden.daemon.workerproto import Answer
+from warden.daemon.workers import Workers
 from warden.sources.base import LogBatch
 from warden.store import BanStore, PositionData, StoredBan, TrustEntry
 
@@ -185,14 +186,15 @@ class Runtime:
                 if jails else batch.source
             self.positions[key] = batch.position.as_dict()
 
-    async def count_scanned(self, jail: Jail, batch: LogBatch, found: Found,
+    async def count_scanned(self, jail: Jail, batch: LogBatch, answer: Answer,
                             now: float) -> None:
         """Count what a worker found in ``batch`` for ``jail`` as :meth:`Jail.feed_lines`
-        counts it, and carry out the decisions (nothing if the jail stopped meanwhile or
-        is idle)."""
+        counts it, with the lines its filters matched and ignored, and carry out the
+        decisions (nothing if the jail stopped meanwhile or is idle)."""
         slot = self.slots.get(jail.name)
         if slot is None or slot.jail is not jail or jail.idle:
             return
+        jail.add_line_counts(answer.matched, answer.ignored)
         tap = bool(self._tapped) or any(o.wants_failures for o in self.observers)
         if tap and jail.name not in self._tapped:
             self._tap((jail,))
@@ -201,7 +203,7 @@ class Runtime:
         collecting = gc.isenabled()
         gc.disable()  # see on_batch
         try:
-            for _index, kind, item in found:
+            for _index, kind, item in answer.found:
                 if kind:
                     jail.add_success(item, now)
                 else:

@@ -8,11 +8,11 @@ failures (tracker, decisions), writes the store and drives the firewall, so bans
 in one place and in the order of the lines, exactly as without workers.
 
 The worker is this module run as ``python -m warden.daemon.workers``; its standard input and
-output carry length-prefixed pickles, in order, between two processes of the same program:
-
-- in: the jail's :class:`~warden.core.spec.JailSpec` (once), then ``(lines, now)`` per batch;
-- out: per batch the list of what :meth:`warden.core.jail.Jail.scan` found, each as
-  ``(index, kind, fid, time, fields, matches, regex)``.
+output carry the typed, checked messages of :mod:`warden.daemon.workerproto` (marshal of plain
+values, never a pickle): the jail's spec once, then per batch its lines in and what the jail's
+filters found in them out, with the lines they matched and ignored (the jail's
+``line_counts``, which the daemon adds to its own jail's). An answer that is not exactly the
+answer to the next batch sent is that worker's failure: it is killed and started again.
 
 A batch is handed to the main process's counting once its answer arrives (answers come in the
 order of the batches), and the file position after it is stored only then, so a worker that
@@ -33,29 +33,33 @@ import collections
 import contextlib
 import logging
 import os
-import pickle
-import struct
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import BinaryIO
 
-from warden.core.filter import Failure
 from warden.core.jail import Jail
-from warden.core.spec import JailSpec
+from warden.daemon.workerproto import (
+    HEADER,
+    Answer,
+    decode_answer,
+    decode_batch,
+    decode_spec,
+    encode_answer,
+    encode_batch,
+    encode_spec,
+    message_size,
+)
+from warden.errors import ProtocolError
 from warden.sources.base import LogBatch
 
-__all__ = ["Found", "Workers", "serve"]
+__all__ = ["Workers", "serve"]
 
 log = logging.getLogger("warden.workers")
 
-#: what a worker found in a batch: (line index, kind 0 failure / 1 success, the failure)
-Found = list[tuple[int, int, Failure]]
 #: the main process's counting of a batch a worker scanned for ``jail``
-Count = Callable[[Jail, LogBatch, Found, float], Awaitable[None]]
+Count = Callable[[Jail, LogBatch, Answer, float], Awaitable[None]]
 
-_HEADER = struct.Struct("!I")
 # Batches a worker may have in hand before the reader waits: enough to keep it busy while the
 # main process counts the previous ones, few enough to bound memory (app._BLOCK bytes each).
 _IN_FLIGHT = 4
@@ -67,6 +71,7 @@ _MAX_FAILED_STARTS = 2
 class _Batch:
     """A batch on its way through the workers of its jails."""
 
+    seq: int  # its number, which the worker's answer must carry
     batch: LogBatch
     now: float
     waiting: int  # jails whose counting of it has not been done yet
@@ -106,8 +111,9 @@ class Workers:
         self._workers: dict[str, _Worker] = {}
         #: jails the main process scans itself (beyond ``limit``, or whose worker failed)
         self._local: set[int] = set()
-        #: workers started again after they died
+        #: workers started again after they died or answered garbage
         self.restarts = 0
+        self._seq = 0
 
     def takes(self, jails: Sequence[Jail]) -> bool:
         """True if the lines of a file read by ``jails`` go to workers: no jail among them is
@@ -128,7 +134,8 @@ class Workers:
                      on_done: Callable[[LogBatch], None]) -> None:
         """Send ``batch`` to the workers of ``jails`` (starting those that are missing or
         out of date); ``on_done(batch)`` once every jail has counted it."""
-        entry = _Batch(batch, now, len(jails), on_done)
+        self._seq += 1
+        entry = _Batch(self._seq, batch, now, len(jails), on_done)
         for jail in jails:
             worker = await self._worker_for(jail)
             while len(worker.sent) >= _IN_FLIGHT:
@@ -136,7 +143,7 @@ class Workers:
                 await worker.room.wait()
             worker.sent.append(entry)
             if not worker.broken:
-                self._send(worker, (batch.lines, now))
+                self._send(worker, encode_batch(entry.seq, batch.lines, now))
             elif worker.reader is None or worker.reader.done():
                 # its reader no longer runs: the batch is scanned here
                 await self._count_here(worker)
@@ -157,11 +164,21 @@ class Workers:
                 del self._workers[name]
         self._local &= keep
 
-    def close(self) -> None:
-        """Stop every worker (the daemon stops)."""
-        for worker in self._workers.values():
-            self._stop(worker)
+    async def close(self) -> None:
+        """Stop every worker and wait for its process to end (the daemon stops). What they
+        have not answered is not counted and its position not stored: it is read again at
+        the next start."""
+        workers = list(self._workers.values())
         self._workers.clear()
+        for worker in workers:
+            worker.sent.clear()
+            if worker.reader is not None:
+                worker.reader.cancel()
+            if worker.proc is not None:
+                _kill(worker.proc)  # it holds nothing worth waiting for
+        for worker in workers:
+            if worker.proc is not None:
+                await worker.proc.wait()
 
     def status(self) -> dict[str, int | None]:
         """Each jail with a worker and its process id (None: its jail is scanned here)."""
@@ -197,14 +214,13 @@ class Workers:
             worker.proc = None
             self._give_back(worker)
             return
-        self._send(worker, worker.jail.spec)
+        self._send(worker, encode_spec(worker.jail.spec))
 
-    def _send(self, worker: _Worker, message: object) -> None:
+    def _send(self, worker: _Worker, message: bytes) -> None:
         proc = worker.proc
         if proc is None or proc.stdin is None or proc.stdin.is_closing():
             return  # it died: the reader starts it again and sends what it has not answered
-        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-        proc.stdin.write(_HEADER.pack(len(data)) + data)
+        proc.stdin.write(message)
 
     async def _read(self, worker: _Worker) -> None:
         """Take the worker's answers in order and count them; start it again if it dies."""
@@ -216,21 +232,25 @@ class Workers:
                 proc = worker.proc
                 assert proc is not None and proc.stdout is not None
                 try:
-                    header = await proc.stdout.readexactly(_HEADER.size)
-                    data = await proc.stdout.readexactly(_HEADER.unpack(header)[0])
+                    header = await proc.stdout.readexactly(HEADER.size)
+                    data = await proc.stdout.readexactly(message_size(header))
+                    if not worker.sent:
+                        raise ProtocolError("an answer to no batch")
+                    entry = worker.sent[0]
+                    answer = decode_answer(data, entry.seq, len(entry.batch.lines))
                 except (asyncio.IncompleteReadError, ConnectionError):
                     if worker not in self._workers.values() and not worker.sent:
                         return  # stopped on purpose
                     await self._restart(worker)
                     continue
-                records = pickle.loads(data)
+                except ProtocolError as exc:
+                    log.error("[%s] worker process %d answered garbage (%s): it is killed",
+                              worker.jail.name, proc.pid, exc)
+                    await self._restart(worker)
+                    continue
                 worker.answered = True
                 worker.failed_starts = 0
-                entry = worker.sent[0]
-                found: Found = [(i, kind, Failure(fid, t, MappingProxyType(fields), matches,
-                                                  regex))
-                                for i, kind, fid, t, fields, matches, regex in records]
-                await self._counted(worker, entry, found)
+                await self._counted(worker, entry, answer)
         finally:
             if worker.proc is not None and worker.proc.returncode is None:
                 _kill(worker.proc)
@@ -254,15 +274,15 @@ class Workers:
         await asyncio.sleep(0.1 * worker.failed_starts)
         await self._start(worker)
         for entry in worker.sent:
-            self._send(worker, (entry.batch.lines, entry.now))
+            self._send(worker, encode_batch(entry.seq, entry.batch.lines, entry.now))
 
-    async def _counted(self, worker: _Worker, entry: _Batch, found: Found) -> None:
+    async def _counted(self, worker: _Worker, entry: _Batch, answer: Answer) -> None:
         last = entry.waiting == 1
         if last:
             # the batch's position is known handled now: the counting's store commit, which
             # comes before the counting first waits, writes it with the bans it decides
             entry.counted()
-        await self._count(worker.jail, entry.batch, found, entry.now)
+        await self._count(worker.jail, entry.batch, answer, entry.now)
         worker.sent.popleft()
         worker.room.set()
         if not last:
@@ -276,7 +296,9 @@ class Workers:
         """A broken worker's batches, scanned by the main process's own filters."""
         while worker.sent:
             entry = worker.sent[0]
-            await self._counted(worker, entry, worker.jail.scan(entry.batch.lines, entry.now))
+            # (the jail's own filters count the lines they match themselves)
+            found = worker.jail.scan(entry.batch.lines, entry.now)
+            await self._counted(worker, entry, Answer(entry.seq, found, 0, 0))
 
     def _stop(self, worker: _Worker) -> None:
         proc = worker.proc
@@ -296,37 +318,29 @@ def _kill(proc: asyncio.subprocess.Process) -> None:
 
 
 # -- the worker process ----------------------------------------------------------------------
-def _read_message(stream: BinaryIO) -> object | None:
-    header = stream.read(_HEADER.size)
-    if len(header) < _HEADER.size:
+def _read_message(stream: BinaryIO) -> bytes | None:
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
         return None
-    (size,) = _HEADER.unpack(header)
+    size = message_size(header)
     data = stream.read(size)
-    if len(data) < size:
-        return None
-    message: object = pickle.loads(data)
-    return message
+    return data if len(data) == size else None
 
 
 def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
-    """The worker's loop: a jail spec, then batches in, what its filters found out."""
-    spec = _read_message(stdin)
-    if spec is None:
+    """The worker's loop: a jail spec, then batches in, what its filters found out (until
+    the end of its input). A message that is not what the daemon sends ends it with a
+    ProtocolError."""
+    data = _read_message(stdin)
+    if data is None:
         return
-    if not isinstance(spec, JailSpec):
-        raise SystemExit("warden worker: the first message is not a jail spec")
-    jail = Jail(spec)
-    while True:
-        message = _read_message(stdin)
-        if not isinstance(message, tuple):
-            return
-        lines: list[str] = message[0]
-        now: float = message[1]
+    jail = Jail(decode_spec(data))
+    while (data := _read_message(stdin)) is not None:
+        seq, lines, now = decode_batch(data)
+        matched, ignored = jail.line_counts()
         found = jail.scan(lines, now)
-        records = [(i, kind, f.fid, f.time, dict(f.fields), f.matches, f.regex)
-                   for i, kind, f in found]
-        data = pickle.dumps(records, pickle.HIGHEST_PROTOCOL)
-        stdout.write(_HEADER.pack(len(data)) + data)
+        after = jail.line_counts()
+        stdout.write(encode_answer(seq, found, after[0] - matched, after[1] - ignored))
         stdout.flush()
 
 
@@ -334,8 +348,12 @@ def main() -> None:
     """``python -m warden.daemon.workers``: serve on standard input and output."""
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # nothing printed by accident can break the protocol
-    with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
+    try:
         serve(sys.stdin.buffer, out)
+    except (BrokenPipeError, KeyboardInterrupt):
+        pass
+    except ProtocolError as exc:
+        raise SystemExit(f"warden worker: {exc}") from None
 
 
 if __name__ == "__main__":
