@@ -165,20 +165,23 @@ class Workers:
         self._local &= keep
 
     async def close(self) -> None:
-        """Stop every worker and wait for its process to end (the daemon stops). What they
-        have not answered is not counted and its position not stored: it is read again at
-        the next start."""
+        """Stop every worker and wait for its process to end (the daemon stops): each ends
+        at the end of its input, or is killed after a second. What they have not answered
+        is not counted and its position not stored: it is read again at the next start."""
         workers = list(self._workers.values())
         self._workers.clear()
+        procs = [w.proc for w in workers if w.proc is not None]
         for worker in workers:
             worker.sent.clear()
             if worker.reader is not None:
                 worker.reader.cancel()
-            if worker.proc is not None:
-                _kill(worker.proc)  # it holds nothing worth waiting for
-        for worker in workers:
-            if worker.proc is not None:
-                await worker.proc.wait()
+        for proc in procs:
+            _close_input(proc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(p.wait() for p in procs)), 1.0)
+        for proc in procs:
+            _kill(proc)  # (only those still running)
+            await proc.wait()
 
     def status(self) -> dict[str, int | None]:
         """Each jail with a worker and its process id (None: its jail is scanned here)."""
@@ -241,7 +244,7 @@ class Workers:
                 except (asyncio.IncompleteReadError, ConnectionError):
                     if worker not in self._workers.values() and not worker.sent:
                         return  # stopped on purpose
-                    await self._restart(worker)
+                    await self._restart(worker, ending=True)
                     continue
                 except ProtocolError as exc:
                     log.error("[%s] worker process %d answered garbage (%s): it is killed",
@@ -252,13 +255,21 @@ class Workers:
                 worker.failed_starts = 0
                 await self._counted(worker, entry, answer)
         finally:
-            if worker.proc is not None and worker.proc.returncode is None:
-                _kill(worker.proc)
+            if worker.proc is not None:
+                _close_input(worker.proc)  # it ends at the end of its input
 
-    async def _restart(self, worker: _Worker) -> None:
+    async def _restart(self, worker: _Worker, *, ending: bool = False) -> None:
+        """Start the worker again; ``ending``: it closed its output (it died, or is dying)."""
         proc = worker.proc
         code = None
         if proc is not None:
+            if ending:
+                # Give it a moment to end by itself: a signal now would race the reaping
+                # of a process that already ended (``Popen.send_signal`` reaps it first,
+                # and asyncio then only knows it as "unknown child process", exit 255).
+                _close_input(proc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(proc.wait(), 1.0)
             _kill(proc)
             code = await proc.wait()
         worker.failed_starts = 0 if worker.answered else worker.failed_starts + 1
@@ -301,17 +312,20 @@ class Workers:
             await self._counted(worker, entry, Answer(entry.seq, found, 0, 0))
 
     def _stop(self, worker: _Worker) -> None:
-        proc = worker.proc
-        if proc is not None and proc.stdin is not None and not proc.stdin.is_closing():
-            proc.stdin.close()  # it exits at the end of its input
+        if worker.proc is not None:
+            _close_input(worker.proc)  # it ends at the end of its input
         if worker.reader is not None and not worker.sent:
             worker.reader.cancel()
 
 
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    # its stdin closed too: the pipes' transport is closed once the process is reaped
+def _close_input(proc: asyncio.subprocess.Process) -> None:
     if proc.stdin is not None and not proc.stdin.is_closing():
         proc.stdin.close()
+
+
+def _kill(proc: asyncio.subprocess.Process) -> None:
+    # its stdin closed too: the pipes' transport is closed once the process is reaped
+    _close_input(proc)
     if proc.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             proc.kill()
