@@ -196,20 +196,24 @@ def decode_answer(data: bytes, seq: int, lines: int) -> Answer:
             or type(records) is not list:
         raise _bad("not an answer")
     found: Found = []
+    append = found.append
     last = 0
     for record in records:
         if type(record) is not tuple or len(record) != 7:
             raise _bad("not a failure record")
         index, kind, fid, time, fields, matches, regex = record
-        if (type(index) is not int or not last <= index < lines or kind not in (0, 1)
-                or type(kind) is not int or type(fid) is not str
-                or not (time is None or type(time) in (int, float))
-                or type(fields) is not dict or type(matches) is not tuple
-                or type(regex) is not int
-                or not all(type(k) is str and _plain(v) for k, v in fields.items())
-                or not all(type(line) is str for line in matches)):
+        if (type(index) is not int or not last <= index < lines
+                or type(kind) is not int or kind not in (0, 1)
+                or type(fid) is not str or type(fields) is not dict
+                or type(matches) is not tuple or type(regex) is not int
+                or not (time is None or type(time) is float or type(time) is int)):
             raise _bad(f"a failure record of another shape: {record!r:.200}")
+        for key, item in fields.items():
+            if type(key) is not str or (type(item) is not str and not _plain(item)):
+                raise _bad(f"a failure record of another shape: {record!r:.200}")
+        for line in matches:
+            if type(line) is not str:
+                raise _bad(f"a failure record of another shape: {record!r:.200}")
         last = index
-        found.append((index, kind, Failure(fid, time, MappingProxyType(fields), matches,
-                                           regex)))
+        append((index, kind, Failure(fid, time, MappingProxyType(fields), matches, regex)))
     return Answer(seq, found, matched, ignored)
