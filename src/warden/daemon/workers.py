@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -240,7 +241,7 @@ class Workers:
                     if not worker.sent:
                         raise ProtocolError("an answer to no batch")
                     entry = worker.sent[0]
-                    answer = decode_answer(data, entry.seq, len(entry.batch.lines))
+                    answer = _decode(data, entry)
                 except (asyncio.IncompleteReadError, ConnectionError):
                     if worker not in self._workers.values() and not worker.sent:
                         return  # stopped on purpose
@@ -318,6 +319,19 @@ class Workers:
             worker.reader.cancel()
 
 
+def _decode(data: bytes, entry: _Batch) -> Answer:
+    # The answer's many small tuples would set off the cycle collector, which then walks the
+    # daemon's whole (large) state each time, as in Runtime.on_batch: over a third of the
+    # decoding's cost even with a small state (0.76 -> 0.48 us a line, sshd auth log).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return decode_answer(data, entry.seq, len(entry.batch.lines))
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def _close_input(proc: asyncio.subprocess.Process) -> None:
     if proc.stdin is not None and not proc.stdin.is_closing():
         proc.stdin.close()
@@ -350,11 +364,18 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
         return
     jail = Jail(decode_spec(data))
     while (data := _read_message(stdin)) is not None:
-        seq, lines, now = decode_batch(data)
-        matched, ignored = jail.line_counts()
-        found = jail.scan(lines, now)
-        after = jail.line_counts()
-        stdout.write(encode_answer(seq, found, after[0] - matched, after[1] - ignored))
+        # no cycle collection while a batch is scanned (it makes no reference cycles; about
+        # 5 % of the worker's CPU): the collector runs between batches
+        gc.disable()
+        try:
+            seq, lines, now = decode_batch(data)
+            matched, ignored = jail.line_counts()
+            found = jail.scan(lines, now)
+            after = jail.line_counts()
+            answer = encode_answer(seq, found, after[0] - matched, after[1] - ignored)
+        finally:
+            gc.enable()
+        stdout.write(answer)
         stdout.flush()
 
 
