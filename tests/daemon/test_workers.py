@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import warden
 from tests.e2e.harness import failure_line
 from warden.backends.base import JailRule
 from warden.backends.dryrun import DryRunBackend
@@ -35,6 +36,7 @@ from warden.sources.base import FilePosition, LogBatch
 from warden.store import SqliteBanStore
 
 FILTERS = Path("/etc/fail2ban/filter.d")
+OWN_FILTERS = Path(warden.__file__).parent / "data" / "filter.d"
 pytestmark = pytest.mark.skipif(not (FILTERS / "sshd.conf").exists(), reason="needs fail2ban")
 NOW = 1_800_000_000.0
 STATUS: dict[int, dict[str, int | None]] = {}
@@ -44,23 +46,28 @@ LOGIN = ("Nov 14 09:{:02d}:00 host sshd[4163]: Accepted publickey for alice from
          "192.0.2.44 port 18438 ssh2: ED25519 SHA256:IKJbW3")
 
 
-def _config(tmp_path: Path) -> Path:
+def _config(tmp_path: Path, trust: bool) -> Path:
+    """Two sshd jails; with ``trust`` warden's own sshd filter (it has a successregex) and
+    ``trustsuccess``, so the workers send successes too."""
     conf = tmp_path / "conf"
     (conf / "filter.d").mkdir(parents=True, exist_ok=True)
     (conf / "action.d").mkdir(exist_ok=True)
     for name in ("sshd.conf", "common.conf"):
-        (conf / "filter.d" / name).write_text((FILTERS / name).read_text())
+        (conf / "filter.d" / name).write_text(((OWN_FILTERS if trust else FILTERS) / name)
+                                              .read_text())
     (conf / "action.d" / "dummy.conf").write_text("[Definition]\nactionban =\n")
     (conf / "jail.conf").write_text("".join(
         f"[{name}]\nenabled = true\nfilter = sshd\naction = dummy\n"
         f"logpath = {tmp_path}/{name}.log\nmaxretry = 3\nfindtime = 1h\nbantime = 1h\n"
-        "ignoreself = false\n\n" for name in ("a", "b")))
+        f"ignoreself = false\n{'trustsuccess = 1h' if trust else ''}\n\n"
+        for name in ("a", "b")))
     return conf
 
 
 def _batches(tmp_path: Path, seed: int) -> list[LogBatch]:
     """Interleaved batches of the two logs: failures of 60 addresses (1 to 6 each, so some
-    are banned and some not), benign lines between them."""
+    are banned and some not), benign lines between them, and logins of a third of the
+    addresses (a success where a filter has a successregex)."""
     rng = random.Random(seed)
     out: list[LogBatch] = []
     for name in ("a", "b"):
@@ -68,6 +75,9 @@ def _batches(tmp_path: Path, seed: int) -> list[LogBatch]:
         for n in range(60):
             addr = f"198.51.100.{n + 1}" if name == "a" else f"2001:db8:{n + 1:x}::7"
             lines += [failure_line(addr, when=NOW - 600 + n).rstrip("\n")] * rng.randint(1, 6)
+            if n % 3 == 0:
+                lines.append(failure_line(addr, when=NOW - 700).rstrip("\n").replace(
+                    "Failed password for root", "Accepted password for root"))
         lines += [f"Nov 14 09:{m % 60:02d}:00 host sshd[99]: Accepted publickey for bob"
                   for m in range(400)]
         # logins sshd's filter matches but that are no failure (its "ignored" lines)
@@ -89,12 +99,13 @@ def _batches(tmp_path: Path, seed: int) -> list[LogBatch]:
 
 
 async def _run(tmp_path: Path, batches: list[LogBatch], limit: int, *,
-               kill_after: int | None = None) -> tuple[Runtime, SqliteBanStore]:
+               kill_after: int | None = None, trust: bool = False
+               ) -> tuple[Runtime, SqliteBanStore]:
     """Feed ``batches`` to a runtime with ``limit`` workers; SIGKILL every worker once
     ``kill_after`` batches were handed in. The workers' :meth:`Workers.status` before they
     are closed is left in ``STATUS[limit]``, the per-jail metrics in ``METRICS[limit]``."""
-    cfgs = load_jails(_config(tmp_path)).jails
-    store = SqliteBanStore(tmp_path / f"state-{limit}-{kill_after}.db")
+    cfgs = load_jails(_config(tmp_path, trust)).jails
+    store = SqliteBanStore(tmp_path / f"state-{limit}-{kill_after}-{trust}.db")
     enforcer = Enforcer({"dryrun": DryRunBackend()}, clock=lambda: NOW)
     await enforcer.start_jails({c.name: Route(JailRule(c.name), ("dryrun",)) for c in cfgs})
     runtime = Runtime(store, enforcer, clock=lambda: NOW)
@@ -149,10 +160,29 @@ def test_two_busy_logs_in_workers_give_the_bans_of_one_process(tmp_path: Path) -
         # the lines the workers' filters matched and ignored are in the daemon's metrics
         assert METRICS[2] == METRICS[0]
         for jail in ("a", "b"):
-            failures = sum(1 for b in batches if b.source.endswith(f"/{jail}.log")
-                           for line in b.lines if "Failed password" in line)
-            assert runtime.slots[jail].jail.line_counts() == (failures, 30)
+            lines = [line for b in batches if b.source.endswith(f"/{jail}.log")
+                     for line in b.lines]
+            failures = sum("Failed password" in line for line in lines)
+            # the logins with an address (not bob's): matched, but no failure
+            logins = sum("Accepted" in line and " from " in line for line in lines)
+            assert runtime.slots[jail].jail.line_counts() == (failures, logins) != (0, 0)
             assert f'warden_lines_matched_total{{jail="{jail}"}} {failures}' in METRICS[2]
+
+    asyncio.run(scenario())
+
+
+def test_successes_found_in_workers_give_the_trust_of_one_process(tmp_path: Path) -> None:
+    batches = _batches(tmp_path, 6)
+
+    async def scenario() -> None:
+        untrusting = _state(*await _run(tmp_path, batches, 0))
+        alone = _state(*await _run(tmp_path, batches, 0, trust=True))
+        assert alone[0] != untrusting[0]  # the logins spared some addresses their ban
+        runtime, store = await _run(tmp_path, batches, 2, trust=True)
+        assert _state(runtime, store) == alone
+        assert METRICS[2] == METRICS[0]
+        assert None not in STATUS[2].values()
+        assert runtime.slots["a"].jail.spec.trusting
 
     asyncio.run(scenario())
 
