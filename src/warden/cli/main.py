@@ -69,8 +69,30 @@ def _add_common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The complete command-line grammar."""
+# The commands defined in this module. The others' parsers live with them (explain, replay,
+# the daemon commands, events), whose modules bring the control protocol's: a command of
+# these needs none of that, so its parser is built without them (a faster start).
+_OWN_COMMANDS = frozenset({"regex", "check", "version", "init", "server"})
+# Options of the top level that take a value (see _add_common).
+_VALUED = frozenset({"-c", "--config-dir", "--conf", "--socket"})
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command word of ``argv`` (the first argument that is no option or option value)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in _VALUED:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(*, command: str | None = None) -> argparse.ArgumentParser:
+    """The complete command-line grammar; with ``command`` one of this module's own, only
+    as much of it as that command needs (the other commands' parsers are left out)."""
     parser = _Parser(prog="warden", description="Ban hosts that cause repeated failures.")
     parser.add_argument("--version", action="version", version=f"warden {__version__}")
     _add_common(parser, top=True)
@@ -163,6 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--loglevel", default=None, metavar="LEVEL",
                         help="CRITICAL, ERROR, WARNING, NOTICE, INFO or DEBUG")
 
+    if command in _OWN_COMMANDS:
+        return parser
     from warden.cli.explain import add_explain_parser
 
     add_explain_parser(sub, lambda p: _add_common(p, top=False))
@@ -197,7 +221,8 @@ def _exec_server(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``warden`` command; return its exit code."""
-    args = build_parser().parse_args(argv)
+    words = sys.argv[1:] if argv is None else argv
+    args = build_parser(command=_command_of(words)).parse_args(argv)
     if args.command == "init":  # its default is where to write, never an existing fail2ban tree
         from warden.cli.init import run_init
 
