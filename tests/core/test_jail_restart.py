@@ -28,10 +28,12 @@ class Kept:
     bantime: float
     count: int = 1
     members: tuple[str, ...] = ()
+    counted: bool = True
 
 
 def kept(decisions: list[Decision]) -> list[Kept]:
-    return [Kept(d.jail, d.address, d.time, d.bantime, d.count, d.members)
+    # as the daemon's runtime records them: a ban with no failure behind it is no counted one
+    return [Kept(d.jail, d.address, d.time, d.bantime, d.count, d.members, d.failures > 0)
             for d in decisions if isinstance(d, Ban)]
 
 
@@ -146,6 +148,20 @@ def test_a_group_that_escalated_before_the_restart_does_not_escalate_again() -> 
     j.unban("198.51.100.0/24", 111.0)
     assert [b.address for b in fail(j, "198.51.100.4", 120.0) if isinstance(b, Ban)] == \
         ["198.51.100.4"]
+
+
+def test_bans_by_hand_join_no_group_before_or_after_a_restart() -> None:
+    # Two addresses of a /24 banned by hand, then one for its failures: no escalation in the
+    # jail that keeps running (only counted bans are noted), and none after a restart.
+    j = escalating()
+    out: list[Decision] = [*j.ban("203.0.113.1", 100.0), *j.ban("203.0.113.2", 101.0)]
+    again, _ = restart(j, out, 110.0)
+    for jail in (j, again):
+        third = fail(jail, "203.0.113.3", 120.0)
+        assert [b.address for b in third if isinstance(b, Ban)] == ["203.0.113.3"]
+    # while the same two counted for their failures do make the third escalate (the test
+    # above): the difference is the ban's cause, kept in the history over the restart
+    assert all(not r.counted for r in kept(out))
 
 
 def test_bans_out_of_findtime_and_of_other_jails_form_no_group() -> None:

@@ -61,6 +61,24 @@ def test_a_ban_is_stored_then_enforced_and_expires(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
+def test_the_history_says_which_bans_the_jail_counted(tmp_path: Path) -> None:
+    # a ban for failures is counted, one by hand is not (escalation groups after a restart
+    # are rebuilt from the counted ones only, as they were formed)
+    async def scenario() -> None:
+        clock = Clock(1_800_000_000.0)
+        runtime, store, _fw, enforcer = await pipeline(tmp_path, clock)
+        path = f"{tmp_path}/auth.log"
+        lines = [failure_line("192.0.2.9", when=clock.now).rstrip("\n")] * 3
+        await runtime.on_batch(LogBatch(path, lines, FilePosition(path, 100)))
+        await runtime.carry_out(runtime.slots["sshd"].jail.ban("192.0.2.10", clock.now),
+                                wait=True)
+        assert sorted((b.addr, b.counted) for b in store.load_history(0.0)) == [
+            ("192.0.2.10", False), ("192.0.2.9", True)]
+        enforcer.cancel()
+
+    asyncio.run(scenario())
+
+
 def test_restore_gives_back_active_bans_only(tmp_path: Path) -> None:
     async def scenario() -> None:
         clock = Clock(1_800_000_000.0)

@@ -299,7 +299,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_bans(tmp_path: Path) -> 
         store.close()
     check = sqlite3.connect(path)
     try:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         assert check.execute("SELECT count(*) FROM history").fetchone()[0] == 2
     finally:
         check.close()
@@ -334,6 +334,39 @@ def test_trust_keeps_the_latest_login_and_drops_old_ones(store: BanStore) -> Non
     store.save_trust([TrustEntry("sshd", "192.0.2.5", 300.0)], before=160.0)
     assert store.trust(0.0) == [TrustEntry("sshd", "2001:db8:1:2::/64", 200.0),
                                 TrustEntry("sshd", "192.0.2.5", 300.0)]
+
+
+def test_the_history_keeps_whether_a_ban_was_counted(store: BanStore) -> None:
+    # a ban by hand or from the fleet joins no escalation group after a restart
+    store.add_bans([StoredBan("sshd", "192.0.2.1", 100.0, 60.0),
+                    StoredBan("sshd", "192.0.2.2", 101.0, 60.0, counted=False)])
+    assert [(b.addr, b.counted) for b in store.load_history(0.0)] == [
+        ("192.0.2.1", True), ("192.0.2.2", False)]
+    # the latest ban of an address decides
+    store.add_bans([StoredBan("sshd", "192.0.2.1", 200.0, 60.0, 2, counted=False),
+                    StoredBan("sshd", "192.0.2.2", 201.0, 60.0, 2)])
+    assert [(b.addr, b.count, b.counted) for b in store.load_history(0.0)] == [
+        ("192.0.2.1", 2, False), ("192.0.2.2", 2, True)]
+
+
+def test_a_version_3_history_is_taken_as_counted(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    first = SqliteBanStore(path)
+    first.close()
+    old = sqlite3.connect(path)  # as version 3 left it: history without counted
+    old.executescript(
+        "DROP TABLE history; CREATE TABLE history (jail TEXT NOT NULL, addr TEXT NOT NULL, "
+        "start REAL NOT NULL, bantime REAL NOT NULL, count INTEGER NOT NULL);"
+        "INSERT INTO history VALUES ('sshd', '192.0.2.1', 10.0, 100.0, 1);"
+        "PRAGMA user_version=3;")
+    old.close()
+    store = SqliteBanStore(path)
+    try:
+        store.add_bans([StoredBan("sshd", "192.0.2.2", 20.0, 100.0, counted=False)])
+        assert [(b.addr, b.counted) for b in store.load_history(0.0)] == [
+            ("192.0.2.1", True), ("192.0.2.2", False)]
+    finally:
+        store.close()
 
 
 def test_members_and_trust_survive_reopening_a_version_2_database(tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv6Address
 from operator import itemgetter
 from types import MappingProxyType
+from typing import Protocol
 
 from warden.core.addr import (
     Network,
@@ -81,7 +82,7 @@ from warden.core.spec import JailSpec
 from warden.core.tracker import Tracker
 from warden.core.trust import TrustList, success_definition
 
-__all__ = ["Jail"]
+__all__ = ["Jail", "RecentBan"]
 
 
 _NO_FIELDS: Mapping[str, object] = MappingProxyType({})
@@ -91,6 +92,14 @@ _SKEW = 60.0
 # addresses empties it now and then, repeat offenders are what it is for)
 _KNOWN_MAX = 1 << 14
 _Address = IPv4Address | IPv6Address | Network
+
+
+class RecentBan(HistoryRecord, Protocol):
+    """A ban of the history as :meth:`Jail.restore` reads it (``warden.store.StoredBan``
+    fits): with whether the jail made it for failures it counted."""
+
+    @property
+    def counted(self) -> bool: ...
 # A failure on its way: (id, its address/network or None, time, fields, matches)
 _Parked = tuple[str, _Address | None, float, Mapping[str, object], tuple[str, ...]]
 
@@ -860,7 +869,7 @@ class Jail:
 
     def restore(self, bans: Iterable[BanRecord], now: float, *,
                 members: Mapping[str, Sequence[str]] | None = None,
-                recent: Iterable[HistoryRecord] = ()) -> list[Ban]:
+                recent: Iterable[RecentBan] = ()) -> list[Ban]:
         """Take back the active bans the store kept over a restart (the daemon reconciles the
         firewall with them). Bans of ignored addresses and bans already over are left out;
         bans longer than the jail now gives are cut to its longest, as fail2ban does.
@@ -902,15 +911,16 @@ class Jail:
             self._regroup(recent, now)
         return out
 
-    def _regroup(self, recent: Iterable[HistoryRecord], now: float) -> None:
+    def _regroup(self, recent: Iterable[RecentBan], now: float) -> None:
         """Note the recent bans of this jail in the escalator again, in the order they were
         decided: the groups that completed then complete (and are forgotten) again, the
-        others are left as they were."""
+        others are left as they were. Bans by hand or from the fleet are left out, as
+        they were when they were made (only the jail's own counting notes a ban)."""
         assert self.escalator is not None
         floor = now - self.spec.findtime
         found: list[tuple[float, Target]] = []
         for record in recent:
-            if record.jail != self.name or record.start < floor:
+            if record.jail != self.name or record.start < floor or not record.counted:
                 continue
             net = parse_network(record.addr)
             if net is not None:

@@ -334,8 +334,10 @@ class Runtime:
         if bans:
             # Durable first: a ban the firewall has is a ban the store has.
             keep = self.dbmaxmatches
+            # (a ban with no failure behind it was made by hand or came from the fleet)
             self.store.add_bans([StoredBan(b.jail, text, b.time, b.bantime, b.count,
-                                           b.matches[-keep:] if keep else (), b.members)
+                                           b.matches[-keep:] if keep else (), b.members,
+                                           counted=b.failures > 0)
                                  for b, text in zip(bans, texts, strict=True)])
 
     def _spawn(self, coro: Coroutine[object, object, None]) -> None:

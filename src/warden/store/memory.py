@@ -23,7 +23,7 @@ class MemoryBanStore:
     def __init__(self) -> None:
         """An empty store."""
         self._bans: dict[BanKey, StoredBan] = {}
-        self._history: list[tuple[str, str, float, float]] = []
+        self._history: list[tuple[str, str, float, float, bool]] = []
         self._positions: dict[str, PositionData] = {}
         self._ends: dict[BanKey, float] = {}
         self._cursors: dict[str, str] = {}
@@ -40,7 +40,7 @@ class MemoryBanStore:
                 ban = replace(ban, matches=tuple(bounded_line(x) for x in ban.matches))
                 self._matches[ban.key] = replace(ban, members=())
             self._bans[ban.key] = replace(ban, matches=())
-            self._history.append((ban.jail, ban.addr, ban.start, ban.bantime))
+            self._history.append((ban.jail, ban.addr, ban.start, ban.bantime, ban.counted))
 
     def remove_bans(self, keys: Iterable[BanKey], *, forget: bool = False,
                     at: float | None = None) -> None:
@@ -91,12 +91,12 @@ class MemoryBanStore:
     def load_history(self, since: float) -> list[StoredBan]:
         """The latest ban of every (jail, address) since ``since``, with its ban count."""
         latest: dict[BanKey, StoredBan] = {}
-        for jail, addr, start, bantime in sorted(self._history, key=lambda h: h[2]):
+        for jail, addr, start, bantime, counted in sorted(self._history, key=lambda h: h[2]):
             if start < since:
                 continue
             old = latest.get((jail, addr))
             latest[(jail, addr)] = StoredBan(jail, addr, start, bantime,
-                                             old.count + 1 if old else 1)
+                                             old.count + 1 if old else 1, counted=counted)
         return sorted(latest.values(), key=lambda b: b.start)
 
     def purge_history(self, before: float) -> int:

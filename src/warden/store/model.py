@@ -40,7 +40,9 @@ class StoredBan:
     ``warden explain``); a ban without lines keeps none (a manual ban, a fleet ban).
     ``members``: of a network banned by escalation (``escalate``), the banned addresses
     inside it that made the jail ban it (kept while the ban is active, for ``explain`` and
-    the escalation groups after a restart).
+    the escalation groups after a restart). ``counted``: the jail banned it for failures it
+    counted (False: by hand, or from the fleet); only those go into escalation groups, live
+    and rebuilt after a restart alike.
     """
 
     jail: str
@@ -50,6 +52,7 @@ class StoredBan:
     count: int = 1
     matches: tuple[str, ...] = ()
     members: tuple[str, ...] = ()
+    counted: bool = True
 
     @property
     def key(self) -> BanKey:

@@ -31,8 +31,9 @@ __all__ = ["SCHEMA_VERSION", "SqliteBanStore"]
 
 log = logging.getLogger("warden.store")
 
-#: 1: bans, history, positions, ends, fleet tables; 2: ban_matches; 3: ban_members, trust
-SCHEMA_VERSION = 3
+#: 1: bans, history, positions, ends, fleet tables; 2: ban_matches; 3: ban_members, trust;
+#: 4: history.counted (a ban the jail made for failures it counted, not by hand or the fleet)
+SCHEMA_VERSION = 4
 
 # What takes a database of version N to N + 1 (the version is set once all have run, in the
 # same transaction as them).
@@ -52,6 +53,10 @@ CREATE TABLE IF NOT EXISTS trust (
     jail TEXT NOT NULL, key TEXT NOT NULL, at REAL NOT NULL,
     PRIMARY KEY (jail, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS trust_at ON trust (at);
+""",
+    # (bans recorded before it are taken as counted: how they were treated until then)
+    3: """
+ALTER TABLE history ADD COLUMN counted INTEGER NOT NULL DEFAULT 1;
 """,
 }
 
@@ -102,7 +107,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     # Every table of version 1 is created if missing (tables were added to it without a new
     # version); the migrations add what came later, in one transaction with the new version,
     # so a crash half-way leaves the old version to migrate again.
-    script = _SCHEMA + "".join(_MIGRATIONS[v] for v in range(max(version, 1), SCHEMA_VERSION))
+    steps = dict(_MIGRATIONS)
+    if any(row[1] == "counted" for row in conn.execute("PRAGMA table_info(history)")):
+        steps[3] = ""  # (ALTER TABLE cannot be told "if not there")
+    script = _SCHEMA + "".join(steps[v] for v in range(max(version, 1), SCHEMA_VERSION))
     if version < SCHEMA_VERSION:
         if version:
             log.info("database %s: schema version %d -> %d", path, version, SCHEMA_VERSION)
@@ -163,6 +171,7 @@ class SqliteBanStore:
         if not bans:
             return
         rows = [(b.jail, b.addr, b.start, b.bantime, b.count) for b in bans]
+        history = [(b.jail, b.addr, b.start, b.bantime, b.count, int(b.counted)) for b in bans]
         lines = [(b.jail, b.addr, b.start, json.dumps([bounded_line(x) for x in b.matches]))
                  for b in bans if b.matches]
         members = [(b.jail, b.addr, b.start, json.dumps(list(b.members)))
@@ -173,8 +182,8 @@ class SqliteBanStore:
                 "INSERT OR REPLACE INTO bans (jail, addr, start, bantime, count) "
                 "VALUES (?, ?, ?, ?, ?)", rows)
             self._conn.executemany(
-                "INSERT INTO history (jail, addr, start, bantime, count) VALUES (?, ?, ?, ?, ?)",
-                rows)
+                "INSERT INTO history (jail, addr, start, bantime, count, counted) "
+                "VALUES (?, ?, ?, ?, ?, ?)", history)
             if lines:
                 self._conn.executemany(
                     "INSERT OR REPLACE INTO ban_matches (jail, addr, start, lines) "
@@ -249,10 +258,11 @@ class SqliteBanStore:
     def load_history(self, since: float) -> list[StoredBan]:
         """The latest ban of every (jail, address) since ``since``, with its ban count."""
         rows = self._conn.execute(
-            "SELECT jail, addr, max(start), bantime, count(*) FROM history WHERE start >= ? "
-            "GROUP BY jail, addr ORDER BY 3", (since,))
-        # SQLite takes the bare column bantime from the row holding max(start).
-        return [StoredBan(*row) for row in rows]
+            "SELECT jail, addr, max(start), bantime, count(*), counted FROM history "
+            "WHERE start >= ? GROUP BY jail, addr ORDER BY 3", (since,))
+        # SQLite takes the bare columns bantime and counted from the row holding max(start).
+        return [StoredBan(jail, addr, start, bantime, count, counted=bool(counted))
+                for jail, addr, start, bantime, count, counted in rows]
 
     def purge_history(self, before: float) -> int:
         """Drop history entries that started before ``before``."""
