@@ -157,7 +157,7 @@ def _with_success(flt: Filter) -> Callable[[str, float], tuple[LineResult, str |
     if success is None:
         plain = flt.process
         return lambda line, now: (plain(line, now), None)
-    screen = success.matcher.screen_out if success.definition.maxlines == 1 else None
+    screen = success.matcher.screen_out  # (None for a multi-line filter)
 
     def process(line: str, now: float) -> tuple[LineResult, str | None]:
         text = flt.clean(line)

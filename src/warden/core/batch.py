@@ -72,11 +72,18 @@ class Tally:
 
 
 def holding(lines: Sequence[str], literals: Sequence[str]) -> list[int]:
-    """The indices of the ``lines`` (newline-free) that hold one of the ``literals``, in order.
+    """The indices of the ``lines`` that hold one of the ``literals`` (none holding a newline),
+    in order.
 
-    The literals are looked for in the block joined, with ``str.find``, a line at a time
-    only where one occurs: cheaper than a test per line when most lines hold none.
+    One literal: a substring test per line. Several: each is looked for in the block joined,
+    with ``str.find``, a line at a time only where one occurs, which costs less than testing
+    them all on every line (measured on 100,000 auth and mail lines: one literal 0.08 us a
+    line tested per line against 0.12 found in the block; the block's search 0.12-0.14
+    against 0.23-0.25 for ``any()`` per line).
     """
+    if len(literals) == 1:
+        (literal,) = literals
+        return [i for i, line in enumerate(lines) if literal in line]
     if len(lines) < 8:
         return [i for i, line in enumerate(lines) if any(lit in line for lit in literals)]
     text = "\n".join(lines)
@@ -97,7 +104,7 @@ def _successes(flt: Filter, raw: Sequence[str], cut: Sequence[str],
                dates: Sequence[DateMatch | None], *, now: float, into: Tally) -> None:
     """The success filter ``flt`` over a block, with the dates its failure filter found; as
     the daemon's jail, lines holding none of its literals are not matched at all."""
-    screen = flt.matcher.screen_out if flt.definition.maxlines == 1 else None
+    screen = flt.matcher.screen_out  # (None for a multi-line filter)
     picked = range(len(cut)) if screen is None else holding(cut, screen)
     hits, found, step, state = into.success_hits, into.success_lines, flt.matcher.step, flt.state
     for i in picked:

@@ -58,7 +58,7 @@ from warden.core.addr import (
     parse_network,
 )
 from warden.core.banlist import ActiveBan, BanList, ends_later
-from warden.core.batch import Scanner
+from warden.core.batch import Scanner, holding
 from warden.core.datedetect import DateMatch
 from warden.core.decisions import (
     Ban,
@@ -365,12 +365,8 @@ class Jail:
         success = self.success_filters[0]
         screen = self._success_screens[0]
         assert screen is not None
-        literal = screen[0] if len(screen) == 1 else None
-        succeeded = [(i, 1, item)
-                     for i, line in enumerate(cut)
-                     if (literal in line if literal is not None
-                         else any(lit in line for lit in screen))
-                     for item in success.process_dated(line, dates[i], now).failures]
+        succeeded = [(i, 1, item) for i in holding(cut, screen)
+                     for item in success.process_dated(cut[i], dates[i], now).failures]
         if not succeeded:
             return items
         return sorted(items + succeeded, key=itemgetter(0, 1))
@@ -383,12 +379,7 @@ class Jail:
             if screen is None:
                 succeeded += [(index, 1, item) for index, item in sc.scan(lines, now)]
                 continue
-            if len(screen) == 1:
-                literal = screen[0]
-                picked = [i for i, line in enumerate(lines) if literal in line]
-            else:
-                picked = [i for i, line in enumerate(lines)
-                          if any(lit in line for lit in screen)]
+            picked = holding(lines, screen)
             if picked:
                 chosen = [lines[i] for i in picked]
                 succeeded += [(picked[index], 1, item) for index, item in sc.scan(chosen, now)]
