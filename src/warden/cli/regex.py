@@ -43,7 +43,6 @@ _DEFAULT_MAX_LINE = 8192
 # journal lines whose times -o remembers for the lines of a failure (a multi-line failure's
 # earlier lines are recent ones)
 _REMEMBERED = 10_000
-#: lines a block of the success filter's read (dates are found a block at a time)
 
 
 def _is_filter_name(spec: str, config_dir: Path) -> bool:
@@ -384,9 +383,9 @@ def run_regex(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                  details=args.json or args.out is not None,
                  max_line_length=args.max_line_length or _DEFAULT_MAX_LINE)
     if definition.successregex:
-        # The success lines are counted beside the failures, with the failure filter's
-        # dates, as the daemon's jail runs them (the summary only: --json and -o show
-        # failures alone).
+        # The success lines are matched beside the failures, with the failure filter's
+        # dates, as the daemon's jail runs them: counted in the summary, marked in --json
+        # (-o shows failures alone).
         flt.success = Filter(success_definition(definition), dates=dates, journal=journal,
                              details=args.json, max_line_length=flt.max_line_length)
     started = time.perf_counter()
