@@ -54,10 +54,13 @@ CREATE TABLE IF NOT EXISTS trust (
     PRIMARY KEY (jail, key)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS trust_at ON trust (at);
 """,
+}
+
+# Columns a version adds to a table of an earlier one: (table, column, declaration). Added
+# only where missing (ALTER TABLE has no "IF NOT EXISTS"), so a migration can run again.
+_COLUMNS: dict[int, tuple[str, str, str]] = {
     # (bans recorded before it are taken as counted: how they were treated until then)
-    3: """
-ALTER TABLE history ADD COLUMN counted INTEGER NOT NULL DEFAULT 1;
-""",
+    3: ("history", "counted", "INTEGER NOT NULL DEFAULT 1"),
 }
 
 _SCHEMA = """
@@ -107,10 +110,13 @@ def _connect(path: Path) -> sqlite3.Connection:
     # Every table of version 1 is created if missing (tables were added to it without a new
     # version); the migrations add what came later, in one transaction with the new version,
     # so a crash half-way leaves the old version to migrate again.
-    steps = dict(_MIGRATIONS)
-    if any(row[1] == "counted" for row in conn.execute("PRAGMA table_info(history)")):
-        steps[3] = ""  # (ALTER TABLE cannot be told "if not there")
-    script = _SCHEMA + "".join(steps[v] for v in range(max(version, 1), SCHEMA_VERSION))
+    script = _SCHEMA
+    for step in range(max(version, 1), SCHEMA_VERSION):
+        script += _MIGRATIONS.get(step, "")
+        if step in _COLUMNS:
+            table, column, declaration = _COLUMNS[step]
+            if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                script += f"ALTER TABLE {table} ADD COLUMN {column} {declaration};\n"
     if version < SCHEMA_VERSION:
         if version:
             log.info("database %s: schema version %d -> %d", path, version, SCHEMA_VERSION)
