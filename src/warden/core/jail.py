@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv6Address
 from operator import itemgetter
 from types import MappingProxyType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from warden.core.addr import (
     Network,
@@ -91,6 +91,7 @@ _SKEW = 60.0
 # the most ids Jail._remember keeps (about 170 bytes each: 2.8 MB at most; a flood of new
 # addresses empties it now and then, repeat offenders are what it is for)
 _KNOWN_MAX = 1 << 14
+_V = TypeVar("_V")
 _Address = IPv4Address | IPv6Address | Network
 
 
@@ -112,6 +113,14 @@ def _narrow_first(item: tuple[float, Target]) -> tuple[float, int]:
     # at one time, a member's ban comes before the network it completes
     time, target = item
     return (time, 0 if isinstance(target, str) else -target.prefixlen)
+
+
+def _keep(memory: dict[str, _V], fid: str, value: _V) -> None:
+    """Remember ``value`` for ``fid`` in one of the jail's per-address memories, at most
+    ``_KNOWN_MAX`` entries (a flood of new addresses empties it rather than grow it)."""
+    if len(memory) >= _KNOWN_MAX:
+        memory.clear()
+    memory[fid] = value
 
 
 class Jail:
@@ -498,10 +507,7 @@ class Jail:
         cached for ``ignorecache`` only."""
         if self.spec.ignorecommand:
             return
-        known = self._known
-        if len(known) >= _KNOWN_MAX:
-            known.clear()  # a flood of new addresses: start again rather than grow
-        known[fid] = (net, key)
+        _keep(self._known, fid, (net, key))
 
     # (positional: this runs for every failure counted)
     def _count(self, fid: str, net: _Address | None, key: str | None,  # noqa: PLR0917
@@ -545,9 +551,7 @@ class Jail:
                           host_network(net) if isinstance(net, IPv4Address | IPv6Address)
                           else net)
                 if net is not None:
-                    if len(self._targets) >= _KNOWN_MAX:
-                        self._targets.clear()
-                    self._targets[fid] = (target, fid)
+                    _keep(self._targets, fid, (target, fid))
             ban = self._ban(target, fid, ticket.time, now, failures=ticket.failures,
                             matches=ticket.matches, fields=fields,
                             bantime=self.policy.bantime if trusted else None, trusted=trusted)
@@ -608,9 +612,7 @@ class Jail:
             target = self._ban_target(fid, net)
             found = (target, format_target(target))
             if net is not None:
-                if len(self._targets) >= _KNOWN_MAX:
-                    self._targets.clear()
-                self._targets[fid] = found
+                _keep(self._targets, fid, found)
         return found
 
     def _count_by_network(self, fid: str, net: _Address | None, key: str,  # noqa: PLR0917
