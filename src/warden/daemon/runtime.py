@@ -160,27 +160,8 @@ class Runtime:
                 await workers.drain()  # the lines of a file are counted in order
         self.lines_read[batch.source] = self.lines_read.get(batch.source, 0) + len(batch.lines)
         now = self.clock()
-        decisions: list[Decision] = []
         if jails:
-            # The jails make no reference cycles: the cycle collector would only walk their
-            # (large) state again and again while a burst is read (about 10% of the time).
-            tap = bool(self._tapped) or any(o.wants_failures for o in self.observers)
-            if tap and not self._tapped.issuperset(j.name for j in jails):
-                self._tap(jails)  # start collecting before these lines are counted
-            collecting = gc.isenabled()
-            gc.disable()
-            try:
-                self._feed(batch, jails, now, decisions)
-            finally:
-                if collecting:
-                    gc.enable()
-            if tap:
-                self._tap(jails)
-        if decisions:
-            await self.carry_out(decisions)
-            # A source with a backlog hands out batches without ever suspending: let the
-            # enforcer start committing these bans (in its thread) while we read on.
-            await asyncio.sleep(0)
+            await self._counting(jails, lambda out: self._feed(batch, jails, now, out))
         if batch.position is not None:
             key = batch.source if batch.times is None else f"journal:{jails[0].name}" \
                 if jails else batch.source
@@ -195,26 +176,41 @@ class Runtime:
         if slot is None or slot.jail is not jail or jail.idle:
             return
         jail.add_line_counts(answer.matched, answer.ignored)
-        tap = bool(self._tapped) or any(o.wants_failures for o in self.observers)
-        if tap and jail.name not in self._tapped:
-            self._tap((jail,))
-        decisions: list[Decision] = []
-        add = jail.add_failure
-        collecting = gc.isenabled()
-        gc.disable()  # see on_batch
-        try:
+
+        def count(decisions: list[Decision]) -> None:
+            add = jail.add_failure
             for _index, kind, item in answer.found:
                 if kind:
                     jail.add_success(item, now)
                 else:
                     add(item, now, decisions)
+
+        await self._counting((jail,), count)
+
+    async def _counting(self, jails: tuple[Jail, ...],
+                        count: Callable[[list[Decision]], None]) -> None:
+        """Run ``count``, which adds the decisions of ``jails`` to the list it is given, with
+        the failure tap around it (events, metrics) and the cycle collector resting, then
+        carry out the decisions (for on_batch and count_scanned alike)."""
+        decisions: list[Decision] = []
+        tap = bool(self._tapped) or any(o.wants_failures for o in self.observers)
+        if tap and not self._tapped.issuperset(j.name for j in jails):
+            self._tap(jails)  # start collecting before these lines are counted
+        # The jails make no reference cycles: the cycle collector would only walk their
+        # (large) state again and again while a burst is read (about 10% of the time).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            count(decisions)
         finally:
             if collecting:
                 gc.enable()
         if tap:
-            self._tap((jail,))
+            self._tap(jails)
         if decisions:
             await self.carry_out(decisions)
+            # A source with a backlog hands out batches without ever suspending: let the
+            # enforcer start committing these bans (in its thread) while we read on.
             await asyncio.sleep(0)
 
     def _scanned(self, batch: LogBatch) -> None:
