@@ -139,9 +139,7 @@ class Workers:
         entry = _Batch(self._seq, batch, now, len(jails), on_done)
         for jail in jails:
             worker = await self._worker_for(jail)
-            while len(worker.sent) >= _IN_FLIGHT:
-                worker.room.clear()
-                await worker.room.wait()
+            await _fewer_than(worker, _IN_FLIGHT)
             worker.sent.append(entry)
             if not worker.broken:
                 self._send(worker, encode_batch(entry.seq, batch.lines, now))
@@ -152,9 +150,7 @@ class Workers:
     async def drain(self) -> None:
         """Wait until every batch sent has been counted."""
         for worker in list(self._workers.values()):
-            while worker.sent:
-                worker.room.clear()
-                await worker.room.wait()
+            await _fewer_than(worker, 1)
 
     def forget(self, live: Sequence[Jail]) -> None:
         """Stop the workers of jails that are no longer running (after a reload)."""
@@ -195,9 +191,7 @@ class Workers:
         if worker is not None and (worker.jail is not jail or worker.spec is not jail.spec):
             # rebuilt or reconfigured: what the old filters were sent is counted first, in
             # order, then the new filters take over
-            while worker.sent:
-                worker.room.clear()
-                await worker.room.wait()
+            await _fewer_than(worker, 1)
             self._stop(worker)
             worker = None
         if worker is None:
@@ -317,6 +311,13 @@ class Workers:
             _close_input(worker.proc)  # it ends at the end of its input
         if worker.reader is not None and not worker.sent:
             worker.reader.cancel()
+
+
+async def _fewer_than(worker: _Worker, count: int) -> None:
+    """Wait until ``worker`` has fewer than ``count`` batches unanswered (1: none)."""
+    while len(worker.sent) >= count:
+        worker.room.clear()
+        await worker.room.wait()
 
 
 def _decode(data: bytes, entry: _Batch) -> Answer:
